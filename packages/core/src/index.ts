@@ -1,0 +1,14 @@
+export {
+  BackendUnavailableError,
+  CudaError,
+  DataNotFoundError,
+  describe,
+  FileFormatError,
+  InvalidArgumentError,
+  KvwalkError,
+} from "./errors.js";
+export { type BackendStatus, type BaseAddon, type DeviceInfo, loadNativeAddon } from "./native.js";
+export { findSharedDir, optionalShared, requireShared } from "./paths.js";
+export { formatDuration, Progress } from "./progress.js";
+export { gitCommit, runMetadata, writeFileAtomic, writeJsonAtomic } from "./results.js";
+export { expectInt, expectLength, expectNumber, expectOneOf } from "./validate.js";

@@ -1,0 +1,2 @@
+export type { GraphCacheAddon } from "./addon-types.js";
+export { backendStatus } from "./loader.js";

@@ -1,0 +1,10 @@
+// Node-API binding of @kvwalk/walker-cuda: the only node-addon-api code of the package.
+#include <napi.h>
+#include <kvwalk/probe.h>
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  kvwalk::export_probe(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(walker, Init)
