@@ -1,3 +1,4 @@
 import { defineConfig } from "vitest/config";
+import { sharedTestConfig } from "../../vitest.shared.mjs";
 
-export default defineConfig({ test: { include: ["src/**/*.test.ts"], testTimeout: 60_000 } });
+export default defineConfig({ test: { ...sharedTestConfig } });
