@@ -1,5 +1,13 @@
 export type { GraphCacheAddon } from "./addon-types.js";
+export { bf16ToF32, f32ToBf16, fromBf16, toBf16 } from "./bf16.js";
 export { compactGraph, compactGraphBatch, compactionRemap } from "./compact.js";
+export {
+  type DecodeAttentionInput,
+  type DecodeAttentionOutput,
+  decodeAttentionReference,
+  SUPPORTED_HEAD_DIMS,
+  validateDecodeAttention,
+} from "./decode-attention.js";
 export {
   createGraph,
   createGraphBatch,
@@ -11,4 +19,4 @@ export {
   validateGraphBatch,
 } from "./graph.js";
 export { backendStatus } from "./loader.js";
-export { selectTopK, type TopKRows, writeTopK, writeTopKRows } from "./topk.js";
+export { selectTopK, type TopKRows, writeNormalizedTop4, writeTopK, writeTopKRows } from "./topk.js";

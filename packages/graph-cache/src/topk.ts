@@ -4,6 +4,35 @@ import { GRAPH_TOP_K, type GraphBatch, type GraphView, validateGraph, validateGr
 const f32 = Math.fround;
 
 /**
+ * Writes up to 4 candidates (already ranked: keys `idx`, probabilities `val`, first `count` used)
+ * into one node with the writer's rule, shared by the top-k writer and the fused decode attention:
+ * candidates whose probability is NaN or <= 0 are dropped (valid ones stay first, in order), the
+ * rest are divided by their float32 sum taken in order; unused entries are -1 / 0.
+ */
+export function writeNormalizedTop4(
+  idx: ArrayLike<number>,
+  val: ArrayLike<number>,
+  count: number,
+  outNeighbors: Int32Array,
+  outWeights: Float32Array,
+  offset: number,
+): void {
+  let sum = 0;
+  let valid = 0;
+  for (let s = 0; s < count; s++) if (val[s] > 0) sum = f32(sum + val[s]);
+  for (let s = 0; s < count; s++) {
+    if (!(val[s] > 0)) continue;
+    outNeighbors[offset + valid] = idx[s];
+    outWeights[offset + valid] = f32(val[s] / sum);
+    valid++;
+  }
+  for (let s = valid; s < GRAPH_TOP_K; s++) {
+    outNeighbors[offset + s] = -1;
+    outWeights[offset + s] = 0;
+  }
+}
+
+/**
  * Selects the top-4 of one probability row and writes it into `out` at `offset` (4 neighbours, 4
  * weights), with exactly the CUDA writer's float32 arithmetic so both produce the same bits:
  * - each input is rounded to float32 first (the kernel reads float32 rows);
@@ -38,12 +67,7 @@ export function selectTopK(
     idx[pos] = j;
     if (count < GRAPH_TOP_K) count++;
   }
-  let sum = 0;
-  for (let s = 0; s < count; s++) sum = f32(sum + val[s]);
-  for (let s = 0; s < GRAPH_TOP_K; s++) {
-    outNeighbors[offset + s] = s < count ? idx[s] : -1;
-    outWeights[offset + s] = s < count ? f32(val[s] / sum) : 0;
-  }
+  writeNormalizedTop4(idx, val, count, outNeighbors, outWeights, offset);
 }
 
 /**
