@@ -1,1 +1,21 @@
-export const PACKAGE = "@kvwalk/walker-cuda";
+export { mulhi32, philox4x32 } from "./philox.js";
+export { spearman, topKIndices, topKOverlap } from "./rank.js";
+export {
+  accumulateScores,
+  type BatchWalkOptions,
+  checkBatch,
+  DEFAULT_START_WINDOW,
+  DEFAULT_STEPS,
+  DEFAULT_TELEPORT,
+  DEFAULT_WALKERS,
+  expectedVisits,
+  MAX_VISITS_PER_GRAPH,
+  type PagerankOptions,
+  pagerankExact,
+  type ResolvedWalk,
+  resolveWalkOptions,
+  teleportThreshold,
+  walkBatchReference,
+  type WalkOptions,
+  walkReference,
+} from "./reference.js";
