@@ -1,1 +1,16 @@
-export const PACKAGE = "@kvwalk/model";
+export { Checkpoint, INDEX_FILE, SINGLE_FILE } from "./checkpoint/checkpoint.js";
+export { FLOAT_DTYPES, halfToFloat, SafetensorsFile, type SafetensorsDtype, type TensorInfo } from "./checkpoint/safetensors.js";
+export {
+  encodeSafetensors,
+  floatToBf16,
+  floatToHalf,
+  type TensorToWrite,
+  type WritableDtype,
+  writeSafetensors,
+} from "./checkpoint/safetensors-writer.js";
+export { configParameterCount, loadConfig, type ModelConfig, parseConfig, SUPPORTED_MODEL_TYPES } from "./config.js";
+export { checkEvict, type LayerStepper, type LoadedModel, type LoadOptions, loadModel, OrtModel } from "./model.js";
+export { referenceForward } from "./reference-forward.js";
+export { ropeTables } from "./rope.js";
+export { loadTokenizer, type Tokenizer } from "./tokenizer.js";
+export { type LayerWeights, layerShapes, layerTensorNames, loadWeights, type ModelWeights } from "./weights.js";
