@@ -78,7 +78,7 @@ export function buildQkvGraph(c: ModelConfig): Uint8Array {
 }
 
 /**
- * attention: the query heads of one KV head (G = Hq / Hkv of them) against that head's keys.
+ * attention: G query heads (the model calls it with G = 1) against one KV head's keys.
  * Inputs: q [G, T, d], k [T, d], v [T, d], evict [T] int32 (key j visible to query t iff
  * j <= t < evict[j]). Scores are (q / sqrt(d)) k^T, masked to -inf where invisible, softmaxed.
  * Outputs: o [G, T, d], probs [G, T, T].

@@ -14,3 +14,5 @@ export { referenceForward } from "./reference-forward.js";
 export { ropeTables } from "./rope.js";
 export { loadTokenizer, type Tokenizer } from "./tokenizer.js";
 export { type LayerWeights, layerShapes, layerTensorNames, loadWeights, type ModelWeights } from "./weights.js";
+export { allocatorTuned, reexecWithTunedAllocator, TUNED_GLIBC_TUNABLES } from "./alloc-tuning.js";
+export { type PerplexityResult, perplexity } from "./perplexity.js";

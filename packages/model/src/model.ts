@@ -195,26 +195,22 @@ export class OrtModel implements LoadedModel {
     const G = c.numHeads / c.numKvHeads;
     const out = new Float32Array(c.numHeads * T * d);
     const probs = new Map<number, Float32Array>();
-    for (let kh = 0; kh < c.numKvHeads; kh++) {
-      const heads = Array.from({ length: G }, (_, g) => kh * G + g);
-      const want = heads.filter((h) => capture.has(h));
+    // One call per query head (G = 1): a broadcast Where over [G, T, T] measured slower than G
+    // separate calls, and it keeps a single [T, T] score matrix alive.
+    for (let hq = 0; hq < c.numHeads; hq++) {
+      const kh = Math.floor(hq / G);
+      const want = capture.has(hq);
       const r = await this.sessions.attention.run(
         {
-          q: f32(qkv.q.subarray(kh * G * T * d, (kh + 1) * G * T * d), [G, T, d]),
+          q: f32(qkv.q.subarray(hq * T * d, (hq + 1) * T * d), [1, T, d]),
           k: f32(qkv.k.subarray(kh * T * d, (kh + 1) * T * d), [T, d]),
           v: f32(qkv.v.subarray(kh * T * d, (kh + 1) * T * d), [T, d]),
           evict: new ort.Tensor("int32", evict.subarray(kh * T, (kh + 1) * T), [T]),
         },
-        want.length > 0 ? ["o", "probs"] : ["o"],
+        want ? ["o", "probs"] : ["o"],
       );
-      out.set(r.o.data as Float32Array, kh * G * T * d);
-      if (want.length > 0) {
-        const p = r.probs.data as Float32Array;
-        for (const h of want) {
-          const g = h - kh * G;
-          probs.set(h, G === 1 ? p : p.slice(g * T * T, (g + 1) * T * T));
-        }
-      }
+      out.set(r.o.data as Float32Array, hq * T * d);
+      if (want) probs.set(hq, r.probs.data as Float32Array);
     }
     return { out, probs };
   }
@@ -246,7 +242,8 @@ export class OrtModel implements LoadedModel {
     const T = tokens.length;
     const targets = new BigInt64Array(T - 1);
     for (let i = 1; i < T; i++) targets[i - 1] = BigInt(tokens[i]);
-    const pos = BigInt64Array.from(positions ?? [0], (p) => BigInt(p));
+    const wantLogits = positions !== undefined && positions.length > 0;
+    const pos = BigInt64Array.from(wantLogits ? positions : [0], (p) => BigInt(p));
     const r = await this.sessions.final.run(
       {
         h: f32(h, [T, c.hiddenSize]),
@@ -255,9 +252,10 @@ export class OrtModel implements LoadedModel {
         targets: new ort.Tensor("int64", targets, [T - 1]),
         positions: new ort.Tensor("int64", pos, [pos.length]),
       },
-      positions ? ["logits", "nll"] : ["nll"],
+      wantLogits ? ["logits", "nll"] : ["nll"],
     );
-    return { nll: r.nll.data as Float32Array, logits: positions ? (r.logits.data as Float32Array) : undefined };
+    const logits = wantLogits ? (r.logits.data as Float32Array) : positions ? new Float32Array(0) : undefined;
+    return { nll: r.nll.data as Float32Array, logits };
   }
 
   /** Default eviction times: T for every key, or j + slidingWindow (capped at T) for Mistral. */
