@@ -1,3 +1,13 @@
+export type { WalkerAddon } from "./addon-types.js";
+export {
+  type DeviceGraphs,
+  type DevicePagerankOptions,
+  type DeviceWalkOptions,
+  WalkerContext,
+  WalkerEvent,
+  walkBatch,
+} from "./context.js";
+export { backendStatus } from "./loader.js";
 export { mulhi32, philox4x32 } from "./philox.js";
 export { spearman, topKIndices, topKOverlap } from "./rank.js";
 export {

@@ -1,0 +1,193 @@
+// The shadow walker and exact personalized PageRank over a batch of top-4 attention graphs.
+// Raw pointers only (no Node): the runtime's engine can include this header and launch on its own
+// streams. Semantics are those of src/reference.ts (the TypeScript twin), bit for bit:
+//
+//   graphs    neighbors int32 [numGraphs, capacity, 4], weights float32 [numGraphs, capacity, 4],
+//             node u's entries at [(g*capacity + u)*4, +4); numNodes int32 [numGraphs].
+//   RNG       Philox4x32-10, key (seed, 0), counter (walker, step, graphIndexBase + g, 0) -> x0..x3.
+//   start     counter step 0: node n-1 - mulhi(x2, W), W = min(startWindow, n - excludeBelow).
+//   step s    teleport if x0 < teleportThreshold; else the first entry (stored order, weights that
+//             are not finite and > 0 skipped, float32 running sum c) with x1 < c*2^32 is drawn and its
+//             neighbour v followed when excludeBelow <= v < n; otherwise teleport to n-1 - mulhi(x2, W).
+//             The node arrived at gets atomicAdd(counts[g*capacity + node], 1).
+// Integer counts do not depend on the order of the atomics, so they equal the TS walker's exactly.
+#pragma once
+#include <cstdint>
+#include "philox.cuh"
+#include "walker_params.h"
+
+namespace kvwalk {
+
+constexpr float kWalkerFltMax = 3.402823466e+38f;
+
+// Per-graph live node count clamped to [0, capacity] (the kernel is sound on any numNodes).
+__device__ __forceinline__ int32_t clamp_nodes(int32_t n, int32_t capacity) { return n < 0 ? 0 : (n > capacity ? capacity : n); }
+
+// One thread per (graph, walker): thread t walks walker t % walkers of graph t / walkers.
+__global__ void __launch_bounds__(256) walk_kernel(WalkParams p) {
+  const uint64_t t = static_cast<uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (t >= static_cast<uint64_t>(p.numGraphs) * p.walkers) return;
+  const int64_t g = static_cast<int64_t>(t / p.walkers);
+  const uint32_t w = static_cast<uint32_t>(t % p.walkers);
+  const int32_t n = clamp_nodes(p.numNodes[g], p.capacity);
+  const int32_t lo = p.excludeBelow > 0 ? p.excludeBelow : 0;
+  const int32_t window = p.startWindow < n - lo ? p.startWindow : n - lo;
+  if (window <= 0) return;
+  const uint32_t gi = p.graphIndexBase + static_cast<uint32_t>(g);
+  const int64_t base = g * p.capacity;
+  const int4* __restrict__ nb = reinterpret_cast<const int4*>(p.neighbors) + base;
+  const float4* __restrict__ wt = reinterpret_cast<const float4*>(p.weights) + base;
+  uint32_t* __restrict__ counts = p.counts + base;
+  const int32_t last = n - 1;
+
+  int32_t cur = last - static_cast<int32_t>(mulhi32(philox4x32_10(w, 0, gi, 0, p.seed, 0).x[2], static_cast<uint32_t>(window)));
+  for (uint32_t s = 1; s <= p.steps; ++s) {
+    const Philox4 r = philox4x32_10(w, s, gi, 0, p.seed, 0);
+    int32_t next = -1;
+    if (static_cast<uint64_t>(r.x[0]) >= p.teleportThreshold) {
+      const int4 nv = __ldg(nb + cur);
+      const float4 wv = __ldg(wt + cur);
+      const int32_t nbr[4] = {nv.x, nv.y, nv.z, nv.w};
+      const float wgt[4] = {wv.x, wv.y, wv.z, wv.w};
+      const double x1 = static_cast<double>(r.x[1]);
+      float c = 0.f;
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const float wj = wgt[j];
+        if (!(wj > 0.f && wj <= kWalkerFltMax)) continue;
+        c = __fadd_rn(c, wj);
+        if (x1 < static_cast<double>(c) * 4294967296.0) {
+          const int32_t v = nbr[j];
+          if (v >= lo && v < n) next = v;
+          break;
+        }
+      }
+    }
+    cur = next >= 0 ? next : last - static_cast<int32_t>(mulhi32(r.x[2], static_cast<uint32_t>(window)));
+    atomicAdd(counts + cur, 1u);
+  }
+}
+
+// scores[i] = fl(fl(decay * scores[i]) + fl(counts[i])), no FMA (the TS twin rounds the same way).
+__global__ void accumulate_kernel(float* __restrict__ scores, const uint32_t* __restrict__ counts, int64_t n, float decay) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  scores[i] = __fadd_rn(__fmul_rn(decay, scores[i]), __uint2float_rn(counts[i]));
+}
+
+__global__ void empty_kernel() {}
+
+// Number of x in [0, 2^32) with floor(x * W / 2^32) == k: the exact start probability * 2^32.
+__device__ __forceinline__ double start_mass(int32_t k, int32_t W) {
+  const uint64_t w = static_cast<uint64_t>(W);
+  const uint64_t a = ((static_cast<uint64_t>(k) << 32) + w - 1) / w;
+  const uint64_t b = ((static_cast<uint64_t>(k + 1) << 32) + w - 1) / w;
+  return static_cast<double>(b - a) * 0x1p-32;
+}
+
+__device__ __forceinline__ double draw_bound(float c) {
+  const double b = ceil(static_cast<double>(c) * 4294967296.0);
+  return b < 4294967296.0 ? b : 4294967296.0;
+}
+
+template <int kThreads>
+__device__ double block_sum(double v, double* shared) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  __syncthreads();
+  if (lane == 0) shared[warp] = v;
+  __syncthreads();
+  double total = 0;
+  if (threadIdx.x == 0) {
+    for (int i = 0; i < kThreads / 32; ++i) total += shared[i];
+    shared[kThreads / 32] = total;
+  }
+  __syncthreads();
+  return shared[kThreads / 32];
+}
+
+// One block per graph: power iteration x <- x P of the walk's chain from the start distribution until
+// the L1 change is < tol or maxIter (the stopping rule of pagerankExact). Pushes use double atomics,
+// so results match the TS twin to rounding (about 1e-15), not bit for bit.
+template <int kThreads>
+__global__ void __launch_bounds__(kThreads) pagerank_kernel(PagerankParams p) {
+  __shared__ double red[kThreads / 32 + 1];
+  const int64_t g = blockIdx.x;
+  const int32_t n = clamp_nodes(p.numNodes[g], p.capacity);
+  const int32_t lo = p.excludeBelow > 0 ? p.excludeBelow : 0;
+  const int32_t window = p.startWindow < n - lo ? p.startWindow : n - lo;
+  const int64_t base = g * p.capacity;
+  double* x = p.x + base;
+  double* y = p.y + base;
+  double* out = p.result + base;
+  if (window <= 0) {
+    for (int32_t v = threadIdx.x; v < p.capacity; v += kThreads) out[v] = 0;
+    if (threadIdx.x == 0) p.iterations[g] = 0;
+    return;
+  }
+  const int4* nb = reinterpret_cast<const int4*>(p.neighbors) + base;
+  const float4* wt = reinterpret_cast<const float4*>(p.weights) + base;
+  const double pT = static_cast<double>(p.teleportThreshold) * 0x1p-32;
+  const double keep = 1.0 - pT;
+  for (int32_t v = threadIdx.x; v < p.capacity; v += kThreads) {
+    x[v] = (v < n && v >= n - window) ? start_mass(n - 1 - v, window) : 0.0;
+  }
+  int32_t it = 0;
+  for (; it < p.maxIter; ++it) {
+    for (int32_t v = threadIdx.x; v < n; v += kThreads) y[v] = 0;
+    __syncthreads();
+    double tele = 0;
+    for (int32_t u = threadIdx.x; u < n; u += kThreads) {
+      const double m = x[u];
+      if (m == 0) continue;
+      const double rest = m * keep;
+      tele += m * pT;
+      const int4 nv = nb[u];
+      const float4 wv = wt[u];
+      const int32_t nbr[4] = {nv.x, nv.y, nv.z, nv.w};
+      const float wgt[4] = {wv.x, wv.y, wv.z, wv.w};
+      float c = 0.f;
+      double taken = 0;
+      double dead = 0;
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const float wj = wgt[j];
+        if (!(wj > 0.f && wj <= kWalkerFltMax)) continue;
+        c = __fadd_rn(c, wj);
+        const double b = draw_bound(c);
+        const double q = (b - taken) * 0x1p-32;
+        taken = b;
+        const int32_t v = nbr[j];
+        if (v >= lo && v < n) {
+          atomicAdd(y + v, rest * q);
+        } else {
+          dead += q;
+        }
+      }
+      dead += (4294967296.0 - taken) * 0x1p-32;
+      tele += rest * dead;
+    }
+    const double teleTotal = block_sum<kThreads>(tele, red);
+    double diff = 0;
+    for (int32_t v = threadIdx.x; v < n; v += kThreads) {
+      const double s = v >= n - window ? start_mass(n - 1 - v, window) : 0.0;
+      const double yv = y[v] + teleTotal * s;
+      y[v] = yv;
+      diff += fabs(yv - x[v]);
+    }
+    const double diffTotal = block_sum<kThreads>(diff, red);
+    double* tmp = x;
+    x = y;
+    y = tmp;
+    if (diffTotal < p.tol) {
+      ++it;
+      break;
+    }
+  }
+  __syncthreads();
+  for (int32_t v = threadIdx.x; v < p.capacity; v += kThreads) out[v] = v < n ? x[v] : 0.0;
+  if (threadIdx.x == 0) p.iterations[g] = it;
+}
+
+}  // namespace kvwalk

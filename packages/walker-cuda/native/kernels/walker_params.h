@@ -1,0 +1,40 @@
+// Parameter blocks of the walker kernels (plain C++: shared by kernels, launchers and the binding).
+#pragma once
+#include <cstdint>
+
+namespace kvwalk {
+
+struct WalkParams {
+  const int32_t* neighbors;  // [numGraphs, capacity, 4], 16-byte aligned
+  const float* weights;      // [numGraphs, capacity, 4], 16-byte aligned
+  const int32_t* numNodes;   // [numGraphs], device
+  uint32_t* counts;          // [numGraphs, capacity], device, accumulated into (zero it first)
+  int64_t numGraphs;
+  int32_t capacity;
+  uint32_t walkers;
+  uint32_t steps;
+  uint64_t teleportThreshold;  // floor(teleport * 2^32) in [0, 2^32]
+  int32_t startWindow;         // >= 1
+  int32_t excludeBelow;        // >= 0 (negative values act as 0)
+  uint32_t seed;
+  uint32_t graphIndexBase;
+};
+
+struct PagerankParams {
+  const int32_t* neighbors;  // [numGraphs, capacity, 4]
+  const float* weights;      // [numGraphs, capacity, 4]
+  const int32_t* numNodes;   // [numGraphs]
+  double* x;                 // [numGraphs, capacity] scratch
+  double* y;                 // [numGraphs, capacity] scratch
+  double* result;            // [numGraphs, capacity] the final distribution
+  int32_t* iterations;       // [numGraphs] iterations run
+  int64_t numGraphs;
+  int32_t capacity;
+  uint64_t teleportThreshold;
+  int32_t startWindow;
+  int32_t excludeBelow;
+  double tol;
+  int32_t maxIter;
+};
+
+}  // namespace kvwalk
