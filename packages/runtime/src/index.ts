@@ -1,1 +1,48 @@
-export const PACKAGE = "@kvwalk/runtime";
+export {
+  AttentionGraph,
+  type PowerIterationOptions,
+  personalizedPageRank,
+  personalizedPageRankCausal,
+  undirectedPageRank,
+} from "./policies/attention-graph.js";
+export { FullPolicy } from "./policies/full.js";
+export { H2OPolicy } from "./policies/h2o.js";
+export { H2OPaperPolicy } from "./policies/h2o-paper.js";
+export { PageRankPolicy } from "./policies/pagerank-base.js";
+export { PageRankDensePolicy } from "./policies/pagerank-dense.js";
+export { PageRankTop4Policy } from "./policies/pagerank-top4.js";
+export { PageRankUndirectedPolicy } from "./policies/pagerank-undirected.js";
+export { PageRankWalkerPolicy } from "./policies/pagerank-walker.js";
+export { Top4GraphPolicy, top4PageRankCausal } from "./policies/top4-graph.js";
+export {
+  CacheState,
+  DEFAULT_REFRESH_EVERY,
+  DEFAULT_SINKS,
+  DEFAULT_START_WINDOW,
+  DEFAULT_TELEPORT,
+  DEFAULT_WINDOW,
+  type EvictionPolicy,
+  type PolicyOptions,
+  type PolicyStats,
+  resolveBudget,
+  resolveProtected,
+  ScoredPolicy,
+  type SequenceContext,
+  validateOptions,
+} from "./policies/policy.js";
+export { RandomPolicy } from "./policies/random.js";
+export { createPolicy, isPageRankPolicy, POLICY_NAMES, type PolicyName } from "./policies/registry.js";
+export { StreamingPolicy } from "./policies/streaming.js";
+export { TovaPolicy } from "./policies/tova.js";
+export { mixSeed, Rng } from "./rng.js";
+export {
+  logitsRowSource,
+  queryHeadsOf,
+  type RowSource,
+  retrospectiveEvict,
+  runPolicy,
+  type SimulationResult,
+  simulateHead,
+  visibleCounts,
+} from "./simulate.js";
+export { type SyntheticAttentionOptions, syntheticLogits } from "./synthetic.js";

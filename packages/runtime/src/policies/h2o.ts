@@ -1,0 +1,17 @@
+import { type CacheState, ScoredPolicy } from "./policy.js";
+
+/**
+ * `h2o`: Heavy-Hitter Oracle (Zhang et al., 2023, "H2O: Heavy-Hitter Oracle for Efficient Generative
+ * Inference of Large Language Models", arXiv:2306.14048), causal form: a key's score is the sum of the
+ * attention probabilities it received from every query so far while cached (under eviction), summed
+ * over the query heads of its GQA group. The protected set is the shared one (sinks + window).
+ */
+export class H2OPolicy extends ScoredPolicy {
+  readonly name: string = "h2o";
+
+  protected update(_t: number, cache: CacheState, probs: Float64Array): void {
+    const tokens = cache.tokens;
+    const s = this.scores;
+    for (let i = 0; i < cache.size; i++) s[tokens[i]] += probs[i];
+  }
+}

@@ -1,0 +1,45 @@
+import { walkReference } from "@kvwalk/walker-cuda";
+import { mixSeed } from "../rng.js";
+import type { CacheState } from "./policy.js";
+import { Top4GraphPolicy } from "./top4-graph.js";
+
+/**
+ * `pagerank-walker`: the design's shadow walker (Monte-Carlo PageRank, Avrachenkov et al., 2007,
+ * "Monte Carlo methods in PageRank computation: when one iteration is sufficient"): `walkers`
+ * (default 1024) random walks of `steps` (default 20) steps on the top-4 graph, started and
+ * teleported (0.15) to the last `startWindow` live tokens, dead ends teleport, sinks never entered;
+ * visit counts from @kvwalk/walker-cuda's `walkReference`, bit-exact with the CUDA kernel. Counts
+ * accumulate over refreshes as score = decay x previous + new (default decay 0.5), which averages
+ * out sampling noise at the eviction boundary. Each refresh draws a fresh seed from
+ * (seed, refresh index) and uses the stream id as the walker's graph index.
+ */
+export class PageRankWalkerPolicy extends Top4GraphPolicy {
+  readonly name: string = "pagerank-walker";
+  private acc = new Float64Array(0);
+
+  protected override resetGraph(): void {
+    super.resetGraph();
+    this.acc = new Float64Array(this.length);
+  }
+
+  protected refresh(_t: number, cache: CacheState): void {
+    const { graph, numNodes, excludeBelow } = this.compactLive(cache);
+    const counts = walkReference(graph, {
+      numNodes,
+      excludeBelow,
+      teleport: this.teleport,
+      startWindow: this.startWindow,
+      walkers: this.options.walkers ?? 1024,
+      steps: this.options.steps ?? 20,
+      seed: mixSeed(this.options.seed ?? 0, this.counters.refreshes),
+      graphIndex: this.streamId,
+    });
+    const decay = this.options.decay ?? 0.5;
+    for (let i = 0; i < numNodes; i++) {
+      const p = cache.tokens[i];
+      const v = decay * this.acc[p] + counts[i];
+      this.acc[p] = v;
+      this.scores[p] = v;
+    }
+  }
+}

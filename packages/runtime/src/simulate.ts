@@ -1,0 +1,194 @@
+import { expectInt, InvalidArgumentError } from "@kvwalk/core";
+import { CacheState, type EvictionPolicy, type PolicyStats } from "./policies/policy.js";
+
+/** Result of simulating one policy on one (layer, KV head). */
+export interface SimulationResult {
+  /** Int32Array [T]: key j is visible to query t iff j <= t < evict[j]; T = never evicted. */
+  evict: Int32Array;
+  /** Tokens evicted during the run. */
+  evictions: number;
+  /** Step of the first eviction (T if none): queries t >= this saw a full cache. */
+  firstEviction: number;
+  /** Milliseconds computing attention rows (softmax over cached keys). */
+  rowMs: number;
+  /** Milliseconds of the whole run (rows + policy). */
+  totalMs: number;
+  /** The policy's own counters (PageRank refreshes and their time). */
+  policy: PolicyStats;
+}
+
+/**
+ * Fills out[i] (i < cache.size) with query t's attention on key cache.tokens[i]. Called once per
+ * step, after evictions, only for policies with `needsAttention`.
+ */
+export type RowSource = (t: number, cache: CacheState, out: Float64Array) => void;
+
+/**
+ * Drives `policy` through the causal timeline (see EvictionPolicy) for a sequence of `length`
+ * tokens: append t, evict while over budget (eviction time t), then hand query t's row to the policy.
+ */
+export function runPolicy(policy: EvictionPolicy, length: number, row: RowSource, streamId = 0): SimulationResult {
+  expectInt("length", length, 1);
+  const t0 = performance.now();
+  policy.begin({ length, streamId });
+  const budget = policy.budget;
+  const evict = new Int32Array(length).fill(length);
+  if (budget >= length) {
+    return { evict, evictions: 0, firstEviction: length, rowMs: 0, totalMs: performance.now() - t0, policy: policy.stats() };
+  }
+  const cache = new CacheState(Math.min(length, budget + 1));
+  const probs = new Float64Array(Math.min(length, budget + 1));
+  let evictions = 0;
+  let firstEviction = length;
+  let rowMs = 0;
+  for (let t = 0; t < length; t++) {
+    cache.append(t);
+    while (cache.size > budget) {
+      const victim = policy.selectVictim(t, cache);
+      if (victim < policy.sinks || victim > t - policy.window) {
+        throw new InvalidArgumentError(`${policy.name}.selectVictim`, `an unprotected position at step ${t}`, victim);
+      }
+      cache.remove(victim);
+      evict[victim] = t;
+      evictions++;
+      if (firstEviction === length) firstEviction = t;
+    }
+    if (policy.needsAttention) {
+      const r0 = performance.now();
+      row(t, cache, probs);
+      rowMs += performance.now() - r0;
+      policy.observe(t, cache, probs);
+    }
+  }
+  return { evict, evictions, firstEviction, rowMs, totalMs: performance.now() - t0, policy: policy.stats() };
+}
+
+/**
+ * Row source from scaled logits: for each query head of the group, softmax of logits[t, j] over
+ * the cached keys j only, and the probabilities summed over the heads (rows sum to the group size).
+ * `logits`: one Float32Array [T, T] per query head, row-major, row t = query t.
+ */
+export function logitsRowSource(logits: Float32Array[], length: number): RowSource {
+  if (!Array.isArray(logits) || logits.length === 0) throw new InvalidArgumentError("logits", "a non-empty array of [T, T] Float32Arrays", logits);
+  logits.forEach((l, h) => {
+    if (!(l instanceof Float32Array) || l.length !== length * length) {
+      throw new InvalidArgumentError(`logits[${h}]`, `Float32Array of length ${length * length} ([T, T], T = ${length})`, l);
+    }
+  });
+  let tmp = new Float64Array(0);
+  return (t, cache, out) => {
+    const n = cache.size;
+    const tokens = cache.tokens;
+    if (tmp.length < n) tmp = new Float64Array(Math.max(n, 2 * tmp.length));
+    out.fill(0, 0, n);
+    const base = t * length;
+    for (const l of logits) {
+      let m = Number.NEGATIVE_INFINITY;
+      for (let i = 0; i < n; i++) {
+        const v = l[base + tokens[i]];
+        tmp[i] = v;
+        if (v > m) m = v;
+      }
+      if (m === Number.NEGATIVE_INFINITY) continue;
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        const e = Math.exp(tmp[i] - m);
+        tmp[i] = e;
+        s += e;
+      }
+      const inv = 1 / s;
+      for (let i = 0; i < n; i++) out[i] += tmp[i] * inv;
+    }
+  };
+}
+
+/**
+ * The causal simulation of one (layer, KV head): `policy` over the T steps on the scaled q.k logits
+ * of the group's query heads (one [T, T] Float32Array each). Query t sees exactly what a real cache
+ * of `policy.budget` slots would hold at step t.
+ */
+export function simulateHead(policy: EvictionPolicy, logits: Float32Array[], length: number, streamId = 0): SimulationResult {
+  return runPolicy(policy, length, logitsRowSource(logits, length), streamId);
+}
+
+/**
+ * Retrospective oracle (the original design's literal Phase 1; uses FUTURE information): the
+ * policy scores every token from the full causal attention of the whole window (all T rows, no
+ * eviction), then one static keep-set K of the budget - sinks - window best-scored non-sink tokens
+ * is chosen. Query t sees the sinks, K, and its own local window t-window+1..t, so it never sees
+ * more than `budget` keys: evict[j] = T for sinks and K, else min(T, j + window).
+ */
+export function retrospectiveEvict(policy: EvictionPolicy, length: number, row: RowSource, streamId = 0): SimulationResult {
+  expectInt("length", length, 1);
+  const t0 = performance.now();
+  policy.begin({ length, streamId });
+  const budget = policy.budget;
+  const evict = new Int32Array(length).fill(length);
+  if (budget >= length) {
+    return { evict, evictions: 0, firstEviction: length, rowMs: 0, totalMs: performance.now() - t0, policy: policy.stats() };
+  }
+  const cache = new CacheState(length);
+  const probs = new Float64Array(length);
+  let rowMs = 0;
+  for (let t = 0; t < length; t++) {
+    cache.append(t);
+    if (policy.needsAttention) {
+      const r0 = performance.now();
+      row(t, cache, probs);
+      rowMs += performance.now() - r0;
+      policy.observe(t, cache, probs);
+    }
+  }
+  const scores = policy.finalScores(length, cache);
+  const { sinks, window } = policy;
+  const keepCount = Math.max(0, budget - sinks - window);
+  const order: number[] = [];
+  for (let j = sinks; j < length; j++) order.push(j);
+  const key = (j: number): number => (Number.isNaN(scores[j]) ? Number.NEGATIVE_INFINITY : scores[j]);
+  // Highest score first; ties: the later token (it serves fewer queries outside its window, but is fresher).
+  order.sort((a, b) => key(b) - key(a) || b - a);
+  const keep = new Uint8Array(length);
+  for (let i = 0; i < keepCount && i < order.length; i++) keep[order[i]] = 1;
+  let evictions = 0;
+  let firstEviction = length;
+  for (let j = sinks; j < length; j++) {
+    if (keep[j]) continue;
+    const e = Math.min(length, j + window);
+    evict[j] = e;
+    if (e < length) {
+      evictions++;
+      if (e < firstEviction) firstEviction = e;
+    }
+  }
+  return { evict, evictions, firstEviction, rowMs, totalMs: performance.now() - t0, policy: policy.stats() };
+}
+
+/** Query heads attached to KV head `kvHead` under grouped-query attention (HF layout: head h uses KV head floor(h / G)). */
+export function queryHeadsOf(kvHead: number, numHeads: number, numKvHeads: number): number[] {
+  expectInt("numKvHeads", numKvHeads, 1);
+  expectInt("numHeads", numHeads, numKvHeads);
+  if (numHeads % numKvHeads !== 0) throw new InvalidArgumentError("numHeads", `a multiple of numKvHeads (${numKvHeads})`, numHeads);
+  expectInt("kvHead", kvHead, 0, numKvHeads - 1);
+  const g = numHeads / numKvHeads;
+  return Array.from({ length: g }, (_, i) => kvHead * g + i);
+}
+
+/** Visible-key count of each query under an eviction vector ([T]); for checks and reports. */
+export function visibleCounts(evict: Int32Array): Int32Array {
+  const T = evict.length;
+  const diff = new Int32Array(T + 1);
+  for (let j = 0; j < T; j++) {
+    const end = Math.min(T, evict[j]);
+    if (end > j) {
+      diff[j]++;
+      diff[end]--;
+    }
+  }
+  const out = new Int32Array(T);
+  let c = 0;
+  for (let t = 0; t < T; t++) {
+    c += diff[t];
+    out[t] = c;
+  }
+  return out;
+}
