@@ -1,0 +1,117 @@
+import { expectInt, expectNumber, expectOneOf, InvalidArgumentError } from "@kvwalk/core";
+import { longBenchTask } from "../benchmarks/longbench/tasks.js";
+import { NEEDLE_KINDS, type NeedleKind } from "../benchmarks/needle/generate.js";
+import { WIKITEXT2_SPLITS, type WikiText2Split } from "../benchmarks/wikitext2/loader.js";
+
+export const BACKENDS = ["cpu-sim", "gpu"] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+/** A policy of the sweep: a registry name (@kvwalk/runtime's POLICY_NAMES), options, and a label for variants. */
+export interface PolicySpec {
+  name: string;
+  /** Name in results and reports (default: `name`); must be unique in a config. */
+  label?: string;
+  /** Policy options other than the budget (sinks, window, refreshEvery, walkers, ...). */
+  options?: Record<string, number>;
+}
+
+export interface EvalConfig {
+  /** Model directory, absolute or relative to the shared folder (e.g. "models/fixture-lm"). */
+  model: string;
+  backend: BackendName;
+  /** Policies; `full` runs once at budget 1, the others at every budget. */
+  policies: PolicySpec[];
+  /** Budgets as fractions of the window, in (0, 1). */
+  budgets: number[];
+  /** Tokens per window for WikiText-2 and LongBench contexts. */
+  windowTokens: number;
+  wikitext2?: { split: WikiText2Split; maxWindows: number };
+  longbench?: {
+    tasks: string[];
+    /** Context perplexity: BOS + the first windowTokens-1 context tokens of the first `samples` rows long enough. */
+    contextSamples: number;
+    /** Teacher-forced answer NLL: middle-truncated prompt + reference answer, first `samples` rows (0 = off). */
+    answerSamples: number;
+  };
+  needle?: {
+    kinds: NeedleKind[];
+    lengths: number[];
+    depths: number[];
+    /** Samples per (kind, length, depth); the same samples go through every policy and budget. */
+    samples: number;
+    /** Budgets for needle tests (default: `budgets`). */
+    budgets?: number[];
+    /** Base seed; sample s of a cell uses seed + s. */
+    seed: number;
+  };
+  /** Needle traces: for up to `maxCases` samples where the compared policies disagree, per-step traces. */
+  traces?: { policies: string[]; maxCases: number; every: number };
+}
+
+/** Label of a policy spec. */
+export function policyLabel(p: PolicySpec): string {
+  return p.label ?? p.name;
+}
+
+function checkList<T>(name: string, v: unknown, each: (x: unknown, i: number) => T, min = 1): T[] {
+  if (!Array.isArray(v) || v.length < min) throw new InvalidArgumentError(name, `an array of at least ${min} entries`, v);
+  return v.map(each);
+}
+
+/** Validates a config (throws InvalidArgumentError naming the field) and returns it. */
+export function validateConfig(c: EvalConfig): EvalConfig {
+  if (c === null || typeof c !== "object") throw new InvalidArgumentError("config", "an EvalConfig object", c);
+  if (typeof c.model !== "string" || c.model.length === 0) throw new InvalidArgumentError("config.model", "a model directory", c.model);
+  expectOneOf("config.backend", c.backend, BACKENDS);
+  const labels = new Set<string>();
+  checkList("config.policies", c.policies, (p, i) => {
+    const spec = p as PolicySpec;
+    if (!spec || typeof spec.name !== "string") throw new InvalidArgumentError(`config.policies[${i}].name`, "a policy name", spec?.name);
+    const label = policyLabel(spec);
+    if (labels.has(label)) throw new InvalidArgumentError(`config.policies[${i}].label`, "a label unique in the config", label);
+    labels.add(label);
+    for (const [k, v] of Object.entries(spec.options ?? {})) expectNumber(`config.policies[${i}].options.${k}`, v);
+    return spec;
+  });
+  checkList("config.budgets", c.budgets, (b, i) => expectNumber(`config.budgets[${i}]`, b, Number.MIN_VALUE, 0.9999));
+  expectInt("config.windowTokens", c.windowTokens, 16);
+  if (c.wikitext2) {
+    expectOneOf("config.wikitext2.split", c.wikitext2.split, WIKITEXT2_SPLITS);
+    expectInt("config.wikitext2.maxWindows", c.wikitext2.maxWindows, 1);
+  }
+  if (c.longbench) {
+    checkList("config.longbench.tasks", c.longbench.tasks, (t, i) => {
+      if (typeof t !== "string" || !longBenchTask(t)) throw new InvalidArgumentError(`config.longbench.tasks[${i}]`, "a LongBench English task name", t);
+      return t;
+    });
+    expectInt("config.longbench.contextSamples", c.longbench.contextSamples, 0);
+    expectInt("config.longbench.answerSamples", c.longbench.answerSamples, 0);
+  }
+  if (c.needle) {
+    checkList("config.needle.kinds", c.needle.kinds, (k, i) => expectOneOf(`config.needle.kinds[${i}]`, k, NEEDLE_KINDS));
+    checkList("config.needle.lengths", c.needle.lengths, (l, i) => expectInt(`config.needle.lengths[${i}]`, l, 64));
+    checkList("config.needle.depths", c.needle.depths, (d, i) => expectNumber(`config.needle.depths[${i}]`, d, 0, 1));
+    expectInt("config.needle.samples", c.needle.samples, 1);
+    expectInt("config.needle.seed", c.needle.seed, 0);
+    if (c.needle.budgets) checkList("config.needle.budgets", c.needle.budgets, (b, i) => expectNumber(`config.needle.budgets[${i}]`, b, Number.MIN_VALUE, 0.9999));
+  }
+  if (c.traces) {
+    checkList("config.traces.policies", c.traces.policies, (p, i) => {
+      if (typeof p !== "string" || !labels.has(p)) throw new InvalidArgumentError(`config.traces.policies[${i}]`, "the label of a configured policy", p);
+      return p;
+    }, 2);
+    expectInt("config.traces.maxCases", c.traces.maxCases, 0);
+    expectInt("config.traces.every", c.traces.every, 1);
+  }
+  return c;
+}
+
+/** Parses "i/n" (0 <= i < n) for --shard. */
+export function parseShard(s: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(s);
+  if (!m) throw new InvalidArgumentError("--shard", 'the form "i/n" with 0 <= i < n', s);
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  if (count < 1 || index >= count) throw new InvalidArgumentError("--shard", 'the form "i/n" with 0 <= i < n', s);
+  return { index, count };
+}

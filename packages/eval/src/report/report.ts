@@ -1,0 +1,380 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { writeFileAtomic } from "@kvwalk/core";
+import type { ResultRecord } from "../results.js";
+import { type Interval, perplexityInterval, wilsonInterval } from "../stats.js";
+import { barChart, heatmap, lineChart } from "./charts.js";
+import { renderPng, renderSvg, type Scene } from "./scene.js";
+
+/** Perplexity of one (policy, budget) cell over its windows. */
+export interface PplCell {
+  policy: string;
+  budget: number;
+  windows: number;
+  tokens: number;
+  ppl: Interval;
+  /** Perplexity over the tokens whose query saw a full cache at this budget (full cache: same tokens). */
+  filledPpl: Interval;
+}
+
+const bkey = (b: number) => b.toFixed(4);
+
+/**
+ * Perplexity table of a perplexity dataset: one cell per (policy, budget), plus, for the full
+ * cache, one cell per budget of the others (its overall perplexity is the same everywhere, its
+ * "cache full" perplexity is measured on the same tokens as the policies at that budget).
+ */
+export function perplexityCells(records: readonly ResultRecord[], dataset: string): PplCell[] {
+  const recs = records.filter((r) => r.dataset === dataset);
+  const budgets = [...new Set(recs.filter((r) => r.policy !== "full").map((r) => r.budget))].sort((a, b) => a - b);
+  const groups = new Map<string, ResultRecord[]>();
+  for (const r of recs) {
+    const targets = r.budget >= 1 ? budgets : [r.budget];
+    for (const b of targets) {
+      const k = `${r.policy}|${bkey(b)}`;
+      if (!groups.has(k)) groups.set(k, []);
+      groups.get(k)!.push(r);
+    }
+  }
+  const cells: PplCell[] = [];
+  for (const [k, rs] of groups) {
+    const [policy, b] = k.split("|");
+    const budget = Number(b);
+    const filled = rs.map((r) => r.filled?.[bkey(budget)] ?? { tokens: r.filledTokens, nllSum: r.filledNllSum });
+    cells.push({
+      policy,
+      budget,
+      windows: rs.length,
+      tokens: rs.reduce((a, r) => a + r.tokens, 0),
+      ppl: perplexityInterval(
+        rs.map((r) => r.nllSum),
+        rs.map((r) => r.tokens),
+      ),
+      filledPpl: perplexityInterval(
+        filled.map((f) => f.nllSum),
+        filled.map((f) => f.tokens),
+      ),
+    });
+  }
+  return cells;
+}
+
+/** Policies in first-seen order with `full` first: the report's row order. */
+export function policyOrder(records: readonly ResultRecord[], preferred: readonly string[] = []): string[] {
+  const seen = [...new Set(records.map((r) => r.policy))];
+  const order = preferred.filter((p) => seen.includes(p));
+  for (const p of seen) if (!order.includes(p)) order.push(p);
+  return order.sort((a, b) => (a === "full" ? -1 : b === "full" ? 1 : 0));
+}
+
+/** Exact two-sided sign test (McNemar without continuity correction, exact binomial) for b vs c discordant pairs. */
+export function signTestP(b: number, c: number): number {
+  const n = b + c;
+  if (n === 0) return 1;
+  const k = Math.min(b, c);
+  // log C(n, i) accumulated to avoid overflow for large n.
+  let logC = 0;
+  let sum = 0;
+  for (let i = 0; i <= k; i++) {
+    if (i > 0) logC += Math.log(n - i + 1) - Math.log(i);
+    sum += Math.exp(logC - n * Math.LN2);
+  }
+  return Math.min(1, 2 * sum);
+}
+
+/** Needle accuracy of a (kind, length, policy, budget, depth) cell. */
+export interface NeedleCell {
+  kind: string;
+  length: number;
+  policy: string;
+  budget: number;
+  depth: number | "all";
+  correct: number;
+  n: number;
+  acc: Interval;
+}
+
+export function needleCells(records: readonly ResultRecord[]): NeedleCell[] {
+  const groups = new Map<string, { correct: number; n: number; kind: string; length: number; policy: string; budget: number; depth: number | "all" }>();
+  for (const r of records) {
+    if (r.dataset !== "needle" || !r.needle) continue;
+    for (const depth of [r.needle.depth, "all"] as const) {
+      const k = `${r.needle.kind}|${r.needle.length}|${r.policy}|${bkey(r.budget)}|${depth}`;
+      let g = groups.get(k);
+      if (!g) {
+        g = { correct: 0, n: 0, kind: r.needle.kind, length: r.needle.length, policy: r.policy, budget: r.budget, depth };
+        groups.set(k, g);
+      }
+      g.n++;
+      if (r.needle.correct) g.correct++;
+    }
+  }
+  return [...groups.values()].map((g) => ({ ...g, acc: wilsonInterval(g.correct, g.n) }));
+}
+
+/** Paired comparison of two policies at one budget on the same needle samples. */
+export interface PairedNeedle {
+  kind: string;
+  length: number;
+  budget: number;
+  a: string;
+  b: string;
+  /** Samples both ran on. */
+  n: number;
+  /** a wrong, b right. */
+  onlyB: number;
+  /** a right, b wrong. */
+  onlyA: number;
+  p: number;
+  /** Item ids where they disagree (for traces). */
+  disagreements: { item: string; winner: string }[];
+}
+
+export function pairedNeedle(records: readonly ResultRecord[], a: string, b: string): PairedNeedle[] {
+  const idx = new Map<string, ResultRecord>();
+  for (const r of records) if (r.dataset === "needle") idx.set(`${r.item}|${r.policy}|${bkey(r.budget)}`, r);
+  const out = new Map<string, PairedNeedle>();
+  for (const r of records) {
+    if (r.dataset !== "needle" || r.policy !== a || !r.needle) continue;
+    const other = idx.get(`${r.item}|${b}|${bkey(r.budget)}`);
+    if (!other?.needle) continue;
+    const k = `${r.needle.kind}|${r.needle.length}|${bkey(r.budget)}`;
+    let g = out.get(k);
+    if (!g) {
+      g = { kind: r.needle.kind, length: r.needle.length, budget: r.budget, a, b, n: 0, onlyA: 0, onlyB: 0, p: 1, disagreements: [] };
+      out.set(k, g);
+    }
+    g.n++;
+    if (r.needle.correct && !other.needle.correct) {
+      g.onlyA++;
+      g.disagreements.push({ item: r.item, winner: a });
+    } else if (!r.needle.correct && other.needle.correct) {
+      g.onlyB++;
+      g.disagreements.push({ item: r.item, winner: b });
+    }
+  }
+  for (const g of out.values()) g.p = signTestP(g.onlyA, g.onlyB);
+  return [...out.values()].sort((x, y) => x.kind.localeCompare(y.kind) || x.length - y.length || x.budget - y.budget);
+}
+
+const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : "--");
+const fmtIv = (iv: Interval, d = 1) => `${fmt(iv.value, d)} [${fmt(iv.lo, d)}, ${fmt(iv.hi, d)}]`;
+
+function mdTable(header: string[], rows: string[][]): string {
+  return [`| ${header.join(" | ")} |`, `|${header.map((_, i) => (i === 0 ? " --- " : " ---: ")).join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+}
+
+/** Writes `name`.svg and `name`.png under dir/plots; returns the Markdown that shows the PNG and links the SVG. */
+function writePlot(dir: string, name: string, scene: Scene, alt: string): string {
+  const plots = join(dir, "plots");
+  mkdirSync(plots, { recursive: true });
+  writeFileAtomic(join(plots, `${name}.svg`), renderSvg(scene));
+  writeFileAtomic(join(plots, `${name}.png`), renderPng(scene));
+  return `![${alt}](plots/${name}.png) ([SVG](plots/${name}.svg))`;
+}
+
+export interface ReportInput {
+  records: readonly ResultRecord[];
+  /** Lines printed under the title (run metadata, config summary). */
+  preamble?: string[];
+  /** Policy order for tables (labels). */
+  policies?: readonly string[];
+  /** Pairs compared on needles, e.g. [["h2o", "pagerank-walker"]]. */
+  comparisons?: [string, string][];
+  /** Extra Markdown sections appended at the end (traces). */
+  extraSections?: string[];
+}
+
+const DATASET_TITLES: Record<string, string> = {
+  wikitext2: "WikiText-2 perplexity",
+  "longbench-context": "LongBench contexts: perplexity of the first window of each context",
+};
+
+/** Builds report.md (and plots/) in `dir` from result records. Deterministic for the same records. */
+export function writeReport(dir: string, input: ReportInput): string {
+  const { records } = input;
+  const order = policyOrder(records, input.policies);
+  const out: string[] = ["# kvwalk evaluation report", ""];
+  if (input.preamble?.length) out.push(...input.preamble, "");
+  const datasets = [...new Set(records.map((r) => r.dataset))];
+  out.push(`${records.length} result records: ${datasets.map((d) => `${d} ${records.filter((r) => r.dataset === d).length}`).join(", ")}.`, "");
+
+  for (const ds of ["wikitext2", "longbench-context"] as const) {
+    if (!datasets.includes(ds)) continue;
+    const cells = perplexityCells(records, ds);
+    const budgets = [...new Set(cells.map((c) => c.budget))].sort((a, b) => a - b);
+    const get = (p: string, b: number) => cells.find((c) => c.policy === p && c.budget === b);
+    const pols = order.filter((p) => cells.some((c) => c.policy === p));
+    const nWin = new Set(records.filter((r) => r.dataset === ds).map((r) => r.item)).size;
+    out.push(`## ${DATASET_TITLES[ds]}`, "");
+    out.push(
+      `${nWin} windows of ${records.find((r) => r.dataset === ds)?.length ?? "?"} tokens. Perplexity over all predicted tokens, with 95% bootstrap intervals over windows; the budget is the cache size as a fraction of the window (sinks and local window included). The full cache does not depend on the budget.`,
+      "",
+    );
+    out.push(mdTable(["policy", ...budgets.map((b) => `budget ${b}`)], pols.map((p) => [p, ...budgets.map((b) => (get(p, b) ? fmtIv(get(p, b)!.ppl) : "--"))])), "");
+    out.push(
+      "Perplexity over only the tokens predicted after the cache first filled (query position >= budget slots), where eviction can matter; the full cache is measured on the same tokens:",
+      "",
+    );
+    out.push(mdTable(["policy", ...budgets.map((b) => `budget ${b}`)], pols.map((p) => [p, ...budgets.map((b) => (get(p, b) ? fmtIv(get(p, b)!.filledPpl) : "--"))])), "");
+    const scene = lineChart({
+      title: `${ds === "wikitext2" ? "WikiText-2" : "LongBench contexts"}: perplexity after the cache fills`,
+      xLabel: "budget (fraction of the window)",
+      yLabel: "perplexity",
+      xTicks: budgets.map((b) => ({ value: b, label: String(b) })),
+      series: pols.map((p) => ({
+        name: p,
+        dashed: p === "full",
+        points: budgets.flatMap((b) => {
+          const c = get(p, b);
+          return c ? [{ x: b, y: c.filledPpl.value, lo: c.filledPpl.lo, hi: c.filledPpl.hi }] : [];
+        }),
+      })),
+    });
+    out.push(writePlot(dir, `${ds}-ppl`, scene, `${ds} perplexity vs budget`), "");
+  }
+
+  if (datasets.includes("longbench-answer")) {
+    const recs = records.filter((r) => r.dataset === "longbench-answer" && r.answer);
+    const pols = order.filter((p) => recs.some((r) => r.policy === p));
+    const budgets = [...new Set(recs.map((r) => r.budget))].sort((a, b) => a - b);
+    out.push("## LongBench: teacher-forced reference answers", "");
+    out.push("Perplexity of the reference answer given the middle-truncated prompt (LongBench's template), per policy and budget, 95% bootstrap intervals over samples.", "");
+    const rows = pols.map((p) => [
+      p,
+      ...budgets.map((b) => {
+        const rs = recs.filter((r) => r.policy === p && r.budget === b);
+        if (!rs.length) return "--";
+        return fmtIv(
+          perplexityInterval(
+            rs.map((r) => r.answer!.nllSum),
+            rs.map((r) => r.answer!.tokens),
+          ),
+        );
+      }),
+    ]);
+    out.push(mdTable(["policy", ...budgets.map((b) => (b >= 1 ? "full cache" : `budget ${b}`))], rows), "");
+  }
+
+  if (datasets.includes("needle")) {
+    const cells = needleCells(records);
+    out.push("## Needle tests", "");
+    out.push(
+      "Accuracy = all answer tokens are the greedy argmax given the prompt (teacher forcing). Intervals are Wilson 95% score intervals. The same samples go through every policy and budget.",
+      "",
+    );
+    const combos = [...new Set(cells.map((c) => `${c.kind}|${c.length}`))].sort();
+    for (const combo of combos) {
+      const [kind, lenS] = combo.split("|");
+      const length = Number(lenS);
+      const cs = cells.filter((c) => c.kind === kind && c.length === length);
+      const budgets = [...new Set(cs.filter((c) => c.budget < 1).map((c) => c.budget))].sort((a, b) => a - b);
+      const depths = [...new Set(cs.map((c) => c.depth).filter((d): d is number => d !== "all"))].sort((a, b) => a - b);
+      const pols = order.filter((p) => cs.some((c) => c.policy === p));
+      const find = (p: string, b: number, d: number | "all") => cs.find((c) => c.policy === p && (c.budget === b || (p === "full" && c.budget >= 1)) && c.depth === d);
+      out.push(`### ${kind}, ${length} tokens`, "");
+      out.push(
+        mdTable(
+          ["policy", ...budgets.map((b) => `budget ${b}`)],
+          pols.map((p) => [
+            p,
+            ...budgets.map((b) => {
+              const c = find(p, b, "all");
+              return c ? `${fmtIv(c.acc, 2)} (${c.correct}/${c.n})` : "--";
+            }),
+          ]),
+        ),
+        "",
+      );
+      const accPlot = lineChart({
+        title: `${kind} (${length} tokens): accuracy vs budget`,
+        xLabel: "budget (fraction of the window)",
+        yLabel: "accuracy",
+        yMin: 0,
+        yMax: 1,
+        xTicks: budgets.map((b) => ({ value: b, label: String(b) })),
+        series: pols.map((p) => ({
+          name: p,
+          dashed: p === "full",
+          points: budgets.flatMap((b) => {
+            const c = find(p, b, "all");
+            return c ? [{ x: b, y: c.acc.value, lo: c.acc.lo, hi: c.acc.hi }] : [];
+          }),
+        })),
+      });
+      out.push(writePlot(dir, `needle-${kind}-L${length}-accuracy`, accPlot, `${kind} accuracy vs budget`), "");
+      for (const b of budgets) {
+        const values = pols.map((p) => depths.map((d) => find(p, b, d)?.acc.value ?? null));
+        const n = pols.map((p) => depths.map((d) => find(p, b, d)?.n ?? 0));
+        const scene = heatmap({
+          title: `${kind}, ${length} tokens, budget ${b}: accuracy by depth`,
+          xLabel: "needle depth",
+          yLabel: "policy",
+          xLabels: depths.map((d) => String(d)),
+          yLabels: pols,
+          values,
+          min: 0,
+          max: 1,
+          cellText: (v, r, c) => `${Math.round(v * n[r][c])}/${n[r][c]}`,
+        });
+        out.push(`Budget ${b}, accuracy by depth (correct/samples):`, "", writePlot(dir, `needle-${kind}-L${length}-b${b}-heatmap`, scene, `${kind} depth x policy heatmap at budget ${b}`), "");
+      }
+    }
+    const comparisons = input.comparisons ?? [];
+    const paired = comparisons.flatMap(([a, b]) => pairedNeedle(records, a, b));
+    if (paired.length) {
+      out.push("### Paired comparisons on the same samples", "");
+      out.push("Discordant samples: only A answers correctly / only B does; p = exact two-sided sign test (McNemar) on the discordant pairs.", "");
+      out.push(
+        mdTable(
+          ["kind", "length", "budget", "A", "B", "samples", "only A", "only B", "p"],
+          paired.map((g) => [g.kind, String(g.length), String(g.budget), g.a, g.b, String(g.n), String(g.onlyA), String(g.onlyB), g.p < 0.001 ? g.p.toExponential(1) : g.p.toFixed(3)]),
+        ),
+        "",
+      );
+    }
+  }
+
+  // Time per unit.
+  const timing = new Map<string, number[]>();
+  for (const r of records) {
+    const k = `${r.dataset}|${r.policy}`;
+    if (!timing.has(k)) timing.set(k, []);
+    timing.get(k)!.push(r.ms);
+  }
+  if (timing.size) {
+    out.push("## Cost", "");
+    out.push("Mean wall time per window (all layers, the policy simulated for every layer and KV head), in seconds, as measured by the run (shards may run on different hosts).", "");
+    const dss = [...new Set(records.map((r) => r.dataset))];
+    out.push(
+      mdTable(
+        ["policy", ...dss],
+        order.map((p) => [
+          p,
+          ...dss.map((d) => {
+            const ms = timing.get(`${d}|${p}`);
+            return ms ? `${(ms.reduce((a, b) => a + b, 0) / ms.length / 1000).toFixed(1)} (n=${ms.length})` : "--";
+          }),
+        ]),
+      ),
+      "",
+    );
+    const bar = barChart({
+      title: "Mean seconds per window",
+      yLabel: "seconds",
+      categories: order,
+      series: dss.map((d) => ({
+        name: d,
+        values: order.map((p) => {
+          const ms = timing.get(`${d}|${p}`);
+          return ms ? ms.reduce((a, b) => a + b, 0) / ms.length / 1000 : null;
+        }),
+      })),
+    });
+    out.push(writePlot(dir, "cost", bar, "seconds per window"), "");
+  }
+  if (input.extraSections) out.push(...input.extraSections);
+  const md = `${out.join("\n").trimEnd()}\n`;
+  writeFileAtomic(join(dir, "report.md"), md);
+  return md;
+}
