@@ -15,6 +15,8 @@ export interface NativeWalkArgs {
   graphIndex: number;
   /** Zero the counts before walking (default true). */
   reset?: boolean;
+  /** "global" (default) or "shared" (graph staged in shared memory; capacity <= maxSharedWalkCapacity()). */
+  staging?: "global" | "shared";
   /** When set: scores = decay * scores + counts after the walk. */
   decay?: number;
   /** External device graphs (BigInt addresses of [numGraphs, capacity, 4] int32 / float32, 16-byte aligned). */
@@ -55,8 +57,13 @@ export interface NativeWalkerContext {
   waitEvent(event: NativeWalkerEvent | bigint): void;
   synchronize(): Promise<void>;
   streamHandle(): bigint;
-  /** Blocking benchmark helper: per-launch kernel times (ms) from CUDA events. */
-  timeWalk(args: NativeWalkArgs, repeats: number): Float64Array;
+  /**
+   * Blocking benchmark helper: per-launch kernel times (ms) from CUDA events. mode 0 = the walk,
+   * 1 = RNG + atomics without graph loads, 2 = RNG only (probes of what bounds the walk).
+   */
+  timeWalk(args: NativeWalkArgs, repeats: number, mode?: number): Float64Array;
+  /** BigInt device addresses of the context's graph buffers ([numGraphs, capacity, 4]). */
+  graphPointers(): { neighbors: bigint; weights: bigint };
   dispose(): void;
 }
 
@@ -66,6 +73,11 @@ export interface WalkerAddon extends BaseAddon {
   philox4x32(c0: number, c1: number, c2: number, c3: number, k0: number, k1: number): Uint32Array;
   /** Present when CUDA was compiled. */
   WalkerContext?: new (numGraphs: number, capacity: number) => NativeWalkerContext;
-  /** Device-to-device copies of `bytes` and empty kernel launches, timed with CUDA events (ms). */
-  benchBaselines?(bytes: number, repeats: number): { memcpyMs: Float64Array; emptyKernelMs: Float64Array };
+  /**
+   * Same-run hardware baselines (CUDA events, ms per repeat): device-to-device copies of `bytes`, empty
+   * kernel launches, and one thread chasing `chaseLoads` dependent loads through a `bytes` buffer.
+   */
+  benchBaselines?(bytes: number, repeats: number, chaseLoads: number): { memcpyMs: Float64Array; emptyKernelMs: Float64Array; chaseMs: Float64Array };
+  /** Largest capacity the shared-memory walker can stage on this device. */
+  maxSharedWalkCapacity?(): number;
 }

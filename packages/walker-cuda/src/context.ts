@@ -30,6 +30,12 @@ export type DeviceWalkOptions = BatchWalkOptions & {
   decay?: number;
   /** Walk these device graphs instead of the context's uploaded ones. */
   device?: DeviceGraphs;
+  /**
+   * Where the kernel reads the graph: "global" (default; one thread per walker, read-only cache) or
+   * "shared" (one block per graph stages it in shared memory; capacity <= maxSharedWalkCapacity()).
+   * Both give identical counts.
+   */
+  staging?: "global" | "shared";
 };
 
 /** Options of the batched exact PageRank on the device. */
@@ -160,6 +166,13 @@ export class WalkerContext {
       reset: opts.reset ?? true,
       ...deviceArgs(opts.device),
     };
+    if (opts.staging !== undefined) {
+      if (opts.staging !== "global" && opts.staging !== "shared") throw new InvalidArgumentError("staging", 'one of "global", "shared"', opts.staging);
+      if (opts.staging === "shared" && this.capacity > maxSharedWalkCapacity()) {
+        throw new InvalidArgumentError("staging", `"global" ("shared" needs capacity <= ${maxSharedWalkCapacity()}, capacity is ${this.capacity})`, opts.staging);
+      }
+      args.staging = opts.staging;
+    }
     if (opts.decay !== undefined) args.decay = expectNumber("decay", opts.decay, 0, 1);
     return args;
   }
@@ -237,17 +250,35 @@ export class WalkerContext {
     return wrapCuda(() => this.native.streamHandle());
   }
 
-  /** Benchmark helper (blocks): `repeats` walk launches timed with CUDA events, ms each. */
-  timeWalk(opts: DeviceWalkOptions, repeats: number): Float64Array {
+  /**
+   * Benchmark helper (blocks): `repeats` walk launches timed with CUDA events, ms each. probe:
+   * "walk" (default), "no-graph" (RNG + atomics, no graph loads), "rng-only" (global staging only).
+   */
+  timeWalk(opts: DeviceWalkOptions, repeats: number, probe: "walk" | "no-graph" | "rng-only" = "walk"): Float64Array {
     const args = this.walkArgs(opts);
     expectInt("repeats", repeats, 1, 100000);
-    return wrapCuda(() => this.native.timeWalk(args, repeats));
+    const mode = ["walk", "no-graph", "rng-only"].indexOf(probe);
+    if (mode < 0) throw new InvalidArgumentError("probe", 'one of "walk", "no-graph", "rng-only"', probe);
+    return wrapCuda(() => this.native.timeWalk(args, repeats, mode));
+  }
+
+  /**
+   * BigInt device addresses of this context's graph buffers (int32 / float32 [numGraphs, capacity, 4]),
+   * for native code that writes the graphs in place, or as `device` of another context's walk.
+   */
+  graphPointers(): DeviceGraphs {
+    return wrapCuda(() => this.native.graphPointers());
   }
 
   /** Waits for the stream and frees the device buffers; later calls throw. */
   dispose(): void {
     this.native.dispose();
   }
+}
+
+/** Largest capacity the shared-memory walker can stage on this device (0 without CUDA). */
+export function maxSharedWalkCapacity(): number {
+  return cudaAddon()?.maxSharedWalkCapacity?.() ?? 0;
 }
 
 /**

@@ -3,6 +3,7 @@ export {
   type DeviceGraphs,
   type DevicePagerankOptions,
   type DeviceWalkOptions,
+  maxSharedWalkCapacity,
   WalkerContext,
   WalkerEvent,
   walkBatch,

@@ -325,6 +325,29 @@ function stepChain(ch: Chain, x: Float64Array, y: Float64Array): void {
 }
 
 /**
+ * The walk's chain as dense matrices (for exact statistics on small graphs): transition
+ * P [numNodes, numNodes] row-major (P[u*n + v] = probability of moving from u to v in one step,
+ * teleports included) and the start distribution [numNodes].
+ */
+export function denseTransition(graph: GraphView, opts: WalkOptions): { n: number; P: Float64Array; start: Float64Array } {
+  checkGraph(graph);
+  const r = resolveWalkOptions(opts, graph.capacity);
+  const n = r.numNodes;
+  const ch = buildChain(graph, r);
+  const P = new Float64Array(n * n);
+  const keep = 1 - ch.pTeleport;
+  for (let u = 0; u < n; u++) {
+    const tele = ch.pTeleport + keep * ch.dead[u];
+    for (let v = 0; v < n; v++) P[u * n + v] = tele * ch.start[v];
+    for (let j = 0; j < 4; j++) {
+      const v = ch.target[u * 4 + j];
+      if (v >= 0) P[u * n + v] += keep * ch.prob[u * 4 + j];
+    }
+  }
+  return { n, P, start: ch.start };
+}
+
+/**
  * Exact expectation of walkReference's counts [numNodes] (Float64Array): walkers * sum over
  * s = 1..steps of the distribution after s steps, starting from the start distribution.
  */

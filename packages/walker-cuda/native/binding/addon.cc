@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <algorithm>
 #include <functional>
 #include <type_traits>
 #include <string>
@@ -236,6 +237,7 @@ void host_alloc(Napi::Env env, T** p, size_t count, const char* what) {
 // Per-call walk settings read from a JS object, validated.
 struct WalkArgs {
   kvwalk::WalkParams params{};
+  kvwalk::WalkStaging staging = kvwalk::WalkStaging::kGlobal;
   bool reset = true;
   bool accumulate = false;
   float decay = 1.0f;
@@ -250,7 +252,8 @@ class WalkerContext : public Napi::ObjectWrap<WalkerContext> {
                         InstanceMethod("resetScores", &WalkerContext::ResetScores), InstanceMethod("pagerank", &WalkerContext::Pagerank),
                         InstanceMethod("recordEvent", &WalkerContext::RecordEvent), InstanceMethod("waitEvent", &WalkerContext::WaitEvent),
                         InstanceMethod("synchronize", &WalkerContext::Synchronize), InstanceMethod("streamHandle", &WalkerContext::StreamHandle),
-                        InstanceMethod("timeWalk", &WalkerContext::TimeWalk), InstanceMethod("dispose", &WalkerContext::Dispose)});
+                        InstanceMethod("timeWalk", &WalkerContext::TimeWalk), InstanceMethod("graphPointers", &WalkerContext::GraphPointersJs),
+                        InstanceMethod("dispose", &WalkerContext::Dispose)});
   }
 
   explicit WalkerContext(const Napi::CallbackInfo& info) : Napi::ObjectWrap<WalkerContext>(info) {
@@ -396,6 +399,20 @@ class WalkerContext : public Napi::ObjectWrap<WalkerContext> {
       if (!reset.IsBoolean()) throw_arg(env, "reset", "a boolean", reset);
       a.reset = reset.As<Napi::Boolean>().Value();
     }
+    const Napi::Value staging = o.Get("staging");
+    if (!staging.IsUndefined()) {
+      const std::string st = staging.IsString() ? staging.As<Napi::String>().Utf8Value() : "";
+      if (st == "shared") {
+        const int64_t maxCap = kvwalk::max_shared_walk_capacity();
+        if (capacity_ > maxCap) {
+          throw_arg(env, "staging", "\"global\" (\"shared\" needs capacity <= " + std::to_string(maxCap) + " on this device, capacity is " +
+                                        std::to_string(capacity_) + ")", staging);
+        }
+        a.staging = kvwalk::WalkStaging::kShared;
+      } else if (st != "global") {
+        throw_arg(env, "staging", "one of \"global\", \"shared\"", staging);
+      }
+    }
     const Napi::Value decay = o.Get("decay");
     if (!decay.IsUndefined() && !decay.IsNull()) {
       a.accumulate = true;
@@ -417,7 +434,7 @@ class WalkerContext : public Napi::ObjectWrap<WalkerContext> {
 
   void EnqueueWalk(Napi::Env env, const WalkArgs& a) {
     if (a.reset && nodes_ > 0) check(env, cudaMemsetAsync(dCounts_, 0, nodes_ * 4, stream_), "cudaMemsetAsync(counts)");
-    check(env, kvwalk::launch_walk(a.params, stream_), "walk_kernel");
+    check(env, kvwalk::launch_walk(a.params, a.staging, 0, stream_), a.staging == kvwalk::WalkStaging::kShared ? "walk_shared_kernel" : "walk_kernel");
     if (a.accumulate) check(env, kvwalk::launch_accumulate(dScores_, dCounts_, static_cast<int64_t>(nodes_), a.decay, stream_), "accumulate_kernel");
   }
 
@@ -546,6 +563,8 @@ class WalkerContext : public Napi::ObjectWrap<WalkerContext> {
     Napi::Object o = Options(info, "walk options");
     WalkArgs a = ReadWalkArgs(env, o);
     const int64_t repeats = get_int(env, info[1], "repeats", 1, 100000);
+    const int mode = info[2].IsUndefined() ? 0 : static_cast<int>(get_int(env, info[2], "mode", 0, 2));
+    if (mode != 0 && a.staging != kvwalk::WalkStaging::kGlobal) throw_arg(env, "mode", "0 with staging \"shared\"", info[2]);
     UploadNumNodes(env, o);
     if (nodes_ > 0) check(env, cudaMemsetAsync(dCounts_, 0, nodes_ * 4, stream_), "cudaMemsetAsync(counts)");
     WalkArgs b = a;
@@ -557,7 +576,7 @@ class WalkerContext : public Napi::ObjectWrap<WalkerContext> {
     }
     for (int64_t i = 0; i < repeats && err == cudaSuccess; ++i) {
       err = cudaEventRecord(evs[2 * i], stream_);
-      if (err == cudaSuccess) err = kvwalk::launch_walk(b.params, stream_);
+      if (err == cudaSuccess) err = kvwalk::launch_walk(b.params, b.staging, mode, stream_);
       if (err == cudaSuccess && b.accumulate) err = kvwalk::launch_accumulate(dScores_, dCounts_, static_cast<int64_t>(nodes_), b.decay, stream_);
       if (err == cudaSuccess) err = cudaEventRecord(evs[2 * i + 1], stream_);
     }
@@ -572,6 +591,16 @@ class WalkerContext : public Napi::ObjectWrap<WalkerContext> {
       if (e != nullptr) cudaEventDestroy(e);
     }
     check(env, err, "walk_kernel (timed)");
+    return out;
+  }
+
+  // The context's own device graph buffers, for native code that writes graphs in place.
+  Napi::Value GraphPointersJs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Live(env);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("neighbors", Napi::Value(env, to_bigint(env, dNeighbors_)));
+    out.Set("weights", Napi::Value(env, to_bigint(env, dWeights_)));
     return out;
   }
 
@@ -599,52 +628,85 @@ class WalkerContext : public Napi::ObjectWrap<WalkerContext> {
   int32_t* hIters_ = nullptr;
 };
 
-// Same-run hardware baselines for the benchmark: device-to-device copies of `bytes` and empty kernel
-// launches, each bracketed by CUDA events on a private stream; times in ms.
+// Same-run hardware baselines for the benchmark, on a private stream, timed with CUDA events (ms):
+// device-to-device copies of `bytes`, empty kernel launches, and a dependent-load chase (one thread
+// following `chaseLoads` links of a random cycle over a `bytes`-sized buffer: the latency each walk
+// step pays when its node is not in a nearby cache).
 Napi::Value BenchBaselines(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const int64_t bytes = get_int(env, info[0], "bytes", 1, 1ll << 34);
+  const int64_t bytes = get_int(env, info[0], "bytes", 64, 1ll << 34);
   const int64_t repeats = get_int(env, info[1], "repeats", 1, 100000);
+  const int32_t chaseLoads = static_cast<int32_t>(get_int(env, info[2], "chaseLoads", 1, 1 << 24));
+  const size_t words = static_cast<size_t>(bytes) / 4;
+  std::vector<uint32_t> perm(words);
+  // Sattolo's algorithm (a single cycle through every word), xorshift64 as the source.
+  for (size_t i = 0; i < words; ++i) perm[i] = static_cast<uint32_t>(i);
+  uint64_t st = 0x9E3779B97F4A7C15ull;
+  for (size_t i = words - 1; i > 0; --i) {
+    st ^= st << 13;
+    st ^= st >> 7;
+    st ^= st << 17;
+    const size_t j = static_cast<size_t>(st % i);
+    std::swap(perm[i], perm[j]);
+  }
   cudaStream_t stream = nullptr;
   void* a = nullptr;
   void* b = nullptr;
-  std::vector<cudaEvent_t> evs(static_cast<size_t>(repeats) * 4, nullptr);
+  uint32_t* chase = nullptr;
+  uint32_t* sink = nullptr;
+  std::vector<cudaEvent_t> evs(static_cast<size_t>(repeats) * 6, nullptr);
   cudaError_t err = cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
   if (err == cudaSuccess) err = cudaMalloc(&a, static_cast<size_t>(bytes));
   if (err == cudaSuccess) err = cudaMalloc(&b, static_cast<size_t>(bytes));
+  if (err == cudaSuccess) err = cudaMalloc(reinterpret_cast<void**>(&chase), words * 4);
+  if (err == cudaSuccess) err = cudaMalloc(reinterpret_cast<void**>(&sink), 4);
+  if (err == cudaSuccess) err = cudaMemcpyAsync(chase, perm.data(), words * 4, cudaMemcpyHostToDevice, stream);
   if (err == cudaSuccess) err = cudaMemsetAsync(a, 1, static_cast<size_t>(bytes), stream);
   for (auto& e : evs) {
     if (err == cudaSuccess) err = cudaEventCreate(&e);
   }
   for (int64_t i = 0; i < repeats && err == cudaSuccess; ++i) {
-    err = cudaEventRecord(evs[4 * i], stream);
+    cudaEvent_t* e = &evs[6 * i];
+    err = cudaEventRecord(e[0], stream);
     if (err == cudaSuccess) err = cudaMemcpyAsync(b, a, static_cast<size_t>(bytes), cudaMemcpyDeviceToDevice, stream);
-    if (err == cudaSuccess) err = cudaEventRecord(evs[4 * i + 1], stream);
-    if (err == cudaSuccess) err = cudaEventRecord(evs[4 * i + 2], stream);
+    if (err == cudaSuccess) err = cudaEventRecord(e[1], stream);
+    if (err == cudaSuccess) err = cudaEventRecord(e[2], stream);
     if (err == cudaSuccess) err = kvwalk::launch_empty(stream);
-    if (err == cudaSuccess) err = cudaEventRecord(evs[4 * i + 3], stream);
+    if (err == cudaSuccess) err = cudaEventRecord(e[3], stream);
+    if (err == cudaSuccess) err = cudaEventRecord(e[4], stream);
+    if (err == cudaSuccess) err = kvwalk::launch_chase(chase, static_cast<uint32_t>(i % words), chaseLoads, sink, stream);
+    if (err == cudaSuccess) err = cudaEventRecord(e[5], stream);
   }
   if (err == cudaSuccess) err = cudaStreamSynchronize(stream);
   Napi::Float64Array copy = Napi::Float64Array::New(env, static_cast<size_t>(repeats));
   Napi::Float64Array empty = Napi::Float64Array::New(env, static_cast<size_t>(repeats));
+  Napi::Float64Array chaseMs = Napi::Float64Array::New(env, static_cast<size_t>(repeats));
+  Napi::Float64Array* outs[3] = {&copy, &empty, &chaseMs};
   for (int64_t i = 0; i < repeats && err == cudaSuccess; ++i) {
-    float ms = 0;
-    err = cudaEventElapsedTime(&ms, evs[4 * i], evs[4 * i + 1]);
-    copy.Data()[i] = ms;
-    if (err == cudaSuccess) err = cudaEventElapsedTime(&ms, evs[4 * i + 2], evs[4 * i + 3]);
-    empty.Data()[i] = ms;
+    for (int k = 0; k < 3 && err == cudaSuccess; ++k) {
+      float ms = 0;
+      err = cudaEventElapsedTime(&ms, evs[6 * i + 2 * k], evs[6 * i + 2 * k + 1]);
+      outs[k]->Data()[i] = ms;
+    }
   }
   for (auto& e : evs) {
     if (e != nullptr) cudaEventDestroy(e);
   }
   cudaFree(a);
   cudaFree(b);
+  cudaFree(chase);
+  cudaFree(sink);
   if (stream != nullptr) cudaStreamDestroy(stream);
   check(env, err, "benchBaselines");
   Napi::Object out = Napi::Object::New(env);
   out.Set("memcpyMs", copy);
   out.Set("emptyKernelMs", empty);
+  out.Set("chaseMs", chaseMs);
   return out;
+}
+
+Napi::Value MaxSharedCapacity(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(kvwalk::max_shared_walk_capacity()));
 }
 
 #endif  // KVWALK_WITH_CUDA
@@ -660,6 +722,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("WalkerEvent", ev);
   exports.Set("WalkerContext", WalkerContext::Define(env));
   exports.Set("benchBaselines", Napi::Function::New(env, BenchBaselines));
+  exports.Set("maxSharedWalkCapacity", Napi::Function::New(env, MaxSharedCapacity));
 #endif
   return exports;
 }

@@ -23,7 +23,79 @@ constexpr float kWalkerFltMax = 3.402823466e+38f;
 // Per-graph live node count clamped to [0, capacity] (the kernel is sound on any numNodes).
 __device__ __forceinline__ int32_t clamp_nodes(int32_t n, int32_t capacity) { return n < 0 ? 0 : (n > capacity ? capacity : n); }
 
-// One thread per (graph, walker): thread t walks walker t % walkers of graph t / walkers.
+// What a walk launch does; kFull is the walker, the others are benchmark probes that keep its
+// thread layout and RNG but drop parts of the work, to say what bounds it.
+enum WalkMode : int {
+  kWalkFull = 0,     // the walk
+  kWalkNoGraph = 1,  // RNG + atomics, the next node drawn uniformly instead of loading the graph
+  kWalkRngOnly = 2,  // RNG only (one atomic per walker at the end)
+};
+
+// The edge-or-teleport decision of one step given the node's entries (see the file comment).
+__device__ __forceinline__ int32_t choose_next(const int4 nv, const float4 wv, uint32_t x1, int32_t lo, int32_t n) {
+  const int32_t nbr[4] = {nv.x, nv.y, nv.z, nv.w};
+  const float wgt[4] = {wv.x, wv.y, wv.z, wv.w};
+  const double u = static_cast<double>(x1);
+  float c = 0.f;
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const float wj = wgt[j];
+    if (!(wj > 0.f && wj <= kWalkerFltMax)) continue;
+    c = __fadd_rn(c, wj);
+    if (u < static_cast<double>(c) * 4294967296.0) {
+      const int32_t v = nbr[j];
+      return (v >= lo && v < n) ? v : -1;
+    }
+  }
+  return -1;
+}
+
+// One walker: `steps` steps from its start node, counting arrivals with atomicAdd(counts + node).
+// The Philox block of step s+1 does not depend on the walk, so it is computed while step s's graph
+// loads are in flight. kGlobal: nb/wt are global memory (read-only cache); else shared memory.
+template <int kMode, bool kGlobal>
+__device__ __forceinline__ void walk_one(uint32_t w, uint32_t gi, const WalkParams& p, int32_t n, int32_t lo, int32_t window,
+                                         const int4* __restrict__ nb, const float4* __restrict__ wt, uint32_t* counts) {
+  const int32_t last = n - 1;
+  const uint32_t win = static_cast<uint32_t>(window);
+  int32_t cur = last - static_cast<int32_t>(mulhi32(philox4x32_10(w, 0, gi, 0, p.seed, 0).x[2], win));
+  if (p.steps == 0) return;
+  Philox4 r = philox4x32_10(w, 1, gi, 0, p.seed, 0);
+  uint32_t acc = 0;
+  for (uint32_t s = 1; s <= p.steps; ++s) {
+    const bool follow = static_cast<uint64_t>(r.x[0]) >= p.teleportThreshold;
+    int4 nv = make_int4(-1, -1, -1, -1);
+    float4 wv = make_float4(0.f, 0.f, 0.f, 0.f);
+    if (kMode == kWalkFull && follow) {
+      if (kGlobal) {
+        nv = __ldg(nb + cur);
+        wv = __ldg(wt + cur);
+      } else {
+        nv = nb[cur];
+        wv = wt[cur];
+      }
+    }
+    const Philox4 rn = s < p.steps ? philox4x32_10(w, s + 1, gi, 0, p.seed, 0) : r;
+    int32_t next = -1;
+    if (kMode == kWalkFull) {
+      if (follow) next = choose_next(nv, wv, r.x[1], lo, n);
+    } else if (kMode == kWalkNoGraph) {
+      if (follow) next = lo + static_cast<int32_t>(mulhi32(r.x[1], static_cast<uint32_t>(n - lo)));
+    }
+    if (kMode == kWalkRngOnly) {
+      acc ^= r.x[0] ^ r.x[1] ^ r.x[2];
+    } else {
+      cur = next >= 0 ? next : last - static_cast<int32_t>(mulhi32(r.x[2], win));
+      atomicAdd(counts + cur, 1u);
+    }
+    r = rn;
+  }
+  if (kMode == kWalkRngOnly) atomicAdd(counts + last - static_cast<int32_t>(mulhi32(acc, win)), 1u);
+}
+
+// Global-memory walker: one thread per (graph, walker); thread t walks walker t % walkers of graph
+// t / walkers, reading the graph through the read-only cache.
+template <int kMode>
 __global__ void __launch_bounds__(256) walk_kernel(WalkParams p) {
   const uint64_t t = static_cast<uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (t >= static_cast<uint64_t>(p.numGraphs) * p.walkers) return;
@@ -33,39 +105,53 @@ __global__ void __launch_bounds__(256) walk_kernel(WalkParams p) {
   const int32_t lo = p.excludeBelow > 0 ? p.excludeBelow : 0;
   const int32_t window = p.startWindow < n - lo ? p.startWindow : n - lo;
   if (window <= 0) return;
-  const uint32_t gi = p.graphIndexBase + static_cast<uint32_t>(g);
   const int64_t base = g * p.capacity;
-  const int4* __restrict__ nb = reinterpret_cast<const int4*>(p.neighbors) + base;
-  const float4* __restrict__ wt = reinterpret_cast<const float4*>(p.weights) + base;
-  uint32_t* __restrict__ counts = p.counts + base;
-  const int32_t last = n - 1;
+  walk_one<kMode, true>(w, p.graphIndexBase + static_cast<uint32_t>(g), p, n, lo, window, reinterpret_cast<const int4*>(p.neighbors) + base,
+                        reinterpret_cast<const float4*>(p.weights) + base, p.counts + base);
+}
 
-  int32_t cur = last - static_cast<int32_t>(mulhi32(philox4x32_10(w, 0, gi, 0, p.seed, 0).x[2], static_cast<uint32_t>(window)));
-  for (uint32_t s = 1; s <= p.steps; ++s) {
-    const Philox4 r = philox4x32_10(w, s, gi, 0, p.seed, 0);
-    int32_t next = -1;
-    if (static_cast<uint64_t>(r.x[0]) >= p.teleportThreshold) {
-      const int4 nv = __ldg(nb + cur);
-      const float4 wv = __ldg(wt + cur);
-      const int32_t nbr[4] = {nv.x, nv.y, nv.z, nv.w};
-      const float wgt[4] = {wv.x, wv.y, wv.z, wv.w};
-      const double x1 = static_cast<double>(r.x[1]);
-      float c = 0.f;
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const float wj = wgt[j];
-        if (!(wj > 0.f && wj <= kWalkerFltMax)) continue;
-        c = __fadd_rn(c, wj);
-        if (x1 < static_cast<double>(c) * 4294967296.0) {
-          const int32_t v = nbr[j];
-          if (v >= lo && v < n) next = v;
-          break;
-        }
-      }
-    }
-    cur = next >= 0 ? next : last - static_cast<int32_t>(mulhi32(r.x[2], static_cast<uint32_t>(window)));
-    atomicAdd(counts + cur, 1u);
+// Bytes of dynamic shared memory the staged walker needs for a graph of `capacity` nodes:
+// int4 neighbours + float4 weights + a uint32 histogram per node.
+constexpr int64_t walk_shared_bytes(int64_t capacity) { return capacity * 36; }
+
+// Shared-memory walker: one block per graph stages the live part of the graph (numNodes nodes) in
+// shared memory, its threads walk the graph's walkers (w = tid, tid + blockDim, ...), count visits
+// in a shared histogram and add it to the graph's counts (the block owns them: plain adds).
+// Same counts as walk_kernel (integer sums do not depend on order).
+__global__ void __launch_bounds__(1024) walk_shared_kernel(WalkParams p) {
+  extern __shared__ int4 stage[];
+  const int64_t g = blockIdx.x;
+  const int32_t n = clamp_nodes(p.numNodes[g], p.capacity);
+  const int32_t lo = p.excludeBelow > 0 ? p.excludeBelow : 0;
+  const int32_t window = p.startWindow < n - lo ? p.startWindow : n - lo;
+  if (window <= 0) return;
+  const int64_t base = g * p.capacity;
+  int4* nb = stage;
+  float4* wt = reinterpret_cast<float4*>(stage + n);
+  uint32_t* hist = reinterpret_cast<uint32_t*>(wt + n);
+  const int4* gnb = reinterpret_cast<const int4*>(p.neighbors) + base;
+  const float4* gwt = reinterpret_cast<const float4*>(p.weights) + base;
+  for (int32_t v = threadIdx.x; v < n; v += blockDim.x) {
+    nb[v] = __ldg(gnb + v);
+    wt[v] = __ldg(gwt + v);
+    hist[v] = 0;
   }
+  __syncthreads();
+  const uint32_t gi = p.graphIndexBase + static_cast<uint32_t>(g);
+  for (uint32_t w = threadIdx.x; w < p.walkers; w += blockDim.x) walk_one<kWalkFull, false>(w, gi, p, n, lo, window, nb, wt, hist);
+  __syncthreads();
+  uint32_t* counts = p.counts + base;
+  for (int32_t v = threadIdx.x; v < n; v += blockDim.x) {
+    const uint32_t h = hist[v];
+    if (h != 0) counts[v] += h;
+  }
+}
+
+// Dependent-load latency probe: one thread follows `loads` links of a random cyclic permutation.
+__global__ void chase_kernel(const uint32_t* __restrict__ next, uint32_t start, int32_t loads, uint32_t* __restrict__ out) {
+  uint32_t i = start;
+  for (int32_t k = 0; k < loads; ++k) i = next[i];
+  out[0] = i;
 }
 
 // scores[i] = fl(fl(decay * scores[i]) + fl(counts[i])), no FMA (the TS twin rounds the same way).
@@ -122,7 +208,7 @@ __global__ void __launch_bounds__(kThreads) pagerank_kernel(PagerankParams p) {
   double* y = p.y + base;
   double* out = p.result + base;
   if (window <= 0) {
-    for (int32_t v = threadIdx.x; v < p.capacity; v += kThreads) out[v] = 0;
+    for (int32_t v = threadIdx.x; v < p.capacity; v += blockDim.x) out[v] = 0;
     if (threadIdx.x == 0) p.iterations[g] = 0;
     return;
   }
@@ -130,15 +216,15 @@ __global__ void __launch_bounds__(kThreads) pagerank_kernel(PagerankParams p) {
   const float4* wt = reinterpret_cast<const float4*>(p.weights) + base;
   const double pT = static_cast<double>(p.teleportThreshold) * 0x1p-32;
   const double keep = 1.0 - pT;
-  for (int32_t v = threadIdx.x; v < p.capacity; v += kThreads) {
+  for (int32_t v = threadIdx.x; v < p.capacity; v += blockDim.x) {
     x[v] = (v < n && v >= n - window) ? start_mass(n - 1 - v, window) : 0.0;
   }
   int32_t it = 0;
   for (; it < p.maxIter; ++it) {
-    for (int32_t v = threadIdx.x; v < n; v += kThreads) y[v] = 0;
+    for (int32_t v = threadIdx.x; v < n; v += blockDim.x) y[v] = 0;
     __syncthreads();
     double tele = 0;
-    for (int32_t u = threadIdx.x; u < n; u += kThreads) {
+    for (int32_t u = threadIdx.x; u < n; u += blockDim.x) {
       const double m = x[u];
       if (m == 0) continue;
       const double rest = m * keep;
@@ -170,7 +256,7 @@ __global__ void __launch_bounds__(kThreads) pagerank_kernel(PagerankParams p) {
     }
     const double teleTotal = block_sum<kThreads>(tele, red);
     double diff = 0;
-    for (int32_t v = threadIdx.x; v < n; v += kThreads) {
+    for (int32_t v = threadIdx.x; v < n; v += blockDim.x) {
       const double s = v >= n - window ? start_mass(n - 1 - v, window) : 0.0;
       const double yv = y[v] + teleTotal * s;
       y[v] = yv;
@@ -186,7 +272,7 @@ __global__ void __launch_bounds__(kThreads) pagerank_kernel(PagerankParams p) {
     }
   }
   __syncthreads();
-  for (int32_t v = threadIdx.x; v < p.capacity; v += kThreads) out[v] = v < n ? x[v] : 0.0;
+  for (int32_t v = threadIdx.x; v < p.capacity; v += blockDim.x) out[v] = v < n ? x[v] : 0.0;
   if (threadIdx.x == 0) p.iterations[g] = it;
 }
 

@@ -4,12 +4,43 @@
 
 namespace kvwalk {
 
-cudaError_t launch_walk(const WalkParams& p, cudaStream_t stream) {
+int64_t max_shared_walk_capacity() {
+  int dev = 0;
+  int optin = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return static_cast<int64_t>(optin) / walk_shared_bytes(1);
+}
+
+cudaError_t launch_walk(const WalkParams& p, WalkStaging staging, int mode, cudaStream_t stream) {
   const uint64_t threads = static_cast<uint64_t>(p.numGraphs) * p.walkers;
   if (threads == 0 || p.steps == 0) return cudaSuccess;
+  if (staging == WalkStaging::kShared) {
+    if (mode != kWalkFull || p.numGraphs > 0x7fffffffll) return cudaErrorInvalidValue;
+    const int64_t bytes = walk_shared_bytes(p.capacity);
+    if (p.capacity > max_shared_walk_capacity()) return cudaErrorInvalidValue;
+    const cudaError_t err = cudaFuncSetAttribute(walk_shared_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+    if (err != cudaSuccess) return err;
+    walk_shared_kernel<<<static_cast<unsigned>(p.numGraphs), kWalkSharedThreads, static_cast<size_t>(bytes), stream>>>(p);
+    return cudaGetLastError();
+  }
   const uint64_t blocks = (threads + kWalkThreads - 1) / kWalkThreads;
   if (blocks > 0x7fffffffull) return cudaErrorInvalidConfiguration;
-  walk_kernel<<<static_cast<unsigned>(blocks), kWalkThreads, 0, stream>>>(p);
+  switch (mode) {
+    case kWalkFull:
+      walk_kernel<kWalkFull><<<static_cast<unsigned>(blocks), kWalkThreads, 0, stream>>>(p);
+      break;
+    case kWalkNoGraph:
+      walk_kernel<kWalkNoGraph><<<static_cast<unsigned>(blocks), kWalkThreads, 0, stream>>>(p);
+      break;
+    case kWalkRngOnly:
+      walk_kernel<kWalkRngOnly><<<static_cast<unsigned>(blocks), kWalkThreads, 0, stream>>>(p);
+      break;
+    default:
+      return cudaErrorInvalidValue;
+  }
   return cudaGetLastError();
 }
 
@@ -30,6 +61,11 @@ cudaError_t launch_pagerank(const PagerankParams& p, cudaStream_t stream) {
 
 cudaError_t launch_empty(cudaStream_t stream) {
   empty_kernel<<<1, 32, 0, stream>>>();
+  return cudaGetLastError();
+}
+
+cudaError_t launch_chase(const uint32_t* next, uint32_t start, int32_t loads, uint32_t* out, cudaStream_t stream) {
+  chase_kernel<<<1, 1, 0, stream>>>(next, start, loads, out);
   return cudaGetLastError();
 }
 

@@ -9,11 +9,23 @@
 namespace kvwalk {
 
 constexpr int kWalkThreads = 256;
+constexpr int kWalkSharedThreads = 1024;
 constexpr int kPagerankThreads = 512;
 
-cudaError_t launch_walk(const WalkParams& params, cudaStream_t stream);
+// Where the walker reads the graph from.
+enum class WalkStaging : int {
+  kGlobal = 0,  // one thread per (graph, walker), graph read through the read-only cache
+  kShared = 1,  // one block per graph, graph staged in shared memory (capacity <= max_shared_walk_capacity())
+};
+
+// Largest capacity the shared-memory walker can stage on the current device (0 on error).
+int64_t max_shared_walk_capacity();
+
+// mode: 0 = the walk; 1 and 2 are benchmark probes (see WalkMode in walker.cuh), global staging only.
+cudaError_t launch_walk(const WalkParams& params, WalkStaging staging, int mode, cudaStream_t stream);
 cudaError_t launch_accumulate(float* scores, const uint32_t* counts, int64_t n, float decay, cudaStream_t stream);
 cudaError_t launch_pagerank(const PagerankParams& params, cudaStream_t stream);
 cudaError_t launch_empty(cudaStream_t stream);
+cudaError_t launch_chase(const uint32_t* next, uint32_t start, int32_t loads, uint32_t* out, cudaStream_t stream);
 
 }  // namespace kvwalk

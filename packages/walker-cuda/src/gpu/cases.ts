@@ -1,0 +1,330 @@
+/**
+ * CUDA-vs-TypeScript cases shared by the vitest GPU suite (src/gpu/gpu.test.ts) and the plain-node
+ * check (src/gpu/check.ts, also run under compute-sanitizer with `quick`). Every case returns a
+ * report instead of throwing, so one failure does not hide the others.
+ *
+ * Tolerances: visit counts and decayed scores must be bit-identical (integer sums do not depend on
+ * atomic order; the float32 accumulation is rounded identically); PageRank differs only by the order
+ * of double-precision atomic adds, so 1e-5 absolute (the brief's bound) is generous; the measured
+ * maximum is reported.
+ */
+import { seededRandom } from "@kvwalk/core/testing";
+import type { GraphBatch } from "@kvwalk/graph-cache";
+import { maxSharedWalkCapacity, WalkerContext } from "../context.js";
+import { accumulateScores, type BatchWalkOptions, pagerankExact, walkBatchReference } from "../reference.js";
+import { type GraphKind, randomBatch } from "../testing/graphs.js";
+
+export const TOLERANCES = { counts: 0, scores: 0, pagerankAbs: 1e-5 } as const;
+
+export interface CaseReport {
+  name: string;
+  ok: boolean;
+  detail?: string;
+  [metric: string]: unknown;
+}
+
+export interface GpuCase {
+  name: string;
+  run(): Promise<CaseReport>;
+}
+
+interface WalkShape {
+  name: string;
+  kind: GraphKind | "dead-ends";
+  numGraphs: number;
+  capacity: number;
+  /** Per-graph live nodes; "full" = capacity; "mixed" = random in [0, capacity] with 0, 1 and capacity included. */
+  numNodes: "full" | "mixed";
+  opts: Omit<BatchWalkOptions, "numNodes">;
+  quick: boolean;
+}
+
+function makeBatch(shape: WalkShape, seed: number): { batch: GraphBatch; numNodes: Int32Array } {
+  const batch =
+    shape.kind === "dead-ends"
+      ? {
+          numGraphs: shape.numGraphs,
+          capacity: shape.capacity,
+          neighbors: new Int32Array(shape.numGraphs * shape.capacity * 4).fill(-1),
+          weights: new Float32Array(shape.numGraphs * shape.capacity * 4).fill(0.25),
+        }
+      : randomBatch(shape.kind, shape.numGraphs, shape.capacity, seed);
+  const rnd = seededRandom(seed + 17);
+  const numNodes = new Int32Array(shape.numGraphs);
+  for (let g = 0; g < shape.numGraphs; g++) {
+    if (shape.numNodes === "full") numNodes[g] = shape.capacity;
+    else numNodes[g] = g === 0 ? 0 : g === 1 ? Math.min(1, shape.capacity) : g === 2 ? shape.capacity : Math.floor(rnd() * (shape.capacity + 1));
+  }
+  return { batch, numNodes };
+}
+
+function diffCounts(a: ArrayLike<number>, b: ArrayLike<number>): { mismatches: number; first: number } {
+  let mismatches = 0;
+  let first = -1;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i] && !(Number.isNaN(a[i]) && Number.isNaN(b[i]))) {
+      mismatches++;
+      if (first < 0) first = i;
+    }
+  }
+  return { mismatches: a.length === b.length ? mismatches : Math.max(a.length, b.length), first };
+}
+
+const SHAPES: WalkShape[] = [
+  { name: "uniform 1x1000", kind: "uniform", numGraphs: 1, capacity: 1000, numNodes: "full", opts: {}, quick: true },
+  {
+    name: "attention 8x333 mixed numNodes, sinks excluded",
+    kind: "attention",
+    numGraphs: 8,
+    capacity: 333,
+    numNodes: "mixed",
+    opts: { excludeBelow: 4, walkers: 700, steps: 17, seed: 5 },
+    quick: true,
+  },
+  {
+    name: "adversarial 5x257 (bad indices, NaN/negative/Inf weights)",
+    kind: "adversarial",
+    numGraphs: 5,
+    capacity: 257,
+    numNodes: "mixed",
+    opts: { teleport: 0.3, startWindow: 40, excludeBelow: 2, seed: 0xffffffff },
+    quick: true,
+  },
+  { name: "all dead ends 3x100", kind: "dead-ends", numGraphs: 3, capacity: 100, numNodes: "full", opts: { steps: 7 }, quick: true },
+  { name: "capacity 0 (3 graphs)", kind: "uniform", numGraphs: 3, capacity: 0, numNodes: "full", opts: {}, quick: true },
+  { name: "capacity 1 (4 graphs)", kind: "uniform", numGraphs: 4, capacity: 1, numNodes: "mixed", opts: { walkers: 33 }, quick: true },
+  { name: "excludeBelow >= numNodes", kind: "attention", numGraphs: 2, capacity: 50, numNodes: "full", opts: { excludeBelow: 50 }, quick: true },
+  { name: "teleport 0, startWindow 1", kind: "attention", numGraphs: 3, capacity: 64, numNodes: "full", opts: { teleport: 0, startWindow: 1 }, quick: true },
+  { name: "teleport 1", kind: "uniform", numGraphs: 2, capacity: 64, numNodes: "full", opts: { teleport: 1, walkers: 100 }, quick: true },
+  {
+    name: "graphIndex at the top of uint32",
+    kind: "uniform",
+    numGraphs: 4,
+    capacity: 32,
+    numNodes: "full",
+    opts: { graphIndex: 2 ** 32 - 4, seed: 77 },
+    quick: true,
+  },
+  { name: "attention 32x4096", kind: "attention", numGraphs: 32, capacity: 4096, numNodes: "mixed", opts: { excludeBelow: 4, seed: 11 }, quick: false },
+  { name: "attention 256x4096 (32 layers x 8 KV heads)", kind: "attention", numGraphs: 256, capacity: 4096, numNodes: "full", opts: { excludeBelow: 4, seed: 12 }, quick: false },
+  { name: "uniform 4x16384, 4096 walkers x 40 steps", kind: "uniform", numGraphs: 4, capacity: 16384, numNodes: "full", opts: { walkers: 4096, steps: 40, seed: 13 }, quick: false },
+];
+
+function walkCase(shape: WalkShape, staging: "global" | "shared", seed: number): GpuCase {
+  return {
+    name: `counts == TS: ${shape.name} [${staging}]`,
+    async run() {
+      const { batch, numNodes } = makeBatch(shape, seed);
+      const opts = { ...shape.opts, numNodes };
+      const t0 = performance.now();
+      const expected = walkBatchReference(batch, opts);
+      const tsMs = performance.now() - t0;
+      const ctx = WalkerContext.create(batch.numGraphs, batch.capacity);
+      try {
+        ctx.uploadGraphs(batch);
+        await ctx.walk({ ...opts, staging });
+        const got = await ctx.readCounts();
+        const d = diffCounts(got, expected);
+        let total = 0;
+        for (const c of got) total += c;
+        return {
+          name: this.name,
+          ok: d.mismatches === 0,
+          detail: d.mismatches === 0 ? undefined : `${d.mismatches} counts differ; first at ${d.first}: cuda ${got[d.first]}, ts ${expected[d.first]}`,
+          numGraphs: batch.numGraphs,
+          capacity: batch.capacity,
+          totalVisits: total,
+          mismatches: d.mismatches,
+          tsMs,
+        };
+      } finally {
+        ctx.dispose();
+      }
+    },
+  };
+}
+
+function accumulateCase(): GpuCase {
+  return {
+    name: "decayed scores == TS over 4 refreshes (decay 0.5), reset:false sums two walks",
+    async run() {
+      const shape = SHAPES[1];
+      const { batch, numNodes } = makeBatch(shape, 21);
+      const ctx = WalkerContext.create(batch.numGraphs, batch.capacity);
+      try {
+        ctx.uploadGraphs(batch);
+        const scores = new Float32Array(batch.numGraphs * batch.capacity);
+        for (let r = 0; r < 4; r++) {
+          const opts = { numNodes, walkers: 300, steps: 9, seed: 100 + r };
+          await ctx.walk({ ...opts, decay: 0.5 });
+          accumulateScores(scores, walkBatchReference(batch, opts), 0.5);
+        }
+        const got = await ctx.readScores();
+        const ds = diffCounts(new Uint32Array(got.buffer), new Uint32Array(scores.buffer));
+        await ctx.walk({ numNodes, seed: 1 });
+        await ctx.walk({ numNodes, seed: 2, reset: false });
+        const sum = await ctx.readCounts();
+        const a = walkBatchReference(batch, { numNodes, seed: 1 });
+        const b = walkBatchReference(batch, { numNodes, seed: 2 });
+        const expectedSum = a.map((x, i) => x + b[i]);
+        const dc = diffCounts(sum, expectedSum);
+        ctx.resetScores();
+        const zero = await ctx.readScores();
+        const zeroOk = zero.every((x) => x === 0);
+        return {
+          name: this.name,
+          ok: ds.mismatches === 0 && dc.mismatches === 0 && zeroOk,
+          detail: ds.mismatches || dc.mismatches || !zeroOk ? `score bits differ: ${ds.mismatches}; summed counts differ: ${dc.mismatches}; resetScores zeroes: ${zeroOk}` : undefined,
+          scoreMismatches: ds.mismatches,
+          sumMismatches: dc.mismatches,
+        };
+      } finally {
+        ctx.dispose();
+      }
+    },
+  };
+}
+
+function pagerankCase(shape: WalkShape, seed: number): GpuCase {
+  return {
+    name: `pagerank within ${TOLERANCES.pagerankAbs} of TS: ${shape.name}`,
+    async run() {
+      const { batch, numNodes } = makeBatch(shape, seed);
+      const opts = { teleport: shape.opts.teleport, startWindow: shape.opts.startWindow, excludeBelow: shape.opts.excludeBelow };
+      const ctx = WalkerContext.create(batch.numGraphs, batch.capacity);
+      try {
+        ctx.uploadGraphs(batch);
+        const { ranks, iterations } = await ctx.pagerank({ ...opts, numNodes });
+        let maxAbs = 0;
+        const stride = batch.capacity * 4;
+        for (let g = 0; g < batch.numGraphs; g++) {
+          const view = {
+            capacity: batch.capacity,
+            neighbors: batch.neighbors.subarray(g * stride, (g + 1) * stride),
+            weights: batch.weights.subarray(g * stride, (g + 1) * stride),
+          };
+          const ts = pagerankExact(view, { ...opts, numNodes: numNodes[g] });
+          for (let v = 0; v < batch.capacity; v++) {
+            const e = v < numNodes[g] ? ts[v] : 0;
+            const d = Math.abs(ranks[g * batch.capacity + v] - e);
+            if (!(d <= maxAbs)) maxAbs = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
+          }
+        }
+        return {
+          name: this.name,
+          ok: maxAbs <= TOLERANCES.pagerankAbs,
+          detail: maxAbs <= TOLERANCES.pagerankAbs ? undefined : `max |cuda - ts| = ${maxAbs}`,
+          maxAbsDiff: maxAbs,
+          maxIterations: Math.max(0, ...iterations),
+        };
+      } finally {
+        ctx.dispose();
+      }
+    },
+  };
+}
+
+function interopCase(quick: boolean): GpuCase {
+  return {
+    name: "device-pointer graphs, events across contexts, event loop free while walking",
+    async run() {
+      const shape = SHAPES[1];
+      const { batch, numNodes } = makeBatch(shape, 31);
+      const a = WalkerContext.create(batch.numGraphs, batch.capacity);
+      const b = WalkerContext.create(batch.numGraphs, batch.capacity);
+      try {
+        a.uploadGraphs(batch);
+        const ev = a.recordEvent();
+        b.waitEvent(ev);
+        b.waitEvent(ev.handle);
+        await b.walk({ numNodes, seed: 3, device: a.graphPointers() });
+        const got = await b.readCounts();
+        const d = diffCounts(got, walkBatchReference(batch, { numNodes, seed: 3 }));
+        await ev.synchronize();
+        const queried = ev.query();
+        // A longer walk: count event-loop turns while it runs (the Promise must not block the loop).
+        let ticks = 0;
+        let running = true;
+        const spin = () => {
+          if (!running) return;
+          ticks++;
+          setImmediate(spin);
+        };
+        setImmediate(spin);
+        const t0 = performance.now();
+        await a.walk({ numNodes, walkers: quick ? 1 << 12 : 1 << 16, steps: quick ? 40 : 200, seed: 4 });
+        const walkMs = performance.now() - t0;
+        running = false;
+        return {
+          name: this.name,
+          ok: d.mismatches === 0 && queried && ticks > 0,
+          detail: d.mismatches === 0 && queried && ticks > 0 ? undefined : `device-pointer mismatches ${d.mismatches}, event done ${queried}, ticks ${ticks}`,
+          deviceGraphMismatches: d.mismatches,
+          eventLoopTicksDuringWalk: ticks,
+          longWalkMs: walkMs,
+        };
+      } finally {
+        a.dispose();
+        b.dispose();
+      }
+    },
+  };
+}
+
+function badInputCase(): GpuCase {
+  return {
+    name: "bad input throws typed errors naming the parameter; the process survives",
+    async run() {
+      const seen: Record<string, string> = {};
+      const expectThrow = async (label: string, f: () => unknown, pattern: RegExp) => {
+        try {
+          await f();
+          seen[label] = "NO ERROR";
+        } catch (err) {
+          const m = (err as Error).message;
+          seen[label] = pattern.test(m) ? "ok" : `wrong message: ${m}`;
+        }
+      };
+      const ctx = WalkerContext.create(2, 8);
+      const cap = maxSharedWalkCapacity();
+      try {
+        await expectThrow("bogus device pointer", () => ctx.walk({ numNodes: 8, device: { neighbors: 4096n, weights: 4096n } }), /neighborsPtr/);
+        await expectThrow("misaligned device pointer", () => ctx.walk({ numNodes: 8, device: { neighbors: 4100n, weights: 4096n } }), /neighborsPtr/);
+        await expectThrow("numNodes > capacity", () => ctx.walk({ numNodes: [8, 9] }), /numNodes\[1\]/);
+        await expectThrow("numNodes wrong length", () => ctx.walk({ numNodes: [8] }), /numNodes/);
+        await expectThrow("walkers * steps overflow", () => ctx.walk({ numNodes: 8, walkers: 2 ** 20, steps: 2 ** 13 }), /walkers \* steps/);
+        await expectThrow("staging", () => ctx.walk({ numNodes: 8, staging: "texture" as "global" }), /staging/);
+        const big = WalkerContext.create(1, cap + 1);
+        await expectThrow("shared staging too large", () => big.walk({ numNodes: 1, staging: "shared" }), /staging/);
+        big.dispose();
+        const d = WalkerContext.create(1, 4);
+        d.dispose();
+        await expectThrow("disposed context", () => d.walk({ numNodes: 4 }), /disposed/);
+        // The context still works after all of the above.
+        await ctx.walk({ numNodes: 8 });
+        const counts = await ctx.readCounts();
+        const total = counts.reduce((x, y) => x + y, 0);
+        const ok = Object.values(seen).every((v) => v === "ok") && total === 2 * 1024 * 20;
+        return { name: this.name, ok, detail: ok ? undefined : JSON.stringify({ seen, total }), errors: seen };
+      } finally {
+        ctx.dispose();
+      }
+    },
+  };
+}
+
+/** All cases; quick = the small ones (for compute-sanitizer runs). */
+export function allCases(quick: boolean): GpuCase[] {
+  const cases: GpuCase[] = [];
+  const sharedCap = maxSharedWalkCapacity();
+  SHAPES.forEach((shape, i) => {
+    if (quick && !shape.quick) return;
+    cases.push(walkCase(shape, "global", 1000 + i));
+    if (shape.capacity <= sharedCap) cases.push(walkCase(shape, "shared", 1000 + i));
+  });
+  cases.push(accumulateCase());
+  for (const i of quick ? [1, 2, 3] : [1, 2, 3, 10]) cases.push(pagerankCase(SHAPES[i], 2000 + i));
+  cases.push(interopCase(quick));
+  cases.push(badInputCase());
+  return cases;
+}
