@@ -1,4 +1,4 @@
-export type { GraphCacheAddon } from "./addon-types.js";
+export type { BenchKind, BenchSessionInfo, GraphCacheAddon, LayoutCode } from "./addon-types.js";
 export { bf16ToF32, f32ToBf16, fromBf16, toBf16 } from "./bf16.js";
 export { compactGraph, compactGraphBatch, compactionRemap } from "./compact.js";
 export {
@@ -20,3 +20,15 @@ export {
 } from "./graph.js";
 export { backendStatus } from "./loader.js";
 export { selectTopK, type TopKRows, writeNormalizedTop4, writeTopK, writeTopKRows } from "./topk.js";
+export {
+  type Backend,
+  type CudaOptions,
+  compactGraphBatchCuda,
+  compactGraphs,
+  type DecodeCudaOptions,
+  decodeAttention,
+  decodeAttentionCuda,
+  type GraphLayout,
+  writeTopKBatch,
+  writeTopKRowsCuda,
+} from "./gpu.js";

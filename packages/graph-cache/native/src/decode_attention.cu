@@ -1,0 +1,80 @@
+// Launchers of the fused decode attention (with and without the graph write).
+#include "launchers.h"
+#include "decode_attention.cuh"
+
+namespace kvwalk {
+
+int decode_choose_splits(int batch, int num_heads, int max_length, int sm_count) {
+  const long long blocks = static_cast<long long>(batch) * num_heads;
+  const long long target = static_cast<long long>(sm_count > 0 ? sm_count : 132) * 8;
+  long long splits = (target + blocks - 1) / blocks;
+  const long long by_len = (max_length + 127) / 128;
+  if (splits > by_len) splits = by_len;
+  if (splits > 256) splits = 256;
+  return splits < 1 ? 1 : static_cast<int>(splits);
+}
+
+size_t decode_workspace_bytes(int batch, int num_heads, int head_dim, int num_splits) {
+  if (num_splits <= 1) return 0;
+  const size_t parts = static_cast<size_t>(batch) * num_heads * num_splits;
+  // part_o [parts, D], part_lse [parts], part_top_v [parts, 4], part_top_i [parts, 4], tickets [batch, heads]
+  return parts * (static_cast<size_t>(head_dim) + 1 + 4 + 4) * 4 + static_cast<size_t>(batch) * num_heads * 4 + 64;
+}
+
+bool decode_head_dim_supported(int d) { return d == 32 || d == 64 || d == 128 || d == 256; }
+
+template <int D, bool G, int L>
+static cudaError_t launch_typed(const DecodeParams& p, cudaStream_t stream) {
+  const dim3 grid(p.num_splits, p.num_heads, p.batch);
+  decode_attention_kernel<D, G, L><<<grid, kDecodeThreads, 0, stream>>>(p);
+  return cudaGetLastError();
+}
+
+template <int D>
+static cudaError_t launch_dim(const DecodeParams& p, bool graph, int layout, cudaStream_t stream) {
+  if (!graph) return launch_typed<D, false, kLayoutAoS>(p, stream);
+  return layout == kLayoutAoS ? launch_typed<D, true, kLayoutAoS>(p, stream) : launch_typed<D, true, kLayoutSoA>(p, stream);
+}
+
+cudaError_t launch_decode_attention(const DecodeArgs& a, cudaStream_t stream) {
+  if (!decode_head_dim_supported(a.head_dim) || a.num_splits < 1 || a.batch < 1 || a.num_heads < 1 || a.num_kv_heads < 1 ||
+      a.num_heads % a.num_kv_heads != 0) {
+    return cudaErrorInvalidValue;
+  }
+  DecodeParams p{};
+  p.q = a.q;
+  p.k = a.k;
+  p.v = a.v;
+  p.lengths = a.lengths;
+  p.out = a.out;
+  p.lse = a.lse;
+  p.batch = a.batch;
+  p.num_heads = a.num_heads;
+  p.num_kv_heads = a.num_kv_heads;
+  p.kv_capacity = a.kv_capacity;
+  p.scale = a.scale;
+  p.num_splits = a.num_splits;
+  p.split_len = (a.max_length + a.num_splits - 1) / a.num_splits;
+  if (p.split_len < 1) p.split_len = 1;
+  if (a.num_splits > 1) {
+    const size_t parts = static_cast<size_t>(a.batch) * a.num_heads * a.num_splits;
+    float* w = a.workspace;
+    p.part_o = w;
+    p.part_lse = p.part_o + parts * a.head_dim;
+    p.part_top_v = p.part_lse + parts;
+    p.part_top_i = reinterpret_cast<int*>(p.part_top_v + parts * 4);
+    p.tickets = p.part_top_i + parts * 4;
+  }
+  p.graph = a.graph;
+  p.nodes = a.nodes;
+  p.graph_capacity = a.graph_capacity;
+  const bool graph = a.graph != nullptr;
+  switch (a.head_dim) {
+    case 32: return launch_dim<32>(p, graph, a.layout, stream);
+    case 64: return launch_dim<64>(p, graph, a.layout, stream);
+    case 128: return launch_dim<128>(p, graph, a.layout, stream);
+    default: return launch_dim<256>(p, graph, a.layout, stream);
+  }
+}
+
+}  // namespace kvwalk

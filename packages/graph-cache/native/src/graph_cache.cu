@@ -1,2 +1,0 @@
-// Launchers of the graph-cache kernels (filled in by the kernel work).
-#include <cuda_runtime.h>

@@ -1,0 +1,51 @@
+// Host-side declarations of the graph-cache launchers (native/src/*.cu). Includable from plain C++:
+// only cuda_runtime.h types. Every launcher enqueues on `stream` and returns the launch error (no
+// synchronization); sizes are validated by the caller (the binding).
+#pragma once
+#include <cuda_runtime.h>
+#include <cstddef>
+#include <cstdint>
+
+namespace kvwalk {
+
+// layout: 0 = AoS (32-byte node structs), 1 = SoA (see native/kernels/graph_layout.cuh).
+cudaError_t launch_topk_writer(const float* probs, int rows, int n, const int* graph_ids, const int* nodes, void* graph, int num_graphs,
+                               int capacity, int layout, cudaStream_t stream);
+
+cudaError_t launch_compact(const uint8_t* keep, const void* src, void* dst, int* remap, int* kept, int num_graphs, int capacity, int layout,
+                           cudaStream_t stream);
+
+struct DecodeArgs {
+  const float* q;        // [batch, num_heads, head_dim]
+  const uint16_t* k;     // bf16 [batch, num_kv_heads, kv_capacity, head_dim]
+  const uint16_t* v;     // bf16 [batch, num_kv_heads, kv_capacity, head_dim]
+  const int* lengths;    // [batch], in [1, kv_capacity]
+  float* out;            // [batch, num_heads, head_dim]
+  float* lse;            // [batch, num_heads], natural log
+  int batch, num_heads, num_kv_heads, head_dim, kv_capacity;
+  int max_length;        // max of lengths (host-side, sets the split size)
+  float scale;
+  int num_splits;        // >= 1 (see decode_choose_splits)
+  float* workspace;      // decode_workspace_bytes(...) bytes, zeroed once before the first launch (each
+                         // launch leaves its tickets at zero again); unused with one split
+  void* graph;           // nullptr: no graph write (the baseline kernel)
+  const int* nodes;      // [batch] or nullptr (= lengths[b] - 1)
+  int graph_capacity;
+  int layout;
+};
+
+// Splits so that the grid fills the GPU (about 8 blocks per SM) with at least 128 keys per split.
+int decode_choose_splits(int batch, int num_heads, int max_length, int sm_count);
+size_t decode_workspace_bytes(int batch, int num_heads, int head_dim, int num_splits);
+bool decode_head_dim_supported(int head_dim);
+cudaError_t launch_decode_attention(const DecodeArgs& args, cudaStream_t stream);
+
+// Benchmark helpers.
+cudaError_t launch_fill_bf16(uint16_t* out, size_t n, uint32_t seed, cudaStream_t stream);
+cudaError_t launch_fill_f32(float* out, size_t n, uint32_t seed, float amplitude, cudaStream_t stream);
+cudaError_t launch_fill_u8(uint8_t* out, size_t n, uint32_t seed, float keep_fraction, cudaStream_t stream);
+cudaError_t launch_fill_graph(void* graph, int num_graphs, int capacity, int layout, uint32_t seed, cudaStream_t stream);
+cudaError_t launch_gather_walk(const void* graph, int num_graphs, int capacity, int layout, int walkers_per_graph, int steps, uint32_t seed,
+                               int* sink, cudaStream_t stream);
+
+}  // namespace kvwalk

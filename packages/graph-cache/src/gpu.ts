@@ -1,0 +1,173 @@
+import { BackendUnavailableError, CudaError, expectInt, expectOneOf, InvalidArgumentError } from "@kvwalk/core";
+import type { GraphCacheAddon, LayoutCode } from "./addon-types.js";
+import { compactGraphBatch } from "./compact.js";
+import {
+  type DecodeAttentionInput,
+  type DecodeAttentionOutput,
+  decodeAttentionReference,
+  validateDecodeAttention,
+} from "./decode-attention.js";
+import { createGraphBatch, type GraphBatch, validateGraphBatch } from "./graph.js";
+import { backendStatus, cudaAddon } from "./loader.js";
+import { type TopKRows, validateTopKRows, writeTopKRows } from "./topk.js";
+
+/**
+ * Device layout of the graph cache. "aos" (default): one 32-byte struct per node
+ * ({int neighbors[4]; float weights[4]}), chosen by benchmark (README: one sector per random node
+ * read in the walker). "soa": all neighbours, then all weights. JS always sees SoA arrays (GraphView).
+ */
+export type GraphLayout = "aos" | "soa";
+
+export interface CudaOptions {
+  layout?: GraphLayout;
+}
+
+/** Which implementation a dispatching call uses: "auto" = CUDA when available, else the TypeScript twin. */
+export type Backend = "auto" | "cuda" | "typescript";
+
+function requireAddon(feature: string): GraphCacheAddon {
+  const addon = cudaAddon();
+  if (!addon) throw new BackendUnavailableError(feature, backendStatus().reason ?? "unknown reason");
+  return addon;
+}
+
+function layoutCode(opts: CudaOptions | undefined): LayoutCode {
+  return expectOneOf("layout", opts?.layout ?? "aos", ["aos", "soa"] as const) === "aos" ? 0 : 1;
+}
+
+/** Runs a binding call, turning its CUDA failures into CudaError (kernel name + CUDA's message). */
+function callNative<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    const e = err as { code?: string; operation?: string; cudaMessage?: string };
+    if (e && e.code === "KVWALK_CUDA") throw new CudaError(e.operation ?? "unknown", e.cudaMessage ?? String(err));
+    throw err;
+  }
+}
+
+/**
+ * CUDA top-4 writer: like writeTopKRows (bit-identical results), on the GPU. (graphId, node) pairs
+ * must be distinct (rows run in parallel). Throws BackendUnavailableError without a usable device.
+ */
+export function writeTopKRowsCuda(batch: GraphBatch, rows: TopKRows, opts?: CudaOptions): void {
+  const addon = requireAddon("writeTopKRowsCuda");
+  validateTopKRows(batch, rows);
+  const seen = new Set<number>();
+  for (let r = 0; r < rows.nodes.length; r++) {
+    const key = rows.graphIds[r] * batch.capacity + rows.nodes[r];
+    if (seen.has(key)) throw new InvalidArgumentError(`rows.nodes[${r}]`, "a (graphId, node) pair not used by an earlier row", rows.nodes[r]);
+    seen.add(key);
+  }
+  const layout = layoutCode(opts);
+  callNative(() =>
+    addon.writeTopK({
+      probs: rows.probs,
+      n: rows.n,
+      graphIds: rows.graphIds,
+      nodes: rows.nodes,
+      neighbors: batch.neighbors,
+      weights: batch.weights,
+      numGraphs: batch.numGraphs,
+      capacity: batch.capacity,
+      layout,
+    }),
+  );
+}
+
+/** CUDA compaction remap (one kernel): same contract and bit-identical results as compactGraphBatch. */
+export function compactGraphBatchCuda(batch: GraphBatch, keep: Uint8Array, opts?: CudaOptions): { batch: GraphBatch; kept: Int32Array } {
+  const addon = requireAddon("compactGraphBatchCuda");
+  validateGraphBatch("batch", batch);
+  const n = batch.numGraphs * batch.capacity;
+  if (!(keep instanceof Uint8Array) || keep.length !== n) throw new InvalidArgumentError("keep", `Uint8Array of length ${n} (numGraphs x capacity)`, keep);
+  const out = createGraphBatch(batch.numGraphs, batch.capacity);
+  const kept = new Int32Array(batch.numGraphs);
+  const layout = layoutCode(opts);
+  callNative(() =>
+    addon.compact({
+      neighbors: batch.neighbors,
+      weights: batch.weights,
+      numGraphs: batch.numGraphs,
+      capacity: batch.capacity,
+      keep,
+      layout,
+      outNeighbors: out.neighbors,
+      outWeights: out.weights,
+      kept,
+    }),
+  );
+  return { batch: out, kept };
+}
+
+export interface DecodeCudaOptions extends CudaOptions {
+  /** Key splits (split-K); default: chosen from the SM count and the longest sequence (>= 256 keys per split). */
+  numSplits?: number;
+}
+
+/**
+ * CUDA fused decode attention (flash-decoding, split-K, bf16 K/V, float32 accumulation); with
+ * input.graph the top-4 keys of each query head are written into the graph (same rule as
+ * decodeAttentionReference). Results agree with the twin within the README's tolerances; graph
+ * indices are identical except where logits tie within float32 rounding. Returns also the split count used.
+ */
+export function decodeAttentionCuda(input: DecodeAttentionInput, opts?: DecodeCudaOptions): DecodeAttentionOutput & { numSplits: number } {
+  const addon = requireAddon("decodeAttentionCuda");
+  validateDecodeAttention(input, true);
+  const numSplits = opts?.numSplits === undefined ? 0 : expectInt("numSplits", opts.numSplits, 1, 256);
+  const output = new Float32Array(input.batch * input.numHeads * input.headDim);
+  const lse = new Float32Array(input.batch * input.numHeads);
+  const r = callNative(() =>
+    addon.decodeAttention({
+      q: input.q,
+      k: input.k,
+      v: input.v,
+      lengths: input.lengths,
+      out: output,
+      lse,
+      batch: input.batch,
+      numHeads: input.numHeads,
+      numKvHeads: input.numKvHeads,
+      headDim: input.headDim,
+      kvCapacity: input.kvCapacity,
+      scale: input.scale ?? 1 / Math.sqrt(input.headDim),
+      numSplits,
+      layout: layoutCode(opts),
+      ...(input.graph
+        ? { graphNeighbors: input.graph.neighbors, graphWeights: input.graph.weights, graphCapacity: input.graph.capacity }
+        : {}),
+      ...(input.nodes ? { nodes: input.nodes } : {}),
+    }),
+  );
+  return { output, lse, numSplits: r.numSplits };
+}
+
+function useCuda(backend: Backend | undefined, feature: string): boolean {
+  const b = expectOneOf("backend", backend ?? "auto", ["auto", "cuda", "typescript"] as const);
+  if (b === "typescript") return false;
+  if (b === "cuda") {
+    requireAddon(feature);
+    return true;
+  }
+  return backendStatus().backend === "cuda";
+}
+
+/**
+ * Decode attention on the best backend: CUDA when available (backend "auto", the default), else the
+ * TypeScript twin (documented fallback: same results within the stated tolerances, much slower).
+ * backend "cuda" throws BackendUnavailableError instead of falling back.
+ */
+export function decodeAttention(input: DecodeAttentionInput, opts?: DecodeCudaOptions & { backend?: Backend }): DecodeAttentionOutput {
+  return useCuda(opts?.backend, "decodeAttention") ? decodeAttentionCuda(input, opts) : decodeAttentionReference(input);
+}
+
+/** Top-4 writer on the best backend (see decodeAttention for the fallback rule). */
+export function writeTopKBatch(batch: GraphBatch, rows: TopKRows, opts?: CudaOptions & { backend?: Backend }): void {
+  if (useCuda(opts?.backend, "writeTopKBatch")) writeTopKRowsCuda(batch, rows, opts);
+  else writeTopKRows(batch, rows);
+}
+
+/** Compaction on the best backend (see decodeAttention for the fallback rule). */
+export function compactGraphs(batch: GraphBatch, keep: Uint8Array, opts?: CudaOptions & { backend?: Backend }): { batch: GraphBatch; kept: Int32Array } {
+  return useCuda(opts?.backend, "compactGraphs") ? compactGraphBatchCuda(batch, keep, opts) : compactGraphBatch(batch, keep);
+}
