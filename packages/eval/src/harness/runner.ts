@@ -115,7 +115,8 @@ export async function runSweep(opts: RunOptions): Promise<{ done: number; skippe
     const rec = scoreUnit(unit, res, { backend: opts.backend.name, model: opts.backend.model, vocabSize: opts.backend.vocabSize, budgets, ms });
     appendResult(file, rec);
     const label = policyLabel(unit.policy);
-    (msByPolicy[label] ??= []).push(ms);
+    if (!msByPolicy[label]) msByPolicy[label] = [];
+    msByPolicy[label].push(ms);
     progress.tick(1, `${unit.item.dataset} ${label}@${unit.budget}`);
   }
   return { done: todo.length, skipped, file, msByPolicy };
