@@ -1,0 +1,287 @@
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { formatDuration, InvalidArgumentError, Progress, runMetadata, writeFileAtomic, writeJsonAtomic } from "@kvwalk/core";
+import type { LoadedModel } from "@kvwalk/model";
+import { createPolicy, isPageRankPolicy, POLICY_NAMES, resolveBudget } from "@kvwalk/runtime";
+import type { StudyWindow } from "./data.js";
+import { causalPass, type PassResult, type RetrospectivePlan, retrospectivePass, retrospectiveScoring, type SharedPolicyOptions } from "./passes.js";
+import { markdownReport, pplPlot, verdictLines } from "./report.js";
+import { nllSums, ResultStore, type RunRecord } from "./results.js";
+import { type Summary, summarize } from "./stats.js";
+
+/** m.get(k), which must exist (internal maps built from the same key lists). */
+function at<K, V>(m: Map<K, V>, k: K): V {
+  const v = m.get(k);
+  if (v === undefined) throw new Error(`internal: missing key ${String(k)}`);
+  return v;
+}
+
+export type StudyMode = "causal" | "retrospective";
+
+/** The headline policy set, in report order. */
+export const DEFAULT_POLICIES: readonly string[] = POLICY_NAMES;
+export const DEFAULT_BUDGETS: readonly number[] = [0.1, 0.2, 0.3, 0.5];
+
+export interface StudyOptions {
+  model: LoadedModel;
+  /** Model directory as given (for the report). */
+  modelDir: string;
+  dataset: string;
+  /** The windows to evaluate, in dataset order (index = window number). */
+  windows: StudyWindow[];
+  /** What the user asked for (for the report). */
+  windowsRequested: number | "all";
+  policies: string[];
+  /** Fractions of the window in (0, 1]. */
+  budgets: number[];
+  mode: StudyMode;
+  /** Output folder: study.json, results.jsonl, summary.json, report.md, plots. */
+  out: string;
+  /** Policy options shared by every run (sinks, window, refreshEvery, seed, walker settings). */
+  shared: SharedPolicyOptions;
+  /** Passes run at once (the simulation of one overlaps the model work of another); default 2. */
+  concurrency?: number;
+  /** Bootstrap resamples (default 2000). */
+  resamples?: number;
+  /** The command line, for the report. */
+  command: string;
+  /** Progress and plan lines (default: stdout). */
+  log?: (line: string) => void;
+  /** Show a progress bar on stderr (default true). */
+  progress?: boolean;
+}
+
+export interface StudyResult {
+  summary: Summary;
+  records: RunRecord[];
+  verdict: string[];
+  files: { results: string; summary: string; report: string; plot: string; plotFilled: string };
+}
+
+/** One unit of work: a model pass producing one or more records. */
+interface Job {
+  window: number;
+  /** "full" (one pass, records for every budget), a policy run, or a retrospective scoring pass. */
+  kind: "full" | "policy" | "scoring";
+  policy: string;
+  budget: number;
+}
+
+/**
+ * Rough cost model (measured on the 2-core development VM with the fixture model, 8 layers x 6 heads,
+ * T = 4096, other work running): seconds per pass. Model work scales with layers x heads x T^2;
+ * the simulation cost per (layer, KV head) with T x budget.
+ */
+const MODEL_PASS_S = { full: 5, withLogits: 11 };
+const SIM_MS_PER_HEAD: Record<string, number> = {
+  streaming: 5,
+  random: 10,
+  h2o: 150,
+  "h2o-paper": 150,
+  tova: 150,
+  "pagerank-dense": 450,
+  "pagerank-top4": 250,
+  "pagerank-walker": 500,
+  "pagerank-undirected": 1500,
+};
+
+/** Estimated seconds of a job list (printed in the plan; the progress bar's ETA takes over). */
+export function estimateSeconds(jobs: { kind: string; policy: string; budget: number }[], model: LoadedModel, T: number, mode: StudyMode): number {
+  const c = model.config;
+  const scale = ((c.numLayers * c.numHeads) / 48) * (T / 4096) ** 2;
+  const heads = c.numLayers * c.numKvHeads;
+  let s = 0;
+  for (const j of jobs) {
+    if (j.kind === "full") s += MODEL_PASS_S.full * scale;
+    else if (j.kind === "scoring") s += MODEL_PASS_S.withLogits * scale + (heads * 3 * (T / 4096) ** 2 * 1000) / 1000;
+    else if (mode === "retrospective") s += MODEL_PASS_S.full * scale;
+    else s += MODEL_PASS_S.withLogits * scale + (heads * (SIM_MS_PER_HEAD[j.policy] ?? 500) * (T / 4096) * (j.budget / 0.2) ** (isPageRankPolicy(j.policy) ? 1.5 : 0.5)) / 1000;
+  }
+  return s;
+}
+
+/** Settings that must match for results in one folder to be comparable (checked on resume). */
+function fingerprint(o: StudyOptions): Record<string, unknown> {
+  return {
+    mode: o.mode,
+    dataset: o.dataset,
+    modelDir: o.modelDir,
+    windowLen: o.windows[0]?.tokens.length ?? 0,
+    shared: o.shared,
+    model: { numLayers: o.model.config.numLayers, numHeads: o.model.config.numHeads, vocabSize: o.model.config.vocabSize },
+  };
+}
+
+function validate(o: StudyOptions): void {
+  if (o.windows.length === 0) throw new InvalidArgumentError("windows", "at least one window", o.windows.length);
+  const T = o.windows[0].tokens.length;
+  for (const w of o.windows) if (w.tokens.length !== T) throw new InvalidArgumentError(`window ${w.id}`, `${T} tokens`, w.tokens.length);
+  if (o.policies.length === 0) throw new InvalidArgumentError("policies", "at least one policy", o.policies);
+  for (const p of o.policies) createPolicy(p, { ...o.shared, budget: 0.5 });
+  if (o.budgets.length === 0) throw new InvalidArgumentError("budgets", "at least one budget", o.budgets);
+  for (const b of o.budgets) {
+    if (!(b > 0 && b <= 1)) throw new InvalidArgumentError("budgets", "fractions in (0, 1]", b);
+    for (const p of o.policies) createPolicy(p, { ...o.shared, budget: b }).begin({ length: T });
+  }
+}
+
+/**
+ * Runs (or resumes) a study: every (window, policy, budget) not yet in results.jsonl, `concurrency`
+ * passes at a time, appending a record as each finishes; then writes summary.json, report.md and
+ * the plots. Interrupting and rerunning with the same folder continues where it stopped; a folder
+ * holding results of different settings is refused.
+ */
+export async function runStudy(o: StudyOptions): Promise<StudyResult> {
+  validate(o);
+  const log = o.log ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const T = o.windows[0].tokens.length;
+  mkdirSync(o.out, { recursive: true });
+  const studyFile = join(o.out, "study.json");
+  const fp = fingerprint(o);
+  if (existsSync(studyFile)) {
+    const prev = JSON.parse(readFileSync(studyFile, "utf8"));
+    if (JSON.stringify(prev.fingerprint) !== JSON.stringify(fp)) {
+      throw new InvalidArgumentError("--out", `a fresh folder or one holding results of the same settings (${studyFile})`, JSON.stringify(prev.fingerprint));
+    }
+  }
+  const reportOptions = {
+    mode: o.mode,
+    dataset: o.dataset,
+    policies: o.policies,
+    budgets: o.budgets,
+    resamples: o.resamples,
+    command: o.command,
+    modelDir: o.modelDir,
+    windowLen: T,
+    windowsRequested: o.windowsRequested,
+    settings: { ...o.shared, concurrency: o.concurrency ?? 2 },
+  };
+  writeJsonAtomic(studyFile, { fingerprint: fp, lastRun: reportOptions, updated: runMetadata() });
+  const store = new ResultStore(join(o.out, "results.jsonl"));
+  const key = (window: number, policy: string, budget: number) => ({ mode: o.mode, dataset: o.dataset, window, policy, budget });
+
+  const jobsByWindow: Job[][] = o.windows.map((_, w) => {
+    const jobs: Job[] = [];
+    if (o.policies.includes("full") && o.budgets.some((b) => !store.has(key(w, "full", b)))) jobs.push({ window: w, kind: "full", policy: "full", budget: 1 });
+    const todo = o.policies.filter((p) => p !== "full").flatMap((p) => o.budgets.filter((b) => !store.has(key(w, p, b))).map((b) => ({ window: w, kind: "policy" as const, policy: p, budget: b })));
+    if (o.mode === "retrospective" && todo.length > 0) jobs.push({ window: w, kind: "scoring", policy: "", budget: 0 });
+    jobs.push(...todo);
+    return jobs;
+  });
+  const all = jobsByWindow.flat();
+  const passes = all.length;
+  const est = estimateSeconds(all, o.model, T, o.mode);
+  const concurrency = Math.max(1, o.concurrency ?? 2);
+  log(
+    `kvwalk-oracle: ${o.mode} study on ${o.dataset}: ${o.windows.length} windows x ${o.policies.length} policies x ${o.budgets.length} budgets (${o.budgets.map((b) => `${b * 100}%`).join(", ")}), T = ${T}`,
+  );
+  log(`  policies: ${o.policies.join(", ")}; refreshEvery = ${o.shared.refreshEvery}`);
+  log(
+    `  ${passes} model passes to run (${store.records.length} records already in ${o.out}), concurrency ${concurrency}; estimated ${formatDuration(concurrency > 1 ? est / 1.3 : est)} on a 2-core machine`,
+  );
+  const progress = o.progress === false || passes === 0 ? null : new Progress(`${o.mode} ${o.dataset}`, passes, "pass");
+
+  const shared = o.shared;
+  const recordFor = (w: number, policy: string, budget: number, r: PassResult): RunRecord => {
+    const slots = resolveBudget(budget, T);
+    return {
+      ...key(w, policy, budget),
+      windowId: o.windows[w].id,
+      budgetSlots: slots,
+      T,
+      ...nllSums(r.nll, slots),
+      evictions: r.timing.evictions,
+      forwardMs: r.timing.forwardMs,
+      simMs: r.timing.simMs,
+      rowMs: r.timing.rowMs,
+      refreshMs: r.timing.refreshMs,
+      refreshes: r.timing.refreshes,
+      wallMs: r.timing.wallMs,
+      refreshEvery: shared.refreshEvery ?? 32,
+    };
+  };
+
+  for (const jobs of jobsByWindow) {
+    if (jobs.length === 0) continue;
+    const w = jobs[0].window;
+    const tokens = o.windows[w].tokens;
+    let plan: RetrospectivePlan | null = null;
+    const scoring = jobs.find((j) => j.kind === "scoring");
+    if (scoring) {
+      const ranked = o.policies.filter((p) => p !== "full");
+      const r = await retrospectiveScoring(o.model, tokens, ranked, o.budgets, shared);
+      plan = r.plan;
+      progress?.tick(1, `window ${w} scoring ${(r.timing.wallMs / 1000).toFixed(1)}s`);
+    }
+    const queue = jobs.filter((j) => j.kind !== "scoring");
+    const worker = async () => {
+      for (let job = queue.shift(); job; job = queue.shift()) {
+        if (job.kind === "full") {
+          const r = o.mode === "causal" ? await causalPass(o.model, tokens, "full", 1, shared) : await retrospectivePass(o.model, tokens, null);
+          store.append(o.budgets.filter((b) => !store.has(key(w, "full", b))).map((b) => recordFor(w, "full", b, r)));
+          progress?.tick(1, `window ${w} full ${(r.timing.wallMs / 1000).toFixed(1)}s`);
+        } else {
+          let r: PassResult;
+          if (o.mode === "causal") r = await causalPass(o.model, tokens, job.policy, job.budget, shared);
+          else {
+            if (!plan) throw new Error("internal: retrospective pass without a scoring pass");
+            const decided = at(at(plan, job.policy), job.budget);
+            r = await retrospectivePass(o.model, tokens, decided.layers);
+            r.timing.evictions = decided.evictions;
+          }
+          store.append([recordFor(w, job.policy, job.budget, r)]);
+          progress?.tick(1, `window ${w} ${job.policy}@${job.budget * 100}% ${(r.timing.wallMs / 1000).toFixed(1)}s`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  }
+  return writeReport(o.out, reportOptions);
+}
+
+/** What writeReport needs (stored in study.json as `lastRun`, so `kvwalk-oracle report` can rebuild it). */
+export interface ReportOptions {
+  mode: StudyMode;
+  dataset: string;
+  policies: string[];
+  budgets: number[];
+  resamples?: number;
+  command: string;
+  modelDir: string;
+  windowLen: number;
+  windowsRequested: number | "all";
+  settings: Record<string, unknown>;
+}
+
+/** Rebuilds the report of a study folder from its study.json and results.jsonl. */
+export function rebuildReport(out: string): StudyResult {
+  const studyFile = join(out, "study.json");
+  if (!existsSync(studyFile)) throw new InvalidArgumentError("--out", "a study folder holding study.json", out);
+  return writeReport(out, JSON.parse(readFileSync(studyFile, "utf8")).lastRun as ReportOptions);
+}
+
+/** Summarizes results.jsonl of a study folder and writes summary.json, report.md and the plots. */
+export function writeReport(out: string, o: ReportOptions): StudyResult {
+  const store = new ResultStore(join(out, "results.jsonl"));
+  const summary = summarize(store.records, { mode: o.mode, dataset: o.dataset, policies: o.policies, budgets: o.budgets, resamples: o.resamples });
+  const files = {
+    results: join(out, "results.jsonl"),
+    summary: join(out, "summary.json"),
+    report: join(out, "report.md"),
+    plot: join(out, "ppl-vs-budget.svg"),
+    plotFilled: join(out, "ppl-vs-budget-filled.svg"),
+  };
+  const metadata = runMetadata({ command: o.command });
+  writeJsonAtomic(files.summary, { ...summary, metadata, settings: o.settings });
+  writeFileAtomic(files.plot, pplPlot(summary, false));
+  writeFileAtomic(files.plotFilled, pplPlot(summary, true));
+  writeFileAtomic(
+    files.report,
+    markdownReport(
+      summary,
+      { command: o.command, modelDir: o.modelDir, windowLen: o.windowLen, windowsRequested: o.windowsRequested, settings: o.settings, metadata },
+      { all: "ppl-vs-budget.svg", filled: "ppl-vs-budget-filled.svg" },
+    ),
+  );
+  return { summary, records: store.records, verdict: verdictLines(summary), files };
+}
