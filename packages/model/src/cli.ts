@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { KvwalkError, Progress, runMetadata, writeJsonAtomic } from "@kvwalk/core";
@@ -59,7 +60,7 @@ async function ppl(dir: string, textFile: string, opts: { window: number; maxWin
     out(`speed      ${r.tokensPerSecond.toFixed(0)} tokens/s (${r.seconds.toFixed(1)} s, ${(r.seconds / r.windows).toFixed(2)} s/window)`);
     if (opts.json) {
       writeJsonAtomic(opts.json, {
-        ...runMetadata({ allocatorTuned: allocatorTuned(), threads: opts.threads ?? "all cores" }),
+        ...runMetadata({ allocatorTuned: allocatorTuned(), threads: opts.threads ?? "all cores", loadAverageAtEnd: loadavg() }),
         model: resolve(dir),
         text: resolve(textFile),
         convention:
