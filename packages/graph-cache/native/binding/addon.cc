@@ -438,10 +438,17 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
   } else if (kind == "memcpy") {
     const double mib = get_number(o, "mebibytes");
     const size_t bytes = static_cast<size_t>(mib * 1048576.0);
-    void* src = add(env, *s, bytes, "memcpy src").get();
-    void* dst = add(env, *s, bytes, "memcpy dst").get();
-    check(env, cudaMemset(src, 1, bytes), "cudaMemset");
-    s->launch = [src, dst, bytes](cudaStream_t stream, int) { return cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream); };
+    // Rotate over enough buffer pairs that the working set is >= 256 MiB (no L2 reuse between launches).
+    const size_t copies = std::min<size_t>(8, std::max<size_t>(1, (size_t(256) << 20) / std::max<size_t>(1, 2 * bytes) + 1));
+    std::vector<void*> src, dst;
+    for (size_t c = 0; c < copies; c++) {
+      src.push_back(add(env, *s, bytes, "memcpy src").get());
+      dst.push_back(add(env, *s, bytes, "memcpy dst").get());
+      check(env, cudaMemset(src.back(), 1, bytes), "cudaMemset");
+    }
+    s->launch = [src, dst, bytes](cudaStream_t stream, int i) {
+      return cudaMemcpyAsync(dst[i % dst.size()], src[i % src.size()], bytes, cudaMemcpyDeviceToDevice, stream);
+    };
     s->bytes = 2.0 * bytes;  // read + write
     s->op = "cudaMemcpyAsync D2D";
   } else if (kind == "compact" || kind == "gather" || kind == "topk") {

@@ -72,34 +72,70 @@ __device__ __forceinline__ void write_graph_node(const DecodeParams& p, int b, i
   store_node<LAYOUT>(p.graph, num_nodes, (static_cast<int64_t>(b) * p.num_heads + h) * p.graph_capacity + node, n, w);
 }
 
-// Merges the splits of (b, h): run by the last block of (b, h) to finish. Partials written by other
-// blocks are read through L2 (__ldcg), after the ticket's fences.
+constexpr int kMaxSplits = 256;
+
+// Block-wide max or sum of one value per thread (kDecodeThreads threads); every thread gets the result.
+template <bool MAX>
+__device__ __forceinline__ float block_reduce(float x, float* s_red) {
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) {
+    const float y = __shfl_xor_sync(0xffffffffu, x, off);
+    x = MAX ? fmaxf(x, y) : x + y;
+  }
+  __syncthreads();  // s_red may still be read from a previous reduction
+  if ((threadIdx.x & 31) == 0) s_red[threadIdx.x >> 5] = x;
+  __syncthreads();
+  float r = s_red[0];
+#pragma unroll
+  for (int w = 1; w < kDecodeThreads / 32; w++) r = MAX ? fmaxf(r, s_red[w]) : r + s_red[w];
+  return r;
+}
+
+// Merges the splits of (b, h): run by the whole last block of (b, h) to finish. Partials written by
+// other blocks are read through L2 (__ldcg) after the ticket's fences. Loads are independent so the
+// tail costs a few L2 round trips: split weights in parallel, output loop unrolled.
 template <int D, bool WRITE_GRAPH, int LAYOUT>
-__device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid) {
+__device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, float* s_w, float* s_red) {
   const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
-  const float* pl = p.part_lse + bh * p.num_splits;
-  float M = -INFINITY;
-  for (int s = 0; s < p.num_splits; s++) M = fmaxf(M, __ldcg(pl + s));
+  const int S = p.num_splits;
+  const float* pl = p.part_lse + bh * S;
+  float lv[kMaxSplits / kDecodeThreads];
+  float mx = -INFINITY;
+#pragma unroll
+  for (int r = 0; r < kMaxSplits / kDecodeThreads; r++) {
+    const int s = tid + r * kDecodeThreads;
+    lv[r] = s < S ? __ldcg(pl + s) : -INFINITY;
+    mx = fmaxf(mx, lv[r]);
+  }
+  const float M = block_reduce<true>(mx, s_red);
   const float M_use = M == -INFINITY ? 0.f : M;
-  float L = 0.f;
-  for (int s = 0; s < p.num_splits; s++) L += exp2f(__ldcg(pl + s) - M_use);
+  float sum = 0.f;
+#pragma unroll
+  for (int r = 0; r < kMaxSplits / kDecodeThreads; r++) {
+    const int s = tid + r * kDecodeThreads;
+    if (s < S) {
+      const float w = exp2f(lv[r] - M_use);
+      s_w[s] = w;
+      sum += w;
+    }
+  }
+  const float L = block_reduce<false>(sum, s_red);  // ends with __syncthreads: s_w is complete
   const float lse2 = L == 0.f ? -INFINITY : M_use + log2f(L);
   const float inv_l = L == 0.f ? 0.f : 1.f / L;
+  const float* po = p.part_o + bh * S * D;
   for (int d = tid; d < D; d += kDecodeThreads) {
     float o = 0.f;
-    for (int s = 0; s < p.num_splits; s++) {
-      const float w = exp2f(__ldcg(pl + s) - M_use);
-      if (w != 0.f) o += w * __ldcg(p.part_o + (bh * p.num_splits + s) * D + d);  // skips empty splits (o = 0, lse -inf)
-    }
+#pragma unroll 8
+    for (int s = 0; s < S; s++) o = fmaf(s_w[s], __ldcg(po + static_cast<size_t>(s) * D + d), o);  // empty splits: w = 0, o = 0
     p.out[bh * D + d] = o * inv_l;
   }
   if (tid == 0) p.lse[bh] = lse2 * kLn2;
   if (WRITE_GRAPH && tid < 32) {
     Top4 t;
     t.init();
-    for (int s = tid; s < p.num_splits; s += 32) {
+    for (int s = tid; s < S; s += 32) {
       Top4 o;
-      const size_t off = (bh * p.num_splits + s) * kTopK;
+      const size_t off = (bh * S + s) * kTopK;
 #pragma unroll
       for (int c = 0; c < kTopK; c++) o.c[c] = Cand{__ldcg(p.part_top_v + off + c), __ldcg(p.part_top_i + off + c)};
       t = merge(t, o);
@@ -110,7 +146,7 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid) {
 }
 
 template <int D, bool WRITE_GRAPH, int LAYOUT>
-__global__ void __launch_bounds__(kDecodeThreads, 8) decode_attention_kernel(const DecodeParams p) {
+__global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? 7 : 8) decode_attention_kernel(const DecodeParams p) {
   constexpr int TPK = D / 8;                   // threads per key: each owns 8 dims (16 bytes of bf16)
   constexpr int G = kDecodeThreads / TPK;      // key groups per block
   static_assert(D % 8 == 0 && TPK <= 32 && (32 % TPK) == 0, "head dim");
@@ -142,18 +178,13 @@ __global__ void __launch_bounds__(kDecodeThreads, 8) decode_attention_kernel(con
   float acc[8];
 #pragma unroll
   for (int i = 0; i < 8; i++) acc[i] = 0.f;
-  // Running top-4 of each key group, kept in shared memory by the group's first lane: the common
-  // path only compares with the group's current 4th value `thr` (one register), so the graph write
-  // costs the baseline no occupancy; insertions are rare (about 4 ln(n) per group on random data).
-  float thr = -INFINITY;
-  if (WRITE_GRAPH && sub == 0) {
-#pragma unroll
-    for (int s = 0; s < kTopK; s++) {
-      s_topv[grp][s] = -INFINITY;
-      s_topi[grp][s] = INT_MAX;
-    }
-  }
-
+  // Running top-4 of each key group, distributed over the group's lanes: lane `sub` holds the
+  // sub-th best (tv, ti) of the keys its group has seen (lanes >= 4 just extend the list). Every lane
+  // of a group sees the same logits, so an insertion is a shift by one lane (one shuffle pair), taken
+  // only when some logit of the warp beats its group's 4th best `thr`: no shared memory, no syncs,
+  // three registers.
+  float tv = -INFINITY, thr = -INFINITY;
+  int ti = INT_MAX;
   // The loop bounds are block-uniform (the group shuffles need every lane of a warp); each key is
   // bounds-checked.
   for (int j0 = start + grp; j0 - grp < end; j0 += G * kDecodeUnroll) {
@@ -201,23 +232,20 @@ __global__ void __launch_bounds__(kDecodeThreads, 8) decode_attention_kernel(con
     if (WRITE_GRAPH) {
 #pragma unroll
       for (int u = 0; u < kDecodeUnroll; u++) {
-        // Warp-uniform test, then the first lane of each group with a candidate inserts it (keys of a
-        // group arrive in increasing index order, so a strict > keeps lower indices first on ties).
+        // Keys of a group arrive in increasing index order, so strict > keeps lower indices first on ties.
         if (__any_sync(0xffffffffu, s[u] > thr)) {
-          if (sub == 0 && s[u] > thr) {
-            const int j = j0 + u * G;
-            int pos = kTopK - 1;
-            while (pos > 0 && s[u] > s_topv[grp][pos - 1]) {
-              s_topv[grp][pos] = s_topv[grp][pos - 1];
-              s_topi[grp][pos] = s_topi[grp][pos - 1];
-              pos--;
+          const float pv = __shfl_up_sync(0xffffffffu, tv, 1, TPK);
+          const int pi = __shfl_up_sync(0xffffffffu, ti, 1, TPK);
+          if (s[u] > tv) {
+            if (sub == 0 || !(s[u] > pv)) {
+              tv = s[u];
+              ti = j0 + u * G;
+            } else {
+              tv = pv;
+              ti = pi;
             }
-            s_topv[grp][pos] = s[u];
-            s_topi[grp][pos] = j;
           }
-          __syncwarp();
-          thr = s_topv[grp][kTopK - 1];
-          __syncwarp();
+          thr = __shfl_sync(0xffffffffu, tv, kTopK - 1, TPK);
         }
       }
     }
@@ -230,6 +258,10 @@ __global__ void __launch_bounds__(kDecodeThreads, 8) decode_attention_kernel(con
   if (sub == 0) {
     s_m[grp] = m;
     s_l[grp] = l;
+  }
+  if (WRITE_GRAPH && sub < kTopK) {
+    s_topv[grp][sub] = tv;
+    s_topi[grp][sub] = ti;
   }
   __syncthreads();
   float M = -INFINITY;
@@ -283,6 +315,8 @@ __global__ void __launch_bounds__(kDecodeThreads, 8) decode_attention_kernel(con
   if (p.num_splits == 1) return;
   // Last block of (b, h) merges the splits (threadfence reduction).
   __shared__ bool s_last;
+  __shared__ float s_w[kMaxSplits];
+  __shared__ float s_red[kDecodeThreads / 32];
   __threadfence();
   __syncthreads();
   if (tid == 0) {
@@ -292,7 +326,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 8) decode_attention_kernel(con
   __syncthreads();
   if (!s_last) return;
   __threadfence();
-  reduce_splits<D, WRITE_GRAPH, LAYOUT>(p, b, h, tid);
+  reduce_splits<D, WRITE_GRAPH, LAYOUT>(p, b, h, tid, s_w, s_red);
   if (tid == 0) p.tickets[bh] = 0;
 }
 

@@ -34,7 +34,8 @@ struct DecodeArgs {
   int layout;
 };
 
-// Splits so that the grid fills the GPU (about 8 blocks per SM) with at least 128 keys per split.
+// Splits so that the grid fills at most one wave of the GPU (7 blocks per SM) with at least 256 keys
+// per split; at most 256 splits.
 int decode_choose_splits(int batch, int num_heads, int max_length, int sm_count);
 size_t decode_workspace_bytes(int batch, int num_heads, int head_dim, int num_splits);
 bool decode_head_dim_supported(int head_dim);

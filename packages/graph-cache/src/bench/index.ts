@@ -58,6 +58,10 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
   ];
   const cases: Case[] = [{ label: "memcpy D2D 1 GiB", kind: "memcpy", opts: { mebibytes: 1024 } }];
   for (const [batch, length] of decodeShapes) {
+    // The same traffic as a device-to-device copy (K+V bytes = read + write of half of them): the
+    // practical limit for a transfer of this size, launch and ramp included.
+    const kvBytes = batch * 32 * length * 128 * 2 * 2;
+    cases.push({ label: `memcpy same traffic b=${batch} ctx=${length}`, kind: "memcpy", opts: { mebibytes: kvBytes / 2 / 2 ** 20 } });
     for (const writeGraph of [0, 1]) {
       cases.push({
         label: `decode b=${batch} ctx=${length} ${writeGraph ? "graph" : "baseline"}`,
@@ -83,7 +87,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     [1, 32768],
     [8, 4096],
   ]) {
-    for (const numSplits of [4, 8, 16, 32, 64, 128]) {
+    for (const numSplits of [8, 16, 32, 64]) {
       sweep.push([batch, length, numSplits]);
       cases.push({
         label: `decode b=${batch} ctx=${length} baseline splits=${numSplits}`,
@@ -129,6 +133,8 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     const base = median(`decode b=${batch} ctx=${length} baseline`);
     const graph = median(`decode b=${batch} ctx=${length} graph`);
     const i = info.get(`decode b=${batch} ctx=${length} graph`)!;
+    const same = median(`memcpy same traffic b=${batch} ctx=${length}`);
+    const sameBw = info.get(`memcpy same traffic b=${batch} ctx=${length}`)!.bytes / (same.ms / 1e3);
     const bwBase = i.bytes / (base.ms / 1e3);
     const bwGraph = i.bytes / (graph.ms / 1e3);
     const row = {
@@ -149,11 +155,14 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
       fractionOfMemcpyBaseline: bwBase / memcpyBw,
       fractionOfMemcpyGraph: bwGraph / memcpyBw,
       fractionOfNominalGraph: nominal ? bwGraph / nominal : null,
+      memcpySameTrafficMs: same.ms,
+      memcpySameTrafficTBps: sameBw / 1e12,
+      fractionOfSameSizeMemcpyGraph: bwGraph / sameBw,
     };
     say(
       `decode b=${batch} ctx=${length}: baseline ${(base.ms * 1e3).toFixed(1)} us, with graph ${(graph.ms * 1e3).toFixed(1)} us ` +
         `(overhead ${(row.graphOverhead * 100).toFixed(2)} %), ${row.bandwidthGraphTBps.toFixed(2)} TB/s = ${(row.fractionOfMemcpyGraph * 100).toFixed(1)} % of memcpy` +
-        `${nominal ? `, ${((row.fractionOfNominalGraph ?? 0) * 100).toFixed(1)} % of nominal` : ""} (splits ${i.numSplits})`,
+        `${nominal ? `, ${((row.fractionOfNominalGraph ?? 0) * 100).toFixed(1)} % of nominal` : ""}, ${(row.fractionOfSameSizeMemcpyGraph * 100).toFixed(1)} % of a same-traffic memcpy (${(sameBw / 1e12).toFixed(2)} TB/s) (splits ${i.numSplits})`,
     );
     return row;
   });
