@@ -15,8 +15,8 @@ export interface NativeWalkArgs {
   graphIndex: number;
   /** Zero the counts before walking (default true). */
   reset?: boolean;
-  /** "global" (default) or "shared" (graph staged in shared memory; capacity <= maxSharedWalkCapacity()). */
-  staging?: "global" | "shared";
+  /** "global" (default), "shared" (graph + histogram in shared memory) or "shared-counts" (histogram only). */
+  staging?: "global" | "shared" | "shared-counts";
   /** When set: scores = decay * scores + counts after the walk. */
   decay?: number;
   /** External device graphs (BigInt addresses of [numGraphs, capacity, 4] int32 / float32, 16-byte aligned). */
@@ -78,6 +78,6 @@ export interface WalkerAddon extends BaseAddon {
    * kernel launches, and one thread chasing `chaseLoads` dependent loads through a `bytes` buffer.
    */
   benchBaselines?(bytes: number, repeats: number, chaseLoads: number): { memcpyMs: Float64Array; emptyKernelMs: Float64Array; chaseMs: Float64Array };
-  /** Largest capacity the shared-memory walker can stage on this device. */
-  maxSharedWalkCapacity?(): number;
+  /** Largest capacity each block-per-graph staging fits on this device. */
+  maxSharedWalkCapacity?(): { shared: number; sharedCounts: number };
 }

@@ -30,13 +30,33 @@ export type DeviceWalkOptions = BatchWalkOptions & {
   decay?: number;
   /** Walk these device graphs instead of the context's uploaded ones. */
   device?: DeviceGraphs;
-  /**
-   * Where the kernel reads the graph: "global" (default; one thread per walker, read-only cache) or
-   * "shared" (one block per graph stages it in shared memory; capacity <= maxSharedWalkCapacity()).
-   * Both give identical counts.
-   */
-  staging?: "global" | "shared";
+  /** Kernel variant (all give identical counts); default "auto" (see resolveStaging). */
+  staging?: WalkStaging;
 };
+
+/**
+ * Kernel variants of the walk:
+ * - "global": one thread per (graph, walker), graph read through the read-only cache, visits counted
+ *   with global atomics (best for a few graphs: it spreads one graph's walkers over many SMs);
+ * - "shared": one block per graph; the graph and a visit histogram live in shared memory, no global
+ *   atomics (capacity <= maxSharedWalkCapacity().shared, about 6.4k nodes on an H100/H200);
+ * - "shared-counts": one block per graph; histogram in shared memory, graph read from global memory
+ *   (capacity <= maxSharedWalkCapacity().sharedCounts, about 58k nodes);
+ * - "auto": resolveStaging(numGraphs, capacity).
+ */
+export type WalkStaging = "auto" | "global" | "shared" | "shared-counts";
+
+/** Batches with at least this many graphs use a block-per-graph staging under "auto". */
+export const AUTO_BLOCK_PER_GRAPH_MIN_GRAPHS = 16;
+
+/** The variant "auto" picks: block-per-graph (graph staged when it fits) for large batches, else global. */
+export function resolveStaging(numGraphs: number, capacity: number): Exclude<WalkStaging, "auto"> {
+  const cap = maxSharedWalkCapacity();
+  if (numGraphs < AUTO_BLOCK_PER_GRAPH_MIN_GRAPHS) return "global";
+  if (capacity <= cap.shared) return "shared";
+  if (capacity <= cap.sharedCounts) return "shared-counts";
+  return "global";
+}
 
 /** Options of the batched exact PageRank on the device. */
 export type DevicePagerankOptions = Omit<PagerankOptions, "numNodes" | "walkers" | "steps" | "seed" | "graphIndex"> & {
@@ -166,13 +186,18 @@ export class WalkerContext {
       reset: opts.reset ?? true,
       ...deviceArgs(opts.device),
     };
-    if (opts.staging !== undefined) {
-      if (opts.staging !== "global" && opts.staging !== "shared") throw new InvalidArgumentError("staging", 'one of "global", "shared"', opts.staging);
-      if (opts.staging === "shared" && this.capacity > maxSharedWalkCapacity()) {
-        throw new InvalidArgumentError("staging", `"global" ("shared" needs capacity <= ${maxSharedWalkCapacity()}, capacity is ${this.capacity})`, opts.staging);
-      }
-      args.staging = opts.staging;
+    const staging = opts.staging ?? "auto";
+    if (!["auto", "global", "shared", "shared-counts"].includes(staging)) {
+      throw new InvalidArgumentError("staging", 'one of "auto", "global", "shared", "shared-counts"', staging);
     }
+    const resolved = staging === "auto" ? resolveStaging(this.numGraphs, this.capacity) : staging;
+    if (resolved !== "global") {
+      const max = resolved === "shared" ? maxSharedWalkCapacity().shared : maxSharedWalkCapacity().sharedCounts;
+      if (this.capacity > max) {
+        throw new InvalidArgumentError("staging", `"global" ("${resolved}" needs capacity <= ${max}, capacity is ${this.capacity})`, staging);
+      }
+    }
+    args.staging = resolved;
     if (opts.decay !== undefined) args.decay = expectNumber("decay", opts.decay, 0, 1);
     return args;
   }
@@ -252,7 +277,8 @@ export class WalkerContext {
 
   /**
    * Benchmark helper (blocks): `repeats` walk launches timed with CUDA events, ms each. probe:
-   * "walk" (default), "no-graph" (RNG + atomics, no graph loads), "rng-only" (global staging only).
+   * "walk" (default), "no-graph" (RNG + atomics, no graph loads), "rng-only" (the probes need
+   * staging "global").
    */
   timeWalk(opts: DeviceWalkOptions, repeats: number, probe: "walk" | "no-graph" | "rng-only" = "walk"): Float64Array {
     const args = this.walkArgs(opts);
@@ -276,9 +302,9 @@ export class WalkerContext {
   }
 }
 
-/** Largest capacity the shared-memory walker can stage on this device (0 without CUDA). */
-export function maxSharedWalkCapacity(): number {
-  return cudaAddon()?.maxSharedWalkCapacity?.() ?? 0;
+/** Largest capacity each block-per-graph staging fits on this device (0 without CUDA). */
+export function maxSharedWalkCapacity(): { shared: number; sharedCounts: number } {
+  return cudaAddon()?.maxSharedWalkCapacity?.() ?? { shared: 0, sharedCounts: 0 };
 }
 
 /**

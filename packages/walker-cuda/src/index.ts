@@ -1,11 +1,14 @@
 export type { WalkerAddon } from "./addon-types.js";
 export {
+  AUTO_BLOCK_PER_GRAPH_MIN_GRAPHS,
   type DeviceGraphs,
   type DevicePagerankOptions,
   type DeviceWalkOptions,
   maxSharedWalkCapacity,
+  resolveStaging,
   WalkerContext,
   WalkerEvent,
+  type WalkStaging,
   walkBatch,
 } from "./context.js";
 export { backendStatus } from "./loader.js";

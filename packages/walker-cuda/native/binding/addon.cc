@@ -402,15 +402,16 @@ class WalkerContext : public Napi::ObjectWrap<WalkerContext> {
     const Napi::Value staging = o.Get("staging");
     if (!staging.IsUndefined()) {
       const std::string st = staging.IsString() ? staging.As<Napi::String>().Utf8Value() : "";
-      if (st == "shared") {
-        const int64_t maxCap = kvwalk::max_shared_walk_capacity();
+      if (st == "shared" || st == "shared-counts") {
+        const kvwalk::WalkStaging kind = st == "shared" ? kvwalk::WalkStaging::kShared : kvwalk::WalkStaging::kSharedCounts;
+        const int64_t maxCap = kvwalk::max_shared_walk_capacity(kind);
         if (capacity_ > maxCap) {
-          throw_arg(env, "staging", "\"global\" (\"shared\" needs capacity <= " + std::to_string(maxCap) + " on this device, capacity is " +
+          throw_arg(env, "staging", "\"global\" (\"" + st + "\" needs capacity <= " + std::to_string(maxCap) + " on this device, capacity is " +
                                         std::to_string(capacity_) + ")", staging);
         }
-        a.staging = kvwalk::WalkStaging::kShared;
+        a.staging = kind;
       } else if (st != "global") {
-        throw_arg(env, "staging", "one of \"global\", \"shared\"", staging);
+        throw_arg(env, "staging", "one of \"global\", \"shared\", \"shared-counts\"", staging);
       }
     }
     const Napi::Value decay = o.Get("decay");
@@ -434,7 +435,7 @@ class WalkerContext : public Napi::ObjectWrap<WalkerContext> {
 
   void EnqueueWalk(Napi::Env env, const WalkArgs& a) {
     if (a.reset && nodes_ > 0) check(env, cudaMemsetAsync(dCounts_, 0, nodes_ * 4, stream_), "cudaMemsetAsync(counts)");
-    check(env, kvwalk::launch_walk(a.params, a.staging, 0, stream_), a.staging == kvwalk::WalkStaging::kShared ? "walk_shared_kernel" : "walk_kernel");
+    check(env, kvwalk::launch_walk(a.params, a.staging, 0, stream_), a.staging == kvwalk::WalkStaging::kGlobal ? "walk_kernel" : "walk_shared_kernel");
     if (a.accumulate) check(env, kvwalk::launch_accumulate(dScores_, dCounts_, static_cast<int64_t>(nodes_), a.decay, stream_), "accumulate_kernel");
   }
 
@@ -705,8 +706,12 @@ Napi::Value BenchBaselines(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Largest capacity of the block-per-graph stagings: { shared, sharedCounts }.
 Napi::Value MaxSharedCapacity(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(kvwalk::max_shared_walk_capacity()));
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("shared", static_cast<double>(kvwalk::max_shared_walk_capacity(kvwalk::WalkStaging::kShared)));
+  out.Set("sharedCounts", static_cast<double>(kvwalk::max_shared_walk_capacity(kvwalk::WalkStaging::kSharedCounts)));
+  return out;
 }
 
 #endif  // KVWALK_WITH_CUDA

@@ -110,14 +110,16 @@ __global__ void __launch_bounds__(256) walk_kernel(WalkParams p) {
                         reinterpret_cast<const float4*>(p.weights) + base, p.counts + base);
 }
 
-// Bytes of dynamic shared memory the staged walker needs for a graph of `capacity` nodes:
-// int4 neighbours + float4 weights + a uint32 histogram per node.
-constexpr int64_t walk_shared_bytes(int64_t capacity) { return capacity * 36; }
+// Bytes of dynamic shared memory the staged walkers need per graph of `capacity` nodes: a uint32
+// histogram per node, plus int4 neighbours + float4 weights when the graph itself is staged.
+constexpr int64_t walk_shared_bytes(int64_t capacity, bool stageGraph) { return capacity * (stageGraph ? 36 : 4); }
 
-// Shared-memory walker: one block per graph stages the live part of the graph (numNodes nodes) in
-// shared memory, its threads walk the graph's walkers (w = tid, tid + blockDim, ...), count visits
-// in a shared histogram and add it to the graph's counts (the block owns them: plain adds).
-// Same counts as walk_kernel (integer sums do not depend on order).
+// Block-per-graph walkers: one block per graph counts its walkers' visits in a shared-memory
+// histogram and adds it to the graph's counts at the end (the block owns them: plain adds, no global
+// atomics). kStageGraph: the live part of the graph (numNodes nodes) is first copied to shared
+// memory and walked there; otherwise it is read from global memory through the read-only cache.
+// Threads walk w = tid, tid + blockDim, ...; counts equal walk_kernel's (integer sums commute).
+template <bool kStageGraph>
 __global__ void __launch_bounds__(1024) walk_shared_kernel(WalkParams p) {
   extern __shared__ int4 stage[];
   const int64_t g = blockIdx.x;
@@ -126,19 +128,27 @@ __global__ void __launch_bounds__(1024) walk_shared_kernel(WalkParams p) {
   const int32_t window = p.startWindow < n - lo ? p.startWindow : n - lo;
   if (window <= 0) return;
   const int64_t base = g * p.capacity;
-  int4* nb = stage;
-  float4* wt = reinterpret_cast<float4*>(stage + n);
-  uint32_t* hist = reinterpret_cast<uint32_t*>(wt + n);
   const int4* gnb = reinterpret_cast<const int4*>(p.neighbors) + base;
   const float4* gwt = reinterpret_cast<const float4*>(p.weights) + base;
+  int4* nb = stage;
+  float4* wt = reinterpret_cast<float4*>(stage + (kStageGraph ? n : 0));
+  uint32_t* hist = kStageGraph ? reinterpret_cast<uint32_t*>(wt + n) : reinterpret_cast<uint32_t*>(stage);
   for (int32_t v = threadIdx.x; v < n; v += blockDim.x) {
-    nb[v] = __ldg(gnb + v);
-    wt[v] = __ldg(gwt + v);
+    if (kStageGraph) {
+      nb[v] = __ldg(gnb + v);
+      wt[v] = __ldg(gwt + v);
+    }
     hist[v] = 0;
   }
   __syncthreads();
   const uint32_t gi = p.graphIndexBase + static_cast<uint32_t>(g);
-  for (uint32_t w = threadIdx.x; w < p.walkers; w += blockDim.x) walk_one<kWalkFull, false>(w, gi, p, n, lo, window, nb, wt, hist);
+  for (uint32_t w = threadIdx.x; w < p.walkers; w += blockDim.x) {
+    if (kStageGraph) {
+      walk_one<kWalkFull, false>(w, gi, p, n, lo, window, nb, wt, hist);
+    } else {
+      walk_one<kWalkFull, true>(w, gi, p, n, lo, window, gnb, gwt, hist);
+    }
+  }
   __syncthreads();
   uint32_t* counts = p.counts + base;
   for (int32_t v = threadIdx.x; v < n; v += blockDim.x) {

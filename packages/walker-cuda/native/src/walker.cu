@@ -4,26 +4,35 @@
 
 namespace kvwalk {
 
-int64_t max_shared_walk_capacity() {
+int64_t max_shared_walk_capacity(WalkStaging staging) {
+  if (staging == WalkStaging::kGlobal) return 0;
   int dev = 0;
   int optin = 0;
   if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess) {
     cudaGetLastError();
     return 0;
   }
-  return static_cast<int64_t>(optin) / walk_shared_bytes(1);
+  return static_cast<int64_t>(optin) / walk_shared_bytes(1, staging == WalkStaging::kShared);
 }
 
 cudaError_t launch_walk(const WalkParams& p, WalkStaging staging, int mode, cudaStream_t stream) {
   const uint64_t threads = static_cast<uint64_t>(p.numGraphs) * p.walkers;
   if (threads == 0 || p.steps == 0) return cudaSuccess;
-  if (staging == WalkStaging::kShared) {
+  if (staging != WalkStaging::kGlobal) {
+    const bool stageGraph = staging == WalkStaging::kShared;
     if (mode != kWalkFull || p.numGraphs > 0x7fffffffll) return cudaErrorInvalidValue;
-    const int64_t bytes = walk_shared_bytes(p.capacity);
-    if (p.capacity > max_shared_walk_capacity()) return cudaErrorInvalidValue;
-    const cudaError_t err = cudaFuncSetAttribute(walk_shared_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
-    if (err != cudaSuccess) return err;
-    walk_shared_kernel<<<static_cast<unsigned>(p.numGraphs), kWalkSharedThreads, static_cast<size_t>(bytes), stream>>>(p);
+    if (p.capacity > max_shared_walk_capacity(staging)) return cudaErrorInvalidValue;
+    const int bytes = static_cast<int>(walk_shared_bytes(p.capacity, stageGraph));
+    const unsigned grid = static_cast<unsigned>(p.numGraphs);
+    if (stageGraph) {
+      const cudaError_t err = cudaFuncSetAttribute(walk_shared_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+      if (err != cudaSuccess) return err;
+      walk_shared_kernel<true><<<grid, kWalkSharedThreads, static_cast<size_t>(bytes), stream>>>(p);
+    } else {
+      const cudaError_t err = cudaFuncSetAttribute(walk_shared_kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+      if (err != cudaSuccess) return err;
+      walk_shared_kernel<false><<<grid, kWalkSharedThreads, static_cast<size_t>(bytes), stream>>>(p);
+    }
     return cudaGetLastError();
   }
   const uint64_t blocks = (threads + kWalkThreads - 1) / kWalkThreads;

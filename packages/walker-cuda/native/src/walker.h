@@ -15,11 +15,12 @@ constexpr int kPagerankThreads = 512;
 // Where the walker reads the graph from.
 enum class WalkStaging : int {
   kGlobal = 0,  // one thread per (graph, walker), graph read through the read-only cache
-  kShared = 1,  // one block per graph, graph staged in shared memory (capacity <= max_shared_walk_capacity())
+  kShared = 1,        // one block per graph: graph and visit histogram in shared memory
+  kSharedCounts = 2,  // one block per graph: visit histogram in shared memory, graph read from global
 };
 
-// Largest capacity the shared-memory walker can stage on the current device (0 on error).
-int64_t max_shared_walk_capacity();
+// Largest capacity a block-per-graph staging fits on the current device (0 on error or for kGlobal).
+int64_t max_shared_walk_capacity(WalkStaging staging);
 
 // mode: 0 = the walk; 1 and 2 are benchmark probes (see WalkMode in walker.cuh), global staging only.
 cudaError_t launch_walk(const WalkParams& params, WalkStaging staging, int mode, cudaStream_t stream);

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runMetadata, writeJsonAtomic } from "@kvwalk/core";
 import { Bench } from "tinybench";
-import { maxSharedWalkCapacity, WalkerContext } from "../context.js";
+import { maxSharedWalkCapacity, resolveStaging, WalkerContext, type WalkStaging } from "../context.js";
 import { backendStatus, cudaAddon } from "../loader.js";
 import { walkBatchReference } from "../reference.js";
 import { randomBatch } from "../testing/graphs.js";
@@ -69,7 +69,10 @@ async function benchCuda(): Promise<void> {
   const device = backendStatus().device!;
   const residentThreads = device.multiprocessors * 2048;
   const sharedCap = maxSharedWalkCapacity();
-  say(`walker-cuda bench on ${device.name} (driver ${device.driverVersion}, ${device.multiprocessors} SMs); shared staging up to capacity ${sharedCap}`);
+  say(
+    `walker-cuda bench on ${device.name} (driver ${device.driverVersion}, ${device.multiprocessors} SMs); ` +
+      `staging "shared" up to capacity ${sharedCap.shared}, "shared-counts" up to ${sharedCap.sharedCounts}`,
+  );
 
   // Baselines: per distinct graph size (neighbors array bytes), memcpy, empty kernel, dependent-load chase.
   const chaseLoads = 4000;
@@ -101,10 +104,16 @@ async function benchCuda(): Promise<void> {
       ctx.uploadGraphs(batch);
       await ctx.synchronize();
       ctx.timeWalk(opts, 5); // warm-up
-      const globalMs = median(ctx.timeWalk(opts, REPEATS));
-      const sharedMs = shape.capacity <= sharedCap ? median(ctx.timeWalk({ ...opts, staging: "shared" }, REPEATS)) : null;
-      const noGraphMs = median(ctx.timeWalk(opts, REPEATS, "no-graph"));
-      const rngOnlyMs = median(ctx.timeWalk(opts, REPEATS, "rng-only"));
+      const kernelMs: Record<string, number | null> = {};
+      for (const st of ["global", "shared", "shared-counts"] as const) {
+        const fits = st === "global" || shape.capacity <= (st === "shared" ? sharedCap.shared : sharedCap.sharedCounts);
+        kernelMs[st] = fits ? median(ctx.timeWalk({ ...opts, staging: st }, REPEATS)) : null;
+      }
+      const autoStaging = resolveStaging(shape.numGraphs, shape.capacity);
+      const globalMs = kernelMs.global as number;
+      const sharedMs = Math.min(...[kernelMs.shared, kernelMs["shared-counts"]].filter((x): x is number => x !== null), Number.POSITIVE_INFINITY);
+      const noGraphMs = median(ctx.timeWalk({ ...opts, staging: "global" }, REPEATS, "no-graph"));
+      const rngOnlyMs = median(ctx.timeWalk({ ...opts, staging: "global" }, REPEATS, "rng-only"));
       const e2e = new Bench({ name: "walk promise", time: 300, iterations: 20 });
       e2e.add("await ctx.walk", async () => {
         await ctx.walk(opts);
@@ -116,7 +125,8 @@ async function benchCuda(): Promise<void> {
       const waves = Math.ceil(threads / residentThreads);
       // One dependent load per step is the walk's critical path: waves x steps x load latency.
       const latencyBoundMs = (waves * STEPS * base.chaseNsPerLoad) / 1e6 + base.emptyKernelMs;
-      const bestMs = sharedMs !== null ? Math.min(globalMs, sharedMs) : globalMs;
+      const bestMs = Math.min(globalMs, sharedMs);
+      const autoMs = kernelMs[autoStaging] as number;
       const tsMs = await tsWalkerMs(shape);
       const row = {
         shape: shape.label,
@@ -124,9 +134,10 @@ async function benchCuda(): Promise<void> {
         capacity: shape.capacity,
         walkers: WALKERS,
         steps: STEPS,
-        kernelMs: { global: globalMs, shared: sharedMs, best: bestMs },
-        walksPerSecond: threads / (bestMs / 1e3),
-        walkerStepsPerSecond: (threads * STEPS) / (bestMs / 1e3),
+        kernelMs: { ...kernelMs, best: bestMs, auto: autoMs },
+        autoStaging,
+        walksPerSecond: threads / (autoMs / 1e3),
+        walkerStepsPerSecond: (threads * STEPS) / (autoMs / 1e3),
         probes: { noGraphLoadsMs: noGraphMs, rngOnlyMs },
         endToEndPromiseMs: e2eMs,
         bound: {
@@ -134,21 +145,44 @@ async function benchCuda(): Promise<void> {
           dependentLoadNs: base.chaseNsPerLoad,
           waves,
           latencyBoundMs,
-          bestOverLatencyBound: bestMs / latencyBoundMs,
+          autoOverLatencyBound: autoMs / latencyBoundMs,
           graphReadOnceMs: ((shape.numGraphs * shape.capacity * 32) / (base.memcpyTBps * 1e12)) * 1e3,
         },
         typescriptMs: tsMs,
-        speedupVsTypescript: tsMs / bestMs,
+        speedupVsTypescript: tsMs / autoMs,
       };
       rows.push(row);
       say(
-        `${shape.label}: global ${(globalMs * 1e3).toFixed(1)} us, shared ${sharedMs === null ? "n/a" : `${(sharedMs * 1e3).toFixed(1)} us`}, ` +
+        `${shape.label}: ${Object.entries(kernelMs)
+          .map(([k, v]) => `${k} ${v === null ? "n/a" : `${(v * 1e3).toFixed(1)} us`}`)
+          .join(", ")}; auto=${autoStaging}; ` +
           `no-graph ${(noGraphMs * 1e3).toFixed(1)} us, rng-only ${(rngOnlyMs * 1e3).toFixed(1)} us, latency bound ${(latencyBoundMs * 1e3).toFixed(1)} us ` +
-          `(x${(bestMs / latencyBoundMs).toFixed(2)}), ${(row.walkerStepsPerSecond / 1e9).toFixed(2)} G steps/s, promise ${(e2eMs * 1e3).toFixed(0)} us, ` +
+          `(x${(autoMs / latencyBoundMs).toFixed(2)}), ${(row.walkerStepsPerSecond / 1e9).toFixed(2)} G steps/s, promise ${(e2eMs * 1e3).toFixed(0)} us, ` +
           `TS ${tsMs.toFixed(1)} ms (x${row.speedupVsTypescript.toFixed(0)})`,
       );
     } finally {
       ctx.dispose();
+    }
+  }
+  // Crossover of the stagings against the batch size (kernel medians, 1024 walkers x 20 steps).
+  const sweep: Record<string, unknown>[] = [];
+  for (const capacity of [4096, 16384]) {
+    for (const numGraphs of [1, 4, 8, 16, 32, 64, 128]) {
+      const batch = randomBatch("attention", numGraphs, capacity, 2);
+      const ctx = WalkerContext.create(numGraphs, capacity);
+      try {
+        ctx.uploadGraphs(batch);
+        const opts = { numNodes: capacity, walkers: WALKERS, steps: STEPS, excludeBelow: 4, seed: 1 };
+        const row: Record<string, unknown> = { numGraphs, capacity, auto: resolveStaging(numGraphs, capacity) };
+        for (const st of ["global", "shared", "shared-counts"] as WalkStaging[]) {
+          const fits = st === "global" || capacity <= (st === "shared" ? sharedCap.shared : sharedCap.sharedCounts);
+          row[st] = fits ? median(ctx.timeWalk({ ...opts, staging: st }, 20)) : null;
+        }
+        sweep.push(row);
+        say(`sweep ${numGraphs} x ${capacity}: ${["global", "shared", "shared-counts"].map((k) => `${k} ${row[k] === null ? "n/a" : `${((row[k] as number) * 1e3).toFixed(1)} us`}`).join(", ")} (auto ${row.auto})`);
+      } finally {
+        ctx.dispose();
+      }
     }
   }
   const path = join(outDir, "walker-cuda-bench.json");
@@ -162,6 +196,7 @@ async function benchCuda(): Promise<void> {
     residentThreads,
     maxSharedWalkCapacity: sharedCap,
     rows,
+    stagingSweep: sweep,
   });
   say(`wrote ${path}`);
 }

@@ -10,7 +10,7 @@
  */
 import { seededRandom } from "@kvwalk/core/testing";
 import type { GraphBatch } from "@kvwalk/graph-cache";
-import { maxSharedWalkCapacity, WalkerContext } from "../context.js";
+import { maxSharedWalkCapacity, WalkerContext, type WalkStaging } from "../context.js";
 import { accumulateScores, type BatchWalkOptions, pagerankExact, walkBatchReference } from "../reference.js";
 import { type GraphKind, randomBatch } from "../testing/graphs.js";
 
@@ -110,7 +110,7 @@ const SHAPES: WalkShape[] = [
   { name: "uniform 4x16384, 4096 walkers x 40 steps", kind: "uniform", numGraphs: 4, capacity: 16384, numNodes: "full", opts: { walkers: 4096, steps: 40, seed: 13 }, quick: false },
 ];
 
-function walkCase(shape: WalkShape, staging: "global" | "shared", seed: number): GpuCase {
+function walkCase(shape: WalkShape, staging: WalkStaging, seed: number): GpuCase {
   return {
     name: `counts == TS: ${shape.name} [${staging}]`,
     async run() {
@@ -286,7 +286,10 @@ function badInputCase(): GpuCase {
         }
       };
       const ctx = WalkerContext.create(2, 8);
-      const cap = maxSharedWalkCapacity();
+      const cap = maxSharedWalkCapacity().shared;
+      // The binding validates on its own too (for native callers that skip the TS layer).
+      const nativeBase = { numNodes: new Int32Array([8, 8]), walkers: 1, steps: 1, teleportThreshold: 0, startWindow: 1, excludeBelow: 0, seed: 0, graphIndex: 0 };
+      const native = (ctx as unknown as { native: { walk(a: object): unknown; uploadGraphs(a: unknown, b: unknown): void } }).native;
       try {
         await expectThrow("bogus device pointer", () => ctx.walk({ numNodes: 8, device: { neighbors: 4096n, weights: 4096n } }), /neighborsPtr/);
         await expectThrow("misaligned device pointer", () => ctx.walk({ numNodes: 8, device: { neighbors: 4100n, weights: 4096n } }), /neighborsPtr/);
@@ -294,6 +297,11 @@ function badInputCase(): GpuCase {
         await expectThrow("numNodes wrong length", () => ctx.walk({ numNodes: [8] }), /numNodes/);
         await expectThrow("walkers * steps overflow", () => ctx.walk({ numNodes: 8, walkers: 2 ** 20, steps: 2 ** 13 }), /walkers \* steps/);
         await expectThrow("staging", () => ctx.walk({ numNodes: 8, staging: "texture" as "global" }), /staging/);
+        await expectThrow("binding: staging", () => native.walk({ ...nativeBase, staging: "texture" }), /staging/);
+        await expectThrow("binding: numNodes dtype", () => native.walk({ ...nativeBase, numNodes: new Float32Array(2) }), /numNodes/);
+        await expectThrow("binding: numNodes range", () => native.walk({ ...nativeBase, numNodes: new Int32Array([8, -1]) }), /numNodes\[1\]/);
+        await expectThrow("binding: teleportThreshold", () => native.walk({ ...nativeBase, teleportThreshold: 2 ** 33 }), /teleportThreshold/);
+        await expectThrow("binding: graph length", () => native.uploadGraphs(new Int32Array(3), new Float32Array(64)), /neighbors/);
         const big = WalkerContext.create(1, cap + 1);
         await expectThrow("shared staging too large", () => big.walk({ numNodes: 1, staging: "shared" }), /staging/);
         big.dispose();
@@ -316,11 +324,12 @@ function badInputCase(): GpuCase {
 /** All cases; quick = the small ones (for compute-sanitizer runs). */
 export function allCases(quick: boolean): GpuCase[] {
   const cases: GpuCase[] = [];
-  const sharedCap = maxSharedWalkCapacity();
+  const cap = maxSharedWalkCapacity();
   SHAPES.forEach((shape, i) => {
     if (quick && !shape.quick) return;
     cases.push(walkCase(shape, "global", 1000 + i));
-    if (shape.capacity <= sharedCap) cases.push(walkCase(shape, "shared", 1000 + i));
+    if (shape.capacity <= cap.shared) cases.push(walkCase(shape, "shared", 1000 + i));
+    if (shape.capacity <= cap.sharedCounts) cases.push(walkCase(shape, "shared-counts", 1000 + i));
   });
   cases.push(accumulateCase());
   for (const i of quick ? [1, 2, 3] : [1, 2, 3, 10]) cases.push(pagerankCase(SHAPES[i], 2000 + i));
