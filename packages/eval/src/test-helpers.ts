@@ -1,3 +1,4 @@
+import type { LoadedModel } from "@kvwalk/model";
 import type { TextTokenizer } from "./tokenizer.js";
 
 /**
@@ -18,6 +19,48 @@ export function charTokenizer(): TextTokenizer {
       let s = "";
       for (let i = 0; i < ids.length; i++) if (ids[i] >= 3) s += String.fromCharCode(ids[i] - 3);
       return s;
+    },
+  };
+}
+
+/**
+ * Wraps a LoadedModel so that `finish({ positions })` also returns logits [P, vocab] whose argmax
+ * at row p is `answerAt(position)` (a fake model without an LM head at positions can then go
+ * through needle scoring). `seen` records the positions asked for.
+ */
+export function withFakeLogits(model: LoadedModel, answerAt: (tokens: Int32Array, position: number) => number): LoadedModel & { seen: number[][] } {
+  const seen: number[][] = [];
+  const V = model.config.vocabSize;
+  return {
+    ...model,
+    config: model.config,
+    tokenizer: model.tokenizer,
+    seen,
+    forward: (t, o) => model.forward(t, o),
+    dispose: () => model.dispose(),
+    async stepper(tokens: Int32Array) {
+      const st = await model.stepper(tokens);
+      return {
+        get length() {
+          return st.length;
+        },
+        get layer() {
+          return st.layer;
+        },
+        qkv: () => st.qkv(),
+        logits: (h: number) => st.logits(h),
+        attend: (e?: Int32Array, o?: { captureHeads?: number[] }) => st.attend(e, o),
+        async finish(o?: { positions?: number[] }) {
+          const positions = o?.positions ?? [];
+          seen.push(positions);
+          const r = await st.finish(o);
+          const logits = new Float32Array(positions.length * V);
+          positions.forEach((p, i) => {
+            logits[i * V + answerAt(tokens, p)] = 1;
+          });
+          return { ...r, logits };
+        },
+      };
     },
   };
 }

@@ -147,7 +147,7 @@ describe("sweep", () => {
     const units = expandUnits(config, buildItems(config, tok, sources));
     const one = join(dir, "one");
     const many = join(dir, "many");
-    await runSweep({ config, backend: fakeBackend(), units, outDir: one, progressStream: quiet() });
+    await runSweep({ config, backend: fakeBackend(), units, outDir: one, progressStream: quiet(), concurrency: 3 });
     for (const i of [2, 0, 1]) await runSweep({ config, backend: fakeBackend(), units, outDir: many, shard: { index: i, count: 3 }, progressStream: quiet() });
     expect(readFileSync(join(many, "results.shard-0-of-3.jsonl"), "utf8").length).toBeGreaterThan(0);
     const strip = (rs: ReturnType<typeof mergeResults>["records"]) => rs.map(({ ms: _ms, ...r }) => r);

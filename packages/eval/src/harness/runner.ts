@@ -83,6 +83,8 @@ export interface RunOptions {
   progressStream?: NodeJS.WritableStream;
   /** Stop after this many units (for smoke tests and timing). */
   limit?: number;
+  /** Units evaluated at once (default 1; the CLI uses 2 on the CPU backend). */
+  concurrency?: number;
 }
 
 /**
@@ -107,7 +109,7 @@ export async function runSweep(opts: RunOptions): Promise<{ done: number; skippe
     opts.progressStream,
   );
   const msByPolicy: Record<string, number[]> = {};
-  for (const unit of todo) {
+  const runOne = async (unit: SweepUnit) => {
     const logitPositions = unit.item.dataset === "needle" ? answerLogitPositions(unit.item.sample) : undefined;
     const t0 = performance.now();
     const res = await opts.backend.run({ tokens: unit.item.tokens, policy: unit.policy, budget: unit.budget, logitPositions });
@@ -118,6 +120,13 @@ export async function runSweep(opts: RunOptions): Promise<{ done: number; skippe
     if (!msByPolicy[label]) msByPolicy[label] = [];
     msByPolicy[label].push(ms);
     progress.tick(1, `${unit.item.dataset} ${label}@${unit.budget}`);
-  }
+  };
+  // A small pool: while one pass runs its (single-threaded) policy simulation, another can use the
+  // model's threads. Records are appended as units finish; reports sort by key, so order is free.
+  let next = 0;
+  const worker = async () => {
+    while (next < todo.length) await runOne(todo[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 1, todo.length)) }, worker));
   return { done: todo.length, skipped, file, msByPolicy };
 }

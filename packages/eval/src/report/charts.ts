@@ -102,6 +102,8 @@ export interface LineChartSpec {
   yMax?: number;
   width?: number;
   height?: number;
+  /** Vertical dashed reference lines with a label at the top. */
+  markers?: { x: number; label: string }[];
 }
 
 /** Line plot with markers, optional error bars, grid and legend. */
@@ -112,7 +114,10 @@ export function lineChart(spec: LineChartSpec): Scene {
   const names = spec.series.map((s) => s.name);
   const colors = spec.series.map((s, i) => s.color ?? PALETTE[i % PALETTE.length]);
   const pts = spec.series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.y));
-  const xs = pts.map((p) => p.x).concat(spec.xTicks?.map((t) => t.value) ?? []);
+  const xs = pts
+    .map((p) => p.x)
+    .concat(spec.xTicks?.map((t) => t.value) ?? [])
+    .concat(spec.markers?.map((m) => m.x) ?? []);
   const ys = pts.flatMap((p) => [p.y, p.lo ?? p.y, p.hi ?? p.y]).filter(Number.isFinite);
   let x0 = xs.length ? Math.min(...xs) : 0;
   let x1 = xs.length ? Math.max(...xs) : 1;
@@ -140,6 +145,11 @@ export function lineChart(spec: LineChartSpec): Scene {
     const x = mx(t.value);
     items.push({ kind: "line", x1: x, y1: f.bottom, x2: x, y2: f.bottom + 5, stroke: AXIS });
     items.push({ kind: "text", x, y: f.bottom + 18, text: t.label, scale: S, anchor: "middle", color: TEXT });
+  }
+  for (const m of spec.markers ?? []) {
+    const x = mx(m.x);
+    items.push({ kind: "line", x1: x, y1: f.top, x2: x, y2: f.bottom, stroke: "#888888", dash: [4, 4] });
+    items.push({ kind: "text", x: x + 4, y: f.top + 8, text: m.label, scale: 1, color: "#555555" });
   }
   spec.series.forEach((s, i) => {
     const good = s.points.filter((p) => Number.isFinite(p.y)).sort((a, b) => a.x - b.x);

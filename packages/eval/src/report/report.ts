@@ -208,7 +208,7 @@ export function writeReport(dir: string, input: ReportInput): string {
     const nWin = new Set(records.filter((r) => r.dataset === ds).map((r) => r.item)).size;
     out.push(`## ${DATASET_TITLES[ds]}`, "");
     out.push(
-      `${nWin} windows of ${records.find((r) => r.dataset === ds)?.length ?? "?"} tokens. Perplexity over all predicted tokens, with 95% bootstrap intervals over windows; the budget is the cache size as a fraction of the window (sinks and local window included). The full cache does not depend on the budget.`,
+      `${nWin} window${nWin === 1 ? "" : "s"} of ${records.find((r) => r.dataset === ds)?.length ?? "?"} tokens. Perplexity over all predicted tokens, with 95% bootstrap intervals over windows; the budget is the cache size as a fraction of the window (sinks and local window included). The full cache does not depend on the budget.`,
       "",
     );
     out.push(mdTable(["policy", ...budgets.map((b) => `budget ${b}`)], pols.map((p) => [p, ...budgets.map((b) => (get(p, b) ? fmtIv(get(p, b)!.ppl) : "--"))])), "");

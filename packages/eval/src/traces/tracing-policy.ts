@@ -10,7 +10,7 @@ export interface StreamTrace {
   steps: number[];
   /**
    * rank[s][i]: rank of positions[i] at steps[s] among the cached tokens the policy could evict
-   * (0 = the most important; ties share the better rank); -1 not yet appended, -2 evicted or protected
+   * (0 = the most important; tied scores get their mean rank); -1 not yet appended, -2 evicted or protected
    * (sink or inside the local window: not a candidate). null when the policy exposes no scores.
    */
   rank: number[][] | null;
@@ -107,16 +107,22 @@ export class TracingPolicy implements EvictionPolicy {
     if (!scores || !this.trace.rank || !this.trace.score) return;
     const key = (p: number) => (Number.isNaN(scores[p]) ? Number.NEGATIVE_INFINITY : scores[p]);
     const sorted = cand.map(key).sort((a, b) => b - a);
-    const rankOf = (v: number) => {
-      // First index with value <= v in the descending list (ties share the better rank).
+    // Mid-rank: tokens with equal scores share the mean of their positions, so a policy that has not
+    // ranked anything yet (all scores equal) puts every token at the middle, not at the top.
+    const countAbove = (v: number, strict: boolean) => {
       let lo = 0;
       let hi = sorted.length;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (sorted[mid] > v) lo = mid + 1;
+        if (strict ? sorted[mid] > v : sorted[mid] >= v) lo = mid + 1;
         else hi = mid;
       }
       return lo;
+    };
+    const rankOf = (v: number) => {
+      const above = countAbove(v, true);
+      const equal = countAbove(v, false) - above;
+      return above + (equal - 1) / 2;
     };
     const candSet = new Set(cand);
     this.trace.rank.push(this.tracked.map((p) => (p > t ? -1 : candSet.has(p) ? rankOf(key(p)) : -2)));
