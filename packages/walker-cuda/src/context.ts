@@ -46,15 +46,18 @@ export type DeviceWalkOptions = BatchWalkOptions & {
  */
 export type WalkStaging = "auto" | "global" | "shared" | "shared-counts";
 
-/** Batches with at least this many graphs use a block-per-graph staging under "auto". */
-export const AUTO_BLOCK_PER_GRAPH_MIN_GRAPHS = 16;
+/**
+ * Batches with at least this many graphs use the block-per-graph walker under "auto" (H200 sweep,
+ * bench/results/walker-cuda-bench.json: global wins up to 16-32 graphs, block-per-graph from 64).
+ */
+export const AUTO_BLOCK_PER_GRAPH_MIN_GRAPHS = 48;
 
-/** The variant "auto" picks: block-per-graph (graph staged when it fits) for large batches, else global. */
+/**
+ * The variant "auto" picks: "shared-counts" (measured faster than "shared" at every shape) for
+ * batches of at least AUTO_BLOCK_PER_GRAPH_MIN_GRAPHS graphs that fit, else "global".
+ */
 export function resolveStaging(numGraphs: number, capacity: number): Exclude<WalkStaging, "auto"> {
-  const cap = maxSharedWalkCapacity();
-  if (numGraphs < AUTO_BLOCK_PER_GRAPH_MIN_GRAPHS) return "global";
-  if (capacity <= cap.shared) return "shared";
-  if (capacity <= cap.sharedCounts) return "shared-counts";
+  if (numGraphs >= AUTO_BLOCK_PER_GRAPH_MIN_GRAPHS && capacity <= maxSharedWalkCapacity().sharedCounts) return "shared-counts";
   return "global";
 }
 
@@ -277,14 +280,15 @@ export class WalkerContext {
 
   /**
    * Benchmark helper (blocks): `repeats` walk launches timed with CUDA events, ms each. probe:
-   * "walk" (default), "no-graph" (RNG + atomics, no graph loads), "rng-only" (the probes need
-   * staging "global").
+   * "walk" (default), "no-graph" (RNG + atomics, no graph loads), "rng-only" (these two need
+   * staging "global"), "shared-counts-2" (staging "shared-counts" compiled for two blocks per SM).
+   * The counts of the timed launches accumulate (zeroed once before the first).
    */
-  timeWalk(opts: DeviceWalkOptions, repeats: number, probe: "walk" | "no-graph" | "rng-only" = "walk"): Float64Array {
+  timeWalk(opts: DeviceWalkOptions, repeats: number, probe: "walk" | "no-graph" | "rng-only" | "shared-counts-2" = "walk"): Float64Array {
     const args = this.walkArgs(opts);
     expectInt("repeats", repeats, 1, 100000);
-    const mode = ["walk", "no-graph", "rng-only"].indexOf(probe);
-    if (mode < 0) throw new InvalidArgumentError("probe", 'one of "walk", "no-graph", "rng-only"', probe);
+    const mode = ["walk", "no-graph", "rng-only", "shared-counts-2"].indexOf(probe);
+    if (mode < 0) throw new InvalidArgumentError("probe", 'one of "walk", "no-graph", "rng-only", "shared-counts-2"', probe);
     return wrapCuda(() => this.native.timeWalk(args, repeats, mode));
   }
 

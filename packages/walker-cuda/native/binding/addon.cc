@@ -564,8 +564,9 @@ class WalkerContext : public Napi::ObjectWrap<WalkerContext> {
     Napi::Object o = Options(info, "walk options");
     WalkArgs a = ReadWalkArgs(env, o);
     const int64_t repeats = get_int(env, info[1], "repeats", 1, 100000);
-    const int mode = info[2].IsUndefined() ? 0 : static_cast<int>(get_int(env, info[2], "mode", 0, 2));
-    if (mode != 0 && a.staging != kvwalk::WalkStaging::kGlobal) throw_arg(env, "mode", "0 with staging \"shared\"", info[2]);
+    const int mode = info[2].IsUndefined() ? 0 : static_cast<int>(get_int(env, info[2], "mode", 0, 3));
+    if ((mode == 1 || mode == 2) && a.staging != kvwalk::WalkStaging::kGlobal) throw_arg(env, "mode", "0 or 3 unless staging is \"global\"", info[2]);
+    if (mode == 3 && a.staging != kvwalk::WalkStaging::kSharedCounts) throw_arg(env, "mode", "3 only with staging \"shared-counts\"", info[2]);
     UploadNumNodes(env, o);
     if (nodes_ > 0) check(env, cudaMemsetAsync(dCounts_, 0, nodes_ * 4, stream_), "cudaMemsetAsync(counts)");
     WalkArgs b = a;

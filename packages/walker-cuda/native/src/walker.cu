@@ -20,7 +20,8 @@ cudaError_t launch_walk(const WalkParams& p, WalkStaging staging, int mode, cuda
   if (threads == 0 || p.steps == 0) return cudaSuccess;
   if (staging != WalkStaging::kGlobal) {
     const bool stageGraph = staging == WalkStaging::kShared;
-    if (mode != kWalkFull || p.numGraphs > 0x7fffffffll) return cudaErrorInvalidValue;
+    const bool twoBlocks = mode == kWalkSharedCounts2;
+    if ((mode != kWalkFull && !(twoBlocks && !stageGraph)) || p.numGraphs > 0x7fffffffll) return cudaErrorInvalidValue;
     if (p.capacity > max_shared_walk_capacity(staging)) return cudaErrorInvalidValue;
     const int bytes = static_cast<int>(walk_shared_bytes(p.capacity, stageGraph));
     const unsigned grid = static_cast<unsigned>(p.numGraphs);
@@ -28,6 +29,10 @@ cudaError_t launch_walk(const WalkParams& p, WalkStaging staging, int mode, cuda
       const cudaError_t err = cudaFuncSetAttribute(walk_shared_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
       if (err != cudaSuccess) return err;
       walk_shared_kernel<true><<<grid, kWalkSharedThreads, static_cast<size_t>(bytes), stream>>>(p);
+    } else if (twoBlocks) {
+      const cudaError_t err = cudaFuncSetAttribute(walk_shared_kernel<false, 2>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+      if (err != cudaSuccess) return err;
+      walk_shared_kernel<false, 2><<<grid, kWalkSharedThreads, static_cast<size_t>(bytes), stream>>>(p);
     } else {
       const cudaError_t err = cudaFuncSetAttribute(walk_shared_kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
       if (err != cudaSuccess) return err;

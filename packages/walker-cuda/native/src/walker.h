@@ -22,7 +22,8 @@ enum class WalkStaging : int {
 // Largest capacity a block-per-graph staging fits on the current device (0 on error or for kGlobal).
 int64_t max_shared_walk_capacity(WalkStaging staging);
 
-// mode: 0 = the walk; 1 and 2 are benchmark probes (see WalkMode in walker.cuh), global staging only.
+// mode: 0 = the walk; 1 and 2 are benchmark probes with global staging, 3 the shared-counts walk
+// compiled for two blocks per SM (see WalkMode in walker.cuh).
 cudaError_t launch_walk(const WalkParams& params, WalkStaging staging, int mode, cudaStream_t stream);
 cudaError_t launch_accumulate(float* scores, const uint32_t* counts, int64_t n, float decay, cudaStream_t stream);
 cudaError_t launch_pagerank(const PagerankParams& params, cudaStream_t stream);

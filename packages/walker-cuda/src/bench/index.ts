@@ -109,6 +109,8 @@ async function benchCuda(): Promise<void> {
         const fits = st === "global" || shape.capacity <= (st === "shared" ? sharedCap.shared : sharedCap.sharedCounts);
         kernelMs[st] = fits ? median(ctx.timeWalk({ ...opts, staging: st }, REPEATS)) : null;
       }
+      kernelMs["shared-counts-2"] =
+        shape.capacity * 8 <= sharedCap.sharedCounts * 4 ? median(ctx.timeWalk({ ...opts, staging: "shared-counts" }, REPEATS, "shared-counts-2")) : null;
       const autoStaging = resolveStaging(shape.numGraphs, shape.capacity);
       const globalMs = kernelMs.global as number;
       const sharedMs = Math.min(...[kernelMs.shared, kernelMs["shared-counts"]].filter((x): x is number => x !== null), Number.POSITIVE_INFINITY);
@@ -178,8 +180,9 @@ async function benchCuda(): Promise<void> {
           const fits = st === "global" || capacity <= (st === "shared" ? sharedCap.shared : sharedCap.sharedCounts);
           row[st] = fits ? median(ctx.timeWalk({ ...opts, staging: st }, 20)) : null;
         }
+        row["shared-counts-2"] = median(ctx.timeWalk({ ...opts, staging: "shared-counts" }, 20, "shared-counts-2"));
         sweep.push(row);
-        say(`sweep ${numGraphs} x ${capacity}: ${["global", "shared", "shared-counts"].map((k) => `${k} ${row[k] === null ? "n/a" : `${((row[k] as number) * 1e3).toFixed(1)} us`}`).join(", ")} (auto ${row.auto})`);
+        say(`sweep ${numGraphs} x ${capacity}: ${["global", "shared", "shared-counts", "shared-counts-2"].map((k) => `${k} ${row[k] === null ? "n/a" : `${((row[k] as number) * 1e3).toFixed(1)} us`}`).join(", ")} (auto ${row.auto})`);
       } finally {
         ctx.dispose();
       }

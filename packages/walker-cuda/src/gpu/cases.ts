@@ -144,6 +144,28 @@ function walkCase(shape: WalkShape, staging: WalkStaging, seed: number): GpuCase
   };
 }
 
+/** The benchmark's two-blocks-per-SM variant of "shared-counts" must count like the others. */
+function twoBlockCase(shape: WalkShape, seed: number): GpuCase {
+  return {
+    name: `counts == TS: ${shape.name} [shared-counts, 2 blocks/SM variant]`,
+    async run() {
+      const { batch, numNodes } = makeBatch(shape, seed);
+      const opts = { ...shape.opts, numNodes };
+      const expected = walkBatchReference(batch, opts);
+      const ctx = WalkerContext.create(batch.numGraphs, batch.capacity);
+      try {
+        ctx.uploadGraphs(batch);
+        ctx.timeWalk({ ...opts, staging: "shared-counts" }, 1, "shared-counts-2");
+        const got = await ctx.readCounts();
+        const d = diffCounts(got, expected);
+        return { name: this.name, ok: d.mismatches === 0, detail: d.mismatches ? `${d.mismatches} counts differ` : undefined, mismatches: d.mismatches };
+      } finally {
+        ctx.dispose();
+      }
+    },
+  };
+}
+
 function accumulateCase(): GpuCase {
   return {
     name: "decayed scores == TS over 4 refreshes (decay 0.5), reset:false sums two walks",
@@ -331,6 +353,7 @@ export function allCases(quick: boolean): GpuCase[] {
     if (shape.capacity <= cap.shared) cases.push(walkCase(shape, "shared", 1000 + i));
     if (shape.capacity <= cap.sharedCounts) cases.push(walkCase(shape, "shared-counts", 1000 + i));
   });
+  for (const i of quick ? [1, 2] : [1, 2, 11, 12]) cases.push(twoBlockCase(SHAPES[i], 1000 + i));
   cases.push(accumulateCase());
   for (const i of quick ? [1, 2, 3] : [1, 2, 3, 10]) cases.push(pagerankCase(SHAPES[i], 2000 + i));
   cases.push(interopCase(quick));
