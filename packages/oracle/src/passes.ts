@@ -6,9 +6,10 @@ import {
   queryHeadsOf,
   retrospectiveScores,
   runPolicy,
-  simulateHead,
+  type SimulationResult,
   staticKeepSet,
 } from "@kvwalk/runtime";
+import { type SimPool, simulateInProcess } from "./sim-pool.js";
 
 /** m.get(k), which must exist (internal maps built from the same key lists). */
 function at<K, V>(m: Map<K, V>, k: K): V {
@@ -79,7 +80,8 @@ async function groupLogits(st: LayerStepper, heads: number[]): Promise<Float32Ar
  * steps (GQA group heads summed), attend the layer with the resulting eviction times, continue.
  * Each policy needs its own pass: layer l + 1's inputs depend on layer l's eviction. The next KV
  * head's logits are requested before the current one is simulated, so the model's threads and the
- * simulation overlap. `full` attends without eviction; policies that never read attention
+ * simulation overlap; with a `pool`, the KV heads of a layer are simulated on worker threads in
+ * parallel (simMs then sums the workers' time). `full` attends without eviction; policies that never read attention
  * (streaming, random) skip the logits.
  */
 export async function causalPass(
@@ -88,6 +90,7 @@ export async function causalPass(
   policy: string,
   budget: number,
   shared: SharedPolicyOptions,
+  pool: SimPool | null = null,
 ): Promise<PassResult> {
   const t0 = performance.now();
   const cfg = model.config;
@@ -117,6 +120,15 @@ export async function causalPass(
       continue;
     }
     let next = groupLogits(st, groups[0]);
+    const sims: Promise<void>[] = [];
+    const collect = (kvh: number, r: SimulationResult) => {
+      timing.rowMs += r.rowMs;
+      timing.simMs += r.totalMs;
+      timing.refreshMs += r.policy.refreshMs;
+      timing.refreshes += r.policy.refreshes;
+      timing.evictions += r.evictions;
+      evict.set(r.evict, kvh * T);
+    };
     for (let kvh = 0; kvh < nKv; kvh++) {
       const logits = await timed(timing, () => next);
       if (kvh + 1 < nKv) {
@@ -124,15 +136,11 @@ export async function causalPass(
         // Let the request reach the model's threads before the (synchronous) simulation runs.
         await new Promise((r) => setImmediate(r));
       }
-      const s0 = performance.now();
-      const r = simulateHead(createPolicy(policy, { ...shared, budget }), logits, T, l * nKv + kvh);
-      timing.simMs += performance.now() - s0;
-      timing.rowMs += r.rowMs;
-      timing.refreshMs += r.policy.refreshMs;
-      timing.refreshes += r.policy.refreshes;
-      timing.evictions += r.evictions;
-      evict.set(r.evict, kvh * T);
+      const opts = { ...shared, budget };
+      if (pool) sims.push(pool.run(policy, opts, logits, T, l * nKv + kvh).then((r) => collect(kvh, r)));
+      else collect(kvh, simulateInProcess(policy, opts, logits, T, l * nKv + kvh));
     }
+    await Promise.all(sims);
     applySlidingWindow(evict, T, cfg.slidingWindow);
     await timed(timing, () => st.attend(evict));
   }

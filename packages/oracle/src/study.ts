@@ -5,6 +5,7 @@ import type { LoadedModel } from "@kvwalk/model";
 import { createPolicy, isPageRankPolicy, POLICY_NAMES, resolveBudget } from "@kvwalk/runtime";
 import type { StudyWindow } from "./data.js";
 import { causalPass, type PassResult, type RetrospectivePlan, retrospectivePass, retrospectiveScoring, type SharedPolicyOptions } from "./passes.js";
+import { SimPool } from "./sim-pool.js";
 import { markdownReport, pplPlot, verdictLines } from "./report.js";
 import { nllSums, ResultStore, type RunRecord } from "./results.js";
 import { type Summary, summarize } from "./stats.js";
@@ -41,6 +42,8 @@ export interface StudyOptions {
   shared: SharedPolicyOptions;
   /** Passes run at once (the simulation of one overlaps the model work of another); default 2. */
   concurrency?: number;
+  /** Worker threads simulating (layer, KV head) pairs in parallel (0 = in-process); default 2. */
+  simWorkers?: number;
   /** Bootstrap resamples (default 2000). */
   resamples?: number;
   /** The command line, for the report. */
@@ -154,7 +157,7 @@ export async function runStudy(o: StudyOptions): Promise<StudyResult> {
     modelDir: o.modelDir,
     windowLen: T,
     windowsRequested: o.windowsRequested,
-    settings: { ...o.shared, concurrency: o.concurrency ?? 2 },
+    settings: { ...o.shared, concurrency: o.concurrency ?? 2, simWorkers: o.simWorkers ?? 2 },
   };
   writeJsonAtomic(studyFile, { fingerprint: fp, lastRun: reportOptions, updated: runMetadata() });
   const store = new ResultStore(join(o.out, "results.jsonl"));
@@ -177,7 +180,7 @@ export async function runStudy(o: StudyOptions): Promise<StudyResult> {
   );
   log(`  policies: ${o.policies.join(", ")}; refreshEvery = ${o.shared.refreshEvery}`);
   log(
-    `  ${passes} model passes to run (${store.records.length} records already in ${o.out}), concurrency ${concurrency}; estimated ${formatDuration(concurrency > 1 ? est / 1.3 : est)} on a 2-core machine`,
+    `  ${passes} model passes to run (${store.records.length} records already in ${o.out}), concurrency ${concurrency}, ${o.mode === "causal" ? (o.simWorkers ?? 2) : 0} simulation workers; estimated ${formatDuration(concurrency > 1 ? est / 1.3 : est)} on a 2-core machine`,
   );
   const progress = o.progress === false || passes === 0 ? null : new Progress(`${o.mode} ${o.dataset}`, passes, "pass");
 
@@ -201,40 +204,45 @@ export async function runStudy(o: StudyOptions): Promise<StudyResult> {
     };
   };
 
-  for (const jobs of jobsByWindow) {
-    if (jobs.length === 0) continue;
-    const w = jobs[0].window;
-    const tokens = o.windows[w].tokens;
-    let plan: RetrospectivePlan | null = null;
-    const scoring = jobs.find((j) => j.kind === "scoring");
-    if (scoring) {
-      const ranked = o.policies.filter((p) => p !== "full");
-      const r = await retrospectiveScoring(o.model, tokens, ranked, o.budgets, shared);
-      plan = r.plan;
-      progress?.tick(1, `window ${w} scoring ${(r.timing.wallMs / 1000).toFixed(1)}s`);
-    }
-    const queue = jobs.filter((j) => j.kind !== "scoring");
-    const worker = async () => {
-      for (let job = queue.shift(); job; job = queue.shift()) {
-        if (job.kind === "full") {
-          const r = o.mode === "causal" ? await causalPass(o.model, tokens, "full", 1, shared) : await retrospectivePass(o.model, tokens, null);
-          store.append(o.budgets.filter((b) => !store.has(key(w, "full", b))).map((b) => recordFor(w, "full", b, r)));
-          progress?.tick(1, `window ${w} full ${(r.timing.wallMs / 1000).toFixed(1)}s`);
-        } else {
-          let r: PassResult;
-          if (o.mode === "causal") r = await causalPass(o.model, tokens, job.policy, job.budget, shared);
-          else {
-            if (!plan) throw new Error("internal: retrospective pass without a scoring pass");
-            const decided = at(at(plan, job.policy), job.budget);
-            r = await retrospectivePass(o.model, tokens, decided.layers);
-            r.timing.evictions = decided.evictions;
-          }
-          store.append([recordFor(w, job.policy, job.budget, r)]);
-          progress?.tick(1, `window ${w} ${job.policy}@${job.budget * 100}% ${(r.timing.wallMs / 1000).toFixed(1)}s`);
-        }
+  const pool = o.mode === "causal" && passes > 0 ? SimPool.create(o.simWorkers ?? 2) : null;
+  try {
+    for (const jobs of jobsByWindow) {
+      if (jobs.length === 0) continue;
+      const w = jobs[0].window;
+      const tokens = o.windows[w].tokens;
+      let plan: RetrospectivePlan | null = null;
+      const scoring = jobs.find((j) => j.kind === "scoring");
+      if (scoring) {
+        const ranked = o.policies.filter((p) => p !== "full");
+        const r = await retrospectiveScoring(o.model, tokens, ranked, o.budgets, shared);
+        plan = r.plan;
+        progress?.tick(1, `window ${w} scoring ${(r.timing.wallMs / 1000).toFixed(1)}s`);
       }
-    };
-    await Promise.all(Array.from({ length: concurrency }, worker));
+      const queue = jobs.filter((j) => j.kind !== "scoring");
+      const worker = async () => {
+        for (let job = queue.shift(); job; job = queue.shift()) {
+          if (job.kind === "full") {
+            const r = o.mode === "causal" ? await causalPass(o.model, tokens, "full", 1, shared, pool) : await retrospectivePass(o.model, tokens, null);
+            store.append(o.budgets.filter((b) => !store.has(key(w, "full", b))).map((b) => recordFor(w, "full", b, r)));
+            progress?.tick(1, `window ${w} full ${(r.timing.wallMs / 1000).toFixed(1)}s`);
+          } else {
+            let r: PassResult;
+            if (o.mode === "causal") r = await causalPass(o.model, tokens, job.policy, job.budget, shared, pool);
+            else {
+              if (!plan) throw new Error("internal: retrospective pass without a scoring pass");
+              const decided = at(at(plan, job.policy), job.budget);
+              r = await retrospectivePass(o.model, tokens, decided.layers);
+              r.timing.evictions = decided.evictions;
+            }
+            store.append([recordFor(w, job.policy, job.budget, r)]);
+            progress?.tick(1, `window ${w} ${job.policy}@${job.budget * 100}% ${(r.timing.wallMs / 1000).toFixed(1)}s`);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: concurrency }, worker));
+    }
+  } finally {
+    await pool?.close();
   }
   return writeReport(o.out, reportOptions);
 }
