@@ -100,6 +100,73 @@ export function buildAttentionGraph(c: ModelConfig): Uint8Array {
   return g.toModel();
 }
 
+/** A scalar int64 constant. */
+function int64Scalar(g: GraphBuilder, v: number): string {
+  return g.constant({ type: "INT64", dims: [], raw: new Uint8Array(new BigInt64Array([BigInt(v)]).buffer) });
+}
+
+/** Number of query blocks of the blocked attention graph. */
+export const ATTENTION_BLOCKS = 8;
+
+/**
+ * attention_blocked: the same function as `attention` for T >= blocks, with the causal structure
+ * exploited: queries are cut into `blocks` row blocks [b_i, b_{i+1}) with b_i = floor(T i / blocks),
+ * and block i only scores keys [0, b_{i+1}); with 8 blocks that is 56% of the dense [T, T]
+ * work (score MatMul, mask, softmax and PV MatMul). Measured at T = 4096, d = 64 (CPU time of one
+ * head, both threads; dense also returned its probabilities): dense 98 ms, 4 blocks 54 ms, 8 blocks
+ * 48 ms, outputs bit-identical. With `withProbs`, the probabilities are padded with zeros to
+ * [G, T, T] and returned too (a separate graph, since ORT runs every node of a graph).
+ * Inputs: q [G, T, d], k [T, d], v [T, d], evict [T] int32. Outputs: o [G, T, d] (, probs [G, T, T]).
+ */
+export function buildBlockedAttentionGraph(c: ModelConfig, withProbs: boolean, blocks = ATTENTION_BLOCKS): Uint8Array {
+  const d = c.headDim;
+  const g = new GraphBuilder(withProbs ? "attention_blocked_probs" : "attention_blocked");
+  const q = g.input("q", "FLOAT", ["G", "T", d]);
+  const k = g.input("k", "FLOAT", ["T", d]);
+  const v = g.input("v", "FLOAT", ["T", d]);
+  const evict = g.input("evict", "INT32", ["T"]);
+  const qs = g.op("Mul", [q, g.constant(tensorFloat32([], [1 / Math.sqrt(d)]))]);
+  const kT = g.op("Transpose", [k], { perm: [1, 0] });
+  const ev = g.op("Cast", [evict], { to: 7 });
+  const T = g.op("Gather", [g.op("Shape", [k]), int64Scalar(g, 0)], { axis: 0 });
+  const zero = int64Scalar(g, 0);
+  const one = int64Scalar(g, 1);
+  const as1d = (x: string) => g.op("Unsqueeze", [x, g.constInt64([0])]);
+  const bounds = [zero];
+  for (let i = 1; i < blocks; i++) bounds.push(g.op("Div", [g.op("Mul", [T, int64Scalar(g, i)]), int64Scalar(g, blocks)]));
+  bounds.push(T);
+  const outs: string[] = [];
+  const probs: string[] = [];
+  const zero1 = g.constInt64([0]);
+  for (let i = 0; i < blocks; i++) {
+    const start = bounds[i];
+    const end = bounds[i + 1];
+    const end1 = as1d(end);
+    const qb = g.op("Slice", [qs, as1d(start), end1, g.constInt64([1])]);
+    const kb = g.op("Slice", [kT, zero1, end1, g.constInt64([1])]);
+    const vb = g.op("Slice", [v, zero1, end1, g.constInt64([0])]);
+    const eb = g.op("Unsqueeze", [g.op("Slice", [ev, zero1, end1, g.constInt64([0])]), g.constInt64([0])]);
+    const rows = g.op("Unsqueeze", [g.op("Range", [start, end, one]), g.constInt64([1])]);
+    const cols = g.op("Unsqueeze", [g.op("Range", [zero, end, one]), g.constInt64([0])]);
+    const vis = g.op("And", [g.op("LessOrEqual", [cols, rows]), g.op("Less", [rows, eb])]);
+    const masked = g.op("Where", [vis, g.op("MatMul", [qb, kb]), g.constFloat([-Infinity], [])]);
+    const p = g.op("Softmax", [masked], { axis: -1 });
+    outs.push(g.op("MatMul", [p, vb]));
+    if (withProbs) {
+      const padRight = as1d(g.op("Sub", [T, end]));
+      const pads = g.op("Concat", [g.constInt64([0, 0, 0, 0, 0]), padRight], { axis: 0 });
+      probs.push(g.op("Pad", [p, pads, g.constFloat([0], [])], { mode: "constant" }));
+    }
+  }
+  g.op("Concat", outs, { axis: 1 }, "o");
+  g.output("o", "FLOAT", ["G", "T", d]);
+  if (withProbs) {
+    g.op("Concat", probs, { axis: 1 }, "probs");
+    g.output("probs", "FLOAT", ["G", "T", "T"]);
+  }
+  return g.toModel();
+}
+
 function scaledScores(g: GraphBuilder, q: string, k: string, d: number): string {
   // Pre-scaling q costs T*d instead of T*T multiplies; exact when 1/sqrt(d) is a power of two.
   const qs = g.op("Mul", [q, g.constant(tensorFloat32([], [1 / Math.sqrt(d)]))]);

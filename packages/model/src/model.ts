@@ -4,7 +4,15 @@ import { InvalidArgumentError, KvwalkError } from "@kvwalk/core";
 import ort from "onnxruntime-node";
 import { Checkpoint } from "./checkpoint/checkpoint.js";
 import { loadConfig, type ModelConfig } from "./config.js";
-import { buildAttentionGraph, buildFinalGraph, buildHeadLogitsGraph, buildPostGraph, buildQkvGraph } from "./graphs.js";
+import {
+  ATTENTION_BLOCKS,
+  buildAttentionGraph,
+  buildBlockedAttentionGraph,
+  buildFinalGraph,
+  buildHeadLogitsGraph,
+  buildPostGraph,
+  buildQkvGraph,
+} from "./graphs.js";
 import { ropeTables } from "./rope.js";
 import { loadTokenizer, type Tokenizer } from "./tokenizer.js";
 import { loadWeights, type ModelWeights } from "./weights.js";
@@ -83,7 +91,11 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Lo
 /** Sessions for the five graphs, shared by every layer and sequence length. */
 interface Sessions {
   qkv: Session;
+  /** Dense attention, used for T < ATTENTION_BLOCKS. */
   attention: Session;
+  /** Causally blocked attention, without and with probabilities. */
+  attentionBlocked: Session;
+  attentionBlockedProbs: Session;
   headLogits: Session;
   post: Session;
   final: Session;
@@ -114,14 +126,16 @@ export class OrtModel implements LoadedModel {
       extra: { session: { intra_op: { allow_spinning: "0" } } },
     };
     const make = (bytes: Uint8Array) => ort.InferenceSession.create(bytes, options);
-    const [qkv, attention, headLogits, post, final] = await Promise.all([
+    const [qkv, attention, attentionBlocked, attentionBlockedProbs, headLogits, post, final] = await Promise.all([
       make(buildQkvGraph(config)),
       make(buildAttentionGraph(config)),
+      make(buildBlockedAttentionGraph(config, false)),
+      make(buildBlockedAttentionGraph(config, true)),
       make(buildHeadLogitsGraph(config)),
       make(buildPostGraph(config)),
       make(buildFinalGraph(config)),
     ]);
-    return new OrtModel(dir, config, tokenizer, weights, { qkv, attention, headLogits, post, final });
+    return new OrtModel(dir, config, tokenizer, weights, { qkv, attention, attentionBlocked, attentionBlockedProbs, headLogits, post, final });
   }
 
   /** The sessions (for benchmarks). */
@@ -203,7 +217,8 @@ export class OrtModel implements LoadedModel {
     for (let hq = 0; hq < c.numHeads; hq++) {
       const kh = Math.floor(hq / G);
       const want = capture.has(hq);
-      const r = await this.sessions.attention.run(
+      const session = T < ATTENTION_BLOCKS ? this.sessions.attention : want ? this.sessions.attentionBlockedProbs : this.sessions.attentionBlocked;
+      const r = await session.run(
         {
           q: f32(qkv.q.subarray(hq * T * d, (hq + 1) * T * d), [1, T, d]),
           k: f32(qkv.k.subarray(kh * T * d, (kh + 1) * T * d), [T, d]),
