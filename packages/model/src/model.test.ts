@@ -138,6 +138,26 @@ describe("stepper", () => {
     }
   });
 
+  it("agrees with the reference under eviction on both attention graphs (dense for T < 8, blocked above)", async () => {
+    const model = await loadModel(dir, { threads: 1 });
+    try {
+      const weights = writeTinyCheckpoint(join(root, "stepper-copy"), { seed: 21, numKvHeads: 2 }).weights;
+      for (const n of [6, 8, 13]) {
+        const toks = tokens.subarray(0, n);
+        const evicts = [randomEvict(config.numKvHeads, n, 7 * n), randomEvict(config.numKvHeads, n, 7 * n + 1)];
+        const ref = referenceForward(config, weights, toks, { evict: (l) => evicts[l] });
+        const st = await model.stepper(toks);
+        for (let l = 0; l < config.numLayers; l++) {
+          const { probs } = await st.attend(evicts[l], { captureHeads: [1] });
+          assertClose(must(probs?.get(1)), ref.layers[l].probs.subarray(n * n, 2 * n * n), TOL.probs, `T=${n} layer ${l} probs`);
+        }
+        assertClose((await st.finish()).nll, ref.nll, TOL.nll, `T=${n} nll`);
+      }
+    } finally {
+      await model.dispose();
+    }
+  });
+
   it("rejects bad eviction vectors, heads, sequences and call order with the parameter named", async () => {
     const model = await loadModel(dir, { threads: 1 });
     try {
