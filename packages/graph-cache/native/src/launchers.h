@@ -27,15 +27,15 @@ struct DecodeArgs {
   float scale;
   int num_splits;        // >= 1 (see decode_choose_splits)
   float* workspace;      // decode_workspace_bytes(...) bytes, zeroed once before the first launch (each
-                         // launch leaves its tickets at zero again); unused with one split
+                         // launch leaves its tickets at zero again)
   void* graph;           // nullptr: no graph write (the baseline kernel)
   const int* nodes;      // [batch] or nullptr (= lengths[b] - 1)
   int graph_capacity;
   int layout;
 };
 
-// Splits so that the grid fills at most one wave of the GPU (7 blocks per SM) with at least 256 keys
-// per split; at most 256 splits.
+// Splits: up to one wave of (b, h) blocks fill one wave (7 blocks per SM), beyond that >= 4 waves; at
+// least 256 keys per split; at most 256 splits.
 int decode_choose_splits(int batch, int num_heads, int max_length, int sm_count);
 size_t decode_workspace_bytes(int batch, int num_heads, int head_dim, int num_splits);
 bool decode_head_dim_supported(int head_dim);

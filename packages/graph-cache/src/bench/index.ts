@@ -82,12 +82,12 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
   }
   // Split-K sweep (baseline kernel) to check the automatic split choice.
   const sweep: [number, number, number][] = [];
-  for (const [batch, length] of [
-    [1, 4096],
-    [1, 32768],
-    [8, 4096],
-  ]) {
-    for (const numSplits of [8, 16, 32, 64]) {
+  for (const [batch, length, splitList] of [
+    [1, 4096, [8, 16, 32]],
+    [1, 32768, [16, 28, 56]],
+    [32, 4096, [1, 2, 4, 8]],
+  ] as [number, number, number[]][]) {
+    for (const numSplits of splitList) {
       sweep.push([batch, length, numSplits]);
       cases.push({
         label: `decode b=${batch} ctx=${length} baseline splits=${numSplits}`,
