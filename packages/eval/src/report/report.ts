@@ -190,6 +190,46 @@ const DATASET_TITLES: Record<string, string> = {
   "longbench-context": "LongBench contexts: perplexity of the first window of each context",
 };
 
+/**
+ * Plain statements of what was measured, computed from the records: per perplexity dataset and
+ * budget, each PageRank policy's "cache full" perplexity relative to h2o's on the same windows;
+ * per needle kind, length and budget, the accuracies of the compared pairs and the sign test.
+ */
+export function summaryLines(records: readonly ResultRecord[], comparisons: readonly [string, string][]): string[] {
+  const lines: string[] = [];
+  const pairs = comparisons.length ? comparisons : [];
+  for (const ds of ["wikitext2", "longbench-context"] as const) {
+    const cells = perplexityCells(records, ds);
+    for (const [a, b] of pairs) {
+      const budgets = [...new Set(cells.filter((c) => c.policy === a).map((c) => c.budget))].sort((x, y) => x - y);
+      const parts = budgets.flatMap((bud) => {
+        const ca = cells.find((c) => c.policy === a && c.budget === bud);
+        const cb = cells.find((c) => c.policy === b && c.budget === bud);
+        if (!ca || !cb) return [];
+        const rel = cb.filledPpl.value / ca.filledPpl.value - 1;
+        return [`${bud}: ${fmt(cb.filledPpl.value)} vs ${fmt(ca.filledPpl.value)} (${rel >= 0 ? "+" : ""}${(rel * 100).toFixed(1)}%)`];
+      });
+      if (parts.length) {
+        const n = cells.find((c) => c.policy === b)?.windows ?? 0;
+        lines.push(`- ${ds}, perplexity after the cache filled, ${b} vs ${a} (${n} window${n === 1 ? "" : "s"}), by budget: ${parts.join("; ")}.`);
+      }
+    }
+  }
+  for (const [a, b] of pairs) {
+    for (const g of pairedNeedle(records, a, b)) {
+      const acc = (pol: string) => {
+        const rs = records.filter((r) => r.dataset === "needle" && r.policy === pol && r.budget === g.budget && r.needle?.kind === g.kind && r.needle.length === g.length);
+        return `${rs.filter((r) => r.needle!.correct).length}/${rs.length}`;
+      };
+      const verdict = g.onlyA + g.onlyB === 0 ? "no sample separates them" : g.p < 0.05 ? `the difference is significant (p = ${g.p.toFixed(3)})` : `no significant difference (p = ${g.p.toFixed(2)})`;
+      lines.push(
+        `- ${g.kind} needles, ${g.length} tokens, budget ${g.budget}: ${a} ${acc(a)} correct, ${b} ${acc(b)}; only ${a} right on ${g.onlyA}, only ${b} on ${g.onlyB}: ${verdict}.`,
+      );
+    }
+  }
+  return lines;
+}
+
 /** Builds report.md (and plots/) in `dir` from result records. Deterministic for the same records. */
 export function writeReport(dir: string, input: ReportInput): string {
   const { records } = input;
@@ -198,6 +238,8 @@ export function writeReport(dir: string, input: ReportInput): string {
   if (input.preamble?.length) out.push(...input.preamble, "");
   const datasets = [...new Set(records.map((r) => r.dataset))];
   out.push(`${records.length} result records: ${datasets.map((d) => `${d} ${records.filter((r) => r.dataset === d).length}`).join(", ")}.`, "");
+  const summary = summaryLines(records, input.comparisons ?? []);
+  if (summary.length) out.push("## Summary (as measured)", "", ...summary, "");
 
   for (const ds of ["wikitext2", "longbench-context"] as const) {
     if (!datasets.includes(ds)) continue;

@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import type { ResultRecord } from "../results.js";
+import { needleCells, pairedNeedle, perplexityCells, signTestP, summaryLines } from "./report.js";
+
+const ppl = (item: string, policy: string, budget: number, nllSum: number, filled: Record<string, [number, number]>): ResultRecord => ({
+  v: 1,
+  key: `wikitext2|${item}|${policy}|${budget}`,
+  dataset: "wikitext2",
+  item,
+  policy,
+  budget,
+  backend: "t",
+  model: "m",
+  length: 11,
+  tokens: 10,
+  nllSum,
+  filledTokens: filled[budget.toFixed(4)]?.[0] ?? 0,
+  filledNllSum: filled[budget.toFixed(4)]?.[1] ?? 0,
+  filled: Object.fromEntries(Object.entries(filled).map(([k, [tokens, s]]) => [k, { tokens, nllSum: s }])),
+  ms: 1,
+});
+
+const needle = (item: string, policy: string, budget: number, correct: boolean, depth = 0.5): ResultRecord =>
+  ({
+    ...ppl(item, policy, budget, 0, {}),
+    key: `needle|${item}|${policy}|${budget}`,
+    dataset: "needle",
+    needle: { kind: "passkey", depth, length: 100, seed: 1, correct, hits: [correct], answerNllSum: 0, answer: " 1." },
+  }) as ResultRecord;
+
+describe("report aggregation", () => {
+  it("exact sign test, hand-computed", () => {
+    expect(signTestP(0, 0)).toBe(1);
+    expect(signTestP(0, 5)).toBeCloseTo(2 / 32, 12);
+    expect(signTestP(4, 1)).toBeCloseTo((2 * (1 + 5)) / 32, 12);
+    expect(signTestP(3, 3)).toBe(1);
+  });
+  it("pools perplexity over windows and measures the full cache on each budget's tokens", () => {
+    const recs = [
+      ppl("w0", "full", 1, 10, { "0.2000": [8, 4] }),
+      ppl("w1", "full", 1, 20, { "0.2000": [8, 12] }),
+      ppl("w0", "h2o", 0.2, 30, { "0.2000": [8, 8] }),
+      ppl("w1", "h2o", 0.2, 30, { "0.2000": [8, 24] }),
+    ];
+    const cells = perplexityCells(recs, "wikitext2");
+    const full = cells.find((c) => c.policy === "full")!;
+    expect(full.budget).toBe(0.2);
+    expect(full.ppl.value).toBeCloseTo(Math.exp(30 / 20), 12);
+    expect(full.filledPpl.value).toBeCloseTo(Math.exp(16 / 16), 12);
+    const h2o = cells.find((c) => c.policy === "h2o")!;
+    expect(h2o.filledPpl.value).toBeCloseTo(Math.exp(32 / 16), 12);
+    const lines = summaryLines(recs, [["full", "h2o"]]);
+    expect(lines[0]).toContain("h2o vs full (2 windows)");
+    expect(lines[0]).toContain(`${Math.exp(2).toFixed(1)} vs ${Math.exp(1).toFixed(1)}`);
+  });
+  it("needle cells and paired comparisons", () => {
+    const recs = [
+      needle("s1", "h2o", 0.1, true, 0),
+      needle("s1", "pr", 0.1, false, 0),
+      needle("s2", "h2o", 0.1, false, 1),
+      needle("s2", "pr", 0.1, true, 1),
+      needle("s3", "h2o", 0.1, false, 1),
+      needle("s3", "pr", 0.1, true, 1),
+      needle("s1", "full", 1, true, 0),
+    ];
+    const cells = needleCells(recs);
+    const all = cells.find((c) => c.policy === "pr" && c.depth === "all")!;
+    expect([all.correct, all.n]).toEqual([2, 3]);
+    expect(cells.find((c) => c.policy === "pr" && c.depth === 1)!.correct).toBe(2);
+    const [g] = pairedNeedle(recs, "h2o", "pr");
+    expect([g.n, g.onlyA, g.onlyB]).toEqual([3, 1, 2]);
+    expect(g.p).toBeCloseTo(1, 12);
+    expect(summaryLines(recs, [["h2o", "pr"]])[0]).toBe(
+      "- passkey needles, 100 tokens, budget 0.1: h2o 1/3 correct, pr 2/3; only h2o right on 1, only pr on 2: no significant difference (p = 1.00).",
+    );
+  });
+});
