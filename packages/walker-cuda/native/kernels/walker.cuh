@@ -29,7 +29,7 @@ enum WalkMode : int {
   kWalkFull = 0,     // the walk
   kWalkNoGraph = 1,  // RNG + atomics, the next node drawn uniformly instead of loading the graph
   kWalkRngOnly = 2,  // RNG only (one atomic per walker at the end)
-  kWalkSharedCounts2 = 3,  // staging shared-counts compiled for two blocks per SM (32 registers)
+  kWalkSharedCounts2 = 3,  // staging shared-counts, forcing the two-blocks-per-SM build
 };
 
 // The edge-or-teleport decision of one step given the node's entries (see the file comment).
@@ -120,9 +120,15 @@ constexpr int64_t walk_shared_bytes(int64_t capacity, bool stageGraph) { return 
 // atomics). kStageGraph: the live part of the graph (numNodes nodes) is first copied to shared
 // memory and walked there; otherwise it is read from global memory through the read-only cache.
 // Threads walk w = tid, tid + blockDim, ...; counts equal walk_kernel's (integer sums commute).
-// kMinBlocks = 2 caps registers at 32 so two 1024-thread blocks share an SM (benchmark variant).
+// kMinBlocks = 2 caps registers at 32 so two 1024-thread blocks share an SM (sm_80/sm_90; sm_86/89
+// hold 1536 threads per SM, so there it stays 1).
+#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ == 860 || __CUDA_ARCH__ == 870 || __CUDA_ARCH__ == 890)
+#define KVWALK_WALK_MIN_BLOCKS(k) 1
+#else
+#define KVWALK_WALK_MIN_BLOCKS(k) (k)
+#endif
 template <bool kStageGraph, int kMinBlocks = 1>
-__global__ void __launch_bounds__(1024, kMinBlocks) walk_shared_kernel(WalkParams p) {
+__global__ void __launch_bounds__(1024, KVWALK_WALK_MIN_BLOCKS(kMinBlocks)) walk_shared_kernel(WalkParams p) {
   extern __shared__ int4 stage[];
   const int64_t g = blockIdx.x;
   const int32_t n = clamp_nodes(p.numNodes[g], p.capacity);

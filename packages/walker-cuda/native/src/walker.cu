@@ -20,8 +20,13 @@ cudaError_t launch_walk(const WalkParams& p, WalkStaging staging, int mode, cuda
   if (threads == 0 || p.steps == 0) return cudaSuccess;
   if (staging != WalkStaging::kGlobal) {
     const bool stageGraph = staging == WalkStaging::kShared;
-    const bool twoBlocks = mode == kWalkSharedCounts2;
-    if ((mode != kWalkFull && !(twoBlocks && !stageGraph)) || p.numGraphs > 0x7fffffffll) return cudaErrorInvalidValue;
+    if ((mode != kWalkFull && !(mode == kWalkSharedCounts2 && !stageGraph)) || p.numGraphs > 0x7fffffffll) return cudaErrorInvalidValue;
+    // The two-blocks-per-SM build (32 registers) wins once there are more graphs than SMs and
+    // loses slightly below (H200 sweep in bench/results/walker-cuda-bench.json).
+    int dev = 0;
+    int sms = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) return cudaGetLastError();
+    const bool twoBlocks = !stageGraph && (mode == kWalkSharedCounts2 || p.numGraphs > sms);
     if (p.capacity > max_shared_walk_capacity(staging)) return cudaErrorInvalidValue;
     const int bytes = static_cast<int>(walk_shared_bytes(p.capacity, stageGraph));
     const unsigned grid = static_cast<unsigned>(p.numGraphs);

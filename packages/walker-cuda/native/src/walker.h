@@ -17,13 +17,14 @@ enum class WalkStaging : int {
   kGlobal = 0,  // one thread per (graph, walker), graph read through the read-only cache
   kShared = 1,        // one block per graph: graph and visit histogram in shared memory
   kSharedCounts = 2,  // one block per graph: visit histogram in shared memory, graph read from global
+                      // (built for two blocks per SM when numGraphs > SMs)
 };
 
 // Largest capacity a block-per-graph staging fits on the current device (0 on error or for kGlobal).
 int64_t max_shared_walk_capacity(WalkStaging staging);
 
 // mode: 0 = the walk; 1 and 2 are benchmark probes with global staging, 3 the shared-counts walk
-// compiled for two blocks per SM (see WalkMode in walker.cuh).
+// forced to its two-blocks-per-SM build (see WalkMode in walker.cuh).
 cudaError_t launch_walk(const WalkParams& params, WalkStaging staging, int mode, cudaStream_t stream);
 cudaError_t launch_accumulate(float* scores, const uint32_t* counts, int64_t n, float decay, cudaStream_t stream);
 cudaError_t launch_pagerank(const PagerankParams& params, cudaStream_t stream);
