@@ -25,7 +25,11 @@ namespace {
 std::string received(const Napi::Value& v) {
   if (v.IsUndefined()) return "undefined";
   if (v.IsNull()) return "null";
-  if (v.IsNumber()) return std::to_string(v.As<Napi::Number>().DoubleValue());
+  if (v.IsNumber()) {
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (d == std::floor(d) && std::fabs(d) < 9.007199254740992e15) return std::to_string(static_cast<long long>(d));
+    return std::to_string(d);
+  }
   if (v.IsTypedArray()) {
     static const char* names[] = {"Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array",
                                   "Uint32Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array"};
