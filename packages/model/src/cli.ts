@@ -54,7 +54,7 @@ async function ppl(dir: string, textFile: string, opts: { window: number; maxWin
     const r = await perplexity(model, tokens, {
       window: opts.window,
       maxWindows: opts.maxWindows,
-      onWindow: (_done, _total, nllSum, count) => bar.tick(1, `ppl ${Math.exp(nllSum / count).toFixed(2)}`),
+      onWindow: (_done, _total, nllSum, count) => bar.tick(1, count > 0 ? `ppl ${Math.exp(nllSum / count).toFixed(2)}` : ""),
     });
     out(`perplexity ${r.perplexity.toFixed(3)} over ${r.predictedTokens} predicted tokens (${r.totalTokens} tokens, ${r.windows} windows of ${r.windowSize})`);
     out(`speed      ${r.tokensPerSecond.toFixed(0)} tokens/s (${r.seconds.toFixed(1)} s, ${(r.seconds / r.windows).toFixed(2)} s/window)`);

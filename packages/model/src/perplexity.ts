@@ -9,6 +9,7 @@ export interface PerplexityResult {
   totalTokens: number;
   /** Tokens whose NLL was counted: every token except the first of each window. */
   predictedTokens: number;
+  /** Windows scored (a trailing one-token window predicts nothing and is not counted). */
   windows: number;
   windowSize: number;
   seconds: number;
@@ -46,13 +47,15 @@ export async function perplexity(
   for (let w = 0; w < total; w++) {
     const chunk = tokens.subarray(w * W, Math.min(tokens.length, (w + 1) * W));
     processed += chunk.length;
-    if (chunk.length < 2) continue;
-    const { nll } = await model.forward(chunk, { positions: [] });
-    let s = 0;
-    for (let i = 0; i < nll.length; i++) s += nll[i];
-    nllSum += s;
-    count += nll.length;
-    windowMeanNll.push(s / nll.length);
+    // A trailing window of one token predicts nothing and is skipped.
+    if (chunk.length >= 2) {
+      const { nll } = await model.forward(chunk, { positions: [] });
+      let s = 0;
+      for (let i = 0; i < nll.length; i++) s += nll[i];
+      nllSum += s;
+      count += nll.length;
+      windowMeanNll.push(s / nll.length);
+    }
     opts.onWindow?.(w + 1, total, nllSum, count);
   }
   const seconds = (performance.now() - start) / 1000;
