@@ -6,7 +6,7 @@
 //
 //   node tools/gpu-bundle.mjs [--out .gpu-bundle] [--sanitize] graph-cache walker-cuda ...
 //   then, on the GPU host:  bash .gpu-bundle/run.sh            (device tool: carry .gpu-bundle)
-//   back here:              node tools/gpu-collect.mjs <folder with the returned files>
+//   back here:              node tools/gpu-collect.mjs <returned folder>  (unpacks gpu-results.tar.gz)
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -103,7 +103,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ${unpack}
 export KVWALK_COMMIT=${commit}
-OUT=\${OUT:-$PWD/out}; mkdir -p "$OUT"
+FINAL=\${OUT:-$PWD/out}; mkdir -p "$FINAL"
+OUT=$(mktemp -d)  # results gather here, then travel back as one archive (the device tool returns at most 8 files)
+trap 'cp "$OUT/device-probe.json" "$FINAL/" 2>/dev/null; tar czf "$FINAL/gpu-results.tar.gz" -C "$OUT" .' EXIT
 B=${relative(root, outDir)}
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv > "$OUT/nvidia-smi.csv" 2>&1 || true
 node "$B/probe.mjs" ${native.map((d) => `"$B/${d}"`).join(" ")} > "$OUT/device-probe.json"; cat "$OUT/device-probe.json"

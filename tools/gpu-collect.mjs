@@ -2,13 +2,20 @@
 // Copies the JSON results a GPU run returned (device tool's files_at, or the bundle's out/) into
 // bench/results/, adding provenance (date, GPU and driver from the device probe, commit) to each.
 //   node tools/gpu-collect.mjs <returned folder> [--prefix h200]
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeJsonAtomic } from "../packages/core/dist/index.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const [src, ...rest] = process.argv.slice(2);
+let [src, ...rest] = process.argv.slice(2);
+if (src && existsSync(join(src, "gpu-results.tar.gz"))) {
+  const unpacked = mkdtempSync(join(tmpdir(), "kvwalk-gpu-"));
+  execFileSync("tar", ["xzf", join(src, "gpu-results.tar.gz"), "-C", unpacked]);
+  src = unpacked;
+}
 if (!src || !existsSync(src)) {
   console.error("usage: gpu-collect.mjs <folder with returned files> [--prefix NAME]");
   process.exit(2);
