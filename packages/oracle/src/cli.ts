@@ -15,6 +15,7 @@ const CLI_DEFAULTS = {
   refreshEvery: 32,
   mode: "causal" as StudyMode,
   concurrency: 2,
+  simWorkers: 2,
 };
 
 const HELP = `kvwalk-oracle: the Phase-1 study (does PageRank eviction beat H2O?)
@@ -39,7 +40,10 @@ Options of run:
   --steps N            pagerank-walker steps per walker (default 20)
   --decay X            pagerank-walker visit decay across refreshes (default 0.5)
   --seed N             seed of random and pagerank-walker (default 0)
+  --max-iter N         pagerank-undirected: power iterations per refresh (default: converge on the
+                       first refresh, then 4 warm-started iterations per refresh)
   --concurrency N      model passes at once (default ${CLI_DEFAULTS.concurrency})
+  --sim-workers N      worker threads simulating (layer, KV head) pairs, 0 = in-process (default ${CLI_DEFAULTS.simWorkers})
   --threads N          model threads (default: all cores)
   --resamples N        bootstrap resamples (default 2000)
   --out DIR            results folder (default out/oracle/<mode>-<dataset>); rerun to resume
@@ -82,7 +86,9 @@ async function main(argv: string[]): Promise<void> {
       steps: { type: "string" },
       decay: { type: "string" },
       seed: { type: "string" },
+      "max-iter": { type: "string" },
       concurrency: { type: "string" },
+      "sim-workers": { type: "string" },
       threads: { type: "string" },
       resamples: { type: "string" },
       out: { type: "string" },
@@ -119,8 +125,10 @@ async function main(argv: string[]): Promise<void> {
     steps: int("--steps", values.steps, 1) ?? 20,
     decay: values.decay === undefined ? 0.5 : expectNumber("--decay", Number(values.decay), 0, 1),
     seed: int("--seed", values.seed) ?? 0,
+    ...(values["max-iter"] === undefined ? {} : { maxIter: int("--max-iter", values["max-iter"], 1) }),
   };
   const concurrency = int("--concurrency", values.concurrency, 1) ?? CLI_DEFAULTS.concurrency;
+  const simWorkers = int("--sim-workers", values["sim-workers"], 0) ?? CLI_DEFAULTS.simWorkers;
   const threads = int("--threads", values.threads, 1);
   const resamples = int("--resamples", values.resamples, 10) ?? 2000;
   const modelDir = values.model ?? requireShared("models/fixture-lm", "the fixture model");
@@ -145,6 +153,7 @@ async function main(argv: string[]): Promise<void> {
       out,
       shared,
       concurrency,
+      simWorkers,
       resamples,
       command: `kvwalk-oracle ${argv.join(" ")}`,
     });
@@ -155,7 +164,18 @@ async function main(argv: string[]): Promise<void> {
 }
 
 reexecWithTunedAllocator();
-main(process.argv.slice(2)).catch((err: unknown) => {
+let finished = false;
+// An awaited promise that can never settle (nothing left on the event loop) would otherwise end the
+// process silently with status 0.
+process.on("beforeExit", () => {
+  if (finished) return;
+  console.error("kvwalk-oracle: stopped before the study finished (event loop drained with work pending)");
+  process.exit(1);
+});
+main(process.argv.slice(2)).then(() => {
+  finished = true;
+}).catch((err: unknown) => {
+  finished = true;
   if (err instanceof KvwalkError) {
     console.error(`kvwalk-oracle: ${err.message}`);
     process.exit(2);

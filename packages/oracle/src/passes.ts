@@ -33,6 +33,8 @@ export interface PassTiming {
   refreshMs: number;
   /** PageRank refreshes over all (layer, KV head). */
   refreshes: number;
+  /** Power iterations over all refreshes (pagerank-undirected; the other variants are exact sweeps). */
+  iterations: number;
   /** Tokens evicted over all (layer, KV head). */
   evictions: number;
   /** Wall time of the pass, ms. */
@@ -46,7 +48,7 @@ export interface PassResult {
 }
 
 function emptyTiming(): PassTiming {
-  return { forwardMs: 0, simMs: 0, rowMs: 0, refreshMs: 0, refreshes: 0, evictions: 0, wallMs: 0 };
+  return { forwardMs: 0, simMs: 0, rowMs: 0, refreshMs: 0, refreshes: 0, iterations: 0, evictions: 0, wallMs: 0 };
 }
 
 async function timed<T>(timing: PassTiming, f: () => Promise<T>): Promise<T> {
@@ -126,6 +128,7 @@ export async function causalPass(
       timing.simMs += r.totalMs;
       timing.refreshMs += r.policy.refreshMs;
       timing.refreshes += r.policy.refreshes;
+      timing.iterations += r.policy.iterations;
       timing.evictions += r.evictions;
       evict.set(r.evict, kvh * T);
     };

@@ -29,6 +29,8 @@ export interface RunRecord {
   rowMs: number;
   refreshMs: number;
   refreshes: number;
+  /** Power iterations over all refreshes (pagerank-undirected); absent in older records. */
+  iterations?: number;
   wallMs: number;
   /** PageRank refresh interval used (steps). */
   refreshEvery: number;

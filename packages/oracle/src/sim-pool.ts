@@ -47,7 +47,6 @@ export class SimPool {
         for (const p of this.pending.values()) p.reject(err);
         this.pending.clear();
       });
-      w.unref();
       this.workers.push(w);
       this.idle.push(w);
     }

@@ -71,36 +71,49 @@ interface Job {
 }
 
 /**
- * Rough cost model (measured on the 2-core development VM with the fixture model, 8 layers x 6 heads,
- * T = 4096, other work running): seconds per pass. Model work scales with layers x heads x T^2;
- * the simulation cost per (layer, KV head) with T x budget.
+ * Rough cost model, seconds on the 2-core development VM with the fixture model (8 layers x 6 heads,
+ * T = 4096; measured at load ~8 with concurrency 2 and 2 simulation workers, divided by 2.5 for an
+ * idle machine): a pass without logits (full, streaming, random, retrospective evaluation), a pass
+ * with logits, and the simulation CPU time per (layer, KV head) at a 20% budget. Model work scales
+ * with layers x heads x T^2; simulation with T and budget^0.8 (softmax rows) or budget^1.5 (PageRank).
  */
-const MODEL_PASS_S = { full: 5, withLogits: 11 };
+const MODEL_PASS_S = { plain: 10, withLogits: 15 };
 const SIM_MS_PER_HEAD: Record<string, number> = {
-  streaming: 5,
-  random: 10,
-  h2o: 150,
-  "h2o-paper": 150,
-  tova: 150,
-  "pagerank-dense": 450,
+  full: 0,
+  streaming: 3,
+  random: 3,
+  h2o: 170,
+  "h2o-paper": 170,
+  tova: 180,
+  "pagerank-dense": 800,
   "pagerank-top4": 250,
-  "pagerank-walker": 500,
-  "pagerank-undirected": 1500,
+  "pagerank-walker": 800,
+  "pagerank-undirected": 3000,
 };
 
-/** Estimated seconds of a job list (printed in the plan; the progress bar's ETA takes over). */
-export function estimateSeconds(jobs: { kind: string; policy: string; budget: number }[], model: LoadedModel, T: number, mode: StudyMode): number {
+/** Estimated wall seconds of a job list (printed in the plan; the progress bar's ETA takes over). */
+export function estimateSeconds(
+  jobs: { kind: string; policy: string; budget: number }[],
+  model: LoadedModel,
+  T: number,
+  mode: StudyMode,
+  simWorkers = 2,
+  concurrency = 2,
+): number {
   const c = model.config;
-  const scale = ((c.numLayers * c.numHeads) / 48) * (T / 4096) ** 2;
+  const modelScale = ((c.numLayers * c.numHeads) / 48) * (T / 4096) ** 2;
   const heads = c.numLayers * c.numKvHeads;
   let s = 0;
   for (const j of jobs) {
-    if (j.kind === "full") s += MODEL_PASS_S.full * scale;
-    else if (j.kind === "scoring") s += MODEL_PASS_S.withLogits * scale + (heads * 3 * (T / 4096) ** 2 * 1000) / 1000;
-    else if (mode === "retrospective") s += MODEL_PASS_S.full * scale;
-    else s += MODEL_PASS_S.withLogits * scale + (heads * (SIM_MS_PER_HEAD[j.policy] ?? 500) * (T / 4096) * (j.budget / 0.2) ** (isPageRankPolicy(j.policy) ? 1.5 : 0.5)) / 1000;
+    const needsLogits = j.kind === "scoring" || (mode === "causal" && j.kind === "policy" && (SIM_MS_PER_HEAD[j.policy] ?? 500) > 10);
+    s += (needsLogits ? MODEL_PASS_S.withLogits : MODEL_PASS_S.plain) * modelScale;
+    if (mode === "causal" && j.kind === "policy") {
+      const sim = (heads * (SIM_MS_PER_HEAD[j.policy] ?? 500) * (T / 4096) * (j.budget / 0.2) ** (isPageRankPolicy(j.policy) ? 1.5 : 0.8)) / 1000;
+      s += sim / Math.max(1, simWorkers);
+    }
+    if (j.kind === "scoring") s += (heads * 2000 * (T / 4096) ** 2) / 1000;
   }
-  return s;
+  return concurrency > 1 ? s / 1.3 : s;
 }
 
 /** Settings that must match for results in one folder to be comparable (checked on resume). */
@@ -173,14 +186,14 @@ export async function runStudy(o: StudyOptions): Promise<StudyResult> {
   });
   const all = jobsByWindow.flat();
   const passes = all.length;
-  const est = estimateSeconds(all, o.model, T, o.mode);
+  const est = estimateSeconds(all, o.model, T, o.mode, o.mode === "causal" ? (o.simWorkers ?? 2) : 0, Math.max(1, o.concurrency ?? 2));
   const concurrency = Math.max(1, o.concurrency ?? 2);
   log(
     `kvwalk-oracle: ${o.mode} study on ${o.dataset}: ${o.windows.length} windows x ${o.policies.length} policies x ${o.budgets.length} budgets (${o.budgets.map((b) => `${b * 100}%`).join(", ")}), T = ${T}`,
   );
   log(`  policies: ${o.policies.join(", ")}; refreshEvery = ${o.shared.refreshEvery}`);
   log(
-    `  ${passes} model passes to run (${store.records.length} records already in ${o.out}), concurrency ${concurrency}, ${o.mode === "causal" ? (o.simWorkers ?? 2) : 0} simulation workers; estimated ${formatDuration(concurrency > 1 ? est / 1.3 : est)} on a 2-core machine`,
+    `  ${passes} model passes to run (${store.records.length} records already in ${o.out}), concurrency ${concurrency}, ${o.mode === "causal" ? (o.simWorkers ?? 2) : 0} simulation workers; estimated ${formatDuration(est)} on a 2-core machine`,
   );
   const progress = o.progress === false || passes === 0 ? null : new Progress(`${o.mode} ${o.dataset}`, passes, "pass");
 
@@ -199,6 +212,7 @@ export async function runStudy(o: StudyOptions): Promise<StudyResult> {
       rowMs: r.timing.rowMs,
       refreshMs: r.timing.refreshMs,
       refreshes: r.timing.refreshes,
+      iterations: r.timing.iterations,
       wallMs: r.timing.wallMs,
       refreshEvery: shared.refreshEvery ?? 32,
     };

@@ -40,9 +40,11 @@ export {
   queryHeadsOf,
   type RowSource,
   retrospectiveEvict,
+  retrospectiveScores,
   runPolicy,
   type SimulationResult,
   simulateHead,
+  staticKeepSet,
   visibleCounts,
 } from "./simulate.js";
 export { type SyntheticAttentionOptions, syntheticLogits } from "./synthetic.js";

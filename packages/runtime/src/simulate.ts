@@ -112,55 +112,68 @@ export function simulateHead(policy: EvictionPolicy, logits: Float32Array[], len
 }
 
 /**
- * Retrospective oracle (the original design's literal Phase 1; uses FUTURE information): the
- * policy scores every token from the full causal attention of the whole window (all T rows, no
- * eviction), then one static keep-set K of the budget - sinks - window best-scored non-sink tokens
- * is chosen. Query t sees the sinks, K, and its own local window t-window+1..t, so it never sees
- * more than `budget` keys: evict[j] = T for sinks and K, else min(T, j + window).
+ * Retrospective oracle, step 1: every policy scores every token from the full causal attention of
+ * the whole window (all T rows over all earlier keys, no eviction; each row computed once and shown
+ * to every policy). Returns each policy's final scores (Float64Array [T], higher = keep).
+ * Uses FUTURE information: a key's score includes queries after it.
  */
-export function retrospectiveEvict(policy: EvictionPolicy, length: number, row: RowSource, streamId = 0): SimulationResult {
+export function retrospectiveScores(policies: EvictionPolicy[], length: number, row: RowSource, streamId = 0): Float64Array[] {
   expectInt("length", length, 1);
-  const t0 = performance.now();
-  policy.begin({ length, streamId });
-  const budget = policy.budget;
-  const evict = new Int32Array(length).fill(length);
-  if (budget >= length) {
-    return { evict, evictions: 0, firstEviction: length, rowMs: 0, totalMs: performance.now() - t0, policy: policy.stats() };
-  }
+  for (const p of policies) p.begin({ length, streamId });
   const cache = new CacheState(length);
   const probs = new Float64Array(length);
-  let rowMs = 0;
+  const needRows = policies.some((p) => p.needsAttention);
   for (let t = 0; t < length; t++) {
     cache.append(t);
-    if (policy.needsAttention) {
-      const r0 = performance.now();
-      row(t, cache, probs);
-      rowMs += performance.now() - r0;
-      policy.observe(t, cache, probs);
-    }
+    if (!needRows) continue;
+    row(t, cache, probs);
+    for (const p of policies) if (p.needsAttention) p.observe(t, cache, probs);
   }
-  const scores = policy.finalScores(length, cache);
-  const { sinks, window } = policy;
+  return policies.map((p) => p.finalScores(length, cache).slice());
+}
+
+/**
+ * Retrospective oracle, step 2: one static keep-set K of the budget - sinks - window best-scored
+ * non-sink tokens (NaN scores lowest; ties: the later token). Query t sees the sinks, K and its own
+ * local window t-window+1..t, so never more than `budget` keys: evict[j] = T for sinks and K, else
+ * min(T, j + window). Returns the eviction-time vector [T].
+ */
+export function staticKeepSet(scores: Float64Array, budget: number, sinks: number, window: number): Int32Array {
+  const length = scores.length;
+  const evict = new Int32Array(length).fill(length);
+  if (budget >= length) return evict;
   const keepCount = Math.max(0, budget - sinks - window);
   const order: number[] = [];
   for (let j = sinks; j < length; j++) order.push(j);
   const key = (j: number): number => (Number.isNaN(scores[j]) ? Number.NEGATIVE_INFINITY : scores[j]);
-  // Highest score first; ties: the later token (it serves fewer queries outside its window, but is fresher).
   order.sort((a, b) => key(b) - key(a) || b - a);
   const keep = new Uint8Array(length);
   for (let i = 0; i < keepCount && i < order.length; i++) keep[order[i]] = 1;
+  for (let j = sinks; j < length; j++) if (!keep[j]) evict[j] = Math.min(length, j + window);
+  return evict;
+}
+
+/**
+ * The retrospective oracle for one policy (the original design's literal Phase 1; uses FUTURE
+ * information): retrospectiveScores, then staticKeepSet with the policy's budget and protected set.
+ */
+export function retrospectiveEvict(policy: EvictionPolicy, length: number, row: RowSource, streamId = 0): SimulationResult {
+  const t0 = performance.now();
+  policy.begin({ length, streamId });
+  if (policy.budget >= length) {
+    return { evict: new Int32Array(length).fill(length), evictions: 0, firstEviction: length, rowMs: 0, totalMs: performance.now() - t0, policy: policy.stats() };
+  }
+  const [scores] = retrospectiveScores([policy], length, row, streamId);
+  const evict = staticKeepSet(scores, policy.budget, policy.sinks, policy.window);
   let evictions = 0;
   let firstEviction = length;
-  for (let j = sinks; j < length; j++) {
-    if (keep[j]) continue;
-    const e = Math.min(length, j + window);
-    evict[j] = e;
-    if (e < length) {
+  for (let j = 0; j < length; j++) {
+    if (evict[j] < length) {
       evictions++;
-      if (e < firstEviction) firstEviction = e;
+      if (evict[j] < firstEviction) firstEviction = evict[j];
     }
   }
-  return { evict, evictions, firstEviction, rowMs, totalMs: performance.now() - t0, policy: policy.stats() };
+  return { evict, evictions, firstEviction, rowMs: 0, totalMs: performance.now() - t0, policy: policy.stats() };
 }
 
 /** Query heads attached to KV head `kvHead` under grouped-query attention (HF layout: head h uses KV head floor(h / G)). */

@@ -221,7 +221,8 @@ export function personalizedPageRankCausal(
  * an undirected weighted graph whose edge {u, v} (u > v) weighs A[u, v] as recorded, self-loops
  * A[u, u] counted once (as `to_directed` does); a step from u moves to neighbour v with probability
  * (1 - teleport) x w(u, v) / deg(u); teleport and dangling nodes go to the uniform distribution.
- * Warm start from `x`; `y`, `deg` and `f` are scratch [T]. Returns the number of iterations.
+ * Warm start from `x`; `y`, `deg` and `f` are scratch [T]. With `alive` ([T], 0 = evicted), edges
+ * to evicted keys are pruned in place first (in the degree pass). Returns the number of iterations.
  */
 export function undirectedPageRank(
   graph: AttentionGraph,
@@ -231,6 +232,7 @@ export function undirectedPageRank(
   y: Float64Array,
   deg: Float64Array,
   f: Float64Array,
+  alive?: Uint8Array,
 ): number {
   const tokens = cache.tokens;
   const n = cache.size;
@@ -241,14 +243,23 @@ export function undirectedPageRank(
   for (let i = 0; i < n; i++) deg[tokens[i]] = 0;
   for (let i = 0; i < n; i++) {
     const u = tokens[i];
-    const m = len[u];
-    if (m === 0) continue;
-    const k = keys[u]!;
+    const k = keys[u];
+    if (k === null) continue;
     const w = weights[u]!;
+    const m = len[u];
+    // Prune edges to evicted keys (alive = 0) and accumulate degrees in the same pass.
+    let c = 0;
     for (let e = 0; e < m; e++) {
-      deg[u] += w[e];
-      if (k[e] !== u) deg[k[e]] += w[e];
+      const j = k[e];
+      if (alive !== undefined && alive[j] === 0) continue;
+      const we = w[e];
+      k[c] = j;
+      w[c] = we;
+      c++;
+      deg[u] += we;
+      if (j !== u) deg[j] += we;
     }
+    len[u] = c;
   }
   let sum = 0;
   for (let i = 0; i < n; i++) sum += x[tokens[i]];
