@@ -4,15 +4,15 @@
 // keys 0..lengths[b]-1, K/V in bf16, all arithmetic in float32. The keys are split into
 // `num_splits` contiguous ranges (split-K); block (split, h, b) runs an online softmax over its
 // range and, with WRITE_GRAPH, a running top-4 of the logits (ties: lower key index). With one split
-// the block finishes the job; otherwise every block writes its partial result and the last block of
-// (b, h) to finish (an atomic ticket; counters reset themselves) merges the splits (log-sum-exp
+// every block writes its partial result and the last block of
+// (b, h) to finish (an atomic ticket; counters reset themselves; with one split, the block itself) merges the splits (log-sum-exp
 // weighting; top-4 lists merged exactly) and writes the output: one launch either way. The graph gets, at node nodes[b] of
 // graph b * num_heads + h, the top-4 keys with p = exp(logit - lse) renormalized over the four
 // (writer's rule, normalize_top4). Logits are kept in log2 units (q pre-scaled by scale * log2 e).
 //
 // Shapes: q float [batch, num_heads, D]; k, v bf16 [batch, num_kv_heads, kv_capacity, D];
 // lengths int [batch] in [1, kv_capacity]; out float [batch, num_heads, D]; lse float [batch, num_heads]
-// (natural log); partials (num_splits > 1): part_o float [batch, num_heads, num_splits, D],
+// (natural log); partials: part_o float [batch, num_heads, num_splits, D],
 // part_lse float [..., num_splits] (log2), part_top float/int [..., num_splits, 4] (log2 logits, keys),
 // tickets int [batch, num_heads] (zero before the first launch; left zero by every launch).
 #pragma once
@@ -133,14 +133,10 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
   if (WRITE_GRAPH && tid < 32) {
     Top4 t;
     t.init();
-    for (int s = tid; s < S; s += 32) {
-      Top4 o;
-      const size_t off = (bh * S + s) * kTopK;
-#pragma unroll
-      for (int c = 0; c < kTopK; c++) o.c[c] = Cand{__ldcg(p.part_top_v + off + c), __ldcg(p.part_top_i + off + c)};
-      t = merge(t, o);
-    }
-    t = warp_merge(t, 32);
+    const size_t base = bh * S * kTopK;
+#pragma unroll 1
+    for (int c = tid; c < S * kTopK; c += 32) top4_insert(t, Cand{__ldcg(p.part_top_v + base + c), __ldcg(p.part_top_i + base + c)});
+    t = warp_top4(t);
     if (tid == 0) write_graph_node<LAYOUT>(p, b, h, t, lse2);
   }
 }
@@ -276,44 +272,26 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? 7 : 8) decode_at
   for (int d = tid; d < D; d += kDecodeThreads) {
     float o = 0.f;
     for (int g = 0; g < G; g++) o += s_acc[g][d] * exp2f(s_m[g] - M_use);
-    o *= inv_l;
-    if (p.num_splits == 1) {
-      p.out[bh * D + d] = o;
-    } else {
-      p.part_o[(bh * p.num_splits + split) * D + d] = o;
-    }
+    p.part_o[(bh * p.num_splits + split) * D + d] = o * inv_l;
   }
   if (WRITE_GRAPH && tid < 32) {
     Top4 t;
-    if (tid < G) {
-#pragma unroll
-      for (int s = 0; s < kTopK; s++) t.c[s] = Cand{s_topv[tid][s], s_topi[tid][s]};
-    } else {
-      t.init();
-    }
-    t = warp_merge(t, G < 32 ? G : 32);
+    t.init();
+#pragma unroll 1
+    for (int c = tid; c < G * kTopK; c += 32) top4_insert(t, Cand{s_topv[c / kTopK][c % kTopK], s_topi[c / kTopK][c % kTopK]});
+    t = warp_top4(t);
     if (tid == 0) {
-      if (p.num_splits == 1) {
-        write_graph_node<LAYOUT>(p, b, h, t, lse2);
-      } else {
-        const size_t o = (bh * p.num_splits + split) * kTopK;
+      const size_t o = (bh * p.num_splits + split) * kTopK;
 #pragma unroll
-        for (int s = 0; s < kTopK; s++) {
-          p.part_top_v[o + s] = t.c[s].v;
-          p.part_top_i[o + s] = t.c[s].i;
-        }
+      for (int s = 0; s < kTopK; s++) {
+        p.part_top_v[o + s] = t.c[s].v;
+        p.part_top_i[o + s] = t.c[s].i;
       }
     }
   }
-  if (tid == 0) {
-    if (p.num_splits == 1) {
-      p.lse[bh] = lse2 * kLn2;
-    } else {
-      p.part_lse[bh * p.num_splits + split] = lse2;
-    }
-  }
-  if (p.num_splits == 1) return;
-  // Last block of (b, h) merges the splits (threadfence reduction).
+  if (tid == 0) p.part_lse[bh * p.num_splits + split] = lse2;
+  // The last block of (b, h) to finish merges the splits (threadfence reduction); with one split that
+  // is the block itself (one code path: the tail is fetched cold into the instruction cache).
   __shared__ bool s_last;
   __shared__ float s_w[kMaxSplits];
   __shared__ float s_red[kDecodeThreads / 32];

@@ -92,33 +92,49 @@ __device__ __forceinline__ void cswap(Cand& a, Cand& b) {
   }
 }
 
-// Top-4 of the union of two sorted lists (bitonic merge: pairwise best of a[i], b[3-i] is a
-// bitonic sequence holding the top 4; two compare-exchange stages sort it). Exact under the
-// total order, so the result does not depend on the merge tree.
-__device__ __forceinline__ Top4 merge(const Top4& a, const Top4& b) {
-  Top4 r;
-#pragma unroll
-  for (int s = 0; s < kTopK; s++) r.c[s] = better(a.c[s], b.c[3 - s]) ? a.c[s] : b.c[3 - s];
-  cswap(r.c[0], r.c[2]);
-  cswap(r.c[1], r.c[3]);
-  cswap(r.c[0], r.c[1]);
-  cswap(r.c[2], r.c[3]);
-  return r;
+// Inserts any candidate into a sorted list (compare-exchange chain; small code).
+__device__ __forceinline__ void top4_insert(Top4& t, const Cand& c) {
+  if (!better(c, t.c[3])) return;
+  t.c[3] = c;
+  cswap(t.c[2], t.c[3]);
+  cswap(t.c[1], t.c[2]);
+  cswap(t.c[0], t.c[1]);
 }
 
-// Butterfly merge across the lanes of a warp (offsets < width): afterwards every lane holds the
-// top-4 of the lanes in its aligned group of `width`.
-__device__ __forceinline__ Top4 warp_merge(Top4 t, int width) {
-  for (int off = 1; off < width; off <<= 1) {
-    Top4 o;
-#pragma unroll
-    for (int s = 0; s < kTopK; s++) {
-      o.c[s].v = __shfl_xor_sync(0xffffffffu, t.c[s].v, off);
-      o.c[s].i = __shfl_xor_sync(0xffffffffu, t.c[s].i, off);
-    }
-    t = merge(t, o);
+// The best candidate over the 32 lanes (every lane gets it).
+__device__ __forceinline__ Cand warp_best(Cand c) {
+#pragma unroll 1
+  for (int off = 16; off > 0; off >>= 1) {
+    const Cand o{__shfl_xor_sync(0xffffffffu, c.v, off), __shfl_xor_sync(0xffffffffu, c.i, off)};
+    if (better(o, c)) c = o;
   }
-  return t;
+  return c;
+}
+
+// Top-4 of the union of every lane's sorted list: four rounds of a warp-wide best over the lists'
+// heads, the winning lane popping its head (key indices are unique across lanes, so exactly one lane
+// matches; sentinels may "pop" harmlessly). Exact under the total order, independent of how candidates
+// were spread over lanes. Rolled loops on purpose: this code runs once per block, and code executed
+// once is fetched cold into the instruction cache (straight-line bitonic merges cost ~10 us per launch
+// on H200). Every lane returns the result.
+__device__ __forceinline__ Top4 warp_top4(Top4 t) {
+  const int lane = threadIdx.x & 31;
+  Cand mine = sentinel();  // lane r keeps the winner of round r
+#pragma unroll 1
+  for (int r = 0; r < kTopK; r++) {
+    const Cand best = warp_best(t.c[0]);
+    if (lane == r) mine = best;
+    if (t.c[0].i == best.i) {
+      t.c[0] = t.c[1];
+      t.c[1] = t.c[2];
+      t.c[2] = t.c[3];
+      t.c[3] = sentinel();
+    }
+  }
+  Top4 out;
+#pragma unroll
+  for (int r = 0; r < kTopK; r++) out.c[r] = Cand{__shfl_sync(0xffffffffu, mine.v, r), __shfl_sync(0xffffffffu, mine.i, r)};
+  return out;
 }
 
 // The writer's rule (identical to writeNormalizedTop4 in src/topk.ts): candidates with a valid index
@@ -132,21 +148,28 @@ __device__ __forceinline__ void normalize_top4(const Top4& t, const float p[kTop
     ok[s] = t.c[s].i != INT_MAX && p[s] > 0.f;
     if (ok[s]) sum = __fadd_rn(sum, p[s]);
   }
-  int idx[kTopK] = {-1, -1, -1, -1};
-  float wt[kTopK] = {0.f, 0.f, 0.f, 0.f};
-  int k = 0;
+  // One IEEE division per entry (each division site carries its own slow path in the code).
+  float q[kTopK];
+#pragma unroll
+  for (int s = 0; s < kTopK; s++) q[s] = __fdiv_rn(ok[s] ? p[s] : 0.f, sum > 0.f ? sum : 1.f);
+  // Squeeze dropped entries out (valid ones first, in order): a chain of conditional shifts.
+  int idx[kTopK];
+  float wt[kTopK];
 #pragma unroll
   for (int s = 0; s < kTopK; s++) {
-    if (ok[s]) {
-      // k <= s, so this unrolls to predicated moves.
+    idx[s] = ok[s] ? t.c[s].i : -1;
+    wt[s] = ok[s] ? q[s] : 0.f;
+  }
 #pragma unroll
-      for (int d = 0; d <= s; d++) {
-        if (d == k) {
-          idx[d] = t.c[s].i;
-          wt[d] = __fdiv_rn(p[s], sum);
-        }
+  for (int pass = 0; pass < kTopK - 1; pass++) {
+#pragma unroll
+    for (int s = 0; s < kTopK - 1; s++) {
+      if (idx[s] < 0 && idx[s + 1] >= 0) {
+        idx[s] = idx[s + 1];
+        wt[s] = wt[s + 1];
+        idx[s + 1] = -1;
+        wt[s + 1] = 0.f;
       }
-      k++;
     }
   }
   n = make_int4(idx[0], idx[1], idx[2], idx[3]);

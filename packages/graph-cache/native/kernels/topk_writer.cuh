@@ -25,7 +25,7 @@ __global__ void topk_writer_kernel(const float* __restrict__ probs, int rows, in
       const float p = row[j];
       if (p > 0.f && p != INFINITY) t.push_scan(p, j);
     }
-    t = warp_merge(t, 32);
+    t = warp_top4(t);
     if (lane == 0) {
       const int g = graph_ids[r];
       const int node = nodes[r];

@@ -7,21 +7,20 @@ namespace kvwalk {
 int decode_choose_splits(int batch, int num_heads, int max_length, int sm_count) {
   // One wave = 7 resident blocks per SM (the graph variant's <= 73 registers x 128 threads; the
   // baseline fits 8; both get the same grid so the overhead is measured like for like). A partly
-  // filled extra wave costs a whole block time (measured on H200: 1024 single-split blocks at batch 32
-  // made the graph variant 29 % slower than the baseline, which fit one wave at 8 blocks per SM), so:
-  // up to one wave of (b, h) blocks, fill the wave; beyond, split into >= 4 waves. At least 256 keys
-  // per split (shorter splits pay the fixed per-block cost and a longer merge), at most 256 splits.
+  // filled extra wave costs a whole block time (measured on H200), so: up to one wave of (b, h)
+  // blocks, fill the wave; beyond, split into >= 4 waves. At least 256 keys per split (shorter splits
+  // pay the fixed per-block cost and a longer merge), at most 256 splits.
   const long long blocks = static_cast<long long>(batch) * num_heads;
   const long long wave = static_cast<long long>(sm_count > 0 ? sm_count : 132) * 7;
-  long long splits = blocks <= wave ? wave / blocks : (4 * wave + blocks - 1) / blocks;
   const long long by_len = (max_length + 255) / 256;
+  // Up to one wave: fill it. Beyond: at least 4 waves, so the partly filled last wave is a small part.
+  long long splits = blocks <= wave ? wave / blocks : (4 * wave + blocks - 1) / blocks;
   if (splits > by_len) splits = by_len;
   if (splits > 256) splits = 256;
   return splits < 1 ? 1 : static_cast<int>(splits);
 }
 
 size_t decode_workspace_bytes(int batch, int num_heads, int head_dim, int num_splits) {
-  if (num_splits <= 1) return 0;
   const size_t parts = static_cast<size_t>(batch) * num_heads * num_splits;
   // part_o [parts, D], part_lse [parts], part_top_v [parts, 4], part_top_i [parts, 4], tickets [batch, heads]
   return parts * (static_cast<size_t>(head_dim) + 1 + 4 + 4) * 4 + static_cast<size_t>(batch) * num_heads * 4 + 64;
@@ -62,7 +61,7 @@ cudaError_t launch_decode_attention(const DecodeArgs& a, cudaStream_t stream) {
   p.num_splits = a.num_splits;
   p.split_len = (a.max_length + a.num_splits - 1) / a.num_splits;
   if (p.split_len < 1) p.split_len = 1;
-  if (a.num_splits > 1) {
+  {
     const size_t parts = static_cast<size_t>(a.batch) * a.num_heads * a.num_splits;
     float* w = a.workspace;
     p.part_o = w;

@@ -27,7 +27,7 @@ struct DecodeArgs {
   float scale;
   int num_splits;        // >= 1 (see decode_choose_splits)
   float* workspace;      // decode_workspace_bytes(...) bytes, zeroed once before the first launch (each
-                         // launch leaves its tickets at zero again); unused with one split
+                         // launch leaves its tickets at zero again)
   void* graph;           // nullptr: no graph write (the baseline kernel)
   const int* nodes;      // [batch] or nullptr (= lengths[b] - 1)
   int graph_capacity;
