@@ -12,3 +12,13 @@ export { findSharedDir, optionalShared, requireShared } from "./paths.js";
 export { formatDuration, Progress } from "./progress.js";
 export { gitCommit, runMetadata, writeFileAtomic, writeJsonAtomic } from "./results.js";
 export { expectInt, expectLength, expectNumber, expectOneOf } from "./validate.js";
+export {
+  type CaseReport,
+  type CheckCase,
+  checkMetadata,
+  type GpuCheckArgs,
+  gpuCheckArgs,
+  recordUnavailable,
+  runCases,
+  runCheckMain,
+} from "./gpu-check.js";

@@ -4,34 +4,16 @@
  * compute-sanitizer memcheck/racecheck). Exits 1 when a case fails, 2 when CUDA is unavailable.
  *   node dist/gpu/check.js out.json [--quick]
  */
-import { runMetadata, writeJsonAtomic } from "@kvwalk/core";
+import { checkMetadata, gpuCheckArgs, recordUnavailable, runCases, runCheckMain, writeJsonAtomic } from "@kvwalk/core";
 import { backendStatus, cudaAddon } from "../loader.js";
-import { allCases, type CaseReport, TOLERANCES } from "./cases.js";
+import { allCases, TOLERANCES } from "./cases.js";
 
-const outPath = process.argv[2] && !process.argv[2].startsWith("--") ? process.argv[2] : "graph-cache-gpu-check.json";
-const quick = process.argv.includes("--quick");
+const { outPath, quick } = gpuCheckArgs("graph-cache-gpu-check.json");
 const status = backendStatus();
-const meta = () => runMetadata(process.env.KVWALK_COMMIT ? { commit: process.env.KVWALK_COMMIT } : {});
 
 async function main(): Promise<number> {
-  if (status.backend !== "cuda") {
-    process.stderr.write(`graph-cache GPU check needs CUDA: ${status.reason}\n`);
-    writeJsonAtomic(outPath, { ...meta(), ok: false, skipped: true, reason: status.reason, backend: status });
-    return 2;
-  }
-  const reports: (CaseReport & { ms: number })[] = [];
-  for (const c of allCases(quick)) {
-    const t0 = performance.now();
-    let r: CaseReport;
-    try {
-      r = c.run();
-    } catch (err) {
-      r = { name: c.name, ok: false, detail: `threw: ${(err as Error).stack ?? err}` };
-    }
-    const ms = performance.now() - t0;
-    reports.push({ ...r, ms });
-    process.stdout.write(`${r.ok ? "ok  " : "FAIL"} ${r.name} (${ms.toFixed(0)} ms) ${r.ok ? "" : r.detail}\n`);
-  }
+  if (status.backend !== "cuda") return recordUnavailable("graph-cache", outPath, status);
+  const reports = await runCases(allCases(quick));
   // Bad input through the binding: typed errors, no crash; a CUDA failure becomes a JS error.
   const addon = cudaAddon()!;
   const errors: { case: string; ok: boolean; message: string }[] = [];
@@ -52,15 +34,9 @@ async function main(): Promise<number> {
   if (!quick) expectThrow("CUDA error -> JS error (1 PiB cudaMalloc)", () => addon.benchCreate("memcpy", { mebibytes: 2 ** 30 }), /CUDA error in cudaMalloc.*cudaErrorMemoryAllocation/);
   for (const e of errors) process.stdout.write(`${e.ok ? "ok  " : "FAIL"} ${e.case}: ${e.message}\n`);
   const ok = reports.every((r) => r.ok) && errors.every((e) => e.ok);
-  writeJsonAtomic(outPath, { ...meta(), ok, quick, device: status.device, tolerances: TOLERANCES, cases: reports, errors });
+  writeJsonAtomic(outPath, { ...checkMetadata(), ok, quick, device: status.device, tolerances: TOLERANCES, cases: reports, errors });
   process.stdout.write(`${ok ? "all passed" : "FAILURES"}: ${reports.filter((r) => r.ok).length}/${reports.length} cases, ${errors.filter((e) => e.ok).length}/${errors.length} error checks -> ${outPath}\n`);
   return ok ? 0 : 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err) => {
-    process.stderr.write(`${(err as Error).stack ?? err}\n`);
-    process.exit(1);
-  },
-);
+runCheckMain(main);

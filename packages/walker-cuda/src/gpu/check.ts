@@ -4,37 +4,19 @@
  * compute-sanitizer memcheck/racecheck). Exits 1 when a case fails, 2 when CUDA is unavailable.
  *   node dist/gpu/check.js out.json [--quick]
  */
-import { runMetadata, writeJsonAtomic } from "@kvwalk/core";
+import { checkMetadata, gpuCheckArgs, recordUnavailable, runCases, runCheckMain, writeJsonAtomic } from "@kvwalk/core";
 import { backendStatus } from "../loader.js";
-import { allCases, type CaseReport, TOLERANCES } from "./cases.js";
+import { allCases, TOLERANCES } from "./cases.js";
 
-const outPath = process.argv[2] && !process.argv[2].startsWith("--") ? process.argv[2] : "walker-cuda-gpu-check.json";
-const quick = process.argv.includes("--quick");
+const { outPath, quick } = gpuCheckArgs("walker-cuda-gpu-check.json");
 const status = backendStatus();
-const meta = () => runMetadata(process.env.KVWALK_COMMIT ? { commit: process.env.KVWALK_COMMIT } : {});
 
 async function main(): Promise<number> {
-  if (status.backend !== "cuda") {
-    process.stderr.write(`walker-cuda GPU check needs CUDA: ${status.reason}\n`);
-    writeJsonAtomic(outPath, { ...meta(), ok: false, skipped: true, reason: status.reason, backend: status });
-    return 2;
-  }
-  const reports: (CaseReport & { ms: number })[] = [];
-  for (const c of allCases(quick)) {
-    const t0 = performance.now();
-    let r: CaseReport;
-    try {
-      r = await c.run();
-    } catch (err) {
-      r = { name: c.name, ok: false, detail: `threw: ${(err as Error).stack ?? err}` };
-    }
-    const ms = performance.now() - t0;
-    reports.push({ ...r, ms });
-    process.stdout.write(`${r.ok ? "ok  " : "FAIL"} ${r.name} (${ms.toFixed(0)} ms)${r.ok ? "" : ` ${r.detail}`}\n`);
-  }
+  if (status.backend !== "cuda") return recordUnavailable("walker-cuda", outPath, status);
+  const reports = await runCases(allCases(quick));
   const failed = reports.filter((r) => !r.ok).length;
   writeJsonAtomic(outPath, {
-    ...meta(),
+    ...checkMetadata(),
     gpu: status.device?.name,
     device: status.device,
     quick,
@@ -48,12 +30,4 @@ async function main(): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err) => {
-    process.stderr.write(`${(err as Error).stack ?? err}\n`);
-    process.exitCode = 1;
-  },
-);
+runCheckMain(main);
