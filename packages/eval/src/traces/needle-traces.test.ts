@@ -39,6 +39,9 @@ describe("trace case selection", () => {
       { item: "s3", budget: 0.2, winner: "pr", loser: "h2o" },
     ]);
     expect(selectTraceCases(records, "h2o", "pr", 0)).toEqual([]);
+    // A needle at depth 1 (inside the local window) is traced last.
+    const late = records.map((r) => (r.item === "s2" ? { ...r, needle: { ...r.needle!, depth: 1 } } : r));
+    expect(selectTraceCases(late, "h2o", "pr", 2).map((c) => c.item)).toEqual(["s3", "s1"]);
   });
   it("summaries count retained tokens and ranks", () => {
     const trace = {

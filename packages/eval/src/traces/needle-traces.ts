@@ -22,11 +22,16 @@ export interface TraceCase {
 
 /**
  * Up to `maxCases` disagreements between policies a and b on needle samples, alternating the
- * direction (a right / b right) when both exist, in (budget, item) order. Deterministic.
+ * direction (a right / b right) when both exist. Samples whose needle sits at depth >= 0.9 come
+ * last: there it is usually inside the protected local window, so a trace shows nothing about
+ * eviction. Then by budget and item. Deterministic.
  */
 export function selectTraceCases(records: readonly ResultRecord[], a: string, b: string, maxCases: number): TraceCase[] {
+  const depth = new Map<string, number>();
+  for (const r of records) if (r.dataset === "needle" && r.needle) depth.set(r.item, r.needle.depth);
+  const late = (item: string) => ((depth.get(item) ?? 0) >= 0.9 ? 1 : 0);
   const all = pairedNeedle(records, a, b).flatMap((g) => g.disagreements.map((d) => ({ item: d.item, budget: g.budget, winner: d.winner, loser: d.winner === a ? b : a })));
-  all.sort((x, y) => x.budget - y.budget || (x.item < y.item ? -1 : x.item > y.item ? 1 : 0));
+  all.sort((x, y) => late(x.item) - late(y.item) || x.budget - y.budget || (x.item < y.item ? -1 : x.item > y.item ? 1 : 0));
   const byWinner = [all.filter((c) => c.winner === b), all.filter((c) => c.winner === a)];
   const out: TraceCase[] = [];
   for (let i = 0; out.length < maxCases && (byWinner[0].length || byWinner[1].length); i++) {
