@@ -16,9 +16,9 @@
  */
 import { fileURLToPath } from "node:url";
 import { runMetadata, writeJsonAtomic } from "@kvwalk/core";
-import { spearman, topKOverlap } from "../rank.js";
-import { accumulateScores, expectedVisits, pagerankExact, walkReference } from "../reference.js";
+import { expectedVisits, pagerankExact } from "../reference.js";
 import { randomGraph } from "../testing/graphs.js";
+import { agreement, rankedRange, rankedSlice, refreshSeries } from "./accuracy-common.js";
 
 const outPath = process.argv[2] ?? fileURLToPath(new URL("../../../../bench/results/walker-cuda-accuracy.json", import.meta.url));
 const say = (s: string) => process.stdout.write(`${s}\n`);
@@ -30,12 +30,10 @@ const KEEP = 0.2;
 const DECAY = 0.9;
 
 const graphs = Array.from({ length: GRAPHS }, (_, i) => randomGraph("attention", N, 500 + i));
-const lo = EXCLUDE;
-const hi = N - WINDOW;
-const k = Math.round((hi - lo) * KEEP);
-const slice = (x: ArrayLike<number>) => Array.from({ length: hi - lo }, (_, i) => x[lo + i]);
+const range = rankedRange(N, EXCLUDE, WINDOW, KEEP);
+const { lo, hi, k } = range;
 const base = { numNodes: N, excludeBelow: EXCLUDE, startWindow: WINDOW };
-const ppr = graphs.map((g) => slice(pagerankExact(g, base)));
+const ppr = graphs.map((g) => rankedSlice(pagerankExact(g, base), range));
 
 interface Row {
   walkers: number;
@@ -53,14 +51,16 @@ function evaluate(walkers: number, steps: number, refreshes: number): Row {
   let spE = 0;
   let ovE = 0;
   graphs.forEach((g, gi) => {
-    const scores = new Float32Array(N);
-    for (let r = 0; r < refreshes; r++) accumulateScores(scores, walkReference(g, { ...base, walkers, steps, seed: 1 + r, graphIndex: gi }), DECAY);
-    const s = slice(scores);
-    const e = slice(expectedVisits(g, { ...base, walkers, steps }));
-    sp += spearman(s, ppr[gi]);
-    ov += topKOverlap(s, ppr[gi], k);
-    spE += spearman(s, e);
-    ovE += topKOverlap(s, e, k);
+    const e = rankedSlice(expectedVisits(g, { ...base, walkers, steps }), range);
+    refreshSeries(g, { ...base, walkers, steps, graphIndex: gi }, [DECAY], [refreshes], (r) => r, (_r, _d, scores) => {
+      const s = rankedSlice(scores, range);
+      const vsPpr = agreement(s, ppr[gi], range, true);
+      const vsE = agreement(s, e, range, true);
+      sp += vsPpr.spearman;
+      ov += vsPpr.topOverlap;
+      spE += vsE.spearman;
+      ovE += vsE.topOverlap;
+    });
   });
   return {
     walkers,
@@ -92,9 +92,9 @@ const floor = [5, 10, 20, 40].map((steps) => {
   let sp = 0;
   let ov = 0;
   graphs.forEach((g, gi) => {
-    const e = slice(expectedVisits(g, { ...base, walkers: 1, steps }));
-    sp += spearman(e, ppr[gi]);
-    ov += topKOverlap(e, ppr[gi], k);
+    const a = agreement(rankedSlice(expectedVisits(g, { ...base, walkers: 1, steps }), range), ppr[gi], range, true);
+    sp += a.spearman;
+    ov += a.topOverlap;
   });
   return { steps, spearmanPpr: sp / GRAPHS, top20OverlapPpr: ov / GRAPHS };
 });
