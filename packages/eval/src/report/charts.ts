@@ -149,7 +149,8 @@ export function lineChart(spec: LineChartSpec): Scene {
   for (const m of spec.markers ?? []) {
     const x = mx(m.x);
     items.push({ kind: "line", x1: x, y1: f.top, x2: x, y2: f.bottom, stroke: "#888888", dash: [4, 4] });
-    items.push({ kind: "text", x: x + 4, y: f.top + 8, text: m.label, scale: 1, color: "#555555" });
+    const right = x > (f.left + f.right) / 2;
+    items.push({ kind: "text", x: right ? x - 4 : x + 4, y: f.top + 10, text: m.label, scale: S, anchor: right ? "end" : "start", color: "#555555" });
   }
   spec.series.forEach((s, i) => {
     const good = s.points.filter((p) => Number.isFinite(p.y)).sort((a, b) => a.x - b.x);
@@ -188,7 +189,7 @@ export function barChart(spec: BarChartSpec): Scene {
   const names = spec.series.map((s) => s.name);
   const colors = spec.series.map((s, i) => s.color ?? PALETTE[i % PALETTE.length]);
   const vals = spec.series.flatMap((s) => [...s.values, ...(s.lo ?? []), ...(s.hi ?? [])]).filter((v): v is number => v !== null && Number.isFinite(v));
-  const yTicks = niceTicks(spec.yMin ?? Math.min(0, ...vals), spec.yMax ?? Math.max(0, ...vals));
+  const yTicks = extendTicks(niceTicks(spec.yMin ?? Math.min(0, ...vals), spec.yMax ?? Math.max(0, ...vals)), vals);
   const yLo = spec.yMin ?? Math.min(yTicks[0] ?? 0, 0);
   const yHi = spec.yMax ?? Math.max(yTicks[yTicks.length - 1] ?? 1, ...vals);
   const yTickLabelW = Math.max(...yTicks.map((t) => textWidth(formatTick(t), S)), 20);
@@ -205,8 +206,10 @@ export function barChart(spec: BarChartSpec): Scene {
   const barW = (band * 0.8) / Math.max(1, spec.series.length);
   spec.categories.forEach((cat, c) => {
     const bx = f.left + c * band + band * 0.1;
-    const maxChars = Math.max(1, Math.floor(band / (6 * S)));
-    items.push({ kind: "text", x: f.left + (c + 0.5) * band, y: f.bottom + 18, text: cat.length > maxChars ? `${cat.slice(0, maxChars - 1)}~` : cat, scale: S, anchor: "middle", color: TEXT });
+    // Full-size label if it fits the band, else half size, else truncated.
+    const scale = textWidth(cat, S) <= band - 4 ? S : 1;
+    const maxChars = Math.max(1, Math.floor((band - 4) / (6 * scale)));
+    items.push({ kind: "text", x: f.left + (c + 0.5) * band, y: f.bottom + 18, text: cat.length > maxChars ? `${cat.slice(0, maxChars - 1)}~` : cat, scale, anchor: "middle", color: TEXT });
     spec.series.forEach((s, i) => {
       const v = s.values[c];
       if (v === null || v === undefined || !Number.isFinite(v)) return;

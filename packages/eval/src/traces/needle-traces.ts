@@ -177,7 +177,7 @@ export function traceSection(dir: string, traced: readonly TracedCase[]): string
     );
     const name = `trace-${i + 1}`;
     const markers = [
-      { x: Math.floor(c.budget * c.length), label: "full" },
+      { x: Math.floor(c.budget * c.length), label: "cache full" },
       { x: c.questionStart, label: "question" },
     ];
     const ret = lineChart({
