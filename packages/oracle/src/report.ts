@@ -104,6 +104,10 @@ export function markdownReport(s: Summary, ctx: ReportContext, plotFiles: { all:
   L.push("");
   for (const v of verdictLines(s, hb)) L.push(`- ${v}`);
   L.push("");
+  if (windows < 5) {
+    L.push(`With only ${windows} window(s), the bootstrap intervals over windows are a rough indication, not a reliable 95% interval; run more windows (\`--windows\`) for the verdict.`);
+    L.push("");
+  }
   L.push("## Perplexity over all predicted tokens (95% bootstrap CI)");
   L.push("");
   L.push(table(s, policies, budgets, (c) => est(c.ppl)));
@@ -138,7 +142,9 @@ export function markdownReport(s: Summary, ctx: ReportContext, plotFiles: { all:
   L.push("");
   L.push("## Where the time goes (mean per window and pass, seconds)");
   L.push("");
-  L.push("Model = waiting on the model (q/k/v, logits, attention, MLP); sim = the policy simulation over all layers and KV heads (softmax rows + bookkeeping + ranking); PageRank = refreshes inside sim. `full` needs one pass per window for all budgets.");
+  L.push(
+    "Wall = the pass's elapsed time (passes run concurrently, so walls overlap); model = waiting on the model (q/k/v, logits, attention, MLP); sim = the policy simulation over all layers and KV heads (softmax rows + bookkeeping + ranking), summed over the simulation workers, so it can exceed the wall time; PageRank = refreshes inside sim. `full` needs one pass per window for all budgets.",
+  );
   L.push("");
   L.push(table(s, policies, budgets, (c) => `${secs(c.wallMs)} (model ${secs(c.forwardMs)}, sim ${secs(c.simMs)}, PageRank ${secs(c.refreshMs)})`));
   L.push("");

@@ -72,10 +72,11 @@ interface Job {
 
 /**
  * Rough cost model, seconds on the 2-core development VM with the fixture model (8 layers x 6 heads,
- * T = 4096; measured at load ~8 with concurrency 2 and 2 simulation workers, divided by 2.5 for an
- * idle machine): a pass without logits (full, streaming, random, retrospective evaluation), a pass
- * with logits, and the simulation CPU time per (layer, KV head) at a 20% budget. Model work scales
- * with layers x heads x T^2; simulation with T and budget^0.8 (softmax rows) or budget^1.5 (PageRank).
+ * T = 4096), calibrated on a 2-window 20% run (concurrency 2, 2 simulation workers, other jobs on the
+ * machine; estimate 6m46s, actual 6m26s): a pass without logits (full, streaming, random,
+ * retrospective evaluation), a pass with logits, and the simulation CPU time per (layer, KV head) at
+ * a 20% budget. Model work scales with layers x heads x T^2; simulation with T and budget^0.8
+ * (softmax rows) or budget^1.5 (PageRank refreshes).
  */
 const MODEL_PASS_S = { plain: 10, withLogits: 15 };
 const SIM_MS_PER_HEAD: Record<string, number> = {
@@ -88,7 +89,7 @@ const SIM_MS_PER_HEAD: Record<string, number> = {
   "pagerank-dense": 800,
   "pagerank-top4": 250,
   "pagerank-walker": 800,
-  "pagerank-undirected": 3000,
+  "pagerank-undirected": 2000,
 };
 
 /** Estimated wall seconds of a job list (printed in the plan; the progress bar's ETA takes over). */
