@@ -63,9 +63,6 @@ export { type CpuSimBackend, cpuSimBackend, openCpuSimBackend, type PassTrace } 
 export { openBackend, resolveModelDir } from "./harness/open-backend.js";
 export { budgetSlots, recordedBudgets, type RunOptions, runSweep, scoreUnit } from "./harness/runner.js";
 export { buildItems, type DataSources, expandUnits, pendingUnits, shardUnits, type SweepItem, type SweepUnit } from "./harness/sweep.js";
-export { barChart, type BarChartSpec, heatmap, type HeatmapSpec, lineChart, type LineChartSpec, niceTicks, PALETTE, sequentialColor } from "./report/charts.js";
-export { crc32, encodePng } from "./report/png.js";
-export { Canvas, type Rgb } from "./report/raster.js";
 export {
   needleCells,
   pairedNeedle,
@@ -74,7 +71,6 @@ export {
   signTestP,
   writeReport,
 } from "./report/report.js";
-export { rasterize, renderPng, renderSvg, type Scene, type SceneItem } from "./report/scene.js";
 export { appendResult, mergeResults, type ResultRecord, readResults, repairResults, resultKey, resultsFileName } from "./results.js";
 export { bootstrapInterval, type Interval, mean, perplexityInterval, wilsonInterval } from "./stats.js";
 export { concatTokens, encodeWithBos, type TextTokenizer } from "./tokenizer.js";

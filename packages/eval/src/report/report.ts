@@ -1,10 +1,9 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "@kvwalk/core";
+import { barChart, heatmap, lineChart, renderPng, renderSvg, type Scene } from "@kvwalk/core/plot";
 import type { ResultRecord } from "../results.js";
 import { type Interval, perplexityInterval, wilsonInterval } from "../stats.js";
-import { barChart, heatmap, lineChart } from "./charts.js";
-import { renderPng, renderSvg, type Scene } from "./scene.js";
 
 /** Perplexity of one (policy, budget) cell over its windows. */
 export interface PplCell {

@@ -1,14 +1,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Progress, writeFileAtomic } from "@kvwalk/core";
+import { lineChart, renderPng, renderSvg } from "@kvwalk/core/plot";
 import { answerLogitPositions, type NeedleSample } from "../benchmarks/needle/generate.js";
 import { greedyExactMatch } from "../benchmarks/needle/metric.js";
 import type { CpuSimBackend, PassTrace } from "../harness/cpu-sim.js";
 import { type PolicySpec, policyLabel } from "../harness/config.js";
 import type { SweepItem } from "../harness/sweep.js";
-import { lineChart } from "../report/charts.js";
 import { pairedNeedle } from "../report/report.js";
-import { renderPng, renderSvg } from "../report/scene.js";
 import type { ResultRecord } from "../results.js";
 
 /** A needle sample on which two policies disagree at one budget. */

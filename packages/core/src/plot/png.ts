@@ -1,5 +1,5 @@
 import { deflateSync } from "node:zlib";
-import { expectInt, expectLength } from "@kvwalk/core";
+import { expectInt, expectLength } from "../validate.js";
 
 /** CRC-32 (ISO 3309 / PNG, polynomial 0xEDB88320) lookup table, built once. */
 const CRC_TABLE = (() => {

@@ -1,4 +1,4 @@
-import { expectInt } from "@kvwalk/core";
+import { expectInt } from "../validate.js";
 import { CELL_HEIGHT, CELL_WIDTH, GLYPH_HEIGHT, GLYPH_WIDTH, glyphRows, textWidth } from "./font.js";
 
 /** An opaque colour as [r, g, b], 0..255. */
