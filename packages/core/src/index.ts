@@ -8,6 +8,19 @@ export {
   KvwalkError,
 } from "./errors.js";
 export { type BackendStatus, type BaseAddon, type DeviceInfo, loadNativeAddon } from "./native.js";
+export { seededRandom } from "./random.js";
+export {
+  type BootstrapSample,
+  bootstrapDraws,
+  bootstrapInterval,
+  bootstrapSample,
+  type Interval,
+  pairedDifference,
+  percentileInterval,
+  perplexityInterval,
+  pooledPerplexity,
+  quantileSorted,
+} from "./stats.js";
 export { findSharedDir, optionalShared, requireShared } from "./paths.js";
 export { formatDuration, Progress } from "./progress.js";
 export { gitCommit, runMetadata, writeFileAtomic, writeJsonAtomic } from "./results.js";

@@ -72,6 +72,6 @@ export {
   writeReport,
 } from "./report/report.js";
 export { appendResult, mergeResults, type ResultRecord, readResults, repairResults, resultKey, resultsFileName } from "./results.js";
-export { bootstrapInterval, type Interval, mean, perplexityInterval, wilsonInterval } from "./stats.js";
+export { mean, wilsonInterval } from "./stats.js";
 export { concatTokens, encodeWithBos, type TextTokenizer } from "./tokenizer.js";
 export { peekScores, type StreamTrace, TracingPolicy } from "./traces/tracing-policy.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bootstrapInterval, perplexityInterval, quantileSorted, wilsonInterval } from "./stats.js";
+import { mean, wilsonInterval } from "./stats.js";
 
 describe("wilsonInterval", () => {
   it("matches hand-computed 95% intervals", () => {
@@ -19,27 +19,9 @@ describe("wilsonInterval", () => {
   });
 });
 
-describe("bootstrap", () => {
-  it("quantiles interpolate linearly", () => {
-    expect(quantileSorted([0, 10], 0.25)).toBe(2.5);
-  });
-  it("is deterministic and brackets the estimate", () => {
-    const x = [1, 2, 3, 4, 5, 6, 7, 8];
-    const f = (idx: Int32Array) => {
-      let s = 0;
-      for (const i of idx) s += x[i];
-      return s / idx.length;
-    };
-    const a = bootstrapInterval(x.length, f, { seed: 7 });
-    const b = bootstrapInterval(x.length, f, { seed: 7 });
-    expect(a).toEqual(b);
-    expect(a.value).toBe(4.5);
-    expect(a.lo).toBeLessThan(4.5);
-    expect(a.hi).toBeGreaterThan(4.5);
-  });
-  it("perplexity pools NLL and token counts", () => {
-    // total NLL 3 ln 2 over 3 tokens -> perplexity 2
-    const p = perplexityInterval([Math.log(2), 2 * Math.log(2)], [1, 2]);
-    expect(p.value).toBeCloseTo(2, 12);
+describe("mean", () => {
+  it("is the arithmetic mean, NaN when empty", () => {
+    expect(mean([1, 2, 6])).toBe(3);
+    expect(Number.isNaN(mean([]))).toBe(true);
   });
 });

@@ -1,11 +1,4 @@
-import { expectInt, expectNumber, InvalidArgumentError } from "@kvwalk/core";
-
-/** An estimate with a two-sided confidence interval [lo, hi] at the stated level. */
-export interface Interval {
-  value: number;
-  lo: number;
-  hi: number;
-}
+import { expectInt, type Interval, InvalidArgumentError } from "@kvwalk/core";
 
 /** Standard-normal quantile for the common two-sided levels (avoids an inverse-erf implementation). */
 function zFor(level: number): number {
@@ -39,74 +32,4 @@ export function mean(xs: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < xs.length; i++) s += xs[i];
   return s / xs.length;
-}
-
-/** Small deterministic PRNG (mulberry32) so bootstrap intervals are reproducible run to run. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * Percentile bootstrap interval of a statistic over units (windows, samples): resamples the units
- * with replacement `resamples` times with a fixed seed. `stat` maps the resampled unit indices to a
- * value, so ratio statistics (total NLL / total tokens) resample numerator and denominator together.
- */
-export function bootstrapInterval(
-  units: number,
-  stat: (indices: Int32Array) => number,
-  opts: { resamples?: number; level?: number; seed?: number } = {},
-): Interval {
-  expectInt("units", units, 0);
-  const resamples = expectInt("resamples", opts.resamples ?? 1000, 1);
-  const level = expectNumber("level", opts.level ?? 0.95, 0, 1);
-  const all = new Int32Array(units).map((_, i) => i);
-  const value = units > 0 ? stat(all) : Number.NaN;
-  if (units < 2) return { value, lo: value, hi: value };
-  const rand = mulberry32(opts.seed ?? 1234);
-  const vals = new Float64Array(resamples);
-  const idx = new Int32Array(units);
-  for (let r = 0; r < resamples; r++) {
-    for (let i = 0; i < units; i++) idx[i] = Math.floor(rand() * units);
-    vals[r] = stat(idx);
-  }
-  vals.sort();
-  const a = (1 - level) / 2;
-  return { value, lo: quantileSorted(vals, a), hi: quantileSorted(vals, 1 - a) };
-}
-
-/** Linear-interpolated quantile q in [0, 1] of an ascending array. */
-export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const pos = q * (sorted.length - 1);
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
-
-/**
- * Perplexity of a set of windows with a bootstrap interval over windows: exp(sum NLL / sum tokens).
- * `nllSums[i]` and `counts[i]` are window i's summed NLL (nats) and number of scored tokens.
- */
-export function perplexityInterval(nllSums: ArrayLike<number>, counts: ArrayLike<number>, opts: { resamples?: number; seed?: number } = {}): Interval {
-  if (nllSums.length !== counts.length) throw new InvalidArgumentError("counts", `length ${nllSums.length}`, `length ${counts.length}`);
-  return bootstrapInterval(
-    nllSums.length,
-    (idx) => {
-      let s = 0;
-      let c = 0;
-      for (const i of idx) {
-        s += nllSums[i];
-        c += counts[i];
-      }
-      return Math.exp(s / c);
-    },
-    opts,
-  );
 }

@@ -1,9 +1,9 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "@kvwalk/core";
+import { type Interval, perplexityInterval, writeFileAtomic } from "@kvwalk/core";
 import { barChart, heatmap, lineChart, renderPng, renderSvg, type Scene } from "@kvwalk/core/plot";
 import type { ResultRecord } from "../results.js";
-import { type Interval, perplexityInterval, wilsonInterval } from "../stats.js";
+import { wilsonInterval } from "../stats.js";
 
 /** Perplexity of one (policy, budget) cell over its windows. */
 export interface PplCell {

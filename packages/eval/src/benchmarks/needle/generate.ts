@@ -1,5 +1,4 @@
-import { expectInt, expectNumber, expectOneOf, InvalidArgumentError } from "@kvwalk/core";
-import { mulberry32 } from "../../stats.js";
+import { expectInt, expectNumber, expectOneOf, InvalidArgumentError, seededRandom } from "@kvwalk/core";
 import { concatTokens, type TextTokenizer } from "../../tokenizer.js";
 
 /**
@@ -157,7 +156,7 @@ export function makeNeedleSample(tok: TextTokenizer, haystack: Int32Array, spec:
   const depth = expectNumber("depth", spec.depth, 0, 1);
   const seed = expectInt("seed", spec.seed, 0);
   // Mix the spec into the seed so (depth, kind, length) variations of one seed are independent draws.
-  const rand = mulberry32(hashSpec(kind, length, depth, seed));
+  const rand = seededRandom(hashSpec(kind, length, depth, seed));
   const plan = planNeedle(kind, depth, rand);
   const needleIds = plan.needles.map((n) => tok.encode(n.text, { addBos: false }));
   const question = tok.encode(plan.question, { addBos: false });

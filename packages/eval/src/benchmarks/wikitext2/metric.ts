@@ -1,4 +1,4 @@
-import { type Interval, perplexityInterval } from "../../stats.js";
+import { type Interval, perplexityInterval } from "@kvwalk/core";
 
 /** Summed NLL (nats) over `from`..end of a window's per-token NLL array ([T-1], entry i predicts token i+1). */
 export function nllSum(nll: ArrayLike<number>, from = 0): number {

@@ -1,0 +1,14 @@
+/**
+ * Small deterministic PRNG (mulberry32): uniform floats in [0, 1) from a 32-bit seed, so tests,
+ * synthetic inputs and bootstrap intervals are reproducible run to run. Not for cryptography.
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
