@@ -9,7 +9,7 @@ export {
   retrospectiveScoring,
   type SharedPolicyOptions,
 } from "./passes.js";
-export { markdownReport, pplPlot, type ReportContext, verdictLines } from "./report.js";
+export { markdownReport, type PlotFiles, pplPlot, type ReportContext, verdictLines } from "./report.js";
 export { nllSums, type RunRecord, recordKey, ResultStore } from "./results.js";
 export { type Cell, type Estimate, type Summary, summarize } from "./stats.js";
 export {
@@ -24,4 +24,3 @@ export {
   type StudyResult,
   writeReport,
 } from "./study.js";
-export { type LinePlotOptions, linePlotSvg, niceTicks, type PlotSeries } from "./svg-plot.js";

@@ -1,8 +1,9 @@
+import { renderPng, renderSvg } from "@kvwalk/core/plot";
 import { describe, expect, it } from "vitest";
 import type { RunRecord } from "./results.js";
 import { nllSums } from "./results.js";
+import { markdownReport, pplPlot } from "./report.js";
 import { summarize } from "./stats.js";
-import { linePlotSvg, niceTicks } from "./svg-plot.js";
 
 function rec(policy: string, window: number, nllSum: number, count = 100): RunRecord {
   return {
@@ -59,28 +60,38 @@ describe("nllSums", () => {
   });
 });
 
-describe("svg plot", () => {
-  it("nice ticks are round and cover the range", () => {
-    expect(niceTicks(0, 10, 6)).toEqual([0, 2, 4, 6, 8, 10]);
-    const t = niceTicks(93.2, 131.7);
-    expect(t[0]).toBeGreaterThanOrEqual(93.2);
-    expect(t[t.length - 1]).toBeLessThanOrEqual(131.7);
+describe("ppl plot", () => {
+  const at02 = [0, 1, 2].flatMap((w) => [rec("full", w, 100 + w), rec("h2o", w, 120 + w), rec("pagerank-undirected", w, 118 + w)]);
+  const records = [...at02, ...at02.map((r) => ({ ...r, budget: 0.1, nllSum: r.nllSum + (r.policy === "full" ? 0 : 10) }))];
+  const s = summarize(records, { mode: "causal", dataset: "d", policies: ["full", "h2o", "pagerank-undirected"], budgets: [0.1, 0.2], resamples: 100 });
+
+  it("draws one line per policy, full and pagerank-undirected dashed, budgets as percent ticks", () => {
+    const scene = pplPlot(s);
+    const texts = scene.items.filter((i) => i.kind === "text").map((i) => (i.kind === "text" ? i.text : ""));
+    for (const name of ["full", "h2o", "pagerank-undirected", "10%", "20%"]) expect(texts).toContain(name);
+    const svg = renderSvg(scene);
+    expect(svg.startsWith("<svg")).toBe(true);
+    const lines = svg.split("\n").filter((l) => l.startsWith("<polyline"));
+    expect(lines).toHaveLength(3);
+    expect(lines.filter((l) => l.includes("stroke-dasharray"))).toHaveLength(2);
+    expect(texts.some((t) => t.includes("after the cache fills"))).toBe(false);
+    expect(renderSvg(pplPlot(s, true))).toContain("after the cache fills");
   });
 
-  it("draws one line and legend entry per series, escaping names", () => {
-    const svg = linePlotSvg({
-      title: "t <1>",
-      xLabel: "x",
-      yLabel: "y",
-      series: [
-        { name: "a&b", points: [[10, 1], [20, 2]], band: [[10, 0.5, 1.5], [20, 1.5, 2.5]] },
-        { name: "c", points: [[10, 3], [20, 1]], dashed: true },
-      ],
-    });
-    expect(svg.startsWith("<svg")).toBe(true);
-    expect(svg.match(/<polyline/g)).toHaveLength(2);
-    expect(svg).toContain("a&amp;b");
-    expect(svg).toContain("t &lt;1&gt;");
-    expect(svg).toContain('stroke-dasharray="6 4"');
+  it("renders to a PNG with the PNG signature", () => {
+    const png = renderPng(pplPlot(s));
+    expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  });
+
+  it("the report embeds the PNG and links the SVG", () => {
+    const md = markdownReport(
+      s,
+      { command: "c", modelDir: "m", windowLen: 101, windowsRequested: 3, settings: {}, metadata: {} },
+      { all: { png: "a.png", svg: "a.svg" }, filled: { png: "f.png", svg: "f.svg" } },
+    );
+    expect(md).toContain("![perplexity vs budget](a.png)");
+    expect(md).toContain("](a.svg)");
+    expect(md).toContain("![perplexity vs budget, after the cache fills](f.png)");
+    expect(md).toContain("](f.svg)");
   });
 });

@@ -1,5 +1,5 @@
+import { lineChart, type Scene } from "@kvwalk/core/plot";
 import type { Cell, Estimate, Summary } from "./stats.js";
-import { linePlotSvg } from "./svg-plot.js";
 
 /** What the report states about the run besides the numbers. */
 export interface ReportContext {
@@ -51,32 +51,42 @@ export function verdictLines(s: Summary, budget = 0.2): string[] {
   return lines;
 }
 
-/** The PPL-vs-budget plot (SVG) of one summary; `filled` plots the after-fill perplexity. */
-export function pplPlot(s: Summary, filled = false): string {
+/**
+ * The PPL-vs-budget chart of one summary (one line per policy, 95% bootstrap intervals as error
+ * bars); `filled` plots the after-fill perplexity. Render it with `renderSvg` / `renderPng` of
+ * `@kvwalk/core/plot`.
+ */
+export function pplPlot(s: Summary, filled = false): Scene {
   const series = s.policies
     .map((p) => {
       const cells = s.budgets.map((b) => cellOf(s, p, b)).filter((c): c is Cell => c !== undefined);
       const e = (c: Cell) => (filled ? c.pplFilled : c.ppl);
       return {
         name: p,
-        points: cells.map((c) => [c.budget * 100, e(c).value] as [number, number]),
-        band: cells.map((c) => [c.budget * 100, e(c).lo, e(c).hi] as [number, number, number]),
+        points: cells.map((c) => ({ x: c.budget * 100, y: e(c).value, lo: e(c).lo, hi: e(c).hi })),
         dashed: p === "full" || p === "pagerank-undirected",
       };
     })
     .filter((x) => x.points.length > 0);
-  return linePlotSvg({
+  return lineChart({
     title: `Perplexity vs KV budget (${s.mode}, ${s.dataset}${filled ? ", after the cache fills" : ""})`,
     xLabel: "budget (% of the window, sinks and window included)",
     yLabel: filled ? "perplexity (tokens after the cache first fills)" : "perplexity (all predicted tokens)",
     series,
-    xTicks: s.budgets.map((b) => b * 100),
-    xFormat: (x) => `${x}%`,
+    xTicks: s.budgets.map((b) => ({ value: b * 100, label: pct(b) })),
   });
 }
 
+/** File names (relative to report.md) of one plot rendered as PNG and SVG. */
+export interface PlotFiles {
+  png: string;
+  svg: string;
+}
+
+const plotLine = (alt: string, f: PlotFiles) => `![${alt}](${f.png})\n\n[${alt} (SVG)](${f.svg})`;
+
 /** The Markdown report of a study. */
-export function markdownReport(s: Summary, ctx: ReportContext, plotFiles: { all: string; filled: string }): string {
+export function markdownReport(s: Summary, ctx: ReportContext, plotFiles: { all: PlotFiles; filled: PlotFiles }): string {
   const budgets = s.budgets.filter((b) => s.cells.some((c) => c.budget === b));
   const policies = s.policies.filter((p) => s.cells.some((c) => c.policy === p));
   const hb = ctx.headlineBudget ?? 0.2;
@@ -112,13 +122,13 @@ export function markdownReport(s: Summary, ctx: ReportContext, plotFiles: { all:
   L.push("");
   L.push(table(s, policies, budgets, (c) => est(c.ppl)));
   L.push("");
-  L.push(`![perplexity vs budget](${plotFiles.all})`);
+  L.push(plotLine("perplexity vs budget", plotFiles.all));
   L.push("");
   L.push("## Perplexity over the tokens after the cache first fills (query positions >= budget)");
   L.push("");
   L.push(table(s, policies, budgets, (c) => est(c.pplFilled)));
   L.push("");
-  L.push(`![perplexity vs budget, after the cache fills](${plotFiles.filled})`);
+  L.push(plotLine("perplexity vs budget, after the cache fills", plotFiles.filled));
   L.push("");
   L.push("## Difference vs h2o (paired bootstrap; negative = better than H2O)");
   L.push("");

@@ -1,3 +1,4 @@
+import { type BootstrapSample, bootstrapDraws, bootstrapSample, type Interval, pairedDifference, percentileInterval, pooledPerplexity } from "@kvwalk/core";
 import { Rng } from "@kvwalk/runtime";
 import type { RunRecord } from "./results.js";
 
@@ -9,11 +10,7 @@ function at<K, V>(m: Map<K, V>, k: K): V {
 }
 
 /** A point estimate with its 95% bootstrap interval. */
-export interface Estimate {
-  value: number;
-  lo: number;
-  hi: number;
-}
+export type Estimate = Interval;
 
 /** One (policy, budget) cell of the summary, over the windows every reported policy finished. */
 export interface Cell {
@@ -49,19 +46,6 @@ export interface Summary {
   cells: Cell[];
 }
 
-function percentile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const pos = q * (sorted.length - 1);
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
-
-function estimate(value: number, samples: Float64Array): Estimate {
-  const s = Float64Array.from(samples).sort();
-  return { value, lo: percentile(s, 0.025), hi: percentile(s, 0.975) };
-}
-
 /**
  * Perplexities with 95% bootstrap intervals over windows (percentile bootstrap, `resamples` draws of
  * the windows with replacement, seeded). Per budget, only the windows that every policy present at
@@ -83,21 +67,12 @@ export function summarize(
     const n = windows.length;
     if (n === 0) continue;
     const rng = new Rng(opts.seed ?? 0);
-    const draws = Array.from({ length: resamples }, () => Int32Array.from({ length: n }, () => rng.int(n)));
-    const sample = (p: string, filled: boolean): { point: number; boot: Float64Array } => {
+    const draws = bootstrapDraws(n, resamples, () => rng.next());
+    const sample = (p: string, filled: boolean): BootstrapSample => {
       const rs = windows.map((w) => at(at(byPolicy, p), w));
       const nll = rs.map((r) => (filled ? r.nllSumFilled : r.nllSum));
       const cnt = rs.map((r) => (filled ? r.countFilled : r.count));
-      const ppl = (idx: ArrayLike<number>) => {
-        let a = 0;
-        let c = 0;
-        for (let i = 0; i < idx.length; i++) {
-          a += nll[idx[i]];
-          c += cnt[idx[i]];
-        }
-        return c > 0 ? Math.exp(a / c) : Number.NaN;
-      };
-      return { point: ppl(Array.from({ length: n }, (_, i) => i)), boot: Float64Array.from(draws, (d) => ppl(d)) };
+      return bootstrapSample(n, draws, pooledPerplexity(nll, cnt));
     };
     const all = new Map(present.map((p) => [p, sample(p, false)]));
     const filled = new Map(present.map((p) => [p, sample(p, true)]));
@@ -105,10 +80,7 @@ export function summarize(
       const a = m.get(p);
       const b = m.get(ref);
       if (!a || !b || p === ref) return undefined;
-      return estimate(
-        a.point - b.point,
-        a.boot.map((v, i) => v - b.boot[i]),
-      );
+      return pairedDifference(a, b);
     };
     for (const p of present) {
       const rs = windows.map((w) => at(at(byPolicy, p), w));
@@ -120,8 +92,8 @@ export function summarize(
         windows: n,
         tokens: rs.reduce((s, r) => s + r.count, 0),
         tokensFilled: rs.reduce((s, r) => s + r.countFilled, 0),
-        ppl: estimate(all.get(p)!.point, all.get(p)!.boot),
-        pplFilled: estimate(filled.get(p)!.point, filled.get(p)!.boot),
+        ppl: percentileInterval(at(all, p).point, at(all, p).boot),
+        pplFilled: percentileInterval(at(filled, p).point, at(filled, p).boot),
         vsFull: diff(all, p, "full"),
         vsH2o: diff(all, p, "h2o"),
         vsFullFilled: diff(filled, p, "full"),

@@ -84,6 +84,10 @@ describe("runStudy", () => {
     const report = readFileSync(r.files.report, "utf8");
     expect(report).toContain("PPL(pagerank-dense) < PPL(h2o) at 20%");
     expect(readFileSync(r.files.plot, "utf8")).toContain("<svg");
+    expect(readFileSync(r.files.plotFilled, "utf8")).toContain("<svg");
+    for (const png of [r.files.plotPng, r.files.plotFilledPng]) expect([...readFileSync(png).subarray(0, 8)], png).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    expect(report).toContain("](ppl-vs-budget.png)");
+    expect(report).toContain("](ppl-vs-budget.svg)");
     // Every policy on the same windows and tokens.
     const cells = r.summary.cells.filter((c) => c.budget === 0.3);
     expect(new Set(cells.map((c) => c.tokens)).size).toBe(1);

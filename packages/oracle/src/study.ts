@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatDuration, InvalidArgumentError, Progress, runMetadata, writeFileAtomic, writeJsonAtomic } from "@kvwalk/core";
+import { renderPng, renderSvg } from "@kvwalk/core/plot";
 import type { LoadedModel } from "@kvwalk/model";
 import { createPolicy, isPageRankPolicy, POLICY_NAMES, resolveBudget } from "@kvwalk/runtime";
 import type { StudyWindow } from "./data.js";
@@ -58,7 +59,8 @@ export interface StudyResult {
   summary: Summary;
   records: RunRecord[];
   verdict: string[];
-  files: { results: string; summary: string; report: string; plot: string; plotFilled: string };
+  /** Output files; `plot*` are the PPL-vs-budget charts as SVG and PNG. */
+  files: { results: string; summary: string; report: string; plot: string; plotPng: string; plotFilled: string; plotFilledPng: string };
 }
 
 /** One unit of work: a model pass producing one or more records. */
@@ -292,18 +294,24 @@ export function writeReport(out: string, o: ReportOptions): StudyResult {
     summary: join(out, "summary.json"),
     report: join(out, "report.md"),
     plot: join(out, "ppl-vs-budget.svg"),
+    plotPng: join(out, "ppl-vs-budget.png"),
     plotFilled: join(out, "ppl-vs-budget-filled.svg"),
+    plotFilledPng: join(out, "ppl-vs-budget-filled.png"),
   };
   const metadata = runMetadata({ command: o.command });
   writeJsonAtomic(files.summary, { ...summary, metadata, settings: o.settings });
-  writeFileAtomic(files.plot, pplPlot(summary, false));
-  writeFileAtomic(files.plotFilled, pplPlot(summary, true));
+  const chart = pplPlot(summary, false);
+  const chartFilled = pplPlot(summary, true);
+  writeFileAtomic(files.plot, renderSvg(chart));
+  writeFileAtomic(files.plotPng, renderPng(chart));
+  writeFileAtomic(files.plotFilled, renderSvg(chartFilled));
+  writeFileAtomic(files.plotFilledPng, renderPng(chartFilled));
   writeFileAtomic(
     files.report,
     markdownReport(
       summary,
       { command: o.command, modelDir: o.modelDir, windowLen: o.windowLen, windowsRequested: o.windowsRequested, settings: o.settings, metadata },
-      { all: "ppl-vs-budget.svg", filled: "ppl-vs-budget-filled.svg" },
+      { all: { png: "ppl-vs-budget.png", svg: "ppl-vs-budget.svg" }, filled: { png: "ppl-vs-budget-filled.png", svg: "ppl-vs-budget-filled.svg" } },
     ),
   );
   return { summary, records: store.records, verdict: verdictLines(summary), files };
