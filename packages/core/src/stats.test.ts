@@ -1,15 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "./random.js";
-import {
-  bootstrapDraws,
-  bootstrapInterval,
-  bootstrapSample,
-  pairedDifference,
-  percentileInterval,
-  perplexityInterval,
-  pooledPerplexity,
-  quantileSorted,
-} from "./stats.js";
+import { bootstrapDraws, bootstrapInterval, bootstrapSample, pairedDifference, percentileInterval, perplexityInterval, pooledPerplexity, quantileSorted } from "./stats.js";
 import { seededRandom as fromTesting } from "./testing.js";
 
 describe("seededRandom", () => {

@@ -118,18 +118,16 @@ export function markdownReport(s: Summary, ctx: ReportContext, plotFiles: { all:
     L.push(`With only ${windows} window(s), the bootstrap intervals over windows are a rough indication, not a reliable 95% interval; run more windows (\`--windows\`) for the verdict.`);
     L.push("");
   }
-  L.push("## Perplexity over all predicted tokens (95% bootstrap CI)");
-  L.push("");
-  L.push(table(s, policies, budgets, (c) => est(c.ppl)));
-  L.push("");
-  L.push(plotLine("perplexity vs budget", plotFiles.all));
-  L.push("");
-  L.push("## Perplexity over the tokens after the cache first fills (query positions >= budget)");
-  L.push("");
-  L.push(table(s, policies, budgets, (c) => est(c.pplFilled)));
-  L.push("");
-  L.push(plotLine("perplexity vs budget, after the cache fills", plotFiles.filled));
-  L.push("");
+  const pplSections = [
+    { title: "Perplexity over all predicted tokens (95% bootstrap CI)", pick: (c: Cell) => c.ppl, alt: "perplexity vs budget", files: plotFiles.all },
+    {
+      title: "Perplexity over the tokens after the cache first fills (query positions >= budget)",
+      pick: (c: Cell) => c.pplFilled,
+      alt: "perplexity vs budget, after the cache fills",
+      files: plotFiles.filled,
+    },
+  ];
+  for (const sec of pplSections) L.push(`## ${sec.title}`, "", table(s, policies, budgets, (c) => est(sec.pick(c))), "", plotLine(sec.alt, sec.files), "");
   L.push("## Difference vs h2o (paired bootstrap; negative = better than H2O)");
   L.push("");
   L.push("All predicted tokens:");
