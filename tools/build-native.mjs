@@ -35,7 +35,7 @@ if (!existsSync(cmakeJs)) {
 }
 const withCuda = (process.env.WITH_CUDA ?? "AUTO").toUpperCase();
 const jobs = String(Math.max(1, cpus().length));
-const args = [cmakeJs, "compile", "--CDWITH_CUDA=" + withCuda, "--parallel", jobs, "--log-level", "warn"];
+const args = [cmakeJs, "compile", `--CDWITH_CUDA=${withCuda}`, "--parallel", jobs, "--log-level", "warn"];
 log(`cmake-js compile (WITH_CUDA=${withCuda}, ${jobs} jobs)`);
 const t0 = Date.now();
 const r = spawnSync(process.execPath, args, { stdio: "inherit", env: { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: jobs } });
