@@ -4,6 +4,7 @@
 // synchronizes. CUDA failures become JS errors carrying the kernel name and CUDA's message
 // (properties: code "KVWALK_CUDA", operation, cudaMessage); nothing aborts the process.
 #include <napi.h>
+#include <kvwalk/args.h>
 #include <kvwalk/probe.h>
 
 #include <cmath>
@@ -22,30 +23,9 @@
 
 namespace {
 
-std::string received(const Napi::Value& v) {
-  if (v.IsUndefined()) return "undefined";
-  if (v.IsNull()) return "null";
-  if (v.IsNumber()) {
-    const double d = v.As<Napi::Number>().DoubleValue();
-    if (d == std::floor(d) && std::fabs(d) < 9.007199254740992e15) return std::to_string(static_cast<long long>(d));
-    return std::to_string(d);
-  }
-  if (v.IsTypedArray()) {
-    static const char* names[] = {"Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array",
-                                  "Uint32Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array"};
-    auto t = v.As<Napi::TypedArray>();
-    const int ty = static_cast<int>(t.TypedArrayType());
-    return std::string(ty >= 0 && ty <= 10 ? names[ty] : "TypedArray") + " of length " + std::to_string(t.ElementLength());
-  }
-  if (v.IsString()) return "\"" + v.As<Napi::String>().Utf8Value() + "\"";
-  if (v.IsArray()) return "an array";
-  return "a " + std::string(v.IsObject() ? "object" : "value");
-}
 
 [[noreturn]] void throw_arg(Napi::Env env, const std::string& name, const std::string& expected, const Napi::Value& got, bool range = false) {
-  const std::string msg = "Expected " + expected + " for " + name + " but received " + received(got);
-  if (range) throw Napi::RangeError::New(env, msg);
-  throw Napi::TypeError::New(env, msg);
+  kvwalk::throw_invalid_argument(env, name, expected, got, range);
 }
 
 int get_int(const Napi::Object& o, const char* name, long long lo, long long hi) {

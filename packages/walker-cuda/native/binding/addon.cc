@@ -13,6 +13,7 @@
 // `operation`. Asynchronous calls return Promises settled by an AsyncWorker that waits, off the
 // JavaScript thread, on a blocking-sync event recorded after the enqueued work.
 #include <napi.h>
+#include <kvwalk/args.h>
 #include <kvwalk/probe.h>
 
 #include <cmath>
@@ -32,34 +33,9 @@
 
 namespace {
 
-std::string describe(const Napi::Value& v) {
-  if (v.IsUndefined()) return "undefined";
-  if (v.IsNull()) return "null";
-  if (v.IsNumber()) {
-    std::string s = v.ToString().Utf8Value();
-    return s;
-  }
-  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? "true" : "false";
-  if (v.IsBigInt()) return v.ToString().Utf8Value() + "n";
-  if (v.IsString()) return "\"" + v.As<Napi::String>().Utf8Value() + "\"";
-  if (v.IsTypedArray()) {
-    Napi::TypedArray t = v.As<Napi::TypedArray>();
-    static const char* names[] = {"Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array",
-                                  "Uint32Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array"};
-    const int k = static_cast<int>(t.TypedArrayType());
-    const char* name = (k >= 0 && k < 11) ? names[k] : "TypedArray";
-    return std::string(name) + " of length " + std::to_string(t.ElementLength());
-  }
-  if (v.IsArray()) return "array of length " + std::to_string(v.As<Napi::Array>().Length());
-  if (v.IsFunction()) return "a function";
-  return "an object";
-}
 
 [[noreturn]] void throw_arg(Napi::Env env, const std::string& param, const std::string& expected, const Napi::Value& received) {
-  Napi::Error e = Napi::TypeError::New(env, "Expected " + expected + " for " + param + " but received " + describe(received));
-  e.Set("code", Napi::String::New(env, "KVWALK_INVALID_ARGUMENT"));
-  e.Set("parameter", Napi::String::New(env, param));
-  throw e;
+  kvwalk::throw_invalid_argument(env, param, expected, received);
 }
 
 // An integer in [lo, hi] (doubles represent every integer we accept exactly).
