@@ -1,7 +1,7 @@
 // Fused flash-decoding attention with an optional top-4 graph write. Raw pointers only; no Node.
 //
 // One decode step: for each sequence b and query head h, o = softmax(q K^T * scale) V over the
-// keys 0..lengths[b]-1, K/V in bf16, all arithmetic in float32. The keys are split into
+// keys starts[b]..lengths[b]-1 (starts optional: 0), K/V in bf16, all arithmetic in float32. The keys are split into
 // `num_splits` contiguous ranges (split-K); block (split, h, b) runs an online softmax over its
 // range and, with WRITE_GRAPH, a running top-4 of the logits (ties: lower key index). With one split
 // every block writes its partial result and the last block of
@@ -31,6 +31,7 @@ struct DecodeParams {
   const uint16_t* k;
   const uint16_t* v;
   const int* lengths;
+  const int* starts;  // [batch] or nullptr: first visible key (sliding-window attention)
   float* out;
   float* lse;
   int batch, num_heads, num_kv_heads, kv_capacity;
@@ -156,8 +157,8 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? 7 : 8) decode_at
   const int grp = tid / TPK, sub = tid % TPK;
   const int d0 = sub * 8;
   const int len = p.lengths[b];
-  const int start = split * p.split_len;
-  const int end = min(len, start + p.split_len);
+  const int start = max(split * p.split_len, p.starts ? p.starts[b] : 0);
+  const int end = min(len, split * p.split_len + p.split_len);
   const int kvh = h / (p.num_heads / p.num_kv_heads);
   const size_t kv_off = (static_cast<size_t>(b) * p.num_kv_heads + kvh) * p.kv_capacity * D;
   const uint16_t* kb = p.k + kv_off;

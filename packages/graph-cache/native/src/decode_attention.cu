@@ -51,6 +51,7 @@ cudaError_t launch_decode_attention(const DecodeArgs& a, cudaStream_t stream) {
   p.k = a.k;
   p.v = a.v;
   p.lengths = a.lengths;
+  p.starts = a.starts;
   p.out = a.out;
   p.lse = a.lse;
   p.batch = a.batch;

@@ -20,6 +20,7 @@ struct DecodeArgs {
   const uint16_t* k;     // bf16 [batch, num_kv_heads, kv_capacity, head_dim]
   const uint16_t* v;     // bf16 [batch, num_kv_heads, kv_capacity, head_dim]
   const int* lengths;    // [batch], in [1, kv_capacity]
+  const int* starts;     // [batch] first visible key (sliding window), or nullptr = 0
   float* out;            // [batch, num_heads, head_dim]
   float* lse;            // [batch, num_heads], natural log
   int batch, num_heads, num_kv_heads, head_dim, kv_capacity;

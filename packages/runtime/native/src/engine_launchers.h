@@ -1,0 +1,81 @@
+// Host-side declarations of the decode engine's launchers (native/src/*.cu). Includable from plain
+// C++ (cuda_runtime.h types only). Every launcher enqueues on `stream` and returns the launch error
+// without synchronizing; sizes are validated by the caller (engine.cc or the kernel-test bindings).
+//
+// Conventions: bf16 values travel as uint16_t bit patterns; row-major everywhere; "f32" = float.
+// KV cache of one layer: K and V, each bf16 [regions, num_kv_heads, capacity, head_dim]; a region is
+// one sequence's list of slots (the decode kernel of @kvwalk/graph-cache reads this layout).
+#pragma once
+#include <cuda_runtime.h>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace kvwalk::engine {
+
+using bf16_t = uint16_t;
+
+// ---------------------------------------------------------------- GEMM (gemm.cu, cublas_shim.cc)
+// C[m, n] = (accumulate ? C[m, n] : 0) + sum_k A[m, k] * W[n, k]
+//   A bf16 [M, K] (row stride lda), W bf16 [N, K] (row stride ldw; the checkpoint's [out, in] layout),
+//   C f32 [M, N] (row stride ldc). f32 accumulation. M >= 1 (decode: M = batch; prefill: M = tokens).
+enum class GemmBackend : int { Auto = 0, Builtin = 1, Cublas = 2 };
+struct GemmContext;
+// Auto: cuBLAS when libcublas can be loaded at run time (dlopen; $KVWALK_CUBLAS names the library
+// file, else the usual sonames), otherwise the built-in kernels. Cublas: error if it cannot load.
+// Returns nullptr and fills *error on failure.
+GemmContext* gemm_context_create(GemmBackend backend, std::string* error);
+void gemm_context_destroy(GemmContext* ctx);
+// "builtin" or "cublas <version>"
+std::string gemm_backend_name(const GemmContext* ctx);
+cudaError_t launch_gemm(GemmContext* ctx, const bf16_t* A, int lda, const bf16_t* W, int ldw, float* C, int ldc, int M, int N,
+                        int K, bool accumulate, cudaStream_t stream);
+
+// ---------------------------------------------------------------- element-wise and attention (kernels.cu)
+// x[t, :] = f32(table[tokens[t], :]), table bf16 [vocab, hidden]. A token outside [0, vocab) writes
+// zeros and sets *error_flag = 1 (error_flag: device int, zeroed by the caller).
+cudaError_t launch_embed(const int* tokens, int T, const bf16_t* table, int vocab, int hidden, float* x, int* error_flag,
+                         cudaStream_t stream);
+
+// out[t, :] = bf16( (x[t, :] * rsqrt(mean(x[t, :]^2) + eps)) * f32(w) ), x f32 [T, hidden], w bf16 [hidden].
+cudaError_t launch_rmsnorm(const float* x, const bf16_t* w, int T, int hidden, float eps, bf16_t* out, cudaStream_t stream);
+
+// RoPE (transformers' "default" form: rotate_half, angle = inv_freq[i] * position in f32) and KV append.
+//   qkv f32 [T, (H + 2*KVH) * D]: per token the H query heads, then KVH key heads, then KVH value heads.
+//   inv_freq f32 [D/2]; positions int [T]; region int [T]; slot int [T].
+//   q_out f32 [T, H, D] = rotated queries; k_cache[region[t], h, slot[t], :] = bf16(rotated key),
+//   v_cache[...] = bf16(value). k_cache/v_cache bf16 [regions, KVH, capacity, D].
+cudaError_t launch_rope_append(const float* qkv, int T, int H, int KVH, int D, const float* inv_freq, const int* positions,
+                               const int* region, const int* slot, int capacity, float* q_out, bf16_t* k_cache, bf16_t* v_cache,
+                               cudaStream_t stream);
+
+// Causal prefill attention of one sequence over its own keys, tiled (online softmax, no T x T buffer):
+//   q f32 [T, H, D] (rotated); keys/values: slots 0..T-1 of one region, k/v bf16 [KVH, capacity, D]
+//   (pass k_cache + region * KVH * capacity * D); query t sees key j iff j <= t and (window <= 0 or
+//   t - j < window); head h reads KV head h / (H / KVH). out bf16 [T, H * D]. scale = 1/sqrt(D).
+//   D in {64, 128}.
+cudaError_t launch_prefill_attention(const float* q, const bf16_t* k, const bf16_t* v, int T, int H, int KVH, int D, int capacity,
+                                     int window, float scale, bf16_t* out, cudaStream_t stream);
+
+// act[t, i] = bf16( silu(gu[t, i]) * gu[t, I + i] ), gu f32 [T, 2 * I] (gate columns, then up columns).
+cudaError_t launch_swiglu(const float* gu, int T, int I, bf16_t* act, cudaStream_t stream);
+
+// out[i] = bf16(in[i]).
+cudaError_t launch_f32_to_bf16(const float* in, size_t n, bf16_t* out, cudaStream_t stream);
+
+// Sampling, one row per sequence: logits f32 [B, V]. temperature[b] <= 0: greedy (argmax, ties -> lowest
+// index). Otherwise softmax(logits / temperature[b]) restricted to the smallest set of top tokens whose
+// mass reaches top_p[b] (top_p >= 1: all tokens), sampled with Philox4x32-10 keyed by (seed, 0),
+// counter (b, step, 0, 0). tokens int [B]; logprob f32 [B] (log-probability of the chosen token under
+// the unmodified softmax(logits); may be nullptr).
+cudaError_t launch_sample(const float* logits, int B, int V, const float* temperature, const float* top_p, uint32_t seed,
+                          uint32_t step, int* tokens, float* logprob, cudaStream_t stream);
+
+// Random weights: out[i] = bf16(uniform(-amplitude, amplitude)) from Philox keyed by (seed, 0), counter (i/4, 0, 0, 0).
+cudaError_t launch_fill_uniform_bf16(bf16_t* out, size_t n, uint32_t seed, float amplitude, cudaStream_t stream);
+// out[i] = bf16(value).
+cudaError_t launch_fill_const_bf16(bf16_t* out, size_t n, float value, cudaStream_t stream);
+// out[i] = bf16(in[i]) for host-uploaded f32 weights (round to nearest even; exact for bf16-origin values).
+// (same as launch_f32_to_bf16; kept as one function)
+
+}  // namespace kvwalk::engine
