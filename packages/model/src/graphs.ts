@@ -167,6 +167,85 @@ export function buildBlockedAttentionGraph(c: ModelConfig, withProbs: boolean, b
   return g.toModel();
 }
 
+/** Row bounds b_0..b_blocks of the blocked attention graphs: b_i = floor(T i / blocks). Int32Array [blocks + 1]. */
+export function attentionBlockBounds(T: number, blocks = ATTENTION_BLOCKS): Int32Array {
+  const b = new Int32Array(blocks + 1);
+  for (let i = 0; i <= blocks; i++) b[i] = Math.floor((T * i) / blocks);
+  return b;
+}
+
+/**
+ * attention_scores_blocked: the scaled scores of the blocked attention graph, as its own graph (the
+ * same nodes, so the values are bit-identical to the scores attention_blocked computes internally):
+ * block i is (q / sqrt(d))[:, b_i:b_{i+1}] k[0:b_{i+1}]^T, with no mask (entries j > t of a block are
+ * finite garbage; callers read j <= t only). Only the causal blocks are computed (56% of [T, T]).
+ * Inputs: q [G, T, d], k [T, d]. Outputs: s0..s{blocks-1}, block i [G, b_{i+1} - b_i, b_{i+1}].
+ */
+export function buildBlockedScoresGraph(c: ModelConfig, blocks = ATTENTION_BLOCKS): Uint8Array {
+  const d = c.headDim;
+  const g = new GraphBuilder("attention_scores_blocked");
+  const q = g.input("q", "FLOAT", ["G", "T", d]);
+  const k = g.input("k", "FLOAT", ["T", d]);
+  const qs = g.op("Mul", [q, g.constant(tensorFloat32([], [1 / Math.sqrt(d)]))]);
+  const kT = g.op("Transpose", [k], { perm: [1, 0] });
+  const T = g.op("Gather", [g.op("Shape", [k]), int64Scalar(g, 0)], { axis: 0 });
+  const as1d = (x: string) => g.op("Unsqueeze", [x, g.constInt64([0])]);
+  const bounds = [int64Scalar(g, 0)];
+  for (let i = 1; i < blocks; i++) bounds.push(g.op("Div", [g.op("Mul", [T, int64Scalar(g, i)]), int64Scalar(g, blocks)]));
+  bounds.push(T);
+  const zero1 = g.constInt64([0]);
+  for (let i = 0; i < blocks; i++) {
+    const end1 = as1d(bounds[i + 1]);
+    const qb = g.op("Slice", [qs, as1d(bounds[i]), end1, g.constInt64([1])]);
+    const kb = g.op("Slice", [kT, zero1, end1, g.constInt64([1])]);
+    g.op("MatMul", [qb, kb], {}, `s${i}`);
+    g.output(`s${i}`, "FLOAT", ["G", `R${i}`, `E${i}`]);
+  }
+  return g.toModel();
+}
+
+/**
+ * attention_from_scores: the rest of attention_blocked, starting from the blocks of
+ * attention_scores_blocked (mask, softmax over keys [0, b_{i+1}), PV), so that scores computed once
+ * for an eviction policy are not recomputed to attend; bit-identical to attention_blocked.
+ * Inputs: s0..s{blocks-1} (block i [G, b_{i+1} - b_i, b_{i+1}]), v [T, d], evict [T] int32.
+ * Output: o [G, T, d].
+ */
+export function buildScoresAttentionGraph(c: ModelConfig, blocks = ATTENTION_BLOCKS): Uint8Array {
+  const d = c.headDim;
+  const g = new GraphBuilder("attention_from_scores");
+  const scores: string[] = [];
+  for (let i = 0; i < blocks; i++) scores.push(g.input(`s${i}`, "FLOAT", ["G", `R${i}`, `E${i}`]));
+  const v = g.input("v", "FLOAT", ["T", d]);
+  const evict = g.input("evict", "INT32", ["T"]);
+  const ev = g.op("Cast", [evict], { to: 7 });
+  const T = g.op("Gather", [g.op("Shape", [v]), int64Scalar(g, 0)], { axis: 0 });
+  const zero = int64Scalar(g, 0);
+  const one = int64Scalar(g, 1);
+  const as1d = (x: string) => g.op("Unsqueeze", [x, g.constInt64([0])]);
+  const bounds = [zero];
+  for (let i = 1; i < blocks; i++) bounds.push(g.op("Div", [g.op("Mul", [T, int64Scalar(g, i)]), int64Scalar(g, blocks)]));
+  bounds.push(T);
+  const outs: string[] = [];
+  const zero1 = g.constInt64([0]);
+  for (let i = 0; i < blocks; i++) {
+    const start = bounds[i];
+    const end = bounds[i + 1];
+    const end1 = as1d(end);
+    const vb = g.op("Slice", [v, zero1, end1, g.constInt64([0])]);
+    const eb = g.op("Unsqueeze", [g.op("Slice", [ev, zero1, end1, g.constInt64([0])]), g.constInt64([0])]);
+    const rows = g.op("Unsqueeze", [g.op("Range", [start, end, one]), g.constInt64([1])]);
+    const cols = g.op("Unsqueeze", [g.op("Range", [zero, end, one]), g.constInt64([0])]);
+    const vis = g.op("And", [g.op("LessOrEqual", [cols, rows]), g.op("Less", [rows, eb])]);
+    const masked = g.op("Where", [vis, scores[i], g.constFloat([-Infinity], [])]);
+    const p = g.op("Softmax", [masked], { axis: -1 });
+    outs.push(g.op("MatMul", [p, vb]));
+  }
+  g.op("Concat", outs, { axis: 1 }, "o");
+  g.output("o", "FLOAT", ["G", "T", d]);
+  return g.toModel();
+}
+
 function scaledScores(g: GraphBuilder, q: string, k: string, d: number): string {
   // Pre-scaling q costs T*d instead of T*T multiplies; exact when 1/sqrt(d) is a power of two.
   const qs = g.op("Mul", [q, g.constant(tensorFloat32([], [1 / Math.sqrt(d)]))]);

@@ -9,7 +9,7 @@ export {
   writeSafetensors,
 } from "./checkpoint/safetensors-writer.js";
 export { configParameterCount, loadConfig, type ModelConfig, parseConfig, SUPPORTED_MODEL_TYPES } from "./config.js";
-export { checkEvict, type LayerStepper, type LoadedModel, type LoadOptions, loadModel, OrtModel } from "./model.js";
+export { checkEvict, type LayerStepper, type LoadedModel, type LoadOptions, loadModel, OrtModel, type ScoreBlocks } from "./model.js";
 export { referenceForward } from "./reference-forward.js";
 export { ropeTables } from "./rope.js";
 export { loadTokenizer, type Tokenizer } from "./tokenizer.js";

@@ -6,12 +6,15 @@ import { Checkpoint } from "./checkpoint/checkpoint.js";
 import { loadConfig, type ModelConfig } from "./config.js";
 import {
   ATTENTION_BLOCKS,
+  attentionBlockBounds,
   buildAttentionGraph,
   buildBlockedAttentionGraph,
+  buildBlockedScoresGraph,
   buildFinalGraph,
   buildHeadLogitsGraph,
   buildPostGraph,
   buildQkvGraph,
+  buildScoresAttentionGraph,
 } from "./graphs.js";
 import { ropeTables } from "./rope.js";
 import { loadTokenizer, type Tokenizer } from "./tokenizer.js";
@@ -37,6 +40,19 @@ export interface LoadedModel {
 }
 
 /**
+ * Causally blocked scaled logits of one query head (what the blocked attention computes): query rows
+ * are cut into blocks [bounds[i], bounds[i+1]) and block i holds the logits of its rows against keys
+ * [0, bounds[i+1]): `blocks[i]` is Float32Array [bounds[i+1] - bounds[i], bounds[i+1]], entry (t, j)
+ * at (t - bounds[i]) * bounds[i+1] + j. Only entries j <= t are meaningful (no mask is applied);
+ * they equal `logits(head)` bit for bit.
+ */
+export interface ScoreBlocks {
+  /** Int32Array [blocks + 1]: 0 = bounds[0] < ... < bounds[blocks] = T. */
+  bounds: Int32Array;
+  blocks: Float32Array[];
+}
+
+/**
  * Walks the layers of one sequence. At most one layer's q/k/v and attention are alive at a time.
  * Returned arrays are owned by the caller but q/k/v are shared with the stepper (do not modify).
  */
@@ -49,6 +65,12 @@ export interface LayerStepper {
   qkv(): Promise<{ q: Float32Array; k: Float32Array; v: Float32Array }>;
   /** Scaled logits q.k/sqrt(headDim) of query head `head`: [T, T], row t = query t, -Infinity for j > t (no sliding window). */
   logits(head: number): Promise<Float32Array>;
+  /**
+   * The same logits in causal blocks (ScoreBlocks; 56% of the work and memory of `logits`, no mask
+   * pass). The stepper keeps them until `attend`, which then reuses them instead of recomputing the
+   * scores (bit-identical). Optional: implementations without it are driven through `logits`.
+   */
+  scores?(head: number): Promise<ScoreBlocks>;
   /**
    * Attends the current layer with per-KV-head eviction times `evict` ([numKvHeads, T]: key j is
    * visible to query t iff j <= t < evict[h*T + j]; every evict[h*T + j] must be > j). Omitted:
@@ -96,6 +118,9 @@ interface Sessions {
   /** Causally blocked attention, without and with probabilities. */
   attentionBlocked: Session;
   attentionBlockedProbs: Session;
+  /** The scores of attentionBlocked alone, and the rest of it from those scores. */
+  scoresBlocked: Session;
+  attentionFromScores: Session;
   headLogits: Session;
   post: Session;
   final: Session;
@@ -126,16 +151,28 @@ export class OrtModel implements LoadedModel {
       extra: { session: { intra_op: { allow_spinning: "0" } } },
     };
     const make = (bytes: Uint8Array) => ort.InferenceSession.create(bytes, options);
-    const [qkv, attention, attentionBlocked, attentionBlockedProbs, headLogits, post, final] = await Promise.all([
+    const [qkv, attention, attentionBlocked, attentionBlockedProbs, scoresBlocked, attentionFromScores, headLogits, post, final] = await Promise.all([
       make(buildQkvGraph(config)),
       make(buildAttentionGraph(config)),
       make(buildBlockedAttentionGraph(config, false)),
       make(buildBlockedAttentionGraph(config, true)),
+      make(buildBlockedScoresGraph(config)),
+      make(buildScoresAttentionGraph(config)),
       make(buildHeadLogitsGraph(config)),
       make(buildPostGraph(config)),
       make(buildFinalGraph(config)),
     ]);
-    return new OrtModel(dir, config, tokenizer, weights, { qkv, attention, attentionBlocked, attentionBlockedProbs, headLogits, post, final });
+    return new OrtModel(dir, config, tokenizer, weights, {
+      qkv,
+      attention,
+      attentionBlocked,
+      attentionBlockedProbs,
+      scoresBlocked,
+      attentionFromScores,
+      headLogits,
+      post,
+      final,
+    });
   }
 
   /** The sessions (for benchmarks). */
@@ -206,6 +243,7 @@ export class OrtModel implements LoadedModel {
     evict: Int32Array,
     T: number,
     capture: ReadonlySet<number>,
+    scores?: ReadonlyMap<number, ort.Tensor[]>,
   ): Promise<{ out: Float32Array; probs: Map<number, Float32Array> }> {
     const c = this.config;
     const d = c.headDim;
@@ -217,6 +255,19 @@ export class OrtModel implements LoadedModel {
     for (let hq = 0; hq < c.numHeads; hq++) {
       const kh = Math.floor(hq / G);
       const want = capture.has(hq);
+      const s = scores?.get(hq);
+      if (s && !want && T >= ATTENTION_BLOCKS) {
+        const feeds: Record<string, ort.Tensor> = {
+          v: f32(qkv.v.subarray(kh * T * d, (kh + 1) * T * d), [T, d]),
+          evict: new ort.Tensor("int32", evict.subarray(kh * T, (kh + 1) * T), [T]),
+        };
+        s.forEach((t, i) => {
+          feeds[`s${i}`] = t;
+        });
+        const r = await this.sessions.attentionFromScores.run(feeds);
+        out.set(r.o.data as Float32Array, hq * T * d);
+        continue;
+      }
       const session = T < ATTENTION_BLOCKS ? this.sessions.attention : want ? this.sessions.attentionBlockedProbs : this.sessions.attentionBlocked;
       const r = await session.run(
         {
@@ -231,6 +282,14 @@ export class OrtModel implements LoadedModel {
       if (want) probs.set(hq, r.probs.data as Float32Array);
     }
     return { out, probs };
+  }
+
+  /** Blocked scores of one query head (q [T, d], k [T, d]); T >= ATTENTION_BLOCKS. */
+  async runScores(q: Float32Array, k: Float32Array, T: number): Promise<{ tensors: ort.Tensor[]; blocks: ScoreBlocks }> {
+    const d = this.config.headDim;
+    const r = await this.sessions.scoresBlocked.run({ q: f32(q, [1, T, d]), k: f32(k, [T, d]) });
+    const tensors = Array.from({ length: ATTENTION_BLOCKS }, (_, i) => r[`s${i}`]);
+    return { tensors, blocks: { bounds: attentionBlockBounds(T), blocks: tensors.map((t) => t.data as Float32Array) } };
   }
 
   async runHeadLogits(q: Float32Array, k: Float32Array, T: number): Promise<Float32Array> {
@@ -327,6 +386,8 @@ class OrtStepper implements LayerStepper {
   private layerIndex = 0;
   private current: Promise<{ q: Float32Array; k: Float32Array; v: Float32Array }> | null = null;
   private busy = false;
+  /** Score tensors fetched by scores() for the current layer, by query head (reused by attend). */
+  private scoreTensors = new Map<number, ort.Tensor[]>();
 
   constructor(
     private readonly model: OrtModel,
@@ -370,6 +431,25 @@ class OrtStepper implements LayerStepper {
     return this.model.runHeadLogits(q.subarray(head * T * d, (head + 1) * T * d), k.subarray(kh * T * d, (kh + 1) * T * d), T);
   }
 
+  async scores(head: number): Promise<ScoreBlocks> {
+    const c = this.model.config;
+    this.requireLayer("scores()");
+    if (!Number.isInteger(head) || head < 0 || head >= c.numHeads) throw new InvalidArgumentError("head", `an integer in [0, ${c.numHeads - 1}]`, head);
+    const { q, k } = await this.qkv();
+    const T = this.length;
+    const d = c.headDim;
+    const kh = Math.floor(head / (c.numHeads / c.numKvHeads));
+    if (T < ATTENTION_BLOCKS) {
+      // Too short to block: one block holding the dense logits.
+      const lg = await this.model.runHeadLogits(q.subarray(head * T * d, (head + 1) * T * d), k.subarray(kh * T * d, (kh + 1) * T * d), T);
+      return { bounds: Int32Array.of(0, T), blocks: [lg] };
+    }
+    const layer = this.layerIndex;
+    const r = await this.model.runScores(q.subarray(head * T * d, (head + 1) * T * d), k.subarray(kh * T * d, (kh + 1) * T * d), T);
+    if (this.layerIndex === layer) this.scoreTensors.set(head, r.tensors);
+    return r.blocks;
+  }
+
   async attend(evict?: Int32Array, opts: { captureHeads?: number[] } = {}): Promise<{ probs?: Map<number, Float32Array> }> {
     const c = this.model.config;
     this.requireLayer("attend()");
@@ -380,7 +460,9 @@ class OrtStepper implements LayerStepper {
     this.busy = true;
     try {
       const qkv = await this.qkv();
-      const { out, probs } = await this.model.runAttention(qkv, ev, T, new Set(capture));
+      const scores = this.scoreTensors;
+      this.scoreTensors = new Map();
+      const { out, probs } = await this.model.runAttention(qkv, ev, T, new Set(capture), scores);
       this.h = await this.model.runPost(this.layerIndex, this.h, out, T);
       this.layerIndex++;
       this.current = null;

@@ -1,6 +1,7 @@
 import type { LayerStepper, LoadedModel } from "@kvwalk/model";
 import {
   createPolicy,
+  type LogitBlocks,
   logitsRowSource,
   type PolicyOptions,
   queryHeadsOf,
@@ -77,6 +78,17 @@ async function groupLogits(st: LayerStepper, heads: number[]): Promise<Float32Ar
 }
 
 /**
+ * The same logits in causal blocks (LayerStepper.scores, which attend() then reuses instead of
+ * recomputing), or the dense [T, T] logits as one block when the stepper has no scores().
+ */
+async function groupScores(st: LayerStepper, heads: number[]): Promise<LogitBlocks[]> {
+  const out: LogitBlocks[] = [];
+  const T = st.length;
+  for (const h of heads) out.push(st.scores ? await st.scores(h) : { bounds: Int32Array.of(0, T), blocks: [await st.logits(h)] });
+  return out;
+}
+
+/**
  * One causal pass (the headline simulation) of `policy` at `budget` over one window: layer by
  * layer, fetch the scaled logits of every query head, simulate the policy per KV head over the T
  * steps (GQA group heads summed), attend the layer with the resulting eviction times, continue.
@@ -121,7 +133,7 @@ export async function causalPass(
       await timed(timing, () => st.attend(evict));
       continue;
     }
-    let next = groupLogits(st, groups[0]);
+    let next = groupScores(st, groups[0]);
     const sims: Promise<void>[] = [];
     const collect = (kvh: number, r: SimulationResult) => {
       timing.rowMs += r.rowMs;
@@ -135,7 +147,7 @@ export async function causalPass(
     for (let kvh = 0; kvh < nKv; kvh++) {
       const logits = await timed(timing, () => next);
       if (kvh + 1 < nKv) {
-        next = groupLogits(st, groups[kvh + 1]);
+        next = groupScores(st, groups[kvh + 1]);
         // Let the request reach the model's threads before the (synchronous) simulation runs.
         await new Promise((r) => setImmediate(r));
       }

@@ -1,16 +1,21 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { type PolicyOptions, type SimulationResult, simulateHead, createPolicy } from "@kvwalk/runtime";
+import { createPolicy, type LogitBlocks, type PolicyOptions, type SimulationResult, simulateHead } from "@kvwalk/runtime";
 
-/** One simulation request: logits of the group's query heads as SharedArrayBuffers ([T, T] float32 each). */
+/** One simulation request: logits of the group's query heads (LogitBlocks, float32 blocks in SharedArrayBuffers). */
 export interface SimTask {
   id: number;
   policy: string;
   options: PolicyOptions;
-  logits: SharedArrayBuffer[];
+  logits: { bounds: Int32Array; blocks: SharedArrayBuffer[] }[];
   T: number;
   streamId: number;
+}
+
+/** A dense [T, T] matrix per head as one block each. */
+function asBlocks(logits: Float32Array[] | LogitBlocks[], T: number): LogitBlocks[] {
+  return logits.map((l) => (l instanceof Float32Array ? { bounds: Int32Array.of(0, T), blocks: [l] } : l));
 }
 
 interface Pending {
@@ -68,13 +73,16 @@ export class SimPool {
   }
 
   /** Simulates `policy` on one (layer, KV head) from its group's logits ([T, T] each). */
-  run(policy: string, options: PolicyOptions, logits: Float32Array[], T: number, streamId: number): Promise<SimulationResult> {
+  run(policy: string, options: PolicyOptions, logits: Float32Array[] | LogitBlocks[], T: number, streamId: number): Promise<SimulationResult> {
     if (this.closed) return Promise.reject(new Error("SimPool is closed"));
-    const shared = logits.map((l) => {
-      const sab = new SharedArrayBuffer(l.byteLength);
-      new Float32Array(sab).set(l);
-      return sab;
-    });
+    const shared = asBlocks(logits, T).map((h) => ({
+      bounds: h.bounds,
+      blocks: h.blocks.map((l) => {
+        const sab = new SharedArrayBuffer(l.byteLength);
+        new Float32Array(sab).set(l);
+        return sab;
+      }),
+    }));
     const task: SimTask = { id: this.nextId++, policy, options, logits: shared, T, streamId };
     return new Promise((resolve, reject) => {
       this.queue.push({ task, pending: { resolve, reject } });
@@ -98,6 +106,6 @@ export class SimPool {
 }
 
 /** In-process fallback with the same signature (used when no pool is available). */
-export function simulateInProcess(policy: string, options: PolicyOptions, logits: Float32Array[], T: number, streamId: number): SimulationResult {
-  return simulateHead(createPolicy(policy, options), logits, T, streamId);
+export function simulateInProcess(policy: string, options: PolicyOptions, logits: Float32Array[] | LogitBlocks[], T: number, streamId: number): SimulationResult {
+  return simulateHead(createPolicy(policy, options), asBlocks(logits, T), T, streamId);
 }

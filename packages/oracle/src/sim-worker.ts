@@ -7,7 +7,7 @@ const port = parentPort;
 if (!port) throw new Error("sim-worker.js must run as a worker thread");
 port.on("message", (task: SimTask) => {
   try {
-    const logits = task.logits.map((b) => new Float32Array(b));
+    const logits = task.logits.map((h) => ({ bounds: h.bounds, blocks: h.blocks.map((b) => new Float32Array(b)) }));
     const r = simulateHead(createPolicy(task.policy, task.options), logits, task.T, task.streamId);
     port.postMessage({ id: task.id, ok: true, result: r }, [r.evict.buffer as ArrayBuffer]);
   } catch (err) {

@@ -36,6 +36,8 @@ export { StreamingPolicy } from "./policies/streaming.js";
 export { TovaPolicy } from "./policies/tova.js";
 export { mixSeed, Rng } from "./rng.js";
 export {
+  blockedLogitsRowSource,
+  type LogitBlocks,
   logitsRowSource,
   queryHeadsOf,
   type RowSource,

@@ -64,6 +64,83 @@ export function runPolicy(policy: EvictionPolicy, length: number, row: RowSource
 }
 
 /**
+ * Scaled logits of one query head in causal row blocks (the layout of @kvwalk/model's ScoreBlocks):
+ * rows t in [bounds[i], bounds[i+1]) live in `blocks[i]`, a row-major Float32Array
+ * [bounds[i+1] - bounds[i], stride_i] with stride_i = bounds[i+1]; entry (t, j) is at
+ * (t - bounds[i]) * stride_i + j and only j <= t is read. A dense [T, T] matrix is one block.
+ */
+export interface LogitBlocks {
+  /** Int32Array [blocks + 1], 0 = bounds[0] < ... < bounds[blocks] = T. */
+  bounds: Int32Array;
+  blocks: Float32Array[];
+}
+
+function checkBlocks(heads: LogitBlocks[], length: number): void {
+  if (!Array.isArray(heads) || heads.length === 0) throw new InvalidArgumentError("logits", "a non-empty array of logit blocks", heads);
+  heads.forEach((h, k) => {
+    const b = h?.bounds;
+    if (!(b instanceof Int32Array) || b.length < 2 || b[0] !== 0 || b[b.length - 1] !== length || !Array.isArray(h.blocks) || h.blocks.length !== b.length - 1) {
+      throw new InvalidArgumentError(`logits[${k}].bounds`, `Int32Array 0 = b_0 < ... < b_n = ${length} with one block per interval`, b);
+    }
+    for (let i = 0; i + 1 < b.length; i++) {
+      const need = (b[i + 1] - b[i]) * b[i + 1];
+      const blk = h.blocks[i];
+      if (!(b[i + 1] > b[i]) || !(blk instanceof Float32Array) || blk.length < need) {
+        throw new InvalidArgumentError(`logits[${k}].blocks[${i}]`, `Float32Array of length ${need} ([rows ${b[i]}..${b[i + 1]}), keys [0, ${b[i + 1]}))`, blk);
+      }
+    }
+  });
+}
+
+/**
+ * Row source from scaled logits in causal blocks (LogitBlocks, one per query head of the group):
+ * for each query head, softmax of logits[t, j] over the cached keys j only (float64), and the
+ * probabilities summed over the heads (rows sum to the group size).
+ */
+export function blockedLogitsRowSource(heads: LogitBlocks[], length: number): RowSource {
+  checkBlocks(heads, length);
+  const G = heads.length;
+  // Per head, the block of the current row (rows arrive in increasing t, so a cursor suffices).
+  const blockOf = new Int32Array(G);
+  let tmp = new Float64Array(0);
+  return (t, cache, out) => {
+    const n = cache.size;
+    const tokens = cache.tokens;
+    if (tmp.length < n) tmp = new Float64Array(Math.max(n, 2 * tmp.length));
+    const x = tmp;
+    for (let h = 0; h < G; h++) {
+      const { bounds, blocks } = heads[h];
+      let bi = blockOf[h];
+      if (t < bounds[bi]) bi = 0;
+      while (t >= bounds[bi + 1]) bi++;
+      blockOf[h] = bi;
+      const l = blocks[bi];
+      const base = (t - bounds[bi]) * bounds[bi + 1];
+      let m = Number.NEGATIVE_INFINITY;
+      for (let i = 0; i < n; i++) {
+        const v = l[base + tokens[i]];
+        x[i] = v;
+        if (v > m) m = v;
+      }
+      if (m === Number.NEGATIVE_INFINITY) {
+        if (h === 0) out.fill(0, 0, n);
+        continue;
+      }
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        const e = Math.exp(x[i] - m);
+        x[i] = e;
+        s += e;
+      }
+      const inv = 1 / s;
+      // 0 + p === p for the (non-negative) probabilities, so the first head writes directly.
+      if (h === 0) for (let i = 0; i < n; i++) out[i] = x[i] * inv;
+      else for (let i = 0; i < n; i++) out[i] += x[i] * inv;
+    }
+  };
+}
+
+/**
  * Row source from scaled logits: for each query head of the group, softmax of logits[t, j] over
  * the cached keys j only, and the probabilities summed over the heads (rows sum to the group size).
  * `logits`: one Float32Array [T, T] per query head, row-major, row t = query t.
@@ -75,31 +152,10 @@ export function logitsRowSource(logits: Float32Array[], length: number): RowSour
       throw new InvalidArgumentError(`logits[${h}]`, `Float32Array of length ${length * length} ([T, T], T = ${length})`, l);
     }
   });
-  let tmp = new Float64Array(0);
-  return (t, cache, out) => {
-    const n = cache.size;
-    const tokens = cache.tokens;
-    if (tmp.length < n) tmp = new Float64Array(Math.max(n, 2 * tmp.length));
-    out.fill(0, 0, n);
-    const base = t * length;
-    for (const l of logits) {
-      let m = Number.NEGATIVE_INFINITY;
-      for (let i = 0; i < n; i++) {
-        const v = l[base + tokens[i]];
-        tmp[i] = v;
-        if (v > m) m = v;
-      }
-      if (m === Number.NEGATIVE_INFINITY) continue;
-      let s = 0;
-      for (let i = 0; i < n; i++) {
-        const e = Math.exp(tmp[i] - m);
-        tmp[i] = e;
-        s += e;
-      }
-      const inv = 1 / s;
-      for (let i = 0; i < n; i++) out[i] += tmp[i] * inv;
-    }
-  };
+  return blockedLogitsRowSource(
+    logits.map((l) => ({ bounds: Int32Array.of(0, length), blocks: [l] })),
+    length,
+  );
 }
 
 /**
@@ -107,8 +163,9 @@ export function logitsRowSource(logits: Float32Array[], length: number): RowSour
  * of the group's query heads (one [T, T] Float32Array each). Query t sees exactly what a real cache
  * of `policy.budget` slots would hold at step t.
  */
-export function simulateHead(policy: EvictionPolicy, logits: Float32Array[], length: number, streamId = 0): SimulationResult {
-  return runPolicy(policy, length, logitsRowSource(logits, length), streamId);
+export function simulateHead(policy: EvictionPolicy, logits: Float32Array[] | LogitBlocks[], length: number, streamId = 0): SimulationResult {
+  const row = logits.length > 0 && logits[0] instanceof Float32Array ? logitsRowSource(logits as Float32Array[], length) : blockedLogitsRowSource(logits as LogitBlocks[], length);
+  return runPolicy(policy, length, row, streamId);
 }
 
 /**
