@@ -1,0 +1,5 @@
+// Kernel-test bindings registered by addon.cc (one declaration per binding file).
+#pragma once
+#include <napi.h>
+
+void register_gemm_tests(Napi::Env env, Napi::Object exports);
