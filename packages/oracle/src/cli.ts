@@ -7,10 +7,10 @@ import { POLICY_NAMES } from "@kvwalk/runtime";
 import { DATASETS, type DatasetName, loadWindows } from "./data.js";
 import { DEFAULT_BUDGETS, DEFAULT_POLICIES, rebuildReport, runStudy, type StudyMode } from "./study.js";
 
-/** Defaults of `kvwalk-oracle run`: sized to finish in about half an hour on a 2-core machine. */
+/** Defaults of `kvwalk-oracle run`: the issue's default study (16 WikiText-2 windows, all policies and budgets, causal). */
 const CLI_DEFAULTS = {
   dataset: "wikitext" as DatasetName,
-  windows: 2,
+  windows: 16,
   windowLen: 4096,
   refreshEvery: 32,
   mode: "causal" as StudyMode,
