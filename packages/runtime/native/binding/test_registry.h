@@ -3,3 +3,4 @@
 #include <napi.h>
 
 void register_gemm_tests(Napi::Env env, Napi::Object exports);
+void register_kernel_tests(Napi::Env env, Napi::Object exports);

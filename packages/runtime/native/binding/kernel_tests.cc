@@ -1,0 +1,418 @@
+// Kernel-test bindings of the engine's element-wise, attention, sampling and fill launchers
+// (native/src/kernels.cu). Each function takes one argument object of plain typed arrays and numbers,
+// copies inputs to fresh device buffers, launches, synchronizes, copies back and frees (RAII, also on
+// every error path), and returns typed arrays. Bad arguments throw TypeError/RangeError naming the
+// parameter (code KVWALK_INVALID_ARGUMENT); CUDA failures throw an Error with code KVWALK_CUDA naming the
+// launcher. Used by src/engine/gpu/kernel-cases.ts and src/engine/bench/kernels.ts.
+#include <napi.h>
+#include <kvwalk/args.h>
+#include <kvwalk/probe.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "test_registry.h"
+
+#ifdef KVWALK_WITH_CUDA
+#include <cuda_runtime.h>
+
+#include "engine_launchers.h"
+#endif
+
+namespace {
+
+[[noreturn]] void bad_arg(Napi::Env env, const std::string& name, const std::string& expected, const Napi::Value& got, bool range = false) {
+  kvwalk::throw_invalid_argument(env, name, expected, got, range);
+}
+
+Napi::Object args_of(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsObject()) bad_arg(info.Env(), "args", "an object", info.Length() ? info[0] : info.Env().Undefined());
+  return info[0].As<Napi::Object>();
+}
+
+long long int_arg(const Napi::Object& o, const char* name, long long lo, long long hi) {
+  Napi::Value v = o.Get(name);
+  const std::string expected = "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  if (!v.IsNumber()) bad_arg(o.Env(), name, expected, v);
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d == std::floor(d)) || d < static_cast<double>(lo) || d > static_cast<double>(hi)) bad_arg(o.Env(), name, expected, v, true);
+  return static_cast<long long>(d);
+}
+
+float num_arg(const Napi::Object& o, const char* name) {
+  Napi::Value v = o.Get(name);
+  if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue())) bad_arg(o.Env(), name, "a finite number", v);
+  return static_cast<float>(v.As<Napi::Number>().DoubleValue());
+}
+
+template <typename T>
+struct ArrayKind;
+template <>
+struct ArrayKind<float> {
+  static constexpr napi_typedarray_type type = napi_float32_array;
+  static constexpr const char* name = "Float32Array";
+};
+template <>
+struct ArrayKind<int32_t> {
+  static constexpr napi_typedarray_type type = napi_int32_array;
+  static constexpr const char* name = "Int32Array";
+};
+template <>
+struct ArrayKind<uint16_t> {
+  static constexpr napi_typedarray_type type = napi_uint16_array;
+  static constexpr const char* name = "Uint16Array";
+};
+
+// A typed-array field with exactly `len` elements (copied out, so later JS cannot alias device copies).
+template <typename T>
+std::vector<T> array_arg(const Napi::Object& o, const char* name, size_t len) {
+  Napi::Value v = o.Get(name);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != ArrayKind<T>::type || v.As<Napi::TypedArray>().ElementLength() != len) {
+    bad_arg(o.Env(), name, std::string(ArrayKind<T>::name) + " of length " + std::to_string(len), v);
+  }
+  Napi::TypedArrayOf<T> a = v.As<Napi::TypedArrayOf<T>>();
+  return std::vector<T>(a.Data(), a.Data() + len);
+}
+
+template <typename T>
+Napi::TypedArrayOf<T> to_js(Napi::Env env, const std::vector<T>& v) {
+  Napi::TypedArrayOf<T> a = Napi::TypedArrayOf<T>::New(env, v.size());
+  if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(T));
+  return a;
+}
+
+#ifdef KVWALK_WITH_CUDA
+
+[[noreturn]] void throw_cuda(Napi::Env env, cudaError_t err, const std::string& op) {
+  const std::string cuda_msg = std::string(cudaGetErrorName(err)) + " (" + cudaGetErrorString(err) + ")";
+  Napi::Error e = Napi::Error::New(env, "CUDA error in " + op + ": " + cuda_msg);
+  e.Set("code", Napi::String::New(env, "KVWALK_CUDA"));
+  e.Set("operation", Napi::String::New(env, op));
+  e.Set("cudaMessage", Napi::String::New(env, cuda_msg));
+  cudaGetLastError();  // clear a non-sticky error so later calls can proceed
+  throw e;
+}
+
+void check(Napi::Env env, cudaError_t err, const std::string& op) {
+  if (err != cudaSuccess) throw_cuda(env, err, op);
+}
+
+// One device allocation, freed on scope exit (also when a JS exception unwinds).
+template <typename T>
+class Dev {
+ public:
+  Dev(Napi::Env env, size_t n, const char* what) : n_(n) {
+    if (n > 0) check(env, cudaMalloc(reinterpret_cast<void**>(&ptr_), n * sizeof(T)), std::string("cudaMalloc(") + what + ")");
+  }
+  Dev(Napi::Env env, const std::vector<T>& host, const char* what) : Dev(env, host.size(), what) {
+    if (n_ > 0) check(env, cudaMemcpy(ptr_, host.data(), n_ * sizeof(T), cudaMemcpyHostToDevice), std::string("cudaMemcpy(") + what + " to device)");
+  }
+  Dev(const Dev&) = delete;
+  Dev& operator=(const Dev&) = delete;
+  ~Dev() {
+    if (ptr_ != nullptr) cudaFree(ptr_);
+  }
+  T* get() const { return ptr_; }
+  std::vector<T> download(Napi::Env env, const char* what) const {
+    std::vector<T> out(n_);
+    if (n_ > 0) check(env, cudaMemcpy(out.data(), ptr_, n_ * sizeof(T), cudaMemcpyDeviceToHost), std::string("cudaMemcpy(") + what + " to host)");
+    return out;
+  }
+
+ private:
+  T* ptr_ = nullptr;
+  size_t n_;
+};
+
+// Launch + synchronize, naming the launcher in the error.
+void run(Napi::Env env, cudaError_t launch_err, const char* launcher) {
+  check(env, launch_err, launcher);
+  check(env, cudaDeviceSynchronize(), std::string(launcher) + " (kernel execution)");
+}
+
+#define KVWALK_REQUIRE_CUDA(env) (void)(env)
+#else
+#define KVWALK_REQUIRE_CUDA(env) throw Napi::Error::New((env), "kernel tests: @kvwalk/runtime engine addon not compiled with CUDA")
+#endif
+
+constexpr long long kMaxElems = 1LL << 31;
+
+// { tokens: Int32Array [T], table: Uint16Array [vocab*hidden], vocab, hidden } -> { x: Float32Array [T*hidden], errorFlag }
+Napi::Value kernel_embed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  KVWALK_REQUIRE_CUDA(env);
+#ifdef KVWALK_WITH_CUDA
+  Napi::Object a = args_of(info);
+  const int vocab = static_cast<int>(int_arg(a, "vocab", 1, 1 << 24)), hidden = static_cast<int>(int_arg(a, "hidden", 1, 1 << 20));
+  Napi::Value tv = a.Get("tokens");
+  if (!tv.IsTypedArray() || tv.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) bad_arg(env, "tokens", "an Int32Array", tv);
+  const size_t T = tv.As<Napi::TypedArray>().ElementLength();
+  const auto tokens = array_arg<int32_t>(a, "tokens", T);
+  const auto table = array_arg<uint16_t>(a, "table", static_cast<size_t>(vocab) * hidden);
+  Dev<int32_t> d_tokens(env, tokens, "tokens");
+  Dev<uint16_t> d_table(env, table, "table");
+  Dev<float> d_x(env, T * hidden, "x");
+  Dev<int32_t> d_flag(env, std::vector<int32_t>{0}, "errorFlag");
+  run(env, kvwalk::engine::launch_embed(d_tokens.get(), static_cast<int>(T), d_table.get(), vocab, hidden, d_x.get(), d_flag.get(), nullptr),
+      "launch_embed");
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("x", to_js(env, d_x.download(env, "x")));
+  out.Set("errorFlag", Napi::Number::New(env, d_flag.download(env, "errorFlag")[0]));
+  return out;
+#endif
+}
+
+// { x: Float32Array [T*hidden], w: Uint16Array [hidden], T, hidden, eps } -> Uint16Array [T*hidden]
+Napi::Value kernel_rmsnorm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  KVWALK_REQUIRE_CUDA(env);
+#ifdef KVWALK_WITH_CUDA
+  Napi::Object a = args_of(info);
+  const int T = static_cast<int>(int_arg(a, "T", 0, 1 << 20)), hidden = static_cast<int>(int_arg(a, "hidden", 1, 1 << 20));
+  const float eps = num_arg(a, "eps");
+  Dev<float> d_x(env, array_arg<float>(a, "x", static_cast<size_t>(T) * hidden), "x");
+  Dev<uint16_t> d_w(env, array_arg<uint16_t>(a, "w", hidden), "w");
+  Dev<uint16_t> d_out(env, static_cast<size_t>(T) * hidden, "out");
+  run(env, kvwalk::engine::launch_rmsnorm(d_x.get(), d_w.get(), T, hidden, eps, d_out.get(), nullptr), "launch_rmsnorm");
+  return to_js(env, d_out.download(env, "out"));
+#endif
+}
+
+// { qkv: Float32Array [T*(H+2KVH)*D], T, H, KVH, D, invFreq: Float32Array [D/2], positions, region, slot: Int32Array [T],
+//   regions, capacity, kCache, vCache: Uint16Array [regions*KVH*capacity*D] (initial contents) }
+//   -> { q: Float32Array [T*H*D], kCache, vCache: Uint16Array }
+Napi::Value kernel_rope_append(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  KVWALK_REQUIRE_CUDA(env);
+#ifdef KVWALK_WITH_CUDA
+  Napi::Object a = args_of(info);
+  const int T = static_cast<int>(int_arg(a, "T", 0, 1 << 20)), H = static_cast<int>(int_arg(a, "H", 1, 1024));
+  const int KVH = static_cast<int>(int_arg(a, "KVH", 1, 1024)), D = static_cast<int>(int_arg(a, "D", 2, 4096));
+  if (D % 2 != 0) bad_arg(env, "D", "an even integer", a.Get("D"), true);
+  const int regions = static_cast<int>(int_arg(a, "regions", 1, 1 << 20)), capacity = static_cast<int>(int_arg(a, "capacity", 1, 1 << 24));
+  const size_t cache_n = static_cast<size_t>(regions) * KVH * capacity * D;
+  const auto region = array_arg<int32_t>(a, "region", T);
+  const auto slot = array_arg<int32_t>(a, "slot", T);
+  for (int t = 0; t < T; ++t) {
+    if (region[t] < 0 || region[t] >= regions) bad_arg(env, "region[" + std::to_string(t) + "]", "an integer in [0, regions)", Napi::Number::New(env, region[t]), true);
+    if (slot[t] < 0 || slot[t] >= capacity) bad_arg(env, "slot[" + std::to_string(t) + "]", "an integer in [0, capacity)", Napi::Number::New(env, slot[t]), true);
+  }
+  Dev<float> d_qkv(env, array_arg<float>(a, "qkv", static_cast<size_t>(T) * (H + 2 * KVH) * D), "qkv");
+  Dev<float> d_inv(env, array_arg<float>(a, "invFreq", D / 2), "invFreq");
+  Dev<int32_t> d_pos(env, array_arg<int32_t>(a, "positions", T), "positions");
+  Dev<int32_t> d_region(env, region, "region");
+  Dev<int32_t> d_slot(env, slot, "slot");
+  Dev<uint16_t> d_k(env, array_arg<uint16_t>(a, "kCache", cache_n), "kCache");
+  Dev<uint16_t> d_v(env, array_arg<uint16_t>(a, "vCache", cache_n), "vCache");
+  Dev<float> d_q(env, static_cast<size_t>(T) * H * D, "q");
+  run(env,
+      kvwalk::engine::launch_rope_append(d_qkv.get(), T, H, KVH, D, d_inv.get(), d_pos.get(), d_region.get(), d_slot.get(), capacity, d_q.get(),
+                                         d_k.get(), d_v.get(), nullptr),
+      "launch_rope_append");
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("q", to_js(env, d_q.download(env, "q")));
+  out.Set("kCache", to_js(env, d_k.download(env, "kCache")));
+  out.Set("vCache", to_js(env, d_v.download(env, "vCache")));
+  return out;
+#endif
+}
+
+// { q: Float32Array [T*H*D], k, v: Uint16Array [KVH*capacity*D], T, H, KVH, D, capacity, window, scale } -> Uint16Array [T*H*D]
+Napi::Value kernel_prefill_attention(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  KVWALK_REQUIRE_CUDA(env);
+#ifdef KVWALK_WITH_CUDA
+  Napi::Object a = args_of(info);
+  const int T = static_cast<int>(int_arg(a, "T", 0, 1 << 20)), H = static_cast<int>(int_arg(a, "H", 1, 1024));
+  const int KVH = static_cast<int>(int_arg(a, "KVH", 1, 1024)), D = static_cast<int>(int_arg(a, "D", 64, 128));
+  if (D != 64 && D != 128) bad_arg(env, "D", "64 or 128", a.Get("D"), true);
+  if (H % KVH != 0) bad_arg(env, "KVH", "a divisor of H = " + std::to_string(H), a.Get("KVH"), true);
+  const int capacity = static_cast<int>(int_arg(a, "capacity", std::max(T, 1), 1 << 24));
+  const int window = static_cast<int>(int_arg(a, "window", -1, 1 << 30));
+  const float scale = num_arg(a, "scale");
+  const size_t kv_n = static_cast<size_t>(KVH) * capacity * D;
+  Dev<float> d_q(env, array_arg<float>(a, "q", static_cast<size_t>(T) * H * D), "q");
+  Dev<uint16_t> d_k(env, array_arg<uint16_t>(a, "k", kv_n), "k");
+  Dev<uint16_t> d_v(env, array_arg<uint16_t>(a, "v", kv_n), "v");
+  Dev<uint16_t> d_out(env, static_cast<size_t>(T) * H * D, "out");
+  run(env, kvwalk::engine::launch_prefill_attention(d_q.get(), d_k.get(), d_v.get(), T, H, KVH, D, capacity, window, scale, d_out.get(), nullptr),
+      "launch_prefill_attention");
+  return to_js(env, d_out.download(env, "out"));
+#endif
+}
+
+// { gu: Float32Array [T*2I], T, I } -> Uint16Array [T*I]
+Napi::Value kernel_swiglu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  KVWALK_REQUIRE_CUDA(env);
+#ifdef KVWALK_WITH_CUDA
+  Napi::Object a = args_of(info);
+  const int T = static_cast<int>(int_arg(a, "T", 0, 1 << 20)), I = static_cast<int>(int_arg(a, "I", 1, 1 << 20));
+  Dev<float> d_gu(env, array_arg<float>(a, "gu", static_cast<size_t>(T) * 2 * I), "gu");
+  Dev<uint16_t> d_act(env, static_cast<size_t>(T) * I, "act");
+  run(env, kvwalk::engine::launch_swiglu(d_gu.get(), T, I, d_act.get(), nullptr), "launch_swiglu");
+  return to_js(env, d_act.download(env, "act"));
+#endif
+}
+
+// { values: Float32Array } -> Uint16Array of the same length
+Napi::Value kernel_f32_to_bf16(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  KVWALK_REQUIRE_CUDA(env);
+#ifdef KVWALK_WITH_CUDA
+  Napi::Object a = args_of(info);
+  Napi::Value vv = a.Get("values");
+  if (!vv.IsTypedArray() || vv.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) bad_arg(env, "values", "a Float32Array", vv);
+  const size_t n = vv.As<Napi::TypedArray>().ElementLength();
+  Dev<float> d_in(env, array_arg<float>(a, "values", n), "values");
+  Dev<uint16_t> d_out(env, n, "out");
+  run(env, kvwalk::engine::launch_f32_to_bf16(d_in.get(), n, d_out.get(), nullptr), "launch_f32_to_bf16");
+  return to_js(env, d_out.download(env, "out"));
+#endif
+}
+
+// { logits: Float32Array [B*V], B, V, temperature, topP: Float32Array [B], seed, step } -> { tokens: Int32Array [B], logprob: Float32Array [B] }
+Napi::Value kernel_sample(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  KVWALK_REQUIRE_CUDA(env);
+#ifdef KVWALK_WITH_CUDA
+  Napi::Object a = args_of(info);
+  const int B = static_cast<int>(int_arg(a, "B", 0, 1 << 16)), V = static_cast<int>(int_arg(a, "V", 1, 1 << 24));
+  const uint32_t seed = static_cast<uint32_t>(int_arg(a, "seed", 0, 0xffffffffLL)), step = static_cast<uint32_t>(int_arg(a, "step", 0, 0xffffffffLL));
+  Dev<float> d_logits(env, array_arg<float>(a, "logits", static_cast<size_t>(B) * V), "logits");
+  Dev<float> d_temp(env, array_arg<float>(a, "temperature", B), "temperature");
+  Dev<float> d_topp(env, array_arg<float>(a, "topP", B), "topP");
+  Dev<int32_t> d_tokens(env, B, "tokens");
+  Dev<float> d_lp(env, B, "logprob");
+  run(env, kvwalk::engine::launch_sample(d_logits.get(), B, V, d_temp.get(), d_topp.get(), seed, step, d_tokens.get(), d_lp.get(), nullptr),
+      "launch_sample");
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("tokens", to_js(env, d_tokens.download(env, "tokens")));
+  out.Set("logprob", to_js(env, d_lp.download(env, "logprob")));
+  return out;
+#endif
+}
+
+// { n, seed, amplitude } -> Uint16Array [n]
+Napi::Value kernel_fill_uniform_bf16(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  KVWALK_REQUIRE_CUDA(env);
+#ifdef KVWALK_WITH_CUDA
+  Napi::Object a = args_of(info);
+  const size_t n = static_cast<size_t>(int_arg(a, "n", 0, kMaxElems));
+  const uint32_t seed = static_cast<uint32_t>(int_arg(a, "seed", 0, 0xffffffffLL));
+  const float amplitude = num_arg(a, "amplitude");
+  Dev<uint16_t> d_out(env, n, "out");
+  run(env, kvwalk::engine::launch_fill_uniform_bf16(d_out.get(), n, seed, amplitude, nullptr), "launch_fill_uniform_bf16");
+  return to_js(env, d_out.download(env, "out"));
+#endif
+}
+
+// { n, value } -> Uint16Array [n]
+Napi::Value kernel_fill_const_bf16(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  KVWALK_REQUIRE_CUDA(env);
+#ifdef KVWALK_WITH_CUDA
+  Napi::Object a = args_of(info);
+  const size_t n = static_cast<size_t>(int_arg(a, "n", 0, kMaxElems));
+  Napi::Value vv = a.Get("value");
+  if (!vv.IsNumber()) bad_arg(env, "value", "a number", vv);
+  const float value = static_cast<float>(vv.As<Napi::Number>().DoubleValue());
+  Dev<uint16_t> d_out(env, n, "out");
+  run(env, kvwalk::engine::launch_fill_const_bf16(d_out.get(), n, value, nullptr), "launch_fill_const_bf16");
+  return to_js(env, d_out.download(env, "out"));
+#endif
+}
+
+// prefillAttentionBench(T, H, KVH, D, window, iters) -> { medianUs, minUs, iters }: random bf16 K/V
+// (uniform +-1) and q (uniform +-1, f32 converted from bf16 fill), capacity = T, scale 1/sqrt(D);
+// 2 warm-up launches, then `iters` launches each timed with CUDA events.
+Napi::Value prefill_attention_bench(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  KVWALK_REQUIRE_CUDA(env);
+#ifdef KVWALK_WITH_CUDA
+  auto int_at = [&](size_t i, const char* name, long long lo, long long hi) -> int {
+    Napi::Value v = info.Length() > i ? info[i] : env.Undefined();
+    const std::string expected = "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+    if (!v.IsNumber()) bad_arg(env, name, expected, v);
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d == std::floor(d)) || d < static_cast<double>(lo) || d > static_cast<double>(hi)) bad_arg(env, name, expected, v, true);
+    return static_cast<int>(d);
+  };
+  const int T = int_at(0, "T", 1, 1 << 20), H = int_at(1, "H", 1, 1024), KVH = int_at(2, "KVH", 1, 1024), D = int_at(3, "D", 64, 128);
+  const int window = int_at(4, "window", -1, 1 << 30), iters = int_at(5, "iters", 1, 10000);
+  if (D != 64 && D != 128) bad_arg(env, "D", "64 or 128", info[3], true);
+  if (H % KVH != 0) bad_arg(env, "KVH", "a divisor of H = " + std::to_string(H), info[2], true);
+  const size_t nq = static_cast<size_t>(T) * H * D, nkv = static_cast<size_t>(T) * KVH * D;
+  Dev<float> d_q(env, nq, "q");
+  Dev<uint16_t> d_qb(env, nq, "q (bf16 staging)");
+  Dev<uint16_t> d_k(env, nkv, "k");
+  Dev<uint16_t> d_v(env, nkv, "v");
+  Dev<uint16_t> d_out(env, nq, "out");
+  check(env, kvwalk::engine::launch_fill_uniform_bf16(d_k.get(), nkv, 1u, 1.0f, nullptr), "launch_fill_uniform_bf16(k)");
+  check(env, kvwalk::engine::launch_fill_uniform_bf16(d_v.get(), nkv, 2u, 1.0f, nullptr), "launch_fill_uniform_bf16(v)");
+  check(env, kvwalk::engine::launch_fill_uniform_bf16(d_qb.get(), nq, 3u, 1.0f, nullptr), "launch_fill_uniform_bf16(q)");
+  {
+    // widen the bf16 q to f32 on the host side of the contract: q is f32 [T, H, D]
+    std::vector<uint16_t> hb = d_qb.download(env, "q (bf16 staging)");
+    std::vector<float> hq(nq);
+    for (size_t i = 0; i < nq; ++i) {
+      const uint32_t bits = static_cast<uint32_t>(hb[i]) << 16;
+      std::memcpy(&hq[i], &bits, 4);
+    }
+    check(env, cudaMemcpy(d_q.get(), hq.data(), nq * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy(q to device)");
+  }
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  for (int i = 0; i < 2; ++i)
+    check(env, kvwalk::engine::launch_prefill_attention(d_q.get(), d_k.get(), d_v.get(), T, H, KVH, D, T, window, scale, d_out.get(), nullptr),
+          "launch_prefill_attention (warm-up)");
+  check(env, cudaDeviceSynchronize(), "launch_prefill_attention (warm-up execution)");
+  cudaEvent_t start = nullptr, stop = nullptr;
+  check(env, cudaEventCreate(&start), "cudaEventCreate");
+  cudaError_t err = cudaEventCreate(&stop);
+  if (err != cudaSuccess) {
+    cudaEventDestroy(start);
+    throw_cuda(env, err, "cudaEventCreate");
+  }
+  std::vector<double> us;
+  for (int i = 0; i < iters && err == cudaSuccess; ++i) {
+    err = cudaEventRecord(start, nullptr);
+    if (err == cudaSuccess) err = kvwalk::engine::launch_prefill_attention(d_q.get(), d_k.get(), d_v.get(), T, H, KVH, D, T, window, scale, d_out.get(), nullptr);
+    if (err == cudaSuccess) err = cudaEventRecord(stop, nullptr);
+    if (err == cudaSuccess) err = cudaEventSynchronize(stop);
+    float ms = 0.0f;
+    if (err == cudaSuccess) err = cudaEventElapsedTime(&ms, start, stop);
+    us.push_back(static_cast<double>(ms) * 1000.0);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  check(env, err, "prefillAttentionBench timed launch");
+  std::sort(us.begin(), us.end());
+  const size_t n = us.size();
+  const double median = n % 2 ? us[n / 2] : 0.5 * (us[n / 2 - 1] + us[n / 2]);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("medianUs", median);
+  out.Set("minUs", us.front());
+  out.Set("iters", iters);
+  return out;
+#endif
+}
+
+}  // namespace
+
+void register_kernel_tests(Napi::Env env, Napi::Object exports) {
+  exports.Set("kernelEmbed", Napi::Function::New(env, kernel_embed, "kernelEmbed"));
+  exports.Set("kernelRmsnorm", Napi::Function::New(env, kernel_rmsnorm, "kernelRmsnorm"));
+  exports.Set("kernelRopeAppend", Napi::Function::New(env, kernel_rope_append, "kernelRopeAppend"));
+  exports.Set("kernelPrefillAttention", Napi::Function::New(env, kernel_prefill_attention, "kernelPrefillAttention"));
+  exports.Set("kernelSwiglu", Napi::Function::New(env, kernel_swiglu, "kernelSwiglu"));
+  exports.Set("kernelF32ToBf16", Napi::Function::New(env, kernel_f32_to_bf16, "kernelF32ToBf16"));
+  exports.Set("kernelSample", Napi::Function::New(env, kernel_sample, "kernelSample"));
+  exports.Set("kernelFillUniformBf16", Napi::Function::New(env, kernel_fill_uniform_bf16, "kernelFillUniformBf16"));
+  exports.Set("kernelFillConstBf16", Napi::Function::New(env, kernel_fill_const_bf16, "kernelFillConstBf16"));
+  exports.Set("prefillAttentionBench", Napi::Function::New(env, prefill_attention_bench, "prefillAttentionBench"));
+}
