@@ -65,15 +65,17 @@ __device__ __forceinline__ void store_out(float* C, size_t idx, float v, bool ac
 
 // ---------------------------------------------------------------- decode (M <= 64)
 
-// Threads per CTA of the decode kernel is 32 * warps, warps in [1, kDecodeMaxWarps].
-constexpr int kDecodeMaxWarps = 8;
-// Shared reduction buffer: kDecodeMaxWarps warps x tiles-per-pass x 128 floats (32 KiB).
+// Threads per CTA of the decode kernel is 32 * warps, warps in [1, decode_max_warps<MT, RT>()]: 16 for
+// the small-accumulator variants (registers <= 128), 8 for the large ones.
+template <int MT, int RT>
+__host__ __device__ constexpr int decode_max_warps() { return MT * RT >= 8 ? 8 : 16; }
+// Shared reduction buffer: warps x tiles-per-pass x 128 floats (32 KiB).
 constexpr int kDecodeRedFloats = 8192;
 
 // MT: 8-column tiles of M (M <= 8 * MT). RT: 16-row tiles of W per CTA. U: 32-wide k chunks in flight
 // per warp. Grid: ceil(N / (16 * RT)) CTAs. Warp w handles chunks [w*U, w*U+U) + j * warps * U.
 template <int MT, int RT, int U>
-__global__ void __launch_bounds__(kDecodeMaxWarps * 32)
+__global__ void __launch_bounds__(decode_max_warps<MT, RT>() * 32)
     gemm_decode_kernel(const uint16_t* __restrict__ A, int lda, const uint16_t* __restrict__ W, int ldw, float* __restrict__ C,
                        int ldc, int M, int N, int K, int accumulate) {
   __shared__ float red[kDecodeRedFloats];
@@ -119,8 +121,8 @@ __global__ void __launch_bounds__(kDecodeMaxWarps * 32)
     uint4 av[U][MT];
 #pragma unroll
     for (int u = 0; u < U; u++) {
-      const int k = (c0 + u) * 32 + t * 8;
-      const bool kin = k < K;  // K % 8 == 0: an 8-element group is wholly inside or outside
+      const int k = (c0 + u) * 32;  // the row pointers already include this lane's t * 8
+      const bool kin = k + t * 8 < K;  // K % 8 == 0: an 8-element group is wholly inside or outside
 #pragma unroll
       for (int rt = 0; rt < RT; rt++)
 #pragma unroll

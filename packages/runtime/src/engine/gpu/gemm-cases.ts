@@ -176,6 +176,10 @@ export function gemmCases(addon: GemmAddon, quick: boolean): GemmCase[] {
     for (const path of ["decode", "prefill", "generic"] as const) cases.push(builtinCase(addon, { ...s, path, seed: seed++ }));
     cases.push(builtinCase(addon, { ...s, seed: seed++, accumulate: true, padA: 8, padW: 16, padC: 3 }));
   }
+  // M in (16, 32] with N wide enough for the 4-tile decode variant (N / 64 >= SM count), and narrow.
+  cases.push(builtinCase(addon, { M: 24, N: 8448, K: 256, seed: seed++ }));
+  cases.push(builtinCase(addon, { M: 32, N: 8960, K: 392, seed: seed++, accumulate: true }));
+  cases.push(builtinCase(addon, { M: 20, N: 1000, K: 264, seed: seed++ }));
   // Odd strides force the generic kernel even at a fast shape.
   cases.push(builtinCase(addon, { M: 8, N: 384, K: 384, seed: seed++, padA: 1 }));
   if (!quick) {
