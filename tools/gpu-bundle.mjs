@@ -4,7 +4,9 @@
 // third-party runtime dependencies, and run.sh, which runs the device probe, the GPU checks (under
 // compute-sanitizer when asked) and the benchmarks, writing JSON results into $OUT (or ./out).
 //
-//   node tools/gpu-bundle.mjs [--out .gpu-bundle] [--sanitize] graph-cache walker-cuda ...
+//   node tools/gpu-bundle.mjs [--out .gpu-bundle] [--sanitize] [--skip-dep NAME]... graph-cache walker-cuda ...
+//   (--skip-dep leaves a third-party dependency out, e.g. onnxruntime-node (288 MB) for the engine, which
+//    reads checkpoints through @kvwalk/model/checkpoint and never loads it)
 //   then, on the GPU host:  bash .gpu-bundle/run.sh            (device tool: carry .gpu-bundle)
 //   back here:              node tools/gpu-collect.mjs <returned folder>  (unpacks gpu-results.tar.gz)
 import { execFileSync } from "node:child_process";
@@ -18,9 +20,11 @@ const args = process.argv.slice(2);
 let out = ".gpu-bundle";
 let sanitize = false;
 const wanted = [];
+const skipDeps = new Set();
 for (let i = 0; i < args.length; i++) {
   if (args[i] === "--out") out = args[++i];
   else if (args[i] === "--sanitize") sanitize = true;
+  else if (args[i] === "--skip-dep") skipDeps.add(args[++i]);
   else wanted.push(args[i]);
 }
 if (wanted.length === 0) {
@@ -41,7 +45,7 @@ for (const d of ["core", "model", "graph-cache", "walker-cuda", "runtime", "orac
 const seenPkgs = new Set();
 const thirdParty = new Map(); // name -> real dir
 function addThirdParty(name, fromDir) {
-  if (thirdParty.has(name)) return;
+  if (thirdParty.has(name) || skipDeps.has(name)) return;
   const req = createRequire(join(fromDir, "package.json"));
   let pj;
   try {

@@ -1,0 +1,364 @@
+// Node-API binding of the decode engine (the only node-addon-api code for it; kernel-test bindings
+// live in gemm_tests.cc and kernel_tests.cc). Argument errors name the parameter; engine and CUDA
+// errors become JS exceptions (code KVWALK_ENGINE, or KVWALK_OUT_OF_MEMORY); nothing aborts.
+#include <napi.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kvwalk/args.h"
+#include "kvwalk/probe.h"
+#include "test_registry.h"
+#ifdef KVWALK_WITH_CUDA
+#include "engine.h"
+#endif
+
+namespace {
+
+using kvwalk::throw_invalid_argument;
+
+Napi::Error engine_error(Napi::Env env, const std::string& msg) {
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("code", Napi::String::New(env, msg.rfind("out of GPU memory", 0) == 0 ? "KVWALK_OUT_OF_MEMORY" : "KVWALK_ENGINE"));
+  return e;
+}
+
+int int_arg(const Napi::CallbackInfo& info, size_t i, const char* name, int lo, int hi) {
+  const Napi::Value v = info[i];
+  if (!v.IsNumber()) throw_invalid_argument(info.Env(), name, "an integer", v);
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (d != static_cast<double>(static_cast<long long>(d)) || d < lo || d > hi)
+    throw_invalid_argument(info.Env(), name, "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]", v, true);
+  return static_cast<int>(d);
+}
+
+int int_field(Napi::Object o, const char* key, int lo, int hi, int fallback, bool required) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) {
+    if (required) throw_invalid_argument(o.Env(), key, "an integer", v);
+    return fallback;
+  }
+  if (!v.IsNumber()) throw_invalid_argument(o.Env(), key, "an integer", v);
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (d != static_cast<double>(static_cast<long long>(d)) || d < lo || d > hi)
+    throw_invalid_argument(o.Env(), key, "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]", v, true);
+  return static_cast<int>(d);
+}
+
+template <typename T>
+std::vector<T> typed_vector(const Napi::CallbackInfo& info, size_t i, const char* name, napi_typedarray_type type, const char* type_name) {
+  const Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) throw_invalid_argument(info.Env(), name, type_name, v);
+  auto a = v.As<Napi::TypedArrayOf<T>>();
+  return std::vector<T>(a.Data(), a.Data() + a.ElementLength());
+}
+
+#ifdef KVWALK_WITH_CUDA
+using kvwalk::engine::Engine;
+
+class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Engine",
+                       {InstanceMethod("upload", &EngineWrap::Upload), InstanceMethod("randomize", &EngineWrap::Randomize),
+                        InstanceMethod("prefill", &EngineWrap::Prefill), InstanceMethod("decode", &EngineWrap::Decode),
+                        InstanceMethod("reset", &EngineWrap::Reset), InstanceMethod("setLength", &EngineWrap::SetLength),
+                        InstanceMethod("lengths", &EngineWrap::Lengths), InstanceMethod("fillCacheRandom", &EngineWrap::FillCacheRandom),
+                        InstanceMethod("info", &EngineWrap::Info), InstanceMethod("takeTimes", &EngineWrap::TakeTimes),
+                        InstanceMethod("dispose", &EngineWrap::Dispose)});
+  }
+
+  EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsObject()) throw_invalid_argument(env, "shape", "an object", info[0]);
+    if (!info[1].IsObject()) throw_invalid_argument(env, "options", "an object", info[1]);
+    Napi::Object so = info[0].As<Napi::Object>(), oo = info[1].As<Napi::Object>();
+    kvwalk::engine::ModelShape s;
+    s.layers = int_field(so, "layers", 1, 1024, 0, true);
+    s.hidden = int_field(so, "hidden", 1, 1 << 16, 0, true);
+    s.heads = int_field(so, "heads", 1, 1024, 0, true);
+    s.kv_heads = int_field(so, "kvHeads", 1, 1024, 0, true);
+    s.head_dim = int_field(so, "headDim", 1, 1024, 0, true);
+    s.intermediate = int_field(so, "intermediate", 1, 1 << 20, 0, true);
+    s.vocab = int_field(so, "vocab", 1, 1 << 24, 0, true);
+    s.max_positions = int_field(so, "maxPositions", 1, 1 << 24, 0, true);
+    s.sliding_window = int_field(so, "slidingWindow", 0, 1 << 24, 0, false);
+    s.rope_theta = so.Get("ropeTheta").IsNumber() ? so.Get("ropeTheta").As<Napi::Number>().FloatValue() : 10000.f;
+    s.rms_eps = so.Get("rmsEps").IsNumber() ? so.Get("rmsEps").As<Napi::Number>().FloatValue() : 1e-5f;
+    s.tied_embeddings = so.Get("tiedEmbeddings").ToBoolean().Value();
+    if (s.heads % s.kv_heads != 0) throw_invalid_argument(env, "kvHeads", "a divisor of heads (" + std::to_string(s.heads) + ")", so.Get("kvHeads"), true);
+    kvwalk::engine::EngineOptions o;
+    o.max_batch = int_field(oo, "maxBatch", 1, 4096, 1, false);
+    o.capacity = int_field(oo, "capacity", 2, 1 << 22, 4096, false);
+    o.max_prefill_tokens = int_field(oo, "maxPrefillTokens", 1, 1 << 22, 4096, false);
+    o.max_logit_rows = int_field(oo, "maxLogitRows", 1, 1 << 20, 1, false);
+    o.graph = oo.Get("graph").ToBoolean().Value();
+    o.profile = oo.Get("profile").ToBoolean().Value();
+    o.gemm = static_cast<kvwalk::engine::GemmBackend>(int_field(oo, "gemm", 0, 2, 0, false));
+    std::string err;
+    engine_.reset(Engine::create(s, o, &err));
+    if (!engine_) throw engine_error(env, err);
+  }
+
+ private:
+  Engine* live(Napi::Env env) {
+    if (!engine_) throw Napi::Error::New(env, "the engine was disposed");
+    if (busy_) throw Napi::Error::New(env, "the engine is busy with another call (calls must be queued)");
+    return engine_.get();
+  }
+
+  Napi::Value Upload(const Napi::CallbackInfo& info) {
+    Engine* e = live(info.Env());
+    const int kind = int_arg(info, 0, "kind", 0, 8);
+    const int layer = int_arg(info, 1, "layer", 0, 1 << 20);
+    const int row0 = int_arg(info, 2, "rowOffset", 0, 1 << 30);
+    const int rows = int_arg(info, 3, "rows", 0, 1 << 30);
+    const int cols = int_arg(info, 4, "cols", 1, 1 << 30);
+    Napi::Value d = info[5];
+    const size_t n = static_cast<size_t>(rows) * cols;
+    std::string err;
+    if (d.IsTypedArray() && d.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array && d.As<Napi::Float32Array>().ElementLength() == n) {
+      err = e->upload(static_cast<kvwalk::engine::WeightKind>(kind), layer, row0, rows, cols, d.As<Napi::Float32Array>().Data(), nullptr);
+    } else if (d.IsTypedArray() && d.As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array && d.As<Napi::Uint16Array>().ElementLength() == n) {
+      err = e->upload(static_cast<kvwalk::engine::WeightKind>(kind), layer, row0, rows, cols, nullptr, d.As<Napi::Uint16Array>().Data());
+    } else {
+      throw_invalid_argument(info.Env(), "data", "a Float32Array or Uint16Array (bf16) of length " + std::to_string(n), d);
+    }
+    if (!err.empty()) throw engine_error(info.Env(), "upload: " + err);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Randomize(const Napi::CallbackInfo& info) {
+    Engine* e = live(info.Env());
+    const int seed = int_arg(info, 0, "seed", 0, 0x7fffffff);
+    if (!info[1].IsNumber()) throw_invalid_argument(info.Env(), "amplitude", "a number", info[1]);
+    std::string err = e->randomize(static_cast<uint32_t>(seed), info[1].As<Napi::Number>().FloatValue());
+    if (!err.empty()) throw engine_error(info.Env(), err);
+    return info.Env().Undefined();
+  }
+
+  // Runs fn on a worker thread; resolves with make(env) or rejects with the error string.
+  class Job : public Napi::AsyncWorker {
+   public:
+    Job(Napi::Env env, EngineWrap* owner, std::function<std::string()> fn, std::function<Napi::Value(Napi::Env)> make)
+        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), owner_(owner), fn_(std::move(fn)), make_(std::move(make)) {
+      owner_->busy_ = true;
+      owner_->Ref();
+    }
+    Napi::Promise promise() { return deferred_.Promise(); }
+    void Execute() override {
+      err_ = fn_();
+    }
+    void OnOK() override {
+      owner_->busy_ = false;
+      owner_->Unref();
+      if (!err_.empty()) {
+        deferred_.Reject(engine_error(Env(), err_).Value());
+        return;
+      }
+      try {
+        deferred_.Resolve(make_(Env()));
+      } catch (const Napi::Error& e) {
+        deferred_.Reject(e.Value());
+      }
+    }
+    void OnError(const Napi::Error& e) override {
+      owner_->busy_ = false;
+      owner_->Unref();
+      deferred_.Reject(e.Value());
+    }
+
+   private:
+    Napi::Promise::Deferred deferred_;
+    EngineWrap* owner_;
+    std::function<std::string()> fn_;
+    std::function<Napi::Value(Napi::Env)> make_;
+    std::string err_;
+  };
+
+  // prefill(regions: Int32Array, tokens: Int32Array, offsets: Int32Array, allLogits: boolean)
+  //   -> Promise<{ last: Float32Array [n, vocab], all?: Float32Array [T, vocab] }>
+  Napi::Value Prefill(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Engine* e = live(env);
+    auto regions = typed_vector<int32_t>(info, 0, "regions", napi_int32_array, "an Int32Array");
+    auto tokens = typed_vector<int32_t>(info, 1, "tokens", napi_int32_array, "an Int32Array");
+    auto offsets = typed_vector<int32_t>(info, 2, "offsets", napi_int32_array, "an Int32Array");
+    const bool want_all = info[3].ToBoolean().Value();
+    const int n = static_cast<int>(regions.size());
+    if (n < 1) throw_invalid_argument(env, "regions", "at least one region", info[0]);
+    if (offsets.size() != regions.size() + 1 || offsets[0] != 0 || offsets[n] != static_cast<int>(tokens.size()))
+      throw_invalid_argument(env, "offsets", "an Int32Array of length regions.length + 1 from 0 to tokens.length", info[2]);
+    for (int i = 0; i < n; i++) {
+      if (regions[i] < 0 || regions[i] >= e->options().max_batch)
+        throw_invalid_argument(env, "regions", "region ids in [0, maxBatch " + std::to_string(e->options().max_batch) + ")", info[0], true);
+      if (offsets[i + 1] <= offsets[i]) throw_invalid_argument(env, "offsets", "strictly increasing offsets (no empty prompt)", info[2], true);
+    }
+    if (want_all && n != 1) throw_invalid_argument(env, "allLogits", "false when prefilling more than one sequence", info[3]);
+    const int V = e->shape().vocab;
+    auto last = std::make_shared<std::vector<float>>(static_cast<size_t>(n) * V);
+    auto all = std::make_shared<std::vector<float>>(want_all ? tokens.size() * V : 0);
+    auto job = new Job(
+        env, this,
+        [e, regions, tokens, offsets, last, all, want_all]() {
+          return e->prefill(regions, tokens, offsets, last->data(), want_all ? all->data() : nullptr);
+        },
+        [last, all, want_all](Napi::Env env) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          auto a = Napi::Float32Array::New(env, last->size());
+          std::copy(last->begin(), last->end(), a.Data());
+          o.Set("last", a);
+          if (want_all) {
+            auto b = Napi::Float32Array::New(env, all->size());
+            std::copy(all->begin(), all->end(), b.Data());
+            o.Set("all", b);
+          }
+          return o;
+        });
+    Napi::Promise p = job->promise();
+    job->Queue();
+    return p;
+  }
+
+  // decode(tokens: Int32Array [B], temperature: Float32Array [B], topP: Float32Array [B], seed, wantLogits)
+  //   -> Promise<{ next: Int32Array, logprob: Float32Array, logits?: Float32Array [B, vocab] }>
+  Napi::Value Decode(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Engine* e = live(env);
+    auto tokens = typed_vector<int32_t>(info, 0, "tokens", napi_int32_array, "an Int32Array");
+    auto temp = typed_vector<float>(info, 1, "temperature", napi_float32_array, "a Float32Array");
+    auto top_p = typed_vector<float>(info, 2, "topP", napi_float32_array, "a Float32Array");
+    const int seed = int_arg(info, 3, "seed", 0, 0x7fffffff);
+    const bool want_logits = info[4].ToBoolean().Value();
+    const size_t B = tokens.size();
+    if (B < 1 || B > static_cast<size_t>(e->options().max_batch))
+      throw_invalid_argument(env, "tokens", "1 to maxBatch (" + std::to_string(e->options().max_batch) + ") tokens", info[0], true);
+    if (temp.size() != B) throw_invalid_argument(env, "temperature", "a Float32Array of length " + std::to_string(B), info[1]);
+    if (top_p.size() != B) throw_invalid_argument(env, "topP", "a Float32Array of length " + std::to_string(B), info[2]);
+    auto next = std::make_shared<std::vector<int>>(B);
+    auto logprob = std::make_shared<std::vector<float>>(B);
+    auto logits = std::make_shared<std::vector<float>>(want_logits ? B * e->shape().vocab : 0);
+    auto job = new Job(
+        env, this,
+        [e, tokens, temp, top_p, seed, next, logprob, logits, want_logits]() {
+          return e->decode(tokens, temp.data(), top_p.data(), static_cast<uint32_t>(seed), next->data(), logprob->data(),
+                           want_logits ? logits->data() : nullptr);
+        },
+        [next, logprob, logits, want_logits](Napi::Env env) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          auto a = Napi::Int32Array::New(env, next->size());
+          std::copy(next->begin(), next->end(), a.Data());
+          auto b = Napi::Float32Array::New(env, logprob->size());
+          std::copy(logprob->begin(), logprob->end(), b.Data());
+          o.Set("next", a);
+          o.Set("logprob", b);
+          if (want_logits) {
+            auto c = Napi::Float32Array::New(env, logits->size());
+            std::copy(logits->begin(), logits->end(), c.Data());
+            o.Set("logits", c);
+          }
+          return o;
+        });
+    Napi::Promise p = job->promise();
+    job->Queue();
+    return p;
+  }
+
+  Napi::Value Reset(const Napi::CallbackInfo& info) {
+    Engine* e = live(info.Env());
+    e->reset(int_arg(info, 0, "region", 0, e->options().max_batch - 1));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value SetLength(const Napi::CallbackInfo& info) {
+    Engine* e = live(info.Env());
+    const int r = int_arg(info, 0, "region", 0, e->options().max_batch - 1);
+    const int len = int_arg(info, 1, "length", 0, e->options().capacity);
+    std::string err = e->set_length(r, len);
+    if (!err.empty()) throw engine_error(info.Env(), err);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Lengths(const Napi::CallbackInfo& info) {
+    Engine* e = live(info.Env());
+    auto a = Napi::Int32Array::New(info.Env(), e->options().max_batch);
+    for (int b = 0; b < e->options().max_batch; b++) a[b] = e->length(b);
+    return a;
+  }
+
+  Napi::Value FillCacheRandom(const Napi::CallbackInfo& info) {
+    Engine* e = live(info.Env());
+    std::string err = e->fill_cache_random(static_cast<uint32_t>(int_arg(info, 0, "seed", 0, 0x7fffffff)));
+    if (!err.empty()) throw engine_error(info.Env(), err);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Engine* e = live(info.Env());
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("gemm", e->gemm_name());
+    o.Set("weightBytes", static_cast<double>(e->weight_bytes()));
+    o.Set("kvBytes", static_cast<double>(e->kv_bytes()));
+    o.Set("graphBytes", static_cast<double>(e->graph_bytes()));
+    o.Set("activationBytes", static_cast<double>(e->activation_bytes()));
+    size_t free_b = 0, total_b = 0;
+    cudaMemGetInfo(&free_b, &total_b);
+    o.Set("deviceFreeBytes", static_cast<double>(free_b));
+    o.Set("deviceTotalBytes", static_cast<double>(total_b));
+    o.Set("steps", e->steps());
+    return o;
+  }
+
+  Napi::Value TakeTimes(const Napi::CallbackInfo& info) {
+    Engine* e = live(info.Env());
+    auto t = e->take_times();
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("gemmMs", t.gemm_ms);
+    o.Set("attentionMs", t.attention_ms);
+    o.Set("otherMs", t.other_ms);
+    o.Set("steps", static_cast<double>(t.steps));
+    return o;
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    if (busy_) throw Napi::Error::New(info.Env(), "dispose while a call is running");
+    engine_.reset();
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<Engine> engine_;
+  bool busy_ = false;
+};
+#endif
+
+// memInfo() -> { free, total } in bytes (device-wide; for leak checks).
+Napi::Value MemInfo(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+#ifdef KVWALK_WITH_CUDA
+  size_t free_b = 0, total_b = 0;
+  kvwalk::check_cuda(info.Env(), cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo");
+  o.Set("free", static_cast<double>(free_b));
+  o.Set("total", static_cast<double>(total_b));
+#else
+  throw Napi::Error::New(info.Env(), "not compiled with CUDA");
+#endif
+  return o;
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  kvwalk::export_probe(env, exports);
+  exports.Set("memInfo", Napi::Function::New(env, MemInfo));
+#ifdef KVWALK_WITH_CUDA
+  exports.Set("Engine", EngineWrap::Define(env));
+#endif
+  register_gemm_tests(env, exports);
+  register_kernel_tests(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(engine, Init)

@@ -1,0 +1,484 @@
+// The decode engine (see engine.h). Host code only: every kernel comes from a launcher.
+#include "engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include "launchers.h"  // @kvwalk/graph-cache: fused decode attention
+
+namespace kvwalk::engine {
+
+namespace {
+
+constexpr int kIntArrays = 7;  // tokens, positions, region, slot, lengths, starts, next
+enum IntArray { kTokens = 0, kPositions, kRegion, kSlot, kLengths, kStarts, kNext };
+constexpr int kGraphNodeBytes = 32;
+
+std::string gib(size_t bytes) {
+  char buf[64];
+  snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0));
+  return buf;
+}
+
+uint16_t f32_to_bf16_host(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);  // NaN stays NaN
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return static_cast<uint16_t>(u >> 16);
+}
+
+}  // namespace
+
+std::string Engine::check(cudaError_t e, const char* what) {
+  if (e == cudaSuccess) return "";
+  return std::string(what) + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
+}
+
+std::string Engine::alloc(void** p, size_t bytes, const char* what) {
+  *p = nullptr;
+  if (bytes == 0) return "";
+  cudaError_t e = cudaMalloc(p, bytes);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    size_t free_b = 0, total_b = 0;
+    cudaMemGetInfo(&free_b, &total_b);
+    *p = nullptr;
+    return std::string("out of GPU memory allocating ") + what + " (" + gib(bytes) + "; " + gib(free_b) + " free of " + gib(total_b) +
+           "): " + cudaGetErrorName(e);
+  }
+  owned_.push_back(*p);
+  return "";
+}
+
+Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string* error) {
+  Engine* e = new Engine();
+  e->shape_ = s;
+  e->opts_ = o;
+  e->opts_.max_logit_rows = std::max(o.max_logit_rows, o.max_batch);
+  auto fail = [&](const std::string& msg) -> Engine* {
+    *error = msg;
+    delete e;
+    return nullptr;
+  };
+  int dev = 0;
+  std::string err = e->check(cudaGetDevice(&dev), "cudaGetDevice");
+  if (!err.empty()) return fail(err);
+  err = e->check(cudaDeviceGetAttribute(&e->sm_count_, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
+  if (!err.empty()) return fail(err);
+  if (!decode_head_dim_supported(s.head_dim)) return fail("head_dim " + std::to_string(s.head_dim) + " is not supported by the decode kernel");
+  err = e->check(cudaStreamCreateWithFlags(&e->stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+  if (!err.empty()) return fail(err);
+  e->gemm_ = gemm_context_create(o.gemm, &err);
+  if (!e->gemm_) return fail("GEMM backend: " + err);
+
+  const size_t L = s.layers, hid = s.hidden, H = s.heads, KVH = s.kv_heads, D = s.head_dim, I = s.intermediate, V = s.vocab;
+  const size_t qkv_rows = (H + 2 * KVH) * D;
+  // weights
+  auto walloc = [&](bf16_t** p, size_t n, const char* what) {
+    std::string r = e->alloc(reinterpret_cast<void**>(p), n * sizeof(bf16_t), what);
+    e->weight_bytes_ += n * sizeof(bf16_t);
+    return r;
+  };
+  if (!(err = walloc(&e->embed_, V * hid, "the embedding")).empty()) return fail(err);
+  if (s.tied_embeddings) {
+    e->lm_head_ = e->embed_;
+  } else if (!(err = walloc(&e->lm_head_, V * hid, "the LM head")).empty()) {
+    return fail(err);
+  }
+  if (!(err = walloc(&e->final_norm_, hid, "the final norm")).empty()) return fail(err);
+  for (auto* v : {&e->attn_norm_, &e->mlp_norm_, &e->wqkv_, &e->wo_, &e->wgu_, &e->wdown_}) v->assign(L, nullptr);
+  for (size_t l = 0; l < L; l++) {
+    if (!(err = walloc(&e->attn_norm_[l], hid, "layer weights")).empty()) return fail(err);
+    if (!(err = walloc(&e->mlp_norm_[l], hid, "layer weights")).empty()) return fail(err);
+    if (!(err = walloc(&e->wqkv_[l], qkv_rows * hid, "layer weights")).empty()) return fail(err);
+    if (!(err = walloc(&e->wo_[l], hid * H * D, "layer weights")).empty()) return fail(err);
+    if (!(err = walloc(&e->wgu_[l], 2 * I * hid, "layer weights")).empty()) return fail(err);
+    if (!(err = walloc(&e->wdown_[l], hid * I, "layer weights")).empty()) return fail(err);
+  }
+  // KV cache and graph
+  const size_t B = o.max_batch, C = o.capacity;
+  e->kv_bytes_ = L * 2 * B * KVH * C * D * sizeof(bf16_t);
+  if (!(err = e->alloc(reinterpret_cast<void**>(&e->kv_), e->kv_bytes_, ("the KV cache (batch " + std::to_string(B) + " x capacity " +
+                                                                           std::to_string(C) + ")").c_str()))
+           .empty())
+    return fail(err);
+  if (o.graph) {
+    e->graph_bytes_ = L * B * H * C * kGraphNodeBytes;
+    if (!(err = e->alloc(&e->graph_, e->graph_bytes_, "the graph cache")).empty()) return fail(err);
+    if (!(err = e->check(cudaMemset(e->graph_, 0xff, e->graph_bytes_), "cudaMemset graph")).empty()) return fail(err);
+  }
+  // activations
+  const size_t T = std::max<size_t>(B, o.max_prefill_tokens);
+  e->max_tok_ = static_cast<int>(T);
+  const size_t hwidth = std::max({hid, H * D, I});
+  const int splits_max = 256;
+  const size_t ws_bytes = decode_workspace_bytes(static_cast<int>(B), static_cast<int>(H), static_cast<int>(D), splits_max);
+  struct Buf {
+    void** p;
+    size_t bytes;
+    const char* what;
+  } bufs[] = {
+      {reinterpret_cast<void**>(&e->x_), T * hid * 4, "activations"},
+      {reinterpret_cast<void**>(&e->h_), T * hwidth * 2, "activations"},
+      {reinterpret_cast<void**>(&e->qkv_), T * qkv_rows * 4, "activations"},
+      {reinterpret_cast<void**>(&e->q_), T * H * D * 4, "activations"},
+      {reinterpret_cast<void**>(&e->gu_), T * 2 * I * 4, "activations"},
+      {reinterpret_cast<void**>(&e->attn_), B * H * D * 4, "activations"},
+      {reinterpret_cast<void**>(&e->lse_), B * H * 4, "activations"},
+      {reinterpret_cast<void**>(&e->logits_), static_cast<size_t>(e->opts_.max_logit_rows) * V * 4, "the logits buffer"},
+      {reinterpret_cast<void**>(&e->inv_freq_), D / 2 * 4, "activations"},
+      {reinterpret_cast<void**>(&e->workspace_), ws_bytes, "the decode workspace"},
+      {reinterpret_cast<void**>(&e->ints_), kIntArrays * T * 4, "activations"},
+      {reinterpret_cast<void**>(&e->floats_), 3 * B * 4, "activations"},
+      {reinterpret_cast<void**>(&e->error_flag_), 4, "activations"},
+  };
+  for (auto& b : bufs) {
+    if (!(err = e->alloc(b.p, b.bytes, b.what)).empty()) return fail(err);
+    e->activation_bytes_ += b.bytes;
+  }
+  if (!(err = e->check(cudaMemset(e->workspace_, 0, ws_bytes), "cudaMemset workspace")).empty()) return fail(err);
+  if (!(err = e->check(cudaMallocHost(reinterpret_cast<void**>(&e->host_ints_), kIntArrays * T * 4), "cudaMallocHost")).empty())
+    return fail(err);
+  if (!(err = e->check(cudaMallocHost(reinterpret_cast<void**>(&e->host_floats_), 3 * B * 4), "cudaMallocHost")).empty()) return fail(err);
+  // RoPE inverse frequencies exactly as packages/model/src/rope.ts computes them (f32 rounding steps).
+  std::vector<float> inv(D / 2);
+  for (size_t i = 0; i < D / 2; i++) {
+    const float expo = static_cast<float>(static_cast<double>(2 * i) / static_cast<double>(D));
+    const float p = static_cast<float>(std::pow(static_cast<double>(s.rope_theta), static_cast<double>(expo)));
+    inv[i] = static_cast<float>(1.0 / static_cast<double>(p));
+  }
+  if (!(err = e->check(cudaMemcpy(e->inv_freq_, inv.data(), inv.size() * 4, cudaMemcpyHostToDevice), "cudaMemcpy inv_freq")).empty())
+    return fail(err);
+  e->lengths_.assign(B, 0);
+  return e;
+}
+
+Engine::~Engine() {
+  if (stream_) cudaStreamSynchronize(stream_);
+  for (void* p : owned_) cudaFree(p);
+  if (host_ints_) cudaFreeHost(host_ints_);
+  if (host_floats_) cudaFreeHost(host_floats_);
+  for (cudaEvent_t ev : events_) cudaEventDestroy(ev);
+  if (gemm_) gemm_context_destroy(gemm_);
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+std::string Engine::gemm_name() const { return gemm_backend_name(gemm_); }
+
+std::string Engine::upload(WeightKind kind, int layer, int row_offset, int rows, int cols, const float* f32, const uint16_t* bf16) {
+  const ModelShape& s = shape_;
+  bf16_t* base = nullptr;
+  int total_rows = 0, want_cols = 0;
+  const bool per_layer = kind >= WeightKind::AttnNorm;
+  if (per_layer && (layer < 0 || layer >= s.layers)) return "layer " + std::to_string(layer) + " out of range [0, " + std::to_string(s.layers) + ")";
+  switch (kind) {
+    case WeightKind::Embed: base = embed_, total_rows = s.vocab, want_cols = s.hidden; break;
+    case WeightKind::LmHead:
+      if (s.tied_embeddings) return "the LM head is tied to the embedding; upload the embedding only";
+      base = lm_head_, total_rows = s.vocab, want_cols = s.hidden;
+      break;
+    case WeightKind::FinalNorm: base = final_norm_, total_rows = 1, want_cols = s.hidden; break;
+    case WeightKind::AttnNorm: base = attn_norm_[layer], total_rows = 1, want_cols = s.hidden; break;
+    case WeightKind::MlpNorm: base = mlp_norm_[layer], total_rows = 1, want_cols = s.hidden; break;
+    case WeightKind::Wqkv: base = wqkv_[layer], total_rows = (s.heads + 2 * s.kv_heads) * s.head_dim, want_cols = s.hidden; break;
+    case WeightKind::Wo: base = wo_[layer], total_rows = s.hidden, want_cols = s.heads * s.head_dim; break;
+    case WeightKind::Wgu: base = wgu_[layer], total_rows = 2 * s.intermediate, want_cols = s.hidden; break;
+    case WeightKind::Wdown: base = wdown_[layer], total_rows = s.hidden, want_cols = s.intermediate; break;
+    default: return "unknown weight kind " + std::to_string(static_cast<int>(kind));
+  }
+  if (cols != want_cols) return "expected " + std::to_string(want_cols) + " columns but received " + std::to_string(cols);
+  if (row_offset < 0 || rows < 0 || row_offset + rows > total_rows)
+    return "rows [" + std::to_string(row_offset) + ", " + std::to_string(row_offset + rows) + ") exceed the " + std::to_string(total_rows) +
+           " rows of the weight";
+  const size_t n = static_cast<size_t>(rows) * cols;
+  std::vector<uint16_t> tmp;
+  const uint16_t* src = bf16;
+  if (!src) {
+    tmp.resize(n);
+    for (size_t i = 0; i < n; i++) tmp[i] = f32_to_bf16_host(f32[i]);
+    src = tmp.data();
+  }
+  return check(cudaMemcpy(base + static_cast<size_t>(row_offset) * cols, src, n * 2, cudaMemcpyHostToDevice), "cudaMemcpy weight");
+}
+
+std::string Engine::randomize(uint32_t seed, float amplitude) {
+  const ModelShape& s = shape_;
+  const size_t hid = s.hidden, H = s.heads, KVH = s.kv_heads, D = s.head_dim, I = s.intermediate;
+  uint32_t k = seed;
+  auto mat = [&](bf16_t* p, size_t n) { return launch_fill_uniform_bf16(p, n, k++ * 2654435761u + 12345u, amplitude, stream_); };
+  auto one = [&](bf16_t* p, size_t n) { return launch_fill_const_bf16(p, n, 1.f, stream_); };
+  cudaError_t e = mat(embed_, s.vocab * hid);
+  if (e == cudaSuccess && !s.tied_embeddings) e = mat(lm_head_, s.vocab * hid);
+  if (e == cudaSuccess) e = one(final_norm_, hid);
+  for (int l = 0; l < s.layers && e == cudaSuccess; l++) {
+    e = one(attn_norm_[l], hid);
+    if (e == cudaSuccess) e = one(mlp_norm_[l], hid);
+    if (e == cudaSuccess) e = mat(wqkv_[l], (H + 2 * KVH) * D * hid);
+    if (e == cudaSuccess) e = mat(wo_[l], hid * H * D);
+    if (e == cudaSuccess) e = mat(wgu_[l], 2 * I * hid);
+    if (e == cudaSuccess) e = mat(wdown_[l], hid * I);
+  }
+  if (e == cudaSuccess) e = cudaStreamSynchronize(stream_);
+  return check(e, "random weights");
+}
+
+std::string Engine::fill_cache_random(uint32_t seed) {
+  cudaError_t e = launch_fill_uniform_bf16(kv_, kv_bytes_ / 2, seed, 1.f, stream_);
+  if (e == cudaSuccess) e = cudaStreamSynchronize(stream_);
+  return check(e, "fill KV cache");
+}
+
+void Engine::reset(int region) { lengths_[region] = 0; }
+
+std::string Engine::set_length(int region, int length) {
+  if (region < 0 || region >= opts_.max_batch) return "region out of range";
+  if (length < 0 || length > opts_.capacity) return "length out of range";
+  lengths_[region] = length;
+  return "";
+}
+
+void Engine::mark(int phase) {
+  if (!opts_.profile) return;
+  const size_t i = event_phase_.size();
+  if (i >= events_.size()) {
+    cudaEvent_t ev;
+    if (cudaEventCreate(&ev) != cudaSuccess) return;
+    events_.push_back(ev);
+  }
+  cudaEventRecord(events_[i], stream_);
+  event_phase_.push_back(phase);
+}
+
+StepTimes Engine::take_times() {
+  if (opts_.profile && event_phase_.size() > 1) {
+    cudaStreamSynchronize(stream_);
+    for (size_t i = 1; i < event_phase_.size(); i++) {
+      float ms = 0;
+      cudaEventElapsedTime(&ms, events_[i - 1], events_[i]);
+      const int ph = event_phase_[i];
+      (ph == 0 ? times_.gemm_ms : ph == 1 ? times_.attention_ms : times_.other_ms) += ms;
+    }
+  }
+  event_phase_.clear();
+  StepTimes t = times_;
+  times_ = StepTimes{};
+  return t;
+}
+
+// x_ holds T token embeddings; device int arrays hold positions/region/slot (and lengths/starts for decode).
+std::string Engine::forward_layers(int T, bool decode, const std::vector<int>& seq_starts, const std::vector<int>& seq_regions, int max_len) {
+  const ModelShape& s = shape_;
+  const int H = s.heads, KVH = s.kv_heads, D = s.head_dim, hid = s.hidden, I = s.intermediate;
+  const int qkv_rows = (H + 2 * KVH) * D;
+  const size_t B = opts_.max_batch, C = opts_.capacity;
+  const size_t layer_kv = B * KVH * C * D;  // elements of K (or V) per layer
+  const float scale = 1.f / std::sqrt(static_cast<float>(D));
+  int* d_pos = ints_ + kPositions * max_tok_;
+  int* d_region = ints_ + kRegion * max_tok_;
+  int* d_slot = ints_ + kSlot * max_tok_;
+  int* d_len = ints_ + kLengths * max_tok_;
+  int* d_starts = ints_ + kStarts * max_tok_;
+  cudaError_t e = cudaSuccess;
+#define KV_TRY(expr, what)                              \
+  do {                                                  \
+    e = (expr);                                         \
+    if (e != cudaSuccess) return check(e, what);        \
+  } while (0)
+  for (int l = 0; l < s.layers; l++) {
+    bf16_t* kc = kv_ + static_cast<size_t>(l) * 2 * layer_kv;
+    bf16_t* vc = kc + layer_kv;
+    KV_TRY(launch_rmsnorm(x_, attn_norm_[l], T, hid, s.rms_eps, h_, stream_), "rmsnorm");
+    mark(2);
+    KV_TRY(launch_gemm(gemm_, h_, hid, wqkv_[l], hid, qkv_, qkv_rows, T, qkv_rows, hid, false, stream_), "gemm qkv");
+    mark(0);
+    KV_TRY(launch_rope_append(qkv_, T, H, KVH, D, inv_freq_, d_pos, d_region, d_slot, static_cast<int>(C), q_, kc, vc, stream_), "rope");
+    mark(2);
+    if (decode) {
+      DecodeArgs a{};
+      a.q = q_;
+      a.k = kc;
+      a.v = vc;
+      a.lengths = d_len;
+      a.starts = s.sliding_window > 0 ? d_starts : nullptr;
+      a.out = attn_;
+      a.lse = lse_;
+      a.batch = T;
+      a.num_heads = H;
+      a.num_kv_heads = KVH;
+      a.head_dim = D;
+      a.kv_capacity = static_cast<int>(C);
+      a.max_length = max_len;
+      a.scale = scale;
+      a.num_splits = decode_choose_splits(T, H, max_len, sm_count_);
+      a.workspace = workspace_;
+      a.graph = graph_ ? static_cast<char*>(graph_) + static_cast<size_t>(l) * B * H * C * kGraphNodeBytes : nullptr;
+      a.nodes = nullptr;
+      a.graph_capacity = static_cast<int>(C);
+      a.layout = 0;
+      KV_TRY(launch_decode_attention(a, stream_), "decode attention");
+      mark(1);
+      KV_TRY(launch_f32_to_bf16(attn_, static_cast<size_t>(T) * H * D, h_, stream_), "convert");
+      mark(2);
+    } else {
+      for (size_t i = 0; i + 1 < seq_starts.size(); i++) {
+        const int t0 = seq_starts[i], n = seq_starts[i + 1] - t0;
+        const size_t roff = static_cast<size_t>(seq_regions[i]) * KVH * C * D;
+        KV_TRY(launch_prefill_attention(q_ + static_cast<size_t>(t0) * H * D, kc + roff, vc + roff, n, H, KVH, D, static_cast<int>(C),
+                                        s.sliding_window, scale, h_ + static_cast<size_t>(t0) * H * D, stream_),
+               "prefill attention");
+      }
+      mark(1);
+    }
+    KV_TRY(launch_gemm(gemm_, h_, H * D, wo_[l], H * D, x_, hid, T, hid, H * D, true, stream_), "gemm o");
+    mark(0);
+    KV_TRY(launch_rmsnorm(x_, mlp_norm_[l], T, hid, s.rms_eps, h_, stream_), "rmsnorm");
+    mark(2);
+    KV_TRY(launch_gemm(gemm_, h_, hid, wgu_[l], hid, gu_, 2 * I, T, 2 * I, hid, false, stream_), "gemm gate/up");
+    mark(0);
+    KV_TRY(launch_swiglu(gu_, T, I, h_, stream_), "swiglu");
+    mark(2);
+    KV_TRY(launch_gemm(gemm_, h_, I, wdown_[l], I, x_, hid, T, hid, I, true, stream_), "gemm down");
+    mark(0);
+  }
+#undef KV_TRY
+  (void)d_pos;
+  return "";
+}
+
+std::string Engine::prefill(const std::vector<int>& regions, const std::vector<int>& tokens, const std::vector<int>& offsets,
+                            float* logits_out, float* all_logits) {
+  const ModelShape& s = shape_;
+  const int T = static_cast<int>(tokens.size());
+  const int n = static_cast<int>(regions.size());
+  if (T > max_tok_) return "prefill of " + std::to_string(T) + " tokens exceeds maxPrefillTokens " + std::to_string(max_tok_);
+  for (int i = 0; i < n; i++) {
+    const int len = offsets[i + 1] - offsets[i];
+    if (len < 1) return "sequence " + std::to_string(i) + " has an empty prompt";
+    if (len > opts_.capacity) return "prompt of " + std::to_string(len) + " tokens exceeds the cache capacity " + std::to_string(opts_.capacity);
+    if (len > s.max_positions) return "prompt of " + std::to_string(len) + " tokens exceeds the model's maximum positions " + std::to_string(s.max_positions);
+  }
+  int* h_tok = host_ints_ + kTokens * max_tok_;
+  int* h_pos = host_ints_ + kPositions * max_tok_;
+  int* h_reg = host_ints_ + kRegion * max_tok_;
+  int* h_slot = host_ints_ + kSlot * max_tok_;
+  for (int i = 0; i < n; i++) {
+    for (int t = offsets[i]; t < offsets[i + 1]; t++) {
+      h_tok[t] = tokens[t];
+      h_pos[t] = t - offsets[i];
+      h_reg[t] = regions[i];
+      h_slot[t] = t - offsets[i];
+    }
+  }
+  cudaError_t e = cudaSuccess;
+  mark(2);
+  for (int a = 0; a < 4 && e == cudaSuccess; a++)
+    e = cudaMemcpyAsync(ints_ + a * max_tok_, host_ints_ + a * max_tok_, T * 4, cudaMemcpyHostToDevice, stream_);
+  if (e == cudaSuccess) e = cudaMemsetAsync(error_flag_, 0, 4, stream_);
+  if (e == cudaSuccess) e = launch_embed(ints_ + kTokens * max_tok_, T, embed_, s.vocab, s.hidden, x_, error_flag_, stream_);
+  if (e != cudaSuccess) return check(e, "prefill input");
+  mark(2);
+  std::string err = forward_layers(T, false, offsets, regions, 0);
+  if (!err.empty()) return err;
+  const int V = s.vocab, hid = s.hidden;
+  // Last-token logits of each sequence: normalize those rows only, then one LM-head GEMM.
+  for (int i = 0; i < n && e == cudaSuccess; i++)
+    e = launch_rmsnorm(x_ + static_cast<size_t>(offsets[i + 1] - 1) * hid, final_norm_, 1, hid, s.rms_eps, h_ + static_cast<size_t>(i) * hid, stream_);
+  mark(2);
+  if (e == cudaSuccess && logits_out) {
+    for (int r0 = 0; r0 < n && e == cudaSuccess; r0 += opts_.max_logit_rows) {
+      const int rows = std::min(opts_.max_logit_rows, n - r0);
+      e = launch_gemm(gemm_, h_ + static_cast<size_t>(r0) * hid, hid, lm_head_, hid, logits_, V, rows, V, hid, false, stream_);
+      if (e == cudaSuccess) e = cudaMemcpyAsync(logits_out + static_cast<size_t>(r0) * V, logits_, static_cast<size_t>(rows) * V * 4, cudaMemcpyDeviceToHost, stream_);
+      if (e == cudaSuccess) e = cudaStreamSynchronize(stream_);
+    }
+    mark(0);
+  }
+  if (e == cudaSuccess && all_logits) {
+    e = launch_rmsnorm(x_, final_norm_, T, hid, s.rms_eps, h_, stream_);
+    for (int r0 = 0; r0 < T && e == cudaSuccess; r0 += opts_.max_logit_rows) {
+      const int rows = std::min(opts_.max_logit_rows, T - r0);
+      e = launch_gemm(gemm_, h_ + static_cast<size_t>(r0) * hid, hid, lm_head_, hid, logits_, V, rows, V, hid, false, stream_);
+      if (e == cudaSuccess) e = cudaMemcpyAsync(all_logits + static_cast<size_t>(r0) * V, logits_, static_cast<size_t>(rows) * V * 4, cudaMemcpyDeviceToHost, stream_);
+      if (e == cudaSuccess) e = cudaStreamSynchronize(stream_);
+    }
+  }
+  int flag = 0;
+  if (e == cudaSuccess) e = cudaMemcpyAsync(&flag, error_flag_, 4, cudaMemcpyDeviceToHost, stream_);
+  if (e == cudaSuccess) e = cudaStreamSynchronize(stream_);
+  if (e != cudaSuccess) return check(e, "prefill");
+  if (flag) return "a token id is outside the vocabulary [0, " + std::to_string(V) + ")";
+  for (int i = 0; i < n; i++) lengths_[regions[i]] = offsets[i + 1] - offsets[i];
+  return "";
+}
+
+std::string Engine::decode(const std::vector<int>& tokens, const float* temperature, const float* top_p, uint32_t seed, int* next,
+                           float* logprob, float* logits_out) {
+  const ModelShape& s = shape_;
+  const int B = static_cast<int>(tokens.size());
+  if (B < 1 || B > opts_.max_batch) return "batch " + std::to_string(B) + " outside [1, maxBatch " + std::to_string(opts_.max_batch) + "]";
+  int max_len = 0;
+  int* h_tok = host_ints_ + kTokens * max_tok_;
+  int* h_pos = host_ints_ + kPositions * max_tok_;
+  int* h_reg = host_ints_ + kRegion * max_tok_;
+  int* h_slot = host_ints_ + kSlot * max_tok_;
+  int* h_len = host_ints_ + kLengths * max_tok_;
+  int* h_starts = host_ints_ + kStarts * max_tok_;
+  for (int b = 0; b < B; b++) {
+    const int len = lengths_[b];
+    if (len < 1) return "sequence " + std::to_string(b) + " has no prompt (prefill it first)";
+    if (len >= opts_.capacity) return "sequence " + std::to_string(b) + " filled its cache (capacity " + std::to_string(opts_.capacity) + ")";
+    if (len >= s.max_positions) return "sequence " + std::to_string(b) + " reached the model's maximum positions " + std::to_string(s.max_positions);
+    h_tok[b] = tokens[b];
+    h_pos[b] = len;
+    h_reg[b] = b;
+    h_slot[b] = len;
+    h_len[b] = len + 1;
+    h_starts[b] = s.sliding_window > 0 ? std::max(0, len + 1 - s.sliding_window) : 0;
+    max_len = std::max(max_len, len + 1);
+  }
+  for (int b = 0; b < B; b++) {
+    host_floats_[b] = temperature ? temperature[b] : 0.f;
+    host_floats_[opts_.max_batch + b] = top_p ? top_p[b] : 1.f;
+  }
+  cudaError_t e = cudaSuccess;
+  mark(2);
+  // one copy: the int arrays are laid out [7][max_tok]; copy the first 6 rows' B entries each
+  for (int a = 0; a < 6 && e == cudaSuccess; a++)
+    e = cudaMemcpyAsync(ints_ + a * max_tok_, host_ints_ + a * max_tok_, B * 4, cudaMemcpyHostToDevice, stream_);
+  if (e == cudaSuccess) e = cudaMemcpyAsync(floats_, host_floats_, 2 * opts_.max_batch * 4, cudaMemcpyHostToDevice, stream_);
+  if (e == cudaSuccess) e = cudaMemsetAsync(error_flag_, 0, 4, stream_);
+  if (e == cudaSuccess) e = launch_embed(ints_ + kTokens * max_tok_, B, embed_, s.vocab, s.hidden, x_, error_flag_, stream_);
+  if (e != cudaSuccess) return check(e, "decode input");
+  mark(2);
+  std::string err = forward_layers(B, true, {}, {}, max_len);
+  if (!err.empty()) return err;
+  const int V = s.vocab, hid = s.hidden;
+  e = launch_rmsnorm(x_, final_norm_, B, hid, s.rms_eps, h_, stream_);
+  mark(2);
+  if (e == cudaSuccess) e = launch_gemm(gemm_, h_, hid, lm_head_, hid, logits_, V, B, V, hid, false, stream_);
+  mark(0);
+  int* d_next = ints_ + kNext * max_tok_;
+  float* d_logprob = floats_ + 2 * opts_.max_batch;
+  if (e == cudaSuccess)
+    e = launch_sample(logits_, B, V, floats_, floats_ + opts_.max_batch, seed, step_counter_, d_next, d_logprob, stream_);
+  if (e == cudaSuccess) e = cudaMemcpyAsync(host_ints_ + kNext * max_tok_, d_next, B * 4, cudaMemcpyDeviceToHost, stream_);
+  if (e == cudaSuccess) e = cudaMemcpyAsync(host_floats_ + 2 * opts_.max_batch, d_logprob, B * 4, cudaMemcpyDeviceToHost, stream_);
+  if (e == cudaSuccess && logits_out) e = cudaMemcpyAsync(logits_out, logits_, static_cast<size_t>(B) * V * 4, cudaMemcpyDeviceToHost, stream_);
+  int flag = 0;
+  if (e == cudaSuccess) e = cudaMemcpyAsync(&flag, error_flag_, 4, cudaMemcpyDeviceToHost, stream_);
+  mark(2);
+  if (e == cudaSuccess) e = cudaStreamSynchronize(stream_);
+  if (e != cudaSuccess) return check(e, "decode");
+  if (flag) return "a token id is outside the vocabulary [0, " + std::to_string(V) + ")";
+  for (int b = 0; b < B; b++) {
+    next[b] = host_ints_[kNext * max_tok_ + b];
+    if (logprob) logprob[b] = host_floats_[2 * opts_.max_batch + b];
+    lengths_[b] += 1;
+  }
+  step_counter_++;
+  times_.steps++;
+  return "";
+}
+
+}  // namespace kvwalk::engine

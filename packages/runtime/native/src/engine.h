@@ -1,0 +1,136 @@
+// The decode engine: a Llama/Mistral forward pass on one GPU built from the launchers of
+// engine_launchers.h and @kvwalk/graph-cache's fused decode attention. Plain C++ (no Node): the
+// binding (native/binding/addon.cc) owns argument checking and the JS objects.
+//
+// Memory is allocated once, at creation (weights, KV cache, graph cache, activations for the largest
+// step), so generate calls never allocate and device memory returns to its level after each call.
+// KV cache: per layer K and V bf16 [max_batch regions, KVH, capacity, D]; region b is sequence b's list
+// of slots; slot s of region b holds the token at position positions_[b][s] (slot == position until
+// something evicts).
+#pragma once
+#include <cuda_runtime.h>
+#include <cstdint>
+#include <string>
+#include <vector>
+#include "engine_launchers.h"
+
+namespace kvwalk::engine {
+
+struct ModelShape {
+  int layers = 0, hidden = 0, heads = 0, kv_heads = 0, head_dim = 0, intermediate = 0, vocab = 0, max_positions = 0;
+  float rope_theta = 10000.f, rms_eps = 1e-5f;
+  int sliding_window = 0;  // 0 = none
+  bool tied_embeddings = false;
+};
+
+struct EngineOptions {
+  int max_batch = 1;           // regions (concurrent sequences)
+  int capacity = 4096;         // KV slots per region
+  int max_prefill_tokens = 4096;  // tokens per prefill call (all sequences together)
+  int max_logit_rows = 1;      // rows of the logits buffer (>= max_batch)
+  bool graph = false;          // write the top-4 attention graph in decode
+  GemmBackend gemm = GemmBackend::Auto;
+  bool profile = false;        // time GEMM / attention / other per step with CUDA events
+};
+
+enum class WeightKind : int { Embed = 0, LmHead = 1, FinalNorm = 2, AttnNorm = 3, MlpNorm = 4, Wqkv = 5, Wo = 6, Wgu = 7, Wdown = 8 };
+
+struct StepTimes {
+  double gemm_ms = 0, attention_ms = 0, other_ms = 0;
+  int64_t steps = 0;
+};
+
+class Engine {
+ public:
+  // Returns nullptr and fills *error (with the bytes asked for and the device's free memory on OOM).
+  static Engine* create(const ModelShape& shape, const EngineOptions& opts, std::string* error);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  const ModelShape& shape() const { return shape_; }
+  const EngineOptions& options() const { return opts_; }
+  std::string gemm_name() const;
+  // Rows [row_offset, row_offset + rows) of a weight from host data (f32 or bf16 bits), cols = its
+  // inner dimension. Returns "" or an error message.
+  std::string upload(WeightKind kind, int layer, int row_offset, int rows, int cols, const float* f32, const uint16_t* bf16);
+  // Uniform random weights (amplitude a for matrices, 1 for norms), generated on the device.
+  std::string randomize(uint32_t seed, float amplitude);
+
+  // Prefill: sequences `regions[i]` (emptied first) get prompts tokens[offsets[i] .. offsets[i+1]).
+  // Writes, per sequence, the logits of its last token into logits_out [n, vocab] (may be null) and,
+  // when all_logits is non-null (one sequence only), the logits of every prompt token [T, vocab].
+  std::string prefill(const std::vector<int>& regions, const std::vector<int>& tokens, const std::vector<int>& offsets,
+                      float* logits_out, float* all_logits);
+  // One decode step of sequences 0..B-1 (all of which must hold a prefilled prompt): appends tokens[b]
+  // at the next position, computes logits, samples next tokens into next[b] (logprob into logprob[b]);
+  // logits_out [B, vocab] when non-null.
+  std::string decode(const std::vector<int>& tokens, const float* temperature, const float* top_p, uint32_t seed,
+                     int* next, float* logprob, float* logits_out);
+  // Forget sequence b (its slots become free).
+  void reset(int region);
+  // Set a region's length without computing (benchmarks: cache contents are whatever is there).
+  std::string set_length(int region, int length);
+  // Fill the whole KV cache with random bf16 (benchmarks).
+  std::string fill_cache_random(uint32_t seed);
+  int length(int region) const { return lengths_[region]; }
+  // Sampling step counter per engine (Philox counter).
+  uint32_t steps() const { return step_counter_; }
+
+  size_t weight_bytes() const { return weight_bytes_; }
+  size_t kv_bytes() const { return kv_bytes_; }
+  size_t graph_bytes() const { return graph_bytes_; }
+  size_t activation_bytes() const { return activation_bytes_; }
+  StepTimes take_times();
+  const void* graph_device() const { return graph_; }
+  cudaStream_t stream() const { return stream_; }
+
+ private:
+  Engine() = default;
+  std::string alloc(void** p, size_t bytes, const char* what);
+  std::string check(cudaError_t e, const char* what);
+  // Runs layers over T tokens whose embeddings are in x_: mode prefill (per-sequence attention) or decode.
+  std::string forward_layers(int T, bool decode, const std::vector<int>& seq_starts, const std::vector<int>& seq_regions, int max_len);
+  void mark(int phase);  // profiling: 0 gemm, 1 attention, 2 other
+
+  ModelShape shape_;
+  EngineOptions opts_;
+  GemmContext* gemm_ = nullptr;
+  cudaStream_t stream_ = nullptr;
+  int sm_count_ = 0;
+  // weights (bf16)
+  bf16_t* embed_ = nullptr;
+  bf16_t* lm_head_ = nullptr;
+  bf16_t* final_norm_ = nullptr;
+  std::vector<bf16_t*> attn_norm_, mlp_norm_, wqkv_, wo_, wgu_, wdown_;
+  std::vector<void*> owned_;
+  // cache
+  bf16_t* kv_ = nullptr;  // [layers][2][max_batch][KVH][capacity][D]
+  void* graph_ = nullptr;  // [layers][max_batch][H][capacity] nodes of 32 bytes
+  // activations
+  float* x_ = nullptr;
+  bf16_t* h_ = nullptr;
+  float* qkv_ = nullptr;
+  float* q_ = nullptr;
+  float* gu_ = nullptr;
+  float* attn_ = nullptr;
+  float* lse_ = nullptr;
+  float* logits_ = nullptr;
+  float* inv_freq_ = nullptr;
+  float* workspace_ = nullptr;
+  int* ints_ = nullptr;        // device: tokens, positions, region, slot, lengths, starts, next  [7][max_tok]
+  float* floats_ = nullptr;    // device: temperature, top_p, logprob [3][max_batch]
+  int* host_ints_ = nullptr;   // pinned mirror of ints_
+  float* host_floats_ = nullptr;
+  int* error_flag_ = nullptr;
+  int max_tok_ = 0;
+  std::vector<int> lengths_;
+  uint32_t step_counter_ = 0;
+  size_t weight_bytes_ = 0, kv_bytes_ = 0, graph_bytes_ = 0, activation_bytes_ = 0;
+  // profiling
+  std::vector<cudaEvent_t> events_;
+  std::vector<int> event_phase_;
+  StepTimes times_;
+};
+
+}  // namespace kvwalk::engine

@@ -1,0 +1,180 @@
+/**
+ * GPU decode-engine benchmarks (`node dist/bench/engine.js`, CUDA host only; prints why and exits 0
+ * without one). Random-weight models of real 7B shapes (Llama-2-7B, Mistral-7B).
+ *
+ * Decode: contexts 4k and 16k, batch 1/8/32. The cache is filled with random bf16 and every sequence
+ * set to the context length (the step's cost does not depend on the values); then tinybench times
+ * whole decode steps (embedding -> 32 layers -> LM head -> sampling -> tokens on the host), median
+ * (p50). Bound: bytes one step must move (all weights once + the K/V of every sequence) divided by the
+ * device-to-device copy bandwidth measured in the same run; achieved fraction = bound / measured.
+ * Graph write: the same step with the fused top-4 graph write on (the ratio is issue 7's denominator).
+ * Breakdown: with CUDA-event profiling, GEMM vs attention vs other time per step.
+ * Prefill: one prompt of 4096 (and 16384) tokens; bound = FLOPs / 989 TFLOP/s dense bf16.
+ * Results: $KVWALK_BENCH_OUT/runtime-engine.json (default bench/results/).
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { runMetadata, writeJsonAtomic } from "@kvwalk/core";
+import { Bench } from "tinybench";
+import type { NativeShape } from "../engine/addon-types.js";
+import { gemmBench } from "../engine/bench/gemm.js";
+import { createEngine, type Engine } from "../engine/engine.js";
+import type { GemmAddon } from "../engine/gpu/gemm-addon-types.js";
+import { engineStatus, requireEngineAddon } from "../engine/loader.js";
+import { kvBytesPerToken, PRESETS, type PresetName, shapeParameters } from "../engine/shapes.js";
+
+const outDir = process.env.KVWALK_BENCH_OUT ?? fileURLToPath(new URL("../../../../bench/results/", import.meta.url));
+const say = (s: string) => process.stdout.write(`${s}\n`);
+const quick = process.argv.includes("--quick");
+const PEAK_BF16_TFLOPS = 989;
+const GIB = 1024 ** 3;
+
+type Row = Record<string, unknown>;
+
+async function p50(fn: () => Promise<unknown>, iterations: number): Promise<number> {
+  const bench = new Bench({ name: "step", time: 0, iterations, warmup: true, warmupIterations: 3, warmupTime: 0 });
+  bench.add("step", fn);
+  await bench.run();
+  const r = bench.tasks[0].result as { latency?: { p50: number } };
+  return r.latency?.p50 ?? Number.NaN;
+}
+
+function weightBytesPerStep(s: NativeShape): number {
+  // every matrix once; of the embedding only B rows (negligible)
+  return (shapeParameters(s) - s.vocab * s.hidden * (s.tiedEmbeddings ? 0 : 1)) * 2;
+}
+
+async function decodeStep(e: Engine, B: number, ctx: number): Promise<number> {
+  const tokens = Int32Array.from({ length: B }, (_, b) => (b * 31 + 7) % e.shape.vocab);
+  const temp = new Float32Array(B);
+  const topP = new Float32Array(B).fill(1);
+  return p50(async () => {
+    // keep the length fixed at ctx: reset before each step
+    for (let b = 0; b < B; b++) e.native.setLength(b, ctx);
+    await e.native.decode(tokens, temp, topP, 0, false);
+  }, quick ? 5 : 20);
+}
+
+async function main(): Promise<void> {
+  const status = engineStatus();
+  if (status.backend !== "cuda") {
+    say(`engine bench skipped: ${status.reason}`);
+    return;
+  }
+  const addon = requireEngineAddon();
+  const gemmAddon = addon as unknown as GemmAddon;
+  const copyGBs = gemmAddon.copyBandwidth(2 * GIB, 10);
+  say(`device ${status.device?.name}; copy bandwidth ${copyGBs.toFixed(0)} GB/s`);
+  if (!process.argv.includes("--no-gemm")) {
+    const g = await gemmBench(gemmAddon, { ...status.device }, { quick });
+    writeJsonAtomic(join(outDir, "runtime-gemm.json"), { ...runMetadata(), commit: process.env.KVWALK_COMMIT ?? runMetadata().commit, gpu: status.device?.name, ...g });
+  }
+  const rows: Row[] = [];
+  const presets: PresetName[] = quick ? ["llama2-7b"] : ["llama2-7b", "mistral-7b"];
+  const contexts = quick ? [4096] : [4096, 16384];
+  const batches = [1, 8, 32];
+  for (const preset of presets) {
+    const s = PRESETS[preset];
+    for (const ctx of contexts) {
+      const kvPerSeq = kvBytesPerToken(s) * (ctx + 64);
+      const free = addon.memInfo().free;
+      const fit = batches.filter((B) => weightBytesPerStep(s) + 8 * GIB + B * kvPerSeq * 1.0 < free);
+      for (const B of batches.filter((x) => !fit.includes(x))) {
+        rows.push({ kind: "decode", preset, context: ctx, batch: B, skipped: `KV cache ${(B * kvPerSeq / GIB).toFixed(1)} GiB does not fit beside the weights (${(free / GIB).toFixed(0)} GiB free)` });
+      }
+      if (fit.length === 0) continue;
+      const maxB = Math.max(...fit);
+      for (const graph of [false, true]) {
+        let e: Engine | undefined;
+        try {
+          e = await createEngine({ model: { preset }, maxBatch: maxB, capacity: ctx + 64, maxPrefillTokens: 256, maxLogitRows: maxB, graph, progress: false });
+          e.native.fillCacheRandom(1);
+          for (const B of fit) {
+            const ms = await decodeStep(e, B, ctx);
+            const bytes = weightBytesPerStep(s) + B * ctx * kvBytesPerToken(s);
+            const boundMs = (bytes / (copyGBs * 1e9)) * 1e3;
+            const row: Row = {
+              kind: "decode",
+              preset,
+              context: ctx,
+              batch: B,
+              graph,
+              stepMs: ms,
+              tokensPerSecond: (B * 1000) / ms,
+              bytesPerStep: bytes,
+              boundMs,
+              fractionOfBound: boundMs / ms,
+              gemm: e.stats().gemm,
+            };
+            rows.push(row);
+            say(
+              `decode ${preset} ctx ${ctx} B ${B}${graph ? " +graph" : ""}: ${ms.toFixed(3)} ms/step, ${(row.tokensPerSecond as number).toFixed(0)} tok/s, ${(100 * (row.fractionOfBound as number)).toFixed(0)}% of the ${boundMs.toFixed(3)} ms bound`,
+            );
+          }
+        } catch (err) {
+          rows.push({ kind: "decode", preset, context: ctx, graph, error: (err as Error).message });
+          say(`decode ${preset} ctx ${ctx}: ${(err as Error).message}`);
+        } finally {
+          await e?.dispose();
+        }
+      }
+    }
+    // per-phase breakdown at 4k (profiling adds event records; the totals above are unprofiled)
+    {
+      const e = await createEngine({ model: { preset }, maxBatch: 32, capacity: 4096 + 64, maxPrefillTokens: 256, maxLogitRows: 32, profile: true, progress: false });
+      try {
+        e.native.fillCacheRandom(1);
+        for (const B of [1, 32]) {
+          e.native.takeTimes();
+          const steps = 10;
+          for (let i = 0; i < steps; i++) {
+            for (let b = 0; b < B; b++) e.native.setLength(b, 4096);
+            await e.native.decode(new Int32Array(B), new Float32Array(B), new Float32Array(B).fill(1), 0, false);
+          }
+          const t = e.native.takeTimes();
+          const row = { kind: "breakdown", preset, context: 4096, batch: B, gemmMs: t.gemmMs / steps, attentionMs: t.attentionMs / steps, otherMs: t.otherMs / steps };
+          rows.push(row);
+          say(`breakdown ${preset} B ${B}: gemm ${row.gemmMs.toFixed(3)} ms, attention ${row.attentionMs.toFixed(3)} ms, other ${row.otherMs.toFixed(3)} ms per step`);
+        }
+      } finally {
+        await e.dispose();
+      }
+    }
+    // prefill
+    for (const T of quick ? [4096] : [4096, 16384]) {
+      let e: Engine | undefined;
+      try {
+        e = await createEngine({ model: { preset }, maxBatch: 1, capacity: T + 64, maxPrefillTokens: T, maxLogitRows: 1, progress: false });
+        const prompt = Int32Array.from({ length: T }, (_, i) => (i * 7919 + 3) % s.vocab);
+        const eng = e;
+        const ms = await p50(() => eng.native.prefill(Int32Array.of(0), prompt, Int32Array.of(0, T), false), quick ? 2 : 3);
+        const flops = 2 * weightBytesPerStep(s) / 2 * T + 2 * 2 * s.layers * s.heads * s.headDim * (T * T) / 2;
+        const boundMs = (flops / (PEAK_BF16_TFLOPS * 1e12)) * 1e3;
+        const row = { kind: "prefill", preset, tokens: T, ms, tokensPerSecond: (T * 1000) / ms, tflops: flops / (ms / 1e3) / 1e12, boundMs, fractionOfPeak: boundMs / ms, gemm: e.stats().gemm };
+        rows.push(row);
+        say(`prefill ${preset} ${T} tokens: ${ms.toFixed(1)} ms, ${row.tokensPerSecond.toFixed(0)} tok/s, ${row.tflops.toFixed(0)} TFLOP/s (${(100 * row.fractionOfPeak).toFixed(0)}% of peak)`);
+      } catch (err) {
+        rows.push({ kind: "prefill", preset, tokens: T, error: (err as Error).message });
+      } finally {
+        await e?.dispose();
+      }
+    }
+  }
+  const file = join(outDir, "runtime-engine.json");
+  writeJsonAtomic(file, {
+    ...runMetadata(),
+    commit: process.env.KVWALK_COMMIT ?? runMetadata().commit,
+    gpu: status.device?.name,
+    device: status.device,
+    copyBandwidthGBs: copyGBs,
+    peakBf16Tflops: PEAK_BF16_TFLOPS,
+    quick,
+    rows,
+  });
+  say(`wrote ${file}`);
+}
+
+void main().catch((err) => {
+  process.stderr.write(`${(err as Error).stack}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,68 @@
+import type { BaseAddon } from "@kvwalk/core";
+
+/** Model dimensions the native engine is created with (see native/src/engine.h, ModelShape). */
+export interface NativeShape {
+  layers: number;
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  intermediate: number;
+  vocab: number;
+  maxPositions: number;
+  ropeTheta: number;
+  rmsEps: number;
+  /** 0 = none. */
+  slidingWindow: number;
+  tiedEmbeddings: boolean;
+}
+
+export interface NativeOptions {
+  maxBatch: number;
+  capacity: number;
+  maxPrefillTokens: number;
+  maxLogitRows: number;
+  graph: boolean;
+  profile: boolean;
+  /** 0 auto, 1 built-in kernels, 2 cuBLAS (loaded at run time). */
+  gemm: 0 | 1 | 2;
+}
+
+/** Weight kinds of `NativeEngine.upload` (native/src/engine.h, WeightKind). */
+export const WEIGHT_KIND = { embed: 0, lmHead: 1, finalNorm: 2, attnNorm: 3, mlpNorm: 4, wqkv: 5, wo: 6, wgu: 7, wdown: 8 } as const;
+
+export interface NativeEngine {
+  upload(kind: number, layer: number, rowOffset: number, rows: number, cols: number, data: Float32Array | Uint16Array): void;
+  randomize(seed: number, amplitude: number): void;
+  /** Prefill prompts tokens[offsets[i]..offsets[i+1]) into regions[i]; logits of each last token [n, vocab]. */
+  prefill(regions: Int32Array, tokens: Int32Array, offsets: Int32Array, allLogits: boolean): Promise<{ last: Float32Array; all?: Float32Array }>;
+  /** One decode step of regions 0..B-1. */
+  decode(
+    tokens: Int32Array,
+    temperature: Float32Array,
+    topP: Float32Array,
+    seed: number,
+    wantLogits: boolean,
+  ): Promise<{ next: Int32Array; logprob: Float32Array; logits?: Float32Array }>;
+  reset(region: number): void;
+  setLength(region: number, length: number): void;
+  lengths(): Int32Array;
+  fillCacheRandom(seed: number): void;
+  info(): {
+    gemm: string;
+    weightBytes: number;
+    kvBytes: number;
+    graphBytes: number;
+    activationBytes: number;
+    deviceFreeBytes: number;
+    deviceTotalBytes: number;
+    steps: number;
+  };
+  takeTimes(): { gemmMs: number; attentionMs: number; otherMs: number; steps: number };
+  dispose(): void;
+}
+
+export interface EngineAddon extends BaseAddon {
+  memInfo(): { free: number; total: number };
+  Engine: new (shape: NativeShape, options: NativeOptions) => NativeEngine;
+}

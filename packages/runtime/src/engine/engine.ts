@@ -1,0 +1,418 @@
+/**
+ * The GPU decode engine's library API: `createEngine`, `engine.generate` (an async iterator of tokens),
+ * `engine.generateBatch`, `engine.logits`, `engine.stats()`. Calls on one engine are queued: a call
+ * starts when the previous one (a whole generate iteration included) has finished.
+ */
+import { expectInt, expectNumber, expectOneOf, InvalidArgumentError, KvwalkError, Progress } from "@kvwalk/core";
+import { Checkpoint, layerTensorNames, loadConfig, loadTokenizer, type Tokenizer } from "@kvwalk/model/checkpoint";
+import { type NativeEngine, type NativeShape, WEIGHT_KIND } from "./addon-types.js";
+import { sampleHost } from "./kernels/sample-host.js";
+import { requireEngineAddon } from "./loader.js";
+import { presetShape, shapeFromConfig } from "./shapes.js";
+
+export type GemmChoice = "auto" | "builtin" | "cublas";
+
+export interface CreateEngineOptions {
+  /** A Hugging Face Llama/Mistral checkpoint directory, or a random-weight model of a preset shape. */
+  model: string | { preset: "llama2-7b" | "mistral-7b"; seed?: number; amplitude?: number } | { shape: NativeShape; seed?: number; amplitude?: number };
+  /** Concurrent sequences (KV regions). Default 1. */
+  maxBatch?: number;
+  /** KV slots per sequence. Default: min(model positions, 4096). */
+  capacity?: number;
+  /** Tokens one prefill call may hold (all prompts of a batch together). Default: capacity. */
+  maxPrefillTokens?: number;
+  /** Rows of the device logits buffer (the `logits()` call runs the LM head in chunks of this). Default max(maxBatch, 512). */
+  maxLogitRows?: number;
+  gemm?: GemmChoice;
+  /** Write the top-4 attention graph during decode (the graph cache of @kvwalk/graph-cache). */
+  graph?: boolean;
+  /** Time GEMM / attention / other with CUDA events (adds event records to every step). */
+  profile?: boolean;
+  /** Progress on stderr while loading a checkpoint. Default true. */
+  progress?: boolean;
+}
+
+export interface GenerateOptions {
+  /** Default 128. */
+  maxNewTokens?: number;
+  /** 0 = greedy (default). */
+  temperature?: number;
+  /** Nucleus mass, (0, 1]. Default 1. */
+  topP?: number;
+  /** Sampling seed. Default 0. */
+  seed?: number;
+  /** Stop at the model's end-of-sequence token. Default true. */
+  stopAtEos?: boolean;
+}
+
+export interface GeneratedToken {
+  /** 0-based index among the generated tokens. */
+  index: number;
+  id: number;
+  /** Log-probability under the model's plain softmax. */
+  logprob: number;
+  /** The text this token adds (empty for a model without a tokenizer). */
+  text: string;
+}
+
+export interface EngineStats {
+  gemm: string;
+  memory: { weightBytes: number; kvBytes: number; graphBytes: number; activationBytes: number; deviceFreeBytes: number; deviceTotalBytes: number };
+  prefillTokens: number;
+  prefillSeconds: number;
+  decodeSteps: number;
+  decodeTokens: number;
+  decodeSeconds: number;
+  /** Generated tokens per second of decode time (all sequences). */
+  decodeTokensPerSecond: number;
+  prefillTokensPerSecond: number;
+  /** Per-phase GPU time since the last stats() call (profile: true only). */
+  phases?: { gemmMs: number; attentionMs: number; otherMs: number; steps: number };
+}
+
+/** Philox step counter of the first generated token (sampled on the host from the prefill logits); device decode steps count from 0. */
+export const FIRST_TOKEN_STEP = 0xffffffff;
+
+const GEMM_CODE = { auto: 0, builtin: 1, cublas: 2 } as const;
+
+export class Engine {
+  private tail: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+  private counters = { prefillTokens: 0, prefillSeconds: 0, decodeSteps: 0, decodeTokens: 0, decodeSeconds: 0 };
+
+  constructor(
+    readonly native: NativeEngine,
+    readonly shape: NativeShape,
+    readonly options: Required<Omit<CreateEngineOptions, "model" | "progress">>,
+    readonly tokenizer: Tokenizer | undefined,
+    readonly eosId: number | null,
+    readonly bosId: number | null,
+  ) {}
+
+  /**
+   * Takes the next place in this engine's queue now; resolves with the release function once every
+   * earlier call has finished.
+   */
+  private acquire(): Promise<() => void> {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const prev = this.tail;
+    this.tail = prev.then(() => gate);
+    return prev.then(() => {
+      if (this.disposed) {
+        release();
+        throw new KvwalkError("KVWALK_ENGINE", "the engine was disposed");
+      }
+      return release;
+    });
+  }
+
+  /** Runs `fn` after every earlier call on this engine has finished. */
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const release = await this.acquire();
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  /** Token ids of a prompt (a string needs the checkpoint's tokenizer; BOS is added when the model has one). */
+  encode(prompt: string | Int32Array | number[]): Int32Array {
+    if (typeof prompt === "string") {
+      if (!this.tokenizer) throw new InvalidArgumentError("prompt", "token ids (this random-weight model has no tokenizer)", prompt);
+      return this.tokenizer.encode(prompt, { addBos: true });
+    }
+    const ids = Int32Array.from(prompt);
+    if (ids.length === 0) throw new InvalidArgumentError("prompt", "at least one token", prompt);
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.shape.vocab) {
+        throw new InvalidArgumentError("prompt", `token ids in [0, ${this.shape.vocab})`, id);
+      }
+    }
+    return ids;
+  }
+
+  private checkPrompt(ids: Int32Array): void {
+    const limit = Math.min(this.options.capacity, this.shape.maxPositions);
+    if (ids.length >= limit) {
+      throw new InvalidArgumentError(
+        "prompt",
+        `fewer than ${limit} tokens (the ${this.options.capacity < this.shape.maxPositions ? "cache capacity" : "model's maximum positions"})`,
+        `${ids.length} tokens`,
+      );
+    }
+  }
+
+  private genOpts(opts: GenerateOptions): Required<GenerateOptions> {
+    return {
+      maxNewTokens: expectInt("maxNewTokens", opts.maxNewTokens ?? 128, 1, 1 << 24),
+      temperature: expectNumber("temperature", opts.temperature ?? 0, 0, 100),
+      topP: expectNumber("topP", opts.topP ?? 1, Number.MIN_VALUE, 1),
+      seed: expectInt("seed", opts.seed ?? 0, 0, 0x7fffffff),
+      stopAtEos: opts.stopAtEos ?? true,
+    };
+  }
+
+  /** Logits of every prompt position, f32 [T, vocab] (one prefill; the sequence is left in region 0). */
+  logits(prompt: string | Int32Array | number[]): Promise<Float32Array> {
+    const ids = this.encode(prompt);
+    this.checkPrompt(ids);
+    return this.exclusive(async () => {
+      const t0 = performance.now();
+      const r = await this.native.prefill(Int32Array.of(0), ids, Int32Array.of(0, ids.length), true);
+      this.count("prefill", ids.length, t0);
+      return r.all as Float32Array;
+    });
+  }
+
+  private count(kind: "prefill" | "decode", tokens: number, t0: number): void {
+    const s = (performance.now() - t0) / 1000;
+    if (kind === "prefill") {
+      this.counters.prefillTokens += tokens;
+      this.counters.prefillSeconds += s;
+    } else {
+      this.counters.decodeSteps += 1;
+      this.counters.decodeTokens += tokens;
+      this.counters.decodeSeconds += s;
+    }
+  }
+
+  /**
+   * Generates from several prompts at once (regions 0..n-1, one decode step advances all of them).
+   * Returns the generated ids of each prompt (stopping at EOS per sequence when asked).
+   */
+  generateBatch(prompts: (string | Int32Array | number[])[], opts: GenerateOptions = {}): Promise<Int32Array[]> {
+    if (!Array.isArray(prompts) || prompts.length < 1 || prompts.length > this.options.maxBatch) {
+      throw new InvalidArgumentError("prompts", `1 to maxBatch (${this.options.maxBatch}) prompts`, prompts);
+    }
+    const ids = prompts.map((p) => this.encode(p));
+    for (const p of ids) this.checkPrompt(p);
+    const o = this.genOpts(opts);
+    return this.exclusive(async () => {
+      const n = ids.length;
+      const first = await this.prefillAll(ids);
+      const out: number[][] = ids.map(() => []);
+      const done = new Array<boolean>(n).fill(false);
+      let next: Int32Array = Int32Array.from({ length: n }, (_, b) => this.pickFirst(first, b, o, FIRST_TOKEN_STEP).id);
+      const temp = new Float32Array(n).fill(o.temperature);
+      const topP = new Float32Array(n).fill(o.topP);
+      for (;;) {
+        for (let b = 0; b < n; b++) {
+          if (done[b]) continue;
+          out[b].push(next[b]);
+          if ((o.stopAtEos && next[b] === this.eosId) || out[b].length >= o.maxNewTokens) done[b] = true;
+          if (ids[b].length + out[b].length >= Math.min(this.options.capacity, this.shape.maxPositions)) done[b] = true;
+        }
+        if (done.every(Boolean)) break;
+        const t0 = performance.now();
+        const r = await this.native.decode(next, temp, topP, o.seed, false);
+        this.count("decode", done.filter((d) => !d).length, t0);
+        next = r.next;
+      }
+      return out.map((a) => Int32Array.from(a));
+    });
+  }
+
+  private async prefillAll(ids: Int32Array[]): Promise<Float32Array> {
+    const V = this.shape.vocab;
+    const last = new Float32Array(ids.length * V);
+    // group consecutive prompts so each prefill call fits maxPrefillTokens
+    let i = 0;
+    while (i < ids.length) {
+      let j = i;
+      let total = 0;
+      while (j < ids.length && (j === i || total + ids[j].length <= this.options.maxPrefillTokens)) total += ids[j++].length;
+      if (total > this.options.maxPrefillTokens) {
+        throw new InvalidArgumentError("prompt", `at most maxPrefillTokens (${this.options.maxPrefillTokens}) tokens`, `${total} tokens`);
+      }
+      const regions = Int32Array.from({ length: j - i }, (_, k) => i + k);
+      const offsets = new Int32Array(j - i + 1);
+      const tokens = new Int32Array(total);
+      for (let k = i, o = 0; k < j; k++) {
+        tokens.set(ids[k], o);
+        o += ids[k].length;
+        offsets[k - i + 1] = o;
+      }
+      const t0 = performance.now();
+      const r = await this.native.prefill(regions, tokens, offsets, false);
+      this.count("prefill", total, t0);
+      last.set(r.last, i * V);
+      i = j;
+    }
+    return last;
+  }
+
+  /** The first generated token comes from the prefill logits, sampled on the host with the kernel's rule. */
+  private pickFirst(last: Float32Array, b: number, o: Required<GenerateOptions>, step: number): { id: number; logprob: number } {
+    const V = this.shape.vocab;
+    return sampleHost(last.subarray(b * V, (b + 1) * V), o.temperature, o.topP, o.seed, b, step);
+  }
+
+  /**
+   * Streams the tokens generated from one prompt (region 0). The engine's queue position is taken
+   * when generate() is called and held until the iteration ends (or `return()` is called).
+   */
+  generate(prompt: string | Int32Array | number[], opts: GenerateOptions = {}): AsyncIterableIterator<GeneratedToken> {
+    const ids = this.encode(prompt);
+    this.checkPrompt(ids);
+    const o = this.genOpts(opts);
+    const lock = this.acquire();
+    void lock.catch(() => undefined);
+    const self = this;
+    let started = false;
+    async function* run(): AsyncGenerator<GeneratedToken> {
+      const release = await lock;
+      try {
+        const generated: number[] = [];
+        let text = "";
+        const first = await self.prefillAll([ids]);
+        let cur = self.pickFirst(first, 0, o, FIRST_TOKEN_STEP);
+        const temp = Float32Array.of(o.temperature);
+        const topP = Float32Array.of(o.topP);
+        const limit = Math.min(self.options.capacity, self.shape.maxPositions);
+        for (let i = 0; ; i++) {
+          generated.push(cur.id);
+          let piece = "";
+          if (self.tokenizer) {
+            const full = self.tokenizer.decode(generated);
+            piece = full.startsWith(text) ? full.slice(text.length) : full;
+            text = full;
+          }
+          yield { index: i, id: cur.id, logprob: cur.logprob, text: piece };
+          if ((o.stopAtEos && cur.id === self.eosId) || generated.length >= o.maxNewTokens || ids.length + generated.length >= limit) break;
+          const t0 = performance.now();
+          const r = await self.native.decode(Int32Array.of(cur.id), temp, topP, o.seed, false);
+          self.count("decode", 1, t0);
+          cur = { id: r.next[0], logprob: r.logprob[0] };
+        }
+      } finally {
+        release();
+      }
+    }
+    const inner = run();
+    return {
+      next() {
+        started = true;
+        return inner.next();
+      },
+      async return(value?: unknown) {
+        // A generator that never started does not run its finally block: release the queue here.
+        if (!started) void lock.then((release) => release()).catch(() => undefined);
+        return inner.return(value as never);
+      },
+      throw(err?: unknown) {
+        if (!started) void lock.then((release) => release()).catch(() => undefined);
+        return inner.throw(err);
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  }
+
+  /** Counters and memory use; with `profile`, the per-phase GPU times since the last call. */
+  stats(): EngineStats {
+    const info = this.native.info();
+    const c = this.counters;
+    const s: EngineStats = {
+      gemm: info.gemm,
+      memory: {
+        weightBytes: info.weightBytes,
+        kvBytes: info.kvBytes,
+        graphBytes: info.graphBytes,
+        activationBytes: info.activationBytes,
+        deviceFreeBytes: info.deviceFreeBytes,
+        deviceTotalBytes: info.deviceTotalBytes,
+      },
+      ...c,
+      decodeTokensPerSecond: c.decodeSeconds > 0 ? c.decodeTokens / c.decodeSeconds : 0,
+      prefillTokensPerSecond: c.prefillSeconds > 0 ? c.prefillTokens / c.prefillSeconds : 0,
+    };
+    if (this.options.profile) s.phases = this.native.takeTimes();
+    return s;
+  }
+
+  /** Frees the device memory once queued calls have finished. */
+  async dispose(): Promise<void> {
+    await this.tail;
+    if (this.disposed) return;
+    this.disposed = true;
+    this.native.dispose();
+  }
+}
+
+/** Creates a GPU engine: loads a checkpoint (or builds random weights of a preset shape) onto the device. */
+export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
+  const addon = requireEngineAddon();
+  let shape: NativeShape;
+  let dir: string | undefined;
+  if (typeof opts.model === "string") {
+    dir = opts.model;
+    shape = shapeFromConfig(loadConfig(dir));
+  } else if ("preset" in opts.model) {
+    shape = presetShape(opts.model.preset);
+  } else if ("shape" in opts.model) {
+    shape = { ...opts.model.shape };
+  } else {
+    throw new InvalidArgumentError("model", "a checkpoint directory or { preset } or { shape }", opts.model);
+  }
+  const capacity = expectInt("capacity", opts.capacity ?? Math.min(shape.maxPositions, 4096), 2, 1 << 22);
+  const maxBatch = expectInt("maxBatch", opts.maxBatch ?? 1, 1, 4096);
+  const o = {
+    maxBatch,
+    capacity,
+    maxPrefillTokens: expectInt("maxPrefillTokens", opts.maxPrefillTokens ?? capacity, 1, 1 << 22),
+    maxLogitRows: expectInt("maxLogitRows", opts.maxLogitRows ?? Math.max(maxBatch, 512), 1, 1 << 20),
+    gemm: expectOneOf("gemm", opts.gemm ?? "auto", ["auto", "builtin", "cublas"] as const),
+    graph: opts.graph ?? false,
+    profile: opts.profile ?? false,
+  };
+  const native = new addon.Engine(shape, { ...o, gemm: GEMM_CODE[o.gemm] });
+  try {
+    let tokenizer: Tokenizer | undefined;
+    let eos: number | null = null;
+    let bos: number | null = null;
+    if (dir) {
+      const config = loadConfig(dir);
+      uploadCheckpoint(native, new Checkpoint(dir), shape, opts.progress ?? true);
+      tokenizer = loadTokenizer(dir, config.vocabSize, config.bosTokenId);
+      eos = config.eosTokenId;
+      bos = config.bosTokenId;
+    } else {
+      const m = opts.model as { seed?: number; amplitude?: number };
+      native.randomize(m.seed ?? 0, m.amplitude ?? 0.02 * Math.sqrt(3));
+    }
+    return new Engine(native, shape, o, tokenizer, eos, bos);
+  } catch (err) {
+    native.dispose();
+    throw err;
+  }
+}
+
+function uploadCheckpoint(native: NativeEngine, ckpt: Checkpoint, s: NativeShape, showProgress: boolean): void {
+  const qRows = s.heads * s.headDim;
+  const kvRows = s.kvHeads * s.headDim;
+  const progress = showProgress ? new Progress("load weights", s.layers + 1) : undefined;
+  const put = (kind: number, layer: number, row: number, name: string, rows: number, cols: number) =>
+    native.upload(kind, layer, row, rows, cols, ckpt.readFloat32(name, rows === 1 ? [cols] : [rows, cols]));
+  put(WEIGHT_KIND.embed, 0, 0, "model.embed_tokens.weight", s.vocab, s.hidden);
+  if (!s.tiedEmbeddings) put(WEIGHT_KIND.lmHead, 0, 0, "lm_head.weight", s.vocab, s.hidden);
+  put(WEIGHT_KIND.finalNorm, 0, 0, "model.norm.weight", 1, s.hidden);
+  progress?.tick();
+  for (let l = 0; l < s.layers; l++) {
+    const n = layerTensorNames(l);
+    put(WEIGHT_KIND.attnNorm, l, 0, n.inputNorm, 1, s.hidden);
+    put(WEIGHT_KIND.mlpNorm, l, 0, n.postNorm, 1, s.hidden);
+    put(WEIGHT_KIND.wqkv, l, 0, n.wq, qRows, s.hidden);
+    put(WEIGHT_KIND.wqkv, l, qRows, n.wk, kvRows, s.hidden);
+    put(WEIGHT_KIND.wqkv, l, qRows + kvRows, n.wv, kvRows, s.hidden);
+    put(WEIGHT_KIND.wo, l, 0, n.wo, s.hidden, qRows);
+    put(WEIGHT_KIND.wgu, l, 0, n.wGate, s.intermediate, s.hidden);
+    put(WEIGHT_KIND.wgu, l, s.intermediate, n.wUp, s.intermediate, s.hidden);
+    put(WEIGHT_KIND.wdown, l, 0, n.wDown, s.hidden, s.intermediate);
+    progress?.tick();
+  }
+}

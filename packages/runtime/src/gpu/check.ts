@@ -1,0 +1,46 @@
+/**
+ * Plain-node GPU check of the decode engine (no vitest): kernel cases (GEMM, element-wise, attention,
+ * sampling) against their TypeScript twins, then end-to-end cases (fixture model vs HF reference and the
+ * CPU path, batch vs single, tiny GQA / sliding-window checkpoints, memory, queueing, errors, OOM).
+ * Writes a JSON summary to argv[2]. `--quick` keeps sizes small (compute-sanitizer). Exits 1 when a
+ * case fails, 2 when CUDA is unavailable.
+ *   node dist/gpu/check.js out.json [--quick]
+ */
+import { checkMetadata, gpuCheckArgs, recordUnavailable, runCases, runCheckMain, writeJsonAtomic } from "@kvwalk/core";
+import { ENGINE_TOLERANCES, fixtureCases, oomCase, tinyCases } from "../engine/gpu/engine-cases.js";
+import { gemmCases } from "../engine/gpu/gemm-cases.js";
+import { kernelCases } from "../engine/gpu/kernel-cases.js";
+import { engineStatus, requireEngineAddon } from "../engine/loader.js";
+
+const { outPath, quick } = gpuCheckArgs("runtime-gpu-check.json");
+const status = engineStatus();
+const only = process.env.KVWALK_CHECK_ONLY; // "kernels" | "engine" to run a subset
+
+async function main(): Promise<number> {
+  if (status.backend !== "cuda") return recordUnavailable("runtime", outPath, status);
+  const addon = requireEngineAddon();
+  const cases = [];
+  if (only !== "engine") cases.push(...gemmCases(addon as never, quick), ...kernelCases(addon as never, quick));
+  if (only !== "kernels") {
+    cases.push(...tinyCases());
+    cases.push(...fixtureCases(addon, quick));
+    if (!quick) cases.push(oomCase(addon));
+  }
+  const reports = await runCases(cases);
+  const failed = reports.filter((r) => !r.ok).length;
+  writeJsonAtomic(outPath, {
+    ...checkMetadata(),
+    gpu: status.device?.name,
+    device: status.device,
+    quick,
+    tolerances: ENGINE_TOLERANCES,
+    ok: failed === 0,
+    passed: reports.length - failed,
+    failed,
+    cases: reports,
+  });
+  process.stdout.write(`${reports.length - failed}/${reports.length} cases passed; wrote ${outPath}\n`);
+  return failed === 0 ? 0 : 1;
+}
+
+runCheckMain(main);
