@@ -43,4 +43,22 @@ describe.skipIf(!modelDir || !wiki)("oracle on the fixture model", () => {
     const r = await retrospectivePass(model, tokens, decided!.layers);
     expect(r.nll.length).toBe(255);
   });
+
+  it("blocked scores are bit-identical to the dense logits the simulation used before (2 layers, every head)", async () => {
+    const T = tokens.length;
+    const st = await model.stepper(tokens);
+    for (let l = 0; l < 2; l++) {
+      for (let h = 0; h < model.config.numHeads; h++) {
+        const lg = await st.logits(h);
+        const { bounds, blocks } = await st.scores!(h);
+        let mismatches = 0;
+        for (let i = 0; i + 1 < bounds.length; i++) {
+          const e = bounds[i + 1];
+          for (let t = bounds[i]; t < e; t++) for (let j = 0; j <= t; j++) if (blocks[i][(t - bounds[i]) * e + j] !== lg[t * T + j]) mismatches++;
+        }
+        expect(mismatches, `layer ${l} head ${h}`).toBe(0);
+      }
+      await st.attend();
+    }
+  });
 });
