@@ -96,6 +96,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     o.max_logit_rows = int_field(oo, "maxLogitRows", 1, 1 << 20, 1, false);
     o.graph = oo.Get("graph").ToBoolean().Value();
     o.profile = oo.Get("profile").ToBoolean().Value();
+    o.cuda_graphs = oo.Get("cudaGraphs").IsUndefined() ? true : oo.Get("cudaGraphs").ToBoolean().Value();
     o.gemm = static_cast<kvwalk::engine::GemmBackend>(int_field(oo, "gemm", 0, 2, 0, false));
     std::string err;
     engine_.reset(Engine::create(s, o, &err));

@@ -160,6 +160,7 @@ Engine::~Engine() {
   if (host_ints_) cudaFreeHost(host_ints_);
   if (host_floats_) cudaFreeHost(host_floats_);
   for (cudaEvent_t ev : events_) cudaEventDestroy(ev);
+  for (auto& g : graphs_) cudaGraphExecDestroy(g.second);
   if (gemm_) gemm_context_destroy(gemm_);
   if (stream_) cudaStreamDestroy(stream_);
 }
@@ -412,6 +413,22 @@ std::string Engine::prefill(const std::vector<int>& regions, const std::vector<i
   return "";
 }
 
+std::string Engine::decode_body(int B, int max_len) {
+  const ModelShape& s = shape_;
+  cudaError_t e = launch_embed(ints_ + kTokens * max_tok_, B, embed_, s.vocab, s.hidden, x_, error_flag_, stream_);
+  if (e != cudaSuccess) return check(e, "embedding");
+  mark(2);
+  std::string err = forward_layers(B, true, {}, {}, max_len);
+  if (!err.empty()) return err;
+  e = launch_rmsnorm(x_, final_norm_, B, s.hidden, s.rms_eps, h_, stream_);
+  if (e != cudaSuccess) return check(e, "final norm");
+  mark(2);
+  e = launch_gemm(gemm_, h_, s.hidden, lm_head_, s.hidden, logits_, s.vocab, B, s.vocab, s.hidden, false, stream_);
+  if (e != cudaSuccess) return check(e, "LM head");
+  mark(0);
+  return "";
+}
+
 std::string Engine::decode(const std::vector<int>& tokens, const float* temperature, const float* top_p, uint32_t seed, int* next,
                            float* logprob, float* logits_out) {
   const ModelShape& s = shape_;
@@ -448,16 +465,34 @@ std::string Engine::decode(const std::vector<int>& tokens, const float* temperat
     e = cudaMemcpyAsync(ints_ + a * max_tok_, host_ints_ + a * max_tok_, B * 4, cudaMemcpyHostToDevice, stream_);
   if (e == cudaSuccess) e = cudaMemcpyAsync(floats_, host_floats_, 2 * opts_.max_batch * 4, cudaMemcpyHostToDevice, stream_);
   if (e == cudaSuccess) e = cudaMemsetAsync(error_flag_, 0, 4, stream_);
-  if (e == cudaSuccess) e = launch_embed(ints_ + kTokens * max_tok_, B, embed_, s.vocab, s.hidden, x_, error_flag_, stream_);
   if (e != cudaSuccess) return check(e, "decode input");
   mark(2);
-  std::string err = forward_layers(B, true, {}, {}, max_len);
-  if (!err.empty()) return err;
-  const int V = s.vocab, hid = s.hidden;
-  e = launch_rmsnorm(x_, final_norm_, B, hid, s.rms_eps, h_, stream_);
-  mark(2);
-  if (e == cudaSuccess) e = launch_gemm(gemm_, h_, hid, lm_head_, hid, logits_, V, B, V, hid, false, stream_);
-  mark(0);
+  if (opts_.cuda_graphs && !opts_.profile) {
+    auto it = graphs_.find(B);
+    if (it == graphs_.end()) {
+      e = cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal);
+      if (e != cudaSuccess) return check(e, "cudaStreamBeginCapture");
+      std::string body = decode_body(B, opts_.capacity);
+      cudaGraph_t graph = nullptr;
+      const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
+      if (!body.empty() || end != cudaSuccess) {
+        if (graph) cudaGraphDestroy(graph);
+        cudaGetLastError();
+        return !body.empty() ? body : check(end, "cudaStreamEndCapture");
+      }
+      cudaGraphExec_t exec = nullptr;
+      e = cudaGraphInstantiate(&exec, graph, 0);
+      cudaGraphDestroy(graph);
+      if (e != cudaSuccess) return check(e, "cudaGraphInstantiate");
+      it = graphs_.emplace(B, exec).first;
+    }
+    e = cudaGraphLaunch(it->second, stream_);
+    if (e != cudaSuccess) return check(e, "cudaGraphLaunch");
+  } else {
+    std::string body = decode_body(B, max_len);
+    if (!body.empty()) return body;
+  }
+  const int V = s.vocab;
   int* d_next = ints_ + kNext * max_tok_;
   float* d_logprob = floats_ + 2 * opts_.max_batch;
   if (e == cudaSuccess)

@@ -10,6 +10,7 @@
 #pragma once
 #include <cuda_runtime.h>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 #include "engine_launchers.h"
@@ -31,6 +32,10 @@ struct EngineOptions {
   bool graph = false;          // write the top-4 attention graph in decode
   GemmBackend gemm = GemmBackend::Auto;
   bool profile = false;        // time GEMM / attention / other per step with CUDA events
+  // Replay decode steps as CUDA graphs (one per batch size; the attention is split for the full
+  // capacity so the graph does not depend on the lengths, which it reads from device memory).
+  // Ignored when profiling.
+  bool cuda_graphs = true;
 };
 
 enum class WeightKind : int { Embed = 0, LmHead = 1, FinalNorm = 2, AttnNorm = 3, MlpNorm = 4, Wqkv = 5, Wo = 6, Wgu = 7, Wdown = 8 };
@@ -92,6 +97,8 @@ class Engine {
   // Runs layers over T tokens whose embeddings are in x_: mode prefill (per-sequence attention) or decode.
   std::string forward_layers(int T, bool decode, const std::vector<int>& seq_starts, const std::vector<int>& seq_regions, int max_len);
   void mark(int phase);  // profiling: 0 gemm, 1 attention, 2 other
+  // Enqueues embedding -> layers -> final norm -> LM head of a decode step of B sequences.
+  std::string decode_body(int B, int max_len);
 
   ModelShape shape_;
   EngineOptions opts_;
@@ -131,6 +138,7 @@ class Engine {
   std::vector<cudaEvent_t> events_;
   std::vector<int> event_phase_;
   StepTimes times_;
+  std::map<int, cudaGraphExec_t> graphs_;  // decode step per batch size
 };
 
 }  // namespace kvwalk::engine

@@ -85,6 +85,7 @@ async function main(): Promise<void> {
       if (fit.length === 0) continue;
       const maxB = Math.max(...fit);
       for (const graph of [false, true]) {
+        if (graph && ctx !== contexts[0]) continue; // the graph-write overhead is measured at 4k
         let e: Engine | undefined;
         try {
           e = await createEngine({ model: { preset }, maxBatch: maxB, capacity: ctx + 64, maxPrefillTokens: 256, maxLogitRows: maxB, graph, progress: false });
@@ -119,6 +120,18 @@ async function main(): Promise<void> {
         }
       }
     }
+    // CUDA-graph replay vs plain stream launches (baseline), batch 1, 4k
+    {
+      const e = await createEngine({ model: { preset }, maxBatch: 1, capacity: 4096 + 64, maxPrefillTokens: 256, maxLogitRows: 1, cudaGraphs: false, progress: false });
+      try {
+        e.native.fillCacheRandom(1);
+        const ms = await decodeStep(e, 1, 4096);
+        rows.push({ kind: "decode", preset, context: 4096, batch: 1, graph: false, cudaGraphs: false, stepMs: ms, tokensPerSecond: 1000 / ms });
+        say(`decode ${preset} ctx 4096 B 1 without CUDA graphs: ${ms.toFixed(3)} ms/step`);
+      } finally {
+        await e.dispose();
+      }
+    }
     // per-phase breakdown at 4k (profiling adds event records; the totals above are unprofiled)
     {
       const e = await createEngine({ model: { preset }, maxBatch: 32, capacity: 4096 + 64, maxPrefillTokens: 256, maxLogitRows: 32, profile: true, progress: false });
@@ -147,7 +160,9 @@ async function main(): Promise<void> {
         e = await createEngine({ model: { preset }, maxBatch: 1, capacity: T + 64, maxPrefillTokens: T, maxLogitRows: 1, progress: false });
         const prompt = Int32Array.from({ length: T }, (_, i) => (i * 7919 + 3) % s.vocab);
         const eng = e;
-        const ms = await p50(() => eng.native.prefill(Int32Array.of(0), prompt, Int32Array.of(0, T), false), quick ? 2 : 3);
+        const ms = await p50(async () => {
+          await eng.native.prefill(Int32Array.of(0), prompt, Int32Array.of(0, T), false);
+        }, quick ? 2 : 3);
         const flops = 2 * weightBytesPerStep(s) / 2 * T + 2 * 2 * s.layers * s.heads * s.headDim * (T * T) / 2;
         const boundMs = (flops / (PEAK_BF16_TFLOPS * 1e12)) * 1e3;
         const row = { kind: "prefill", preset, tokens: T, ms, tokensPerSecond: (T * 1000) / ms, tflops: flops / (ms / 1e3) / 1e12, boundMs, fractionOfPeak: boundMs / ms, gemm: e.stats().gemm };

@@ -24,6 +24,8 @@ export interface NativeOptions {
   maxLogitRows: number;
   graph: boolean;
   profile: boolean;
+  /** Replay decode steps as CUDA graphs (default true; off while profiling). */
+  cudaGraphs: boolean;
   /** 0 auto, 1 built-in kernels, 2 cuBLAS (loaded at run time). */
   gemm: 0 | 1 | 2;
 }

@@ -26,8 +26,10 @@ export interface CreateEngineOptions {
   gemm?: GemmChoice;
   /** Write the top-4 attention graph during decode (the graph cache of @kvwalk/graph-cache). */
   graph?: boolean;
-  /** Time GEMM / attention / other with CUDA events (adds event records to every step). */
+  /** Time GEMM / attention / other with CUDA events (adds event records to every step; disables CUDA graphs). */
   profile?: boolean;
+  /** Replay each decode step as one CUDA graph (per batch size). Default true. */
+  cudaGraphs?: boolean;
   /** Progress on stderr while loading a checkpoint. Default true. */
   progress?: boolean;
 }
@@ -369,6 +371,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
     gemm: expectOneOf("gemm", opts.gemm ?? "auto", ["auto", "builtin", "cublas"] as const),
     graph: opts.graph ?? false,
     profile: opts.profile ?? false,
+    cudaGraphs: opts.cudaGraphs ?? true,
   };
   const native = new addon.Engine(shape, { ...o, gemm: GEMM_CODE[o.gemm] });
   try {

@@ -142,7 +142,9 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
     ),
   );
 
-  const greedyFile = new URL("../../../src/engine/gpu/fixture-greedy.json", import.meta.url);
+  const greedyFile = new URL("./fixture-greedy.json", import.meta.url);
+  // quick (compute-sanitizer): the reference, decode and batch cases only
+  if (quick) return cases.concat(batchCases(dir, ids, V, quick));
   cases.push(
     guard("fixture greedy 256 tokens == CPU path (or divergence at a near-tie)", async () => {
       if (!existsSync(greedyFile)) return { ok: false, detail: `missing ${greedyFile.pathname} (run dist/engine/tools/cpu-greedy.js)` };
@@ -167,19 +169,7 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
     }),
   );
 
-  cases.push(
-    guard("fixture batch of 4 == single sequences (greedy 64)", async () => {
-      const prompts = [ids.subarray(0, 17), ids.subarray(40, 140), ids.subarray(200, 203), ids.subarray(300, 361)];
-      return withEngine({ model: dir, capacity: 1024, maxBatch: 4 }, async (e) => {
-        const batch = await e.generateBatch(prompts, { maxNewTokens: 64, stopAtEos: false });
-        const singles: Int32Array[] = [];
-        for (const p of prompts) singles.push((await e.generateBatch([p], { maxNewTokens: 64, stopAtEos: false }))[0]);
-        const mismatches = batch.map((b, i) => b.findIndex((t, j) => t !== singles[i][j]));
-        return { ok: mismatches.every((m) => m < 0), firstMismatch: mismatches };
-      });
-    }),
-  );
-
+  cases.push(...batchCases(dir, ids, V, quick));
   cases.push(
     guard("memory returns to its level after 100 generate calls", async () => {
       const before = addon.memInfo().free;
@@ -244,6 +234,62 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
       return { ok: Object.keys(errs).length === 3, errors: errs };
     }),
   );
+  return cases;
+}
+
+/** Batch of 4 prompts of different lengths vs the same prompts alone, per GEMM backend. */
+function batchCases(dir: string, ids: Int32Array, V: number, quick: boolean): GpuCase[] {
+  const cases: GpuCase[] = [];
+  for (const gemm of ["builtin", "auto"] as const) {
+    cases.push(
+      guard(`fixture batch of 4 vs single sequences (prefill + 48 teacher-forced decode steps), gemm ${gemm}`, async () => {
+        const prompts = [ids.subarray(0, 17), ids.subarray(40, 140), ids.subarray(200, 203), ids.subarray(300, 361)];
+        const steps = quick ? 4 : 48;
+        return withEngine({ model: dir, capacity: 1024, maxBatch: 4, gemm }, async (e) => {
+          const one = Float32Array.of(1);
+          const zero = Float32Array.of(0);
+          // single sequences: greedy, recording the logits of every step
+          const singles = [];
+          for (const p of prompts) {
+            const r = await e.native.prefill(Int32Array.of(0), p, Int32Array.of(0, p.length), false);
+            const logits = [r.last];
+            const toks = [argmax(r.last, 0, V)];
+            for (let k = 0; k < steps; k++) {
+              const d = await e.native.decode(Int32Array.of(toks[k]), zero, one, 0, true);
+              logits.push(d.logits as Float32Array);
+              toks.push(d.next[0]);
+            }
+            singles.push({ logits, toks });
+          }
+          // the batch: same prompts in one prefill, then the singles' tokens fed to all four at once
+          const offsets = Int32Array.of(0, 17, 117, 120, 181);
+          const all = new Int32Array(181);
+          for (let i = 0; i < 4; i++) all.set(prompts[i], offsets[i]);
+          const r = await e.native.prefill(Int32Array.of(0, 1, 2, 3), all, offsets, false);
+          let maxDiff = 0;
+          let bitwise = true;
+          let argmaxAgree = 0;
+          let compared = 0;
+          const cmp = (got: Float32Array, off: number, want: Float32Array) => {
+            for (let v = 0; v < V; v++) {
+              const d = Math.abs(got[off + v] - want[v]);
+              if (d !== 0) bitwise = false;
+              maxDiff = Math.max(maxDiff, d);
+            }
+            if (argmax(got, off, V) === argmax(want, 0, V)) argmaxAgree++;
+            compared++;
+          };
+          for (let i = 0; i < 4; i++) cmp(r.last, i * V, singles[i].logits[0]);
+          for (let k = 0; k < steps; k++) {
+            const d = await e.native.decode(Int32Array.from(singles, (s) => s.toks[k]), new Float32Array(4), new Float32Array(4).fill(1), 0, true);
+            for (let i = 0; i < 4; i++) cmp(d.logits as Float32Array, i * V, singles[i].logits[k + 1]);
+          }
+          return { ok: maxDiff <= ENGINE_TOLERANCES.logitAbs, gemm: e.stats().gemm, bitwiseEqual: bitwise, maxLogitAbsDiff: maxDiff, argmaxAgree, compared };
+        });
+      }),
+    );
+  }
+
   return cases;
 }
 

@@ -146,13 +146,13 @@ function ropeCase(addon: KernelTestAddon, T: number, H: number, KVH: number, D: 
     const rnd = seededRandom(300 + T + H * 13 + D);
     const g = gaussian(rnd);
     const regions = 2;
-    const capacity = T + 5;
+    const capacity = 2 * T + 5;
     const qkv = Float32Array.from({ length: T * (H + 2 * KVH) * D }, g);
     const invFreq = Float32Array.from({ length: D / 2 }, (_, i) => Math.fround(1 / Math.fround(10000 ** Math.fround((2 * i) / D))));
     const positions = Int32Array.from({ length: T }, (_, t) => (t % 3 === 0 ? Math.floor(rnd() * 32768) : t));
     const region = Int32Array.from({ length: T }, () => Math.floor(rnd() * regions));
-    // distinct (region, slot) per token: slot t is unique
-    const slot = Int32Array.from({ length: T }, (_, t) => t + (t % 2));
+    // distinct (region, slot) per token (2t + t%2 is injective), with gaps between the used slots
+    const slot = Int32Array.from({ length: T }, (_, t) => 2 * t + (t % 2));
     const cacheN = regions * KVH * capacity * D;
     const kCache = new Uint16Array(cacheN).fill(0x7fc1);
     const vCache = new Uint16Array(cacheN).fill(0x7fc1);
