@@ -76,11 +76,11 @@ interface Job {
  * Rough cost model, seconds on the 2-core development VM with the fixture model (8 layers x 6 heads,
  * T = 4096), calibrated on a 2-window 20% run (concurrency 2, 2 simulation workers, other jobs on the
  * machine; estimate 6m46s, actual 6m26s): a pass without logits (full, streaming, random,
- * retrospective evaluation), a pass with logits, and the simulation CPU time per (layer, KV head) at
- * a 20% budget. Model work scales with layers x heads x T^2; simulation with T and budget^0.8
+ * retrospective evaluation), a pass with logits (since the blocked scores, ~1 s more than a plain
+ * pass instead of ~5 s), and the simulation CPU time per (layer, KV head) at a 20% budget. Model work scales with layers x heads x T^2; simulation with T and budget^0.8
  * (softmax rows) or budget^1.5 (PageRank refreshes).
  */
-const MODEL_PASS_S = { plain: 10, withLogits: 15 };
+const MODEL_PASS_S = { plain: 10, withLogits: 11 };
 const SIM_MS_PER_HEAD: Record<string, number> = {
   full: 0,
   streaming: 3,
@@ -117,6 +117,12 @@ export function estimateSeconds(
     if (j.kind === "scoring") s += (heads * 2000 * (T / 4096) ** 2) / 1000;
   }
   return concurrency > 1 ? s / 1.3 : s;
+}
+
+/** Relative cost of a causal job (the simulation dominates): the longest jobs are started first. */
+function jobWeight(j: Job): number {
+  if (j.kind !== "policy") return 1;
+  return 1 + (SIM_MS_PER_HEAD[j.policy] ?? 500) * (j.budget / 0.2) ** (isPageRankPolicy(j.policy) ? 1.5 : 0.8);
 }
 
 /** Settings that must match for results in one folder to be comparable (checked on resume). */
@@ -222,8 +228,31 @@ export async function runStudy(o: StudyOptions): Promise<StudyResult> {
   };
 
   const pool = o.mode === "causal" && passes > 0 ? SimPool.create(o.simWorkers ?? 2) : null;
+  const runCausal = async (job: Job) => {
+    const w = job.window;
+    const tokens = o.windows[w].tokens;
+    const r = await causalPass(o.model, tokens, job.policy, job.budget, shared, pool);
+    if (job.kind === "full") {
+      store.append(o.budgets.filter((b) => !store.has(key(w, "full", b))).map((b) => recordFor(w, "full", b, r)));
+      progress?.tick(1, `window ${w} full ${(r.timing.wallMs / 1000).toFixed(1)}s`);
+    } else {
+      store.append([recordFor(w, job.policy, job.budget, r)]);
+      progress?.tick(1, `window ${w} ${job.policy}@${job.budget * 100}% ${(r.timing.wallMs / 1000).toFixed(1)}s`);
+    }
+  };
   try {
-    for (const jobs of jobsByWindow) {
+    if (o.mode === "causal") {
+      // One queue over all windows, each window's jobs longest first: the cheap passes fill the
+      // gaps at the end of a window while the next window's long ones start (results are per pass,
+      // so the order changes nothing but the wall time).
+      const queue = jobsByWindow.flatMap((jobs) => [...jobs].sort((a, b) => jobWeight(b) - jobWeight(a)));
+      const worker = async () => {
+        for (let job = queue.shift(); job; job = queue.shift()) await runCausal(job);
+      };
+      await Promise.all(Array.from({ length: concurrency }, worker));
+    }
+    // Retrospective mode: window by window (each window's scoring pass plans its evaluation passes).
+    for (const jobs of o.mode === "causal" ? [] : jobsByWindow) {
       if (jobs.length === 0) continue;
       const w = jobs[0].window;
       const tokens = o.windows[w].tokens;
@@ -239,18 +268,14 @@ export async function runStudy(o: StudyOptions): Promise<StudyResult> {
       const worker = async () => {
         for (let job = queue.shift(); job; job = queue.shift()) {
           if (job.kind === "full") {
-            const r = o.mode === "causal" ? await causalPass(o.model, tokens, "full", 1, shared, pool) : await retrospectivePass(o.model, tokens, null);
+            const r = await retrospectivePass(o.model, tokens, null);
             store.append(o.budgets.filter((b) => !store.has(key(w, "full", b))).map((b) => recordFor(w, "full", b, r)));
             progress?.tick(1, `window ${w} full ${(r.timing.wallMs / 1000).toFixed(1)}s`);
           } else {
-            let r: PassResult;
-            if (o.mode === "causal") r = await causalPass(o.model, tokens, job.policy, job.budget, shared, pool);
-            else {
-              if (!plan) throw new Error("internal: retrospective pass without a scoring pass");
-              const decided = at(at(plan, job.policy), job.budget);
-              r = await retrospectivePass(o.model, tokens, decided.layers);
-              r.timing.evictions = decided.evictions;
-            }
+            if (!plan) throw new Error("internal: retrospective pass without a scoring pass");
+            const decided = at(at(plan, job.policy), job.budget);
+            const r: PassResult = await retrospectivePass(o.model, tokens, decided.layers);
+            r.timing.evictions = decided.evictions;
             store.append([recordFor(w, job.policy, job.budget, r)]);
             progress?.tick(1, `window ${w} ${job.policy}@${job.budget * 100}% ${(r.timing.wallMs / 1000).toFixed(1)}s`);
           }
