@@ -63,14 +63,15 @@ __device__ __forceinline__ void walk_one(uint32_t w, uint32_t gi, const WalkPara
   if (p.steps == 0) return;
   Philox4 r = philox4x32_10(w, 1, gi, 0, p.seed, 0);
   uint32_t acc = 0;
+  const int32_t stride = kGlobal && p.nodeStride > 1 ? p.nodeStride : 1;
   for (uint32_t s = 1; s <= p.steps; ++s) {
     const bool follow = static_cast<uint64_t>(r.x[0]) >= p.teleportThreshold;
     int4 nv = make_int4(-1, -1, -1, -1);
     float4 wv = make_float4(0.f, 0.f, 0.f, 0.f);
     if (kMode == kWalkFull && follow) {
       if (kGlobal) {
-        nv = __ldg(nb + cur);
-        wv = __ldg(wt + cur);
+        nv = __ldg(nb + static_cast<int64_t>(cur) * stride);
+        wv = __ldg(wt + static_cast<int64_t>(cur) * stride);
       } else {
         nv = nb[cur];
         wv = wt[cur];
@@ -107,8 +108,9 @@ __global__ void __launch_bounds__(256) walk_kernel(WalkParams p) {
   const int32_t window = p.startWindow < n - lo ? p.startWindow : n - lo;
   if (window <= 0) return;
   const int64_t base = g * p.capacity;
-  walk_one<kMode, true>(w, p.graphIndexBase + static_cast<uint32_t>(g), p, n, lo, window, reinterpret_cast<const int4*>(p.neighbors) + base,
-                        reinterpret_cast<const float4*>(p.weights) + base, p.counts + base);
+  const int64_t gbase = base * (p.nodeStride > 1 ? p.nodeStride : 1);
+  walk_one<kMode, true>(w, p.graphIndexBase + static_cast<uint32_t>(g), p, n, lo, window, reinterpret_cast<const int4*>(p.neighbors) + gbase,
+                        reinterpret_cast<const float4*>(p.weights) + gbase, p.counts + base);
 }
 
 // Bytes of dynamic shared memory the staged walkers need per graph of `capacity` nodes: a uint32

@@ -18,6 +18,10 @@ struct WalkParams {
   int32_t excludeBelow;        // >= 0 (negative values act as 0)
   uint32_t seed;
   uint32_t graphIndexBase;
+  // Distance between consecutive nodes in 16-byte units (global staging only): 0 or 1 = the separate
+  // neighbour and weight arrays above; 2 = @kvwalk/graph-cache's 32-byte AoS nodes, with `weights`
+  // pointing 16 bytes after `neighbors` (the engine walks the graph its attention kernel wrote).
+  int32_t nodeStride;
 };
 
 struct PagerankParams {

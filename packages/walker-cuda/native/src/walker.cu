@@ -19,6 +19,7 @@ cudaError_t launch_walk(const WalkParams& p, WalkStaging staging, int mode, cuda
   const uint64_t threads = static_cast<uint64_t>(p.numGraphs) * p.walkers;
   if (threads == 0 || p.steps == 0) return cudaSuccess;
   if (staging != WalkStaging::kGlobal) {
+    if (p.nodeStride > 1) return cudaErrorInvalidValue;  // strided (AoS) graphs: global staging only
     const bool stageGraph = staging == WalkStaging::kShared;
     if ((mode != kWalkFull && !(mode == kWalkSharedCounts2 && !stageGraph)) || p.numGraphs > 0x7fffffffll) return cudaErrorInvalidValue;
     // The two-blocks-per-SM build (32 registers) wins once there are more graphs than SMs and
