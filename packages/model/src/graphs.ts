@@ -295,8 +295,10 @@ export function buildPostGraph(c: ModelConfig): Uint8Array {
 
 /**
  * final: RMSNorm, lm_head, logits at `positions`, and per-token NLL of targets (natural log).
- * Inputs: h [T, hidden], ln [hidden], w [V, hidden], targets [T-1] int64 (tokens 1..T-1),
- * positions [P] int64. Outputs: logits [P, V], nll [T-1].
+ * Inputs: h [T, hidden], ln [hidden], w [V, hidden], targets [T] int64 (tokens 1..T-1, then any
+ * valid id: the last row has no target), positions [P] int64. Outputs: logits [P, V], nll [T]
+ * (the caller drops the last entry). LogSoftmax runs on all T rows in place of a [T-1, V] slice
+ * copy; it is row-wise, so the first T-1 values are the same bits.
  */
 export function buildFinalGraph(c: ModelConfig): Uint8Array {
   const { hiddenSize: H, vocabSize: V } = c;
@@ -304,15 +306,14 @@ export function buildFinalGraph(c: ModelConfig): Uint8Array {
   const h = g.input("h", "FLOAT", ["T", H]);
   const ln = g.input("ln", "FLOAT", [H]);
   const w = g.input("w", "FLOAT", [V, H]);
-  const targets = g.input("targets", "INT64", ["Tm1"]);
+  const targets = g.input("targets", "INT64", ["T"]);
   const positions = g.input("positions", "INT64", ["P"]);
   const logits = linear(g, rmsNorm(g, h, ln, c.rmsNormEps), w);
   g.op("Gather", [logits, positions], { axis: 0 }, "logits");
-  const head = g.op("Slice", [logits, g.constInt64([0]), g.constInt64([-1]), g.constInt64([0])]);
-  const lsm = g.op("LogSoftmax", [head], { axis: -1 });
+  const lsm = g.op("LogSoftmax", [logits], { axis: -1 });
   const picked = g.op("GatherElements", [lsm, g.op("Unsqueeze", [targets, g.constInt64([1])])], { axis: 1 });
   g.op("Neg", [g.op("Reshape", [picked, g.constInt64([-1])])], {}, "nll");
   g.output("logits", "FLOAT", ["P", V]);
-  g.output("nll", "FLOAT", ["Tm1"]);
+  g.output("nll", "FLOAT", ["T"]);
   return g.toModel();
 }

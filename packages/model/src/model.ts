@@ -317,7 +317,8 @@ export class OrtModel implements LoadedModel {
   async runFinal(h: Float32Array, tokens: Int32Array, positions: number[] | undefined): Promise<{ nll: Float32Array; logits?: Float32Array }> {
     const c = this.config;
     const T = tokens.length;
-    const targets = new BigInt64Array(T - 1);
+    // Row T-1 predicts nothing: its target is a dummy 0 and its NLL is dropped below.
+    const targets = new BigInt64Array(T);
     for (let i = 1; i < T; i++) targets[i - 1] = BigInt(tokens[i]);
     const wantLogits = positions !== undefined && positions.length > 0;
     const pos = BigInt64Array.from(wantLogits ? positions : [0], (p) => BigInt(p));
@@ -326,13 +327,13 @@ export class OrtModel implements LoadedModel {
         h: f32(h, [T, c.hiddenSize]),
         ln: f32(this.weights.norm, [c.hiddenSize]),
         w: f32(this.weights.lmHead, [c.vocabSize, c.hiddenSize]),
-        targets: new ort.Tensor("int64", targets, [T - 1]),
+        targets: new ort.Tensor("int64", targets, [T]),
         positions: new ort.Tensor("int64", pos, [pos.length]),
       },
       wantLogits ? ["logits", "nll"] : ["nll"],
     );
     const logits = wantLogits ? (r.logits.data as Float32Array) : positions ? new Float32Array(0) : undefined;
-    return { nll: r.nll.data as Float32Array, logits };
+    return { nll: (r.nll.data as Float32Array).subarray(0, T - 1), logits };
   }
 
   /** Default eviction times: T for every key, or j + slidingWindow (capped at T) for Mistral. */
