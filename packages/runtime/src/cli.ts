@@ -15,6 +15,8 @@ const USAGE = `usage:
   kvwalk status
 options: --max-new-tokens N (128)  --temperature T (0 = greedy)  --top-p P (1)  --seed S (0)
          --capacity N  --gemm auto|builtin|cublas  --no-eos
+         --policy full|streaming|h2o|tova|walker  --budget F (fraction of capacity kept at a compaction, or slots)
+         --refresh N (walker refresh period in steps, 16)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -32,6 +34,9 @@ async function main(argv: string[]): Promise<number> {
       capacity: { type: "string" },
       gemm: { type: "string", default: "auto" },
       "no-eos": { type: "boolean", default: false },
+      policy: { type: "string", default: "full" },
+      budget: { type: "string", default: "0.2" },
+      refresh: { type: "string", default: "16" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -56,6 +61,10 @@ async function main(argv: string[]): Promise<number> {
     model: values.model ?? { preset: values.preset as "llama2-7b" | "mistral-7b" },
     capacity: values.capacity ? Number(values.capacity) : undefined,
     gemm: values.gemm as "auto" | "builtin" | "cublas",
+    eviction:
+      values.policy === "full"
+        ? undefined
+        : { policy: values.policy as "streaming" | "h2o" | "tova" | "walker", budget: Number(values.budget), refresh: Number(values.refresh) },
   });
   try {
     let prompt: string | Int32Array;
@@ -84,6 +93,12 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(
       `${count} tokens in ${wall.toFixed(2)} s; decode ${s.decodeTokensPerSecond.toFixed(1)} tokens/s, prefill ${s.prefillTokensPerSecond.toFixed(0)} tokens/s (${s.prefillTokens} prompt tokens); GEMM: ${s.gemm}\n`,
     );
+    if (s.eviction) {
+      const v = s.eviction;
+      process.stderr.write(
+        `cache: policy ${v.policy}, budget ${v.budget} of ${engine.options.capacity} slots; ${v.compactions} compactions, ${v.evictedSlots} slots evicted (per layer and head), compaction ${v.compactionMs.toFixed(2)} ms; walker ${v.walkerLaunches} launches, ${v.walkerMs.toFixed(2)} ms\n`,
+      );
+    }
   } finally {
     await engine.dispose();
   }

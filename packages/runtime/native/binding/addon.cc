@@ -67,6 +67,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                         InstanceMethod("reset", &EngineWrap::Reset), InstanceMethod("setLength", &EngineWrap::SetLength),
                         InstanceMethod("lengths", &EngineWrap::Lengths), InstanceMethod("fillCacheRandom", &EngineWrap::FillCacheRandom),
                         InstanceMethod("info", &EngineWrap::Info), InstanceMethod("takeTimes", &EngineWrap::TakeTimes),
+                        InstanceMethod("evictStats", &EngineWrap::EvictStats), InstanceMethod("positions", &EngineWrap::Positions),
                         InstanceMethod("dispose", &EngineWrap::Dispose)});
   }
 
@@ -98,6 +99,29 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     o.profile = oo.Get("profile").ToBoolean().Value();
     o.cuda_graphs = oo.Get("cudaGraphs").IsUndefined() ? true : oo.Get("cudaGraphs").ToBoolean().Value();
     o.gemm = static_cast<kvwalk::engine::GemmBackend>(int_field(oo, "gemm", 0, 2, 0, false));
+    if (oo.Get("evict").IsObject()) {
+      Napi::Object ev = oo.Get("evict").As<Napi::Object>();
+      auto& x = o.evict;
+      x.policy = static_cast<kvwalk::engine::EvictPolicy>(int_field(ev, "policy", 0, 4, 0, true));
+      x.budget = int_field(ev, "budget", 0, 1 << 22, 0, true);
+      x.sinks = int_field(ev, "sinks", 0, 1 << 20, 4, false);
+      x.recent = int_field(ev, "recent", 0, 1 << 20, 50, false);
+      x.refresh = int_field(ev, "refresh", 1, 1 << 20, 16, false);
+      x.walkers = int_field(ev, "walkers", 1, 1 << 20, 1024, false);
+      x.steps = int_field(ev, "steps", 0, 1 << 10, 20, false);
+      x.start_window = int_field(ev, "startWindow", 1, 1 << 22, 50, false);
+      x.seed = static_cast<uint32_t>(int_field(ev, "seed", 0, 0x7fffffff, 1, false));
+      auto num = [&](const char* k, float lo, float hi, float d) {
+        Napi::Value v = ev.Get(k);
+        if (v.IsUndefined()) return d;
+        if (!v.IsNumber() || !(v.As<Napi::Number>().FloatValue() >= lo && v.As<Napi::Number>().FloatValue() <= hi))
+          throw_invalid_argument(env, k, "a number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]", v, true);
+        return v.As<Napi::Number>().FloatValue();
+      };
+      x.teleport = num("teleport", 0.f, 1.f, 0.15f);
+      x.score_decay = num("scoreDecay", 0.f, 1.f, 0.5f);
+      x.h2o_decay = num("h2oDecay", 0.f, 1.f, 1.f);
+    }
     std::string err;
     engine_.reset(Engine::create(s, o, &err));
     if (!engine_) throw engine_error(env, err);
@@ -322,6 +346,25 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     o.Set("otherMs", t.other_ms);
     o.Set("steps", static_cast<double>(t.steps));
     return o;
+  }
+
+  Napi::Value EvictStats(const Napi::CallbackInfo& info) {
+    Engine* e = live(info.Env());
+    auto t = e->evict_stats();
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("compactions", static_cast<double>(t.compactions));
+    o.Set("evictedSlots", static_cast<double>(t.evicted_slots));
+    o.Set("walkerLaunches", static_cast<double>(t.walker_launches));
+    o.Set("walkerMs", t.walker_ms);
+    o.Set("compactionMs", t.compaction_ms);
+    return o;
+  }
+
+  Napi::Value Positions(const Napi::CallbackInfo& info) {
+    Engine* e = live(info.Env());
+    auto a = Napi::Int32Array::New(info.Env(), e->options().max_batch);
+    for (int b = 0; b < e->options().max_batch; b++) a[b] = e->position(b);
+    return a;
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {

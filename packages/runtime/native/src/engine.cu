@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include "evict_launchers.h"
 #include "launchers.h"  // @kvwalk/graph-cache: fused decode attention
+#include "walker.h"     // @kvwalk/walker-cuda: the shadow walker
 
 namespace kvwalk::engine {
 
@@ -108,6 +110,30 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
     if (!(err = e->alloc(&e->graph_, e->graph_bytes_, "the graph cache")).empty()) return fail(err);
     if (!(err = e->check(cudaMemset(e->graph_, 0xff, e->graph_bytes_), "cudaMemset graph")).empty()) return fail(err);
   }
+  // eviction state
+  const EvictOptions& ev = o.evict;
+  if (ev.policy != EvictPolicy::None) {
+    if (ev.budget < 1 || ev.budget >= o.capacity)
+      return fail("eviction budget " + std::to_string(ev.budget) + " must be in [1, capacity " + std::to_string(o.capacity) + ")");
+    if (s.sliding_window > 0) return fail("eviction with a sliding-window model is not supported (the window is counted in slots)");
+    const bool scored = ev.policy != EvictPolicy::Streaming;
+    if (scored) {
+      const size_t bytes = L * B * KVH * C * 4;
+      if (!(err = e->alloc(reinterpret_cast<void**>(&e->scores_), bytes, "eviction scores")).empty()) return fail(err);
+      if (!(err = e->check(cudaMemset(e->scores_, 0, bytes), "cudaMemset scores")).empty()) return fail(err);
+    }
+    if (!(err = e->alloc(reinterpret_cast<void**>(&e->remap_), L * KVH * C * 4, "the compaction remap")).empty()) return fail(err);
+    if (e->graph_ && !(err = e->alloc(&e->graph_scratch_, H * C * kGraphNodeBytes, "graph scratch")).empty()) return fail(err);
+    if (ev.policy == EvictPolicy::Walker) {
+      if (!e->graph_) return fail("the walker policy needs the graph cache (graph: true)");
+      if (!(err = e->alloc(reinterpret_cast<void**>(&e->counts_), L * B * H * C * 4, "walker counts")).empty()) return fail(err);
+      if (!(err = e->alloc(reinterpret_cast<void**>(&e->num_nodes_), L * B * H * 4, "walker counts")).empty()) return fail(err);
+      if (!(err = e->check(cudaMallocHost(reinterpret_cast<void**>(&e->host_num_nodes_), L * B * H * 4), "cudaMallocHost")).empty()) return fail(err);
+      if (!(err = e->check(cudaStreamCreateWithFlags(&e->walk_stream_, cudaStreamNonBlocking), "cudaStreamCreate walker")).empty()) return fail(err);
+      if (!(err = e->check(cudaEventCreateWithFlags(&e->ev_step_, cudaEventDisableTiming), "cudaEventCreate")).empty()) return fail(err);
+      if (!(err = e->check(cudaEventCreateWithFlags(&e->ev_walk_done_, cudaEventDisableTiming), "cudaEventCreate")).empty()) return fail(err);
+    }
+  }
   // activations
   const size_t T = std::max<size_t>(B, o.max_prefill_tokens);
   e->max_tok_ = static_cast<int>(T);
@@ -151,6 +177,7 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
   if (!(err = e->check(cudaMemcpy(e->inv_freq_, inv.data(), inv.size() * 4, cudaMemcpyHostToDevice), "cudaMemcpy inv_freq")).empty())
     return fail(err);
   e->lengths_.assign(B, 0);
+  e->positions_.assign(B, 0);
   return e;
 }
 
@@ -161,6 +188,16 @@ Engine::~Engine() {
   if (host_floats_) cudaFreeHost(host_floats_);
   for (cudaEvent_t ev : events_) cudaEventDestroy(ev);
   for (auto& g : graphs_) cudaGraphExecDestroy(g.second);
+  if (walk_stream_) cudaStreamSynchronize(walk_stream_);
+  for (auto* v : {&walk_timing_, &compact_timing_})
+    for (auto& pr : *v) {
+      cudaEventDestroy(pr.first);
+      cudaEventDestroy(pr.second);
+    }
+  if (ev_step_) cudaEventDestroy(ev_step_);
+  if (ev_walk_done_) cudaEventDestroy(ev_walk_done_);
+  if (host_num_nodes_) cudaFreeHost(host_num_nodes_);
+  if (walk_stream_) cudaStreamDestroy(walk_stream_);
   if (gemm_) gemm_context_destroy(gemm_);
   if (stream_) cudaStreamDestroy(stream_);
 }
@@ -230,12 +267,16 @@ std::string Engine::fill_cache_random(uint32_t seed) {
   return check(e, "fill KV cache");
 }
 
-void Engine::reset(int region) { lengths_[region] = 0; }
+void Engine::reset(int region) {
+  lengths_[region] = 0;
+  positions_[region] = 0;
+}
 
 std::string Engine::set_length(int region, int length) {
   if (region < 0 || region >= opts_.max_batch) return "region out of range";
   if (length < 0 || length > opts_.capacity) return "length out of range";
   lengths_[region] = length;
+  positions_[region] = length;
   return "";
 }
 
@@ -318,6 +359,12 @@ std::string Engine::forward_layers(int T, bool decode, const std::vector<int>& s
       a.graph_capacity = static_cast<int>(C);
       a.layout = 0;
       KV_TRY(launch_decode_attention(a, stream_), "decode attention");
+      if (opts_.evict.policy == EvictPolicy::H2O || opts_.evict.policy == EvictPolicy::Tova) {
+        const bool h2o = opts_.evict.policy == EvictPolicy::H2O;
+        KV_TRY(launch_attention_mass(q_, kc, lse_, d_len, a.starts, T, H, KVH, D, static_cast<int>(C), scale, h2o ? 0 : 1,
+                                     opts_.evict.h2o_decay, scores_ + static_cast<size_t>(l) * B * KVH * C, stream_),
+               "attention mass");
+      }
       mark(1);
       KV_TRY(launch_f32_to_bf16(attn_, static_cast<size_t>(T) * H * D, h_, stream_), "convert");
       mark(2);
@@ -409,7 +456,10 @@ std::string Engine::prefill(const std::vector<int>& regions, const std::vector<i
   if (e == cudaSuccess) e = cudaStreamSynchronize(stream_);
   if (e != cudaSuccess) return check(e, "prefill");
   if (flag) return "a token id is outside the vocabulary [0, " + std::to_string(V) + ")";
-  for (int i = 0; i < n; i++) lengths_[regions[i]] = offsets[i + 1] - offsets[i];
+  for (int i = 0; i < n; i++) {
+    lengths_[regions[i]] = offsets[i + 1] - offsets[i];
+    positions_[regions[i]] = offsets[i + 1] - offsets[i];
+  }
   return "";
 }
 
@@ -442,12 +492,17 @@ std::string Engine::decode(const std::vector<int>& tokens, const float* temperat
   int* h_len = host_ints_ + kLengths * max_tok_;
   int* h_starts = host_ints_ + kStarts * max_tok_;
   for (int b = 0; b < B; b++) {
+    if (lengths_[b] < 1) return "sequence " + std::to_string(b) + " has no prompt (prefill it first)";
+    if (lengths_[b] >= opts_.capacity) {
+      if (opts_.evict.policy == EvictPolicy::None)
+        return "sequence " + std::to_string(b) + " filled its cache (capacity " + std::to_string(opts_.capacity) + ")";
+      std::string err = compact(b);
+      if (!err.empty()) return err;
+    }
     const int len = lengths_[b];
-    if (len < 1) return "sequence " + std::to_string(b) + " has no prompt (prefill it first)";
-    if (len >= opts_.capacity) return "sequence " + std::to_string(b) + " filled its cache (capacity " + std::to_string(opts_.capacity) + ")";
-    if (len >= s.max_positions) return "sequence " + std::to_string(b) + " reached the model's maximum positions " + std::to_string(s.max_positions);
+    if (positions_[b] >= s.max_positions) return "sequence " + std::to_string(b) + " reached the model's maximum positions " + std::to_string(s.max_positions);
     h_tok[b] = tokens[b];
-    h_pos[b] = len;
+    h_pos[b] = positions_[b];
     h_reg[b] = b;
     h_slot[b] = len;
     h_len[b] = len + 1;
@@ -492,6 +547,10 @@ std::string Engine::decode(const std::vector<int>& tokens, const float* temperat
     std::string body = decode_body(B, max_len);
     if (!body.empty()) return body;
   }
+  if (opts_.evict.policy == EvictPolicy::Walker && step_counter_ % static_cast<uint32_t>(std::max(1, opts_.evict.refresh)) == 0) {
+    std::string err = walker_refresh(B);
+    if (!err.empty()) return err;
+  }
   const int V = s.vocab;
   int* d_next = ints_ + kNext * max_tok_;
   float* d_logprob = floats_ + 2 * opts_.max_batch;
@@ -510,10 +569,114 @@ std::string Engine::decode(const std::vector<int>& tokens, const float* temperat
     next[b] = host_ints_[kNext * max_tok_ + b];
     if (logprob) logprob[b] = host_floats_[2 * opts_.max_batch + b];
     lengths_[b] += 1;
+    positions_[b] += 1;
   }
   step_counter_++;
   times_.steps++;
   return "";
+}
+
+namespace {
+std::pair<cudaEvent_t, cudaEvent_t> timing_pair(cudaStream_t s) {
+  cudaEvent_t a = nullptr, b = nullptr;
+  if (cudaEventCreate(&a) != cudaSuccess || cudaEventCreate(&b) != cudaSuccess) return {nullptr, nullptr};
+  cudaEventRecord(a, s);
+  return {a, b};
+}
+}  // namespace
+
+// Compacts region b (all layers and KV heads) to the budget, after the walker's last refresh.
+std::string Engine::compact(int b) {
+  const ModelShape& s = shape_;
+  const EvictOptions& ev = opts_.evict;
+  const int len = lengths_[b], target = std::min(ev.budget, len);
+  if (walk_pending_) {
+    cudaError_t e = cudaStreamWaitEvent(stream_, ev_walk_done_, 0);
+    if (e != cudaSuccess) return check(e, "wait for the walker");
+  }
+  auto t = timing_pair(stream_);
+  // The token about to be appended is the most recent protected one: keep recent - 1 of the others.
+  cudaError_t e = launch_select_compact(ev.policy == EvictPolicy::Streaming ? nullptr : scores_, kv_, s.layers, opts_.max_batch, s.kv_heads,
+                                        opts_.capacity, s.head_dim, b, len, target, ev.sinks, std::max(0, ev.recent - 1), remap_, nullptr,
+                                        stream_);
+  if (e != cudaSuccess) return check(e, "select and compact");
+  if (graph_) {
+    e = launch_graph_remap(graph_, s.layers, opts_.max_batch, s.heads, s.kv_heads, opts_.capacity, b, remap_, target, graph_scratch_, stream_);
+    if (e != cudaSuccess) return check(e, "graph remap");
+  }
+  if (t.second) {
+    cudaEventRecord(t.second, stream_);
+    compact_timing_.push_back(t);
+  }
+  evict_stats_.compactions++;
+  evict_stats_.evicted_slots += len - target;
+  lengths_[b] = target;
+  return "";
+}
+
+// Launches a walker refresh over the graphs of every layer, sequence and query head on the walker
+// stream, after the decode step just enqueued on the main stream; scores = decay * scores + counts.
+std::string Engine::walker_refresh(int B) {
+  const ModelShape& s = shape_;
+  const EvictOptions& ev = opts_.evict;
+  const int L = s.layers, R = opts_.max_batch, H = s.heads, C = opts_.capacity;
+  if (walk_pending_) {
+    // the previous refresh's node counts must have been copied before the host buffer is rewritten
+    cudaError_t e = cudaEventSynchronize(ev_walk_done_);
+    if (e != cudaSuccess) return check(e, "walker refresh");
+  }
+  for (int l = 0; l < L; l++)
+    for (int r = 0; r < R; r++)
+      for (int h = 0; h < H; h++) host_num_nodes_[(static_cast<size_t>(l) * R + r) * H + h] = r < B ? lengths_[r] + 1 : 0;
+  cudaError_t e = cudaEventRecord(ev_step_, stream_);
+  if (e == cudaSuccess) e = cudaStreamWaitEvent(walk_stream_, ev_step_, 0);
+  auto t = timing_pair(walk_stream_);
+  const size_t graphs = static_cast<size_t>(L) * R * H;
+  if (e == cudaSuccess) e = cudaMemcpyAsync(num_nodes_, host_num_nodes_, graphs * 4, cudaMemcpyHostToDevice, walk_stream_);
+  if (e == cudaSuccess) e = cudaMemsetAsync(counts_, 0, graphs * C * 4, walk_stream_);
+  if (e != cudaSuccess) return check(e, "walker refresh");
+  kvwalk::WalkParams p{};
+  p.neighbors = static_cast<const int32_t*>(graph_);
+  p.weights = reinterpret_cast<const float*>(static_cast<const char*>(graph_) + 16);
+  p.numNodes = num_nodes_;
+  p.counts = counts_;
+  p.numGraphs = static_cast<int64_t>(graphs);
+  p.capacity = C;
+  p.walkers = static_cast<uint32_t>(ev.walkers);
+  p.steps = static_cast<uint32_t>(ev.steps);
+  p.teleportThreshold = static_cast<uint64_t>(std::floor(static_cast<double>(ev.teleport) * 4294967296.0));
+  p.startWindow = ev.start_window;
+  p.excludeBelow = ev.sinks;
+  p.seed = ev.seed + walk_counter_;
+  p.graphIndexBase = 0;
+  p.nodeStride = 2;
+  e = kvwalk::launch_walk(p, kvwalk::WalkStaging::kGlobal, 0, walk_stream_);
+  if (e == cudaSuccess) e = launch_counts_to_scores(counts_, L, R, H, s.kv_heads, C, ev.score_decay, scores_, walk_stream_);
+  if (e == cudaSuccess) e = cudaEventRecord(ev_walk_done_, walk_stream_);
+  if (e != cudaSuccess) return check(e, "walker launch");
+  if (t.second) {
+    cudaEventRecord(t.second, walk_stream_);
+    walk_timing_.push_back(t);
+  }
+  walk_pending_ = true;
+  walk_counter_++;
+  evict_stats_.walker_launches++;
+  return "";
+}
+
+EvictStats Engine::evict_stats() {
+  if (walk_stream_) cudaStreamSynchronize(walk_stream_);
+  cudaStreamSynchronize(stream_);
+  for (auto* v : {&walk_timing_, &compact_timing_}) {
+    for (auto& pr : *v) {
+      float ms = 0;
+      if (cudaEventElapsedTime(&ms, pr.first, pr.second) == cudaSuccess) (v == &walk_timing_ ? evict_stats_.walker_ms : evict_stats_.compaction_ms) += ms;
+      cudaEventDestroy(pr.first);
+      cudaEventDestroy(pr.second);
+    }
+    v->clear();
+  }
+  return evict_stats_;
 }
 
 }  // namespace kvwalk::engine

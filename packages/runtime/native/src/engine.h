@@ -24,6 +24,33 @@ struct ModelShape {
   bool tied_embeddings = false;
 };
 
+// Live eviction (issue 7). A sequence whose cache reaches `capacity` slots is compacted, in every layer
+// and KV head independently, to `budget` slots: the `sinks` first and `recent` last slots are kept, the
+// rest by the policy's scores; kept K/V move in place (stable order; RoPE was applied at their true
+// positions), the graph cache is remapped, scores move with their keys.
+enum class EvictPolicy : int { None = 0, Streaming = 1, H2O = 2, Tova = 3, Walker = 4 };
+
+struct EvictOptions {
+  EvictPolicy policy = EvictPolicy::None;
+  int budget = 0;      // slots kept by a compaction (< capacity)
+  int sinks = 4;
+  int recent = 50;     // protected most recent tokens, counting the token about to be appended
+  float h2o_decay = 1.f;
+  // walker (policy Walker): a refresh every `refresh` decode steps on the walker stream
+  int refresh = 16;
+  int walkers = 1024;
+  int steps = 20;
+  float teleport = 0.15f;
+  int start_window = 50;
+  float score_decay = 0.5f;  // scores = decay * scores + counts at each refresh
+  uint32_t seed = 1;
+};
+
+struct EvictStats {
+  int64_t compactions = 0, evicted_slots = 0, walker_launches = 0;
+  double walker_ms = 0, compaction_ms = 0;
+};
+
 struct EngineOptions {
   int max_batch = 1;           // regions (concurrent sequences)
   int capacity = 4096;         // KV slots per region
@@ -36,6 +63,7 @@ struct EngineOptions {
   // capacity so the graph does not depend on the lengths, which it reads from device memory).
   // Ignored when profiling.
   bool cuda_graphs = true;
+  EvictOptions evict;
 };
 
 enum class WeightKind : int { Embed = 0, LmHead = 1, FinalNorm = 2, AttnNorm = 3, MlpNorm = 4, Wqkv = 5, Wo = 6, Wgu = 7, Wdown = 8 };
@@ -72,6 +100,9 @@ class Engine {
   // logits_out [B, vocab] when non-null.
   std::string decode(const std::vector<int>& tokens, const float* temperature, const float* top_p, uint32_t seed,
                      int* next, float* logprob, float* logits_out);
+  // Eviction counters since creation; walker and compaction times from CUDA events (synchronizes).
+  EvictStats evict_stats();
+  int position(int region) const { return positions_[region]; }
   // Forget sequence b (its slots become free).
   void reset(int region);
   // Set a region's length without computing (benchmarks: cache contents are whatever is there).
@@ -99,6 +130,8 @@ class Engine {
   void mark(int phase);  // profiling: 0 gemm, 1 attention, 2 other
   // Enqueues embedding -> layers -> final norm -> LM head of a decode step of B sequences.
   std::string decode_body(int B, int max_len);
+  std::string compact(int region);
+  std::string walker_refresh(int B);
 
   ModelShape shape_;
   EngineOptions opts_;
@@ -139,6 +172,20 @@ class Engine {
   std::vector<int> event_phase_;
   StepTimes times_;
   std::map<int, cudaGraphExec_t> graphs_;  // decode step per batch size
+  // eviction
+  std::vector<int> positions_;  // next position per region (== length until something is evicted)
+  float* scores_ = nullptr;     // [L][R][KVH][C]
+  int* remap_ = nullptr;        // [L][KVH][C]
+  uint32_t* counts_ = nullptr;  // [L][R][H][C] walker visits
+  int* num_nodes_ = nullptr;    // [L][R][H] walker live nodes
+  int* host_num_nodes_ = nullptr;
+  void* graph_scratch_ = nullptr;
+  cudaStream_t walk_stream_ = nullptr;
+  cudaEvent_t ev_step_ = nullptr, ev_walk_done_ = nullptr;
+  std::vector<std::pair<cudaEvent_t, cudaEvent_t>> walk_timing_, compact_timing_;
+  bool walk_pending_ = false;
+  uint32_t walk_counter_ = 0;
+  EvictStats evict_stats_;
 };
 
 }  // namespace kvwalk::engine

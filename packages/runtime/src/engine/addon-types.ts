@@ -28,6 +28,31 @@ export interface NativeOptions {
   cudaGraphs: boolean;
   /** 0 auto, 1 built-in kernels, 2 cuBLAS (loaded at run time). */
   gemm: 0 | 1 | 2;
+  evict?: NativeEvictOptions;
+}
+
+/** Live eviction (native/src/engine.h, EvictOptions). policy: 0 none, 1 streaming, 2 h2o, 3 tova, 4 walker. */
+export interface NativeEvictOptions {
+  policy: 0 | 1 | 2 | 3 | 4;
+  budget: number;
+  sinks?: number;
+  recent?: number;
+  refresh?: number;
+  walkers?: number;
+  steps?: number;
+  startWindow?: number;
+  seed?: number;
+  teleport?: number;
+  scoreDecay?: number;
+  h2oDecay?: number;
+}
+
+export interface NativeEvictStats {
+  compactions: number;
+  evictedSlots: number;
+  walkerLaunches: number;
+  walkerMs: number;
+  compactionMs: number;
 }
 
 /** Weight kinds of `NativeEngine.upload` (native/src/engine.h, WeightKind). */
@@ -61,6 +86,10 @@ export interface NativeEngine {
     steps: number;
   };
   takeTimes(): { gemmMs: number; attentionMs: number; otherMs: number; steps: number };
+  /** Eviction counters (synchronizes both streams to read the event timings). */
+  evictStats(): NativeEvictStats;
+  /** Next position of each region (differs from its length once something was evicted). */
+  positions(): Int32Array;
   dispose(): void;
 }
 

@@ -5,12 +5,40 @@
  */
 import { expectInt, expectNumber, expectOneOf, InvalidArgumentError, KvwalkError, Progress } from "@kvwalk/core";
 import { Checkpoint, layerTensorNames, loadConfig, loadTokenizer, type Tokenizer } from "@kvwalk/model/checkpoint";
-import { type NativeEngine, type NativeShape, WEIGHT_KIND } from "./addon-types.js";
+import { type NativeEngine, type NativeEvictOptions, type NativeEvictStats, type NativeShape, WEIGHT_KIND } from "./addon-types.js";
 import { sampleHost } from "./kernels/sample-host.js";
 import { requireEngineAddon } from "./loader.js";
 import { presetShape, shapeFromConfig } from "./shapes.js";
 
 export type GemmChoice = "auto" | "builtin" | "cublas";
+
+export const ENGINE_POLICIES = ["full", "streaming", "h2o", "tova", "walker"] as const;
+export type EnginePolicy = (typeof ENGINE_POLICIES)[number];
+
+/**
+ * Live eviction: when a sequence's cache reaches `capacity` slots it is compacted, per layer and KV
+ * head, to `budget` slots (the sinks and the most recent tokens always kept, the rest by the policy's
+ * scores: H2O accumulated attention, TOVA the last query's attention, walker visit counts over the
+ * graph cache (refreshed every `refresh` steps on its own stream), streaming none).
+ */
+export interface EvictionOptions {
+  policy: EnginePolicy;
+  /** Slots kept by a compaction: an integer < capacity, or a fraction of capacity in (0, 1). */
+  budget: number;
+  sinks?: number;
+  /** Protected most recent tokens (default 50). */
+  recent?: number;
+  refresh?: number;
+  walkers?: number;
+  steps?: number;
+  teleport?: number;
+  /** Walker scores: decay * previous + new counts at each refresh (default 0.5). */
+  scoreDecay?: number;
+  /** H2O: decay of the accumulated attention per step (default 1 = plain sum). */
+  h2oDecay?: number;
+  startWindow?: number;
+  seed?: number;
+}
 
 export interface CreateEngineOptions {
   /** A Hugging Face Llama/Mistral checkpoint directory, or a random-weight model of a preset shape. */
@@ -32,6 +60,7 @@ export interface CreateEngineOptions {
   cudaGraphs?: boolean;
   /** Progress on stderr while loading a checkpoint. Default true. */
   progress?: boolean;
+  eviction?: EvictionOptions;
 }
 
 export interface GenerateOptions {
@@ -70,6 +99,8 @@ export interface EngineStats {
   prefillTokensPerSecond: number;
   /** Per-phase GPU time since the last stats() call (profile: true only). */
   phases?: { gemmMs: number; attentionMs: number; otherMs: number; steps: number };
+  /** Live eviction counters (eviction on only). */
+  eviction?: NativeEvictStats & { policy: EnginePolicy; budget: number };
 }
 
 /** Philox step counter of the first generated token (sampled on the host from the prefill logits); device decode steps count from 0. */
@@ -85,11 +116,17 @@ export class Engine {
   constructor(
     readonly native: NativeEngine,
     readonly shape: NativeShape,
-    readonly options: Required<Omit<CreateEngineOptions, "model" | "progress">>,
+    readonly options: Required<Omit<CreateEngineOptions, "model" | "progress" | "eviction">>,
     readonly tokenizer: Tokenizer | undefined,
     readonly eosId: number | null,
     readonly bosId: number | null,
+    readonly eviction: (NativeEvictOptions & { name: EnginePolicy }) | undefined = undefined,
   ) {}
+
+  /** Most tokens a sequence may reach: positions when eviction frees slots, else the capacity. */
+  private get sequenceLimit(): number {
+    return this.eviction ? this.shape.maxPositions : Math.min(this.options.capacity, this.shape.maxPositions);
+  }
 
   /**
    * Takes the next place in this engine's queue now; resolves with the release function once every
@@ -206,7 +243,7 @@ export class Engine {
           if (done[b]) continue;
           out[b].push(next[b]);
           if ((o.stopAtEos && next[b] === this.eosId) || out[b].length >= o.maxNewTokens) done[b] = true;
-          if (ids[b].length + out[b].length >= Math.min(this.options.capacity, this.shape.maxPositions)) done[b] = true;
+          if (ids[b].length + out[b].length >= this.sequenceLimit) done[b] = true;
         }
         if (done.every(Boolean)) break;
         const t0 = performance.now();
@@ -274,7 +311,7 @@ export class Engine {
         let cur = self.pickFirst(first, 0, o, FIRST_TOKEN_STEP);
         const temp = Float32Array.of(o.temperature);
         const topP = Float32Array.of(o.topP);
-        const limit = Math.min(self.options.capacity, self.shape.maxPositions);
+        const limit = self.sequenceLimit;
         for (let i = 0; ; i++) {
           generated.push(cur.id);
           let piece = "";
@@ -334,6 +371,7 @@ export class Engine {
       prefillTokensPerSecond: c.prefillSeconds > 0 ? c.prefillTokens / c.prefillSeconds : 0,
     };
     if (this.options.profile) s.phases = this.native.takeTimes();
+    if (this.eviction) s.eviction = { policy: this.eviction.name, budget: this.eviction.budget, ...this.native.evictStats() };
     return s;
   }
 
@@ -373,7 +411,31 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
     profile: opts.profile ?? false,
     cudaGraphs: opts.cudaGraphs ?? true,
   };
-  const native = new addon.Engine(shape, { ...o, gemm: GEMM_CODE[o.gemm] });
+  let evict: (NativeEvictOptions & { name: EnginePolicy }) | undefined;
+  if (opts.eviction && opts.eviction.policy !== "full") {
+    const ev = opts.eviction;
+    const name = expectOneOf("eviction.policy", ev.policy, ENGINE_POLICIES);
+    const budget =
+      ev.budget > 0 && ev.budget < 1 ? Math.floor(ev.budget * capacity) : expectInt("eviction.budget", ev.budget, 1, capacity - 1);
+    evict = {
+      name,
+      policy: ({ streaming: 1, h2o: 2, tova: 3, walker: 4 } as const)[name as "streaming" | "h2o" | "tova" | "walker"],
+      budget,
+      sinks: ev.sinks,
+      recent: ev.recent,
+      refresh: ev.refresh,
+      walkers: ev.walkers,
+      steps: ev.steps,
+      teleport: ev.teleport,
+      scoreDecay: ev.scoreDecay,
+      h2oDecay: ev.h2oDecay,
+      startWindow: ev.startWindow,
+      seed: ev.seed,
+    };
+    for (const k of Object.keys(evict) as (keyof typeof evict)[]) if (evict[k] === undefined) delete evict[k];
+    if (name === "walker") o.graph = true;
+  }
+  const native = new addon.Engine(shape, { ...o, gemm: GEMM_CODE[o.gemm], evict });
   try {
     let tokenizer: Tokenizer | undefined;
     let eos: number | null = null;
@@ -388,7 +450,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
       const m = opts.model as { seed?: number; amplitude?: number };
       native.randomize(m.seed ?? 0, m.amplitude ?? 0.02 * Math.sqrt(3));
     }
-    return new Engine(native, shape, o, tokenizer, eos, bos);
+    return new Engine(native, shape, o, tokenizer, eos, bos, evict);
   } catch (err) {
     native.dispose();
     throw err;

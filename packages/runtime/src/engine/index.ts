@@ -6,7 +6,10 @@ export type { NativeShape } from "./addon-types.js";
 export {
   type CreateEngineOptions,
   createEngine,
+  ENGINE_POLICIES,
   Engine,
+  type EnginePolicy,
+  type EvictionOptions,
   type EngineStats,
   FIRST_TOKEN_STEP,
   type GemmChoice,

@@ -1,0 +1,59 @@
+// Launchers of the engine's live eviction (issue 7): attention-mass scores (H2O, TOVA), walker
+// counts -> scores, selection + in-place compaction of one sequence's KV slots, and the graph-cache
+// remap. Plain C++ declarations (cuda_runtime.h types only); every launcher enqueues on `stream` and
+// returns the launch error without synchronizing. Sizes are validated by the caller.
+//
+// Engine layouts (see engine.h): R = regions (max batch), C = capacity (slots per region),
+//   KV cache     bf16 [L][2 (K, V)][R][KVH][C][D]
+//   scores       f32  [L][R][KVH][C]   (one score per cached key and KV head)
+//   graph cache  32-byte AoS nodes [L][R][H][C] (int4 neighbours, float4 weights; -1 = invalid)
+//   counts       u32  [L][R][H][C]     (walker visit counts, one graph per query head)
+// Query head h belongs to KV head h / (H / KVH).
+#pragma once
+#include <cuda_runtime.h>
+#include <cstddef>
+#include <cstdint>
+
+namespace kvwalk::engine {
+
+using bf16_t = uint16_t;
+
+// Attention mass each cached key received from this decode step's queries, per KV head (the query
+// heads of a group summed), for one layer:
+//   q f32 [B, H, D] (rotated), k = the layer's K cache bf16 [R][KVH][C][D] (batch b = region b),
+//   lse f32 [B, H] (natural log, from the decode attention), lengths int [B] (keys 0..len-1),
+//   p(b, h, j) = exp(q[b,h] . k[b, h/G, j] * scale - lse[b,h]),  m(b, kvh, j) = sum over the group of p.
+//   scores f32 [R][KVH][C] (the layer's slice): mode 0 (H2O): s = decay * s + m; mode 1 (TOVA): s = m.
+//   Slots j >= lengths[b] are left untouched. starts int [B] or nullptr: keys below start get m = 0.
+cudaError_t launch_attention_mass(const float* q, const bf16_t* k, const float* lse, const int* lengths, const int* starts, int B, int H,
+                                  int KVH, int D, int C, float scale, int mode, float decay, float* scores, cudaStream_t stream);
+
+// scores[l][r][kvh][j] = decay * scores + sum over the group's query heads of counts[l][r][h][j], for
+// every l < L, r < R, kvh < KVH, j < C (decay 0: replace).
+cudaError_t launch_counts_to_scores(const uint32_t* counts, int L, int R, int H, int KVH, int C, float decay, float* scores,
+                                    cudaStream_t stream);
+
+// Selection and stable in-place compaction of region `region`, independently for each of the L*KVH
+// rows (layer l, KV head kvh), all holding `len` slots (budget < len <= C):
+//   protected = slots [0, min(sinks, len)) and [max(0, len - recent), len);
+//   keep = protected plus the highest-scoring other slots until `budget` slots are kept (if the
+//          protected set alone exceeds budget, keep the protected set: sinks first, then the most recent);
+//          score ties: the more recent (higher) slot wins; scores == nullptr ranks by slot (recency:
+//          StreamingLLM). NaN scores rank lowest.
+//   The kept slots' K and V rows move, in increasing slot order, to slots 0..kept-1 (stable: a kept
+//   slot's new index is the number of kept slots before it); their scores move with them and the
+//   freed tail [kept, len) of the scores is zeroed. remap int [L][KVH][C]: old slot -> new slot, or -1
+//   for evicted slots and slots >= len. kept_out int [L*KVH] (may be nullptr): kept count per row
+//   (equal to min(budget, len) in every row by construction).
+cudaError_t launch_select_compact(float* scores, bf16_t* kv, int L, int R, int KVH, int C, int D, int region, int len, int budget,
+                                  int sinks, int recent, int* remap, int* kept_out, cudaStream_t stream);
+
+// Graph cache of region `region` after a compaction: for every layer l and query head h (KV head
+// h / (H/KVH)), node i moves to remap[l][kvh][i] (dropped when -1); each neighbour index n >= 0 becomes
+// remap[l][kvh][n] (-1 if evicted or out of range), weights unchanged (not renormalized, as
+// @kvwalk/graph-cache's compactGraph); nodes >= new_len become invalid (-1 neighbours, 0 weights).
+// scratch: at least H * C * 32 bytes.
+cudaError_t launch_graph_remap(void* graph, int L, int R, int H, int KVH, int C, int region, const int* remap, int new_len, void* scratch,
+                               cudaStream_t stream);
+
+}  // namespace kvwalk::engine
