@@ -55,6 +55,81 @@ async function decodeStep(e: Engine, B: number, ctx: number): Promise<number> {
   }, quick ? 5 : 20);
 }
 
+/**
+ * Live eviction at a 20% budget (issue 7): 4096-token contexts held in 819 slots (+64 slots of slack
+ * before a lazy compaction), every policy, against the full cache (4096 slots) in the same run. Mean
+ * step time over 128 steps (compactions included: one per sequence every 64 steps, staggered).
+ */
+async function evictionBench(preset: PresetName, batches: number[], rows: Row[]): Promise<void> {
+  const ctx = 4096;
+  const budget = Math.floor(0.2 * ctx);
+  const slack = 64;
+  const steps = quick ? 64 : 128;
+  const results: Record<string, number> = {};
+  for (const policy of ["full", "streaming", "h2o", "tova", "walker"] as const) {
+    const capacity = policy === "full" ? ctx + 64 : budget + slack;
+    const maxB = Math.max(...batches);
+    let e: Engine | undefined;
+    try {
+      e = await createEngine({
+        model: { preset },
+        maxBatch: maxB,
+        capacity,
+        maxPrefillTokens: 256,
+        maxLogitRows: maxB,
+        progress: false,
+        eviction: policy === "full" ? undefined : { policy, budget, refresh: 16 },
+      });
+      e.native.fillCacheRandom(1);
+      for (const B of batches) {
+        const start = (b: number) => (policy === "full" ? ctx : budget + ((b * 37) % slack));
+        for (let b = 0; b < B; b++) e.native.setLength(b, start(b));
+        const tokens = Int32Array.from({ length: B }, (_, b) => (b * 31 + 7) % e!.shape.vocab);
+        const temp = new Float32Array(B);
+        const topP = new Float32Array(B).fill(1);
+        for (let i = 0; i < 4; i++) await e.native.decode(tokens, temp, topP, 0, false);
+        if (policy === "full") for (let b = 0; b < B; b++) e.native.setLength(b, ctx);
+        e.native.evictStats();
+        const before = policy === "full" ? undefined : e.native.evictStats();
+        const t0 = performance.now();
+        for (let i = 0; i < steps; i++) {
+          if (policy === "full" && i % 32 === 0) for (let b = 0; b < B; b++) e.native.setLength(b, ctx);
+          await e.native.decode(tokens, temp, topP, 0, false);
+        }
+        const ms = (performance.now() - t0) / steps;
+        const st = policy === "full" ? undefined : e.native.evictStats();
+        results[`${policy}/${B}`] = ms;
+        const full = results[`full/${B}`];
+        const row: Row = {
+          kind: "evict",
+          preset,
+          context: ctx,
+          batch: B,
+          policy,
+          budget: policy === "full" ? ctx : budget,
+          capacity,
+          meanStepMs: ms,
+          tokensPerSecond: (B * 1000) / ms,
+          speedupVsFull: full ? full / ms : 1,
+          compactionsPerStep: st && before ? (st.compactions - before.compactions) / steps : 0,
+          compactionMsPerStep: st && before ? (st.compactionMs - before.compactionMs) / steps : 0,
+          walkerLaunches: st && before ? st.walkerLaunches - before.walkerLaunches : 0,
+          walkerMsPerStep: st && before ? (st.walkerMs - before.walkerMs) / steps : 0,
+        };
+        rows.push(row);
+        say(
+          `evict ${preset} B ${B} ${policy}: ${ms.toFixed(3)} ms/step, ${(row.tokensPerSecond as number).toFixed(0)} tok/s, x${(row.speedupVsFull as number).toFixed(2)} vs full; compaction ${(row.compactionMsPerStep as number).toFixed(3)} ms/step, walker ${(row.walkerMsPerStep as number).toFixed(3)} ms/step (on its own stream)`,
+        );
+      }
+    } catch (err) {
+      rows.push({ kind: "evict", preset, policy, error: (err as Error).message });
+      say(`evict ${preset} ${policy}: ${(err as Error).message}`);
+    } finally {
+      await e?.dispose();
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const status = engineStatus();
   if (status.backend !== "cuda") {
@@ -71,6 +146,13 @@ async function main(): Promise<void> {
   }
   const rows: Row[] = [];
   const presets: PresetName[] = quick ? ["llama2-7b"] : ["llama2-7b", "mistral-7b"];
+  if (process.argv.includes("--evict-only")) {
+    for (const preset of presets) await evictionBench(preset, quick ? [32] : [1, 8, 32], rows);
+    const file = join(outDir, "runtime-engine-evict.json");
+    writeJsonAtomic(file, { ...runMetadata(), commit: process.env.KVWALK_COMMIT ?? runMetadata().commit, gpu: status.device?.name, device: status.device, copyBandwidthGBs: copyGBs, quick, rows });
+    say(`wrote ${file}`);
+    return;
+  }
   const contexts = quick ? [4096] : [4096, 16384];
   const batches = [1, 8, 32];
   for (const preset of presets) {

@@ -170,6 +170,7 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
   );
 
   cases.push(...batchCases(dir, ids, V, quick));
+  cases.push(...evictionCases(dir, ids, V));
   cases.push(
     guard("memory returns to its level after 100 generate calls", async () => {
       const before = addon.memInfo().free;
@@ -235,6 +236,62 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
     }),
   );
   return cases;
+}
+
+/**
+ * Live eviction vs the oracle's causal simulation (@kvwalk/oracle, CPU, f32) on the 512 reference
+ * tokens: budget 128 slots, 4 sinks, window 50. The engine compacts to 127 slots whenever a sequence
+ * holds 128, before appending, so every query sees exactly the oracle's cache size; run as one
+ * prefilled token plus 511 teacher-forced decode steps. Eviction decisions made from bf16 keys can flip
+ * where two candidates' scores nearly tie, so NLL is compared in aggregate: |dPPL|/PPL <= 2% and mean
+ * |dNLL| <= 0.05 (the full cache alone differs by ~0.008 mean |dNLL|).
+ */
+function evictionCases(dir: string, ids: Int32Array, V: number): GpuCase[] {
+  const file = new URL("./fixture-oracle-nll.json", import.meta.url);
+  const policies = ["full", "streaming", "h2o", "tova", "walker"] as const;
+  return policies.map((policy) =>
+    guard(`eviction ${policy} (budget 128) vs oracle causal simulation, 511 teacher-forced steps`, async () => {
+      const oracle = existsSync(file)
+        ? (JSON.parse(readFileSync(file, "utf8")) as { budget: number; nll: Record<string, number[]> })
+        : undefined;
+      const budget = oracle?.budget ?? 128;
+      const eviction = policy === "full" ? undefined : { policy, budget: budget - 1, sinks: 4, recent: 50, refresh: 8 };
+      return withEngine({ model: dir, capacity: policy === "full" ? 1024 : budget, eviction }, async (e) => {
+        const nll = new Float64Array(ids.length - 1);
+        const r = await e.native.prefill(Int32Array.of(0), ids.subarray(0, 1), Int32Array.of(0, 1), false);
+        nll[0] = -logSoftmaxAt(r.last, 0, V, ids[1]);
+        let maxLen = 0;
+        for (let t = 1; t + 1 < ids.length; t++) {
+          const d = await e.native.decode(Int32Array.of(ids[t]), Float32Array.of(0), Float32Array.of(1), 0, true);
+          nll[t] = -logSoftmaxAt(d.logits as Float32Array, 0, V, ids[t + 1]);
+          maxLen = Math.max(maxLen, e.native.lengths()[0]);
+        }
+        const mean = (a: ArrayLike<number>) => {
+          let sum = 0;
+          for (let i = 0; i < a.length; i++) sum += a[i];
+          return sum / a.length;
+        };
+        const ppl = Math.exp(mean(nll));
+        const stats = e.stats().eviction;
+        const invariants = { maxLength: maxLen, capacity: e.options.capacity, position: e.native.positions()[0], budgetRespected: maxLen <= e.options.capacity };
+        const ref = oracle?.nll[policy === "walker" ? "h2o" : policy];
+        if (policy === "walker" || !ref) {
+          return { ok: invariants.budgetRespected, ppl, stats, invariants, note: policy === "walker" ? "no oracle twin (different RNG streams); H2O's oracle PPL for scale" : "oracle file missing", oraclePplH2o: ref ? Math.exp(mean(ref)) : null };
+        }
+        let sumAbs = 0;
+        let maxAbs = 0;
+        for (let i = 0; i < nll.length; i++) {
+          const dd = Math.abs(nll[i] - ref[i]);
+          sumAbs += dd;
+          maxAbs = Math.max(maxAbs, dd);
+        }
+        const refPpl = Math.exp(mean(ref));
+        const pplRel = Math.abs(ppl - refPpl) / refPpl;
+        const meanAbs = sumAbs / nll.length;
+        return { ok: invariants.budgetRespected && pplRel <= 0.02 && meanAbs <= 0.05, ppl, oraclePpl: refPpl, pplRel, nllMeanAbsDiff: meanAbs, nllMaxAbsDiff: maxAbs, stats, invariants };
+      });
+    }),
+  );
 }
 
 /** Batch of 4 prompts of different lengths vs the same prompts alone, per GEMM backend. */
