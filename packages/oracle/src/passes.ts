@@ -1,8 +1,8 @@
 import type { LayerStepper, LoadedModel } from "@kvwalk/model";
 import {
+  blockedLogitsRowSource,
   createPolicy,
   type LogitBlocks,
-  logitsRowSource,
   type PolicyOptions,
   queryHeadsOf,
   retrospectiveScores,
@@ -68,13 +68,6 @@ function applySlidingWindow(evict: Int32Array, T: number, slidingWindow: number 
     const j = i % T;
     if (evict[i] > j + slidingWindow) evict[i] = j + slidingWindow;
   }
-}
-
-/** The query-head logits of one KV head's group ([T, T] each), fetched one head at a time. */
-async function groupLogits(st: LayerStepper, heads: number[]): Promise<Float32Array[]> {
-  const out: Float32Array[] = [];
-  for (const h of heads) out.push(await st.logits(h));
-  return out;
 }
 
 /**
@@ -195,10 +188,10 @@ export async function retrospectiveScoring(
   for (let l = 0; l < cfg.numLayers; l++) {
     const layerEvict = new Map(ranked.map((p) => [p, new Map(budgets.map((b) => [b, new Int32Array(nKv * T)]))]));
     for (let kvh = 0; kvh < nKv; kvh++) {
-      const logits = await timed(timing, () => groupLogits(st, queryHeadsOf(kvh, cfg.numHeads, nKv)));
+      const logits = await timed(timing, () => groupScores(st, queryHeadsOf(kvh, cfg.numHeads, nKv)));
       const s0 = performance.now();
       const scorers = ranked.map((p) => createPolicy(p, { ...shared, budget: T }));
-      const scores = retrospectiveScores(scorers, T, logitsRowSource(logits, T), l * nKv + kvh);
+      const scores = retrospectiveScores(scorers, T, blockedLogitsRowSource(logits, T), l * nKv + kvh);
       ranked.forEach((p, i) => {
         timing.refreshMs += scorers[i].stats().refreshMs;
         timing.refreshes += scorers[i].stats().refreshes;
