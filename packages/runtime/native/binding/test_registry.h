@@ -4,3 +4,4 @@
 
 void register_gemm_tests(Napi::Env env, Napi::Object exports);
 void register_kernel_tests(Napi::Env env, Napi::Object exports);
+void register_evict_tests(Napi::Env env, Napi::Object exports);
