@@ -73,28 +73,37 @@ interface Job {
 }
 
 /**
- * Rough cost model, seconds on the 2-core development VM with the fixture model (8 layers x 6 heads,
- * T = 4096), calibrated on a 2-window 20% run (concurrency 2, 2 simulation workers, other jobs on the
- * machine; estimate 6m46s, actual 6m26s): a pass without logits (full, streaming, random,
- * retrospective evaluation), a pass with logits (since the blocked scores, ~1 s more than a plain
- * pass instead of ~5 s), and the simulation CPU time per (layer, KV head) at a 20% budget. Model work scales with layers x heads x T^2; simulation with T and budget^0.8
- * (softmax rows) or budget^1.5 (PageRank refreshes).
+ * Rough cost model, CPU seconds on the 2-core development VM with the fixture model (8 layers x 6
+ * heads, T = 4096), measured per pass with the machine otherwise idle: a pass without logits (full,
+ * streaming, random, retrospective evaluation), a pass with logits (blocked scores), and the
+ * simulation CPU per (layer, KV head) at a 20% budget. Model work scales with layers x heads x T^2;
+ * simulation with T and budget^0.8 (softmax rows), budget^1.5 (exact PageRank refreshes) or not at
+ * all (the walker's fixed walk count dominates).
  */
-const MODEL_PASS_S = { plain: 10, withLogits: 11 };
+const MODEL_CPU_S = { plain: 4.0, withLogits: 4.8 };
 const SIM_MS_PER_HEAD: Record<string, number> = {
   full: 0,
-  streaming: 3,
-  random: 3,
-  h2o: 170,
-  "h2o-paper": 170,
-  tova: 180,
-  "pagerank-dense": 800,
-  "pagerank-top4": 250,
-  "pagerank-walker": 800,
-  "pagerank-undirected": 2000,
+  streaming: 1,
+  random: 1,
+  h2o: 77,
+  "h2o-paper": 77,
+  tova: 85,
+  "pagerank-dense": 180,
+  "pagerank-top4": 70,
+  "pagerank-walker": 310,
+  "pagerank-undirected": 575,
 };
 
-/** Estimated wall seconds of a job list (printed in the plan; the progress bar's ETA takes over). */
+function budgetExponent(policy: string): number {
+  if (policy === "pagerank-walker") return 0;
+  return isPageRankPolicy(policy) ? 1.5 : 0.8;
+}
+
+/**
+ * Estimated wall seconds of a job list on an idle 2-core machine (printed in the plan; the progress
+ * bar's ETA takes over): CPU seconds over the 2 cores when passes overlap (concurrency > 1), else
+ * model time on ~1.5 effective cores plus the simulation spread over the workers.
+ */
 export function estimateSeconds(
   jobs: { kind: string; policy: string; budget: number }[],
   model: LoadedModel,
@@ -106,23 +115,24 @@ export function estimateSeconds(
   const c = model.config;
   const modelScale = ((c.numLayers * c.numHeads) / 48) * (T / 4096) ** 2;
   const heads = c.numLayers * c.numKvHeads;
-  let s = 0;
+  let modelCpu = 0;
+  let simCpu = 0;
   for (const j of jobs) {
     const needsLogits = j.kind === "scoring" || (mode === "causal" && j.kind === "policy" && (SIM_MS_PER_HEAD[j.policy] ?? 500) > 10);
-    s += (needsLogits ? MODEL_PASS_S.withLogits : MODEL_PASS_S.plain) * modelScale;
+    modelCpu += (needsLogits ? MODEL_CPU_S.withLogits : MODEL_CPU_S.plain) * modelScale;
     if (mode === "causal" && j.kind === "policy") {
-      const sim = (heads * (SIM_MS_PER_HEAD[j.policy] ?? 500) * (T / 4096) * (j.budget / 0.2) ** (isPageRankPolicy(j.policy) ? 1.5 : 0.8)) / 1000;
-      s += sim / Math.max(1, simWorkers);
+      simCpu += (heads * (SIM_MS_PER_HEAD[j.policy] ?? 500) * (T / 4096) * (j.budget / 0.2) ** budgetExponent(j.policy)) / 1000;
     }
-    if (j.kind === "scoring") s += (heads * 2000 * (T / 4096) ** 2) / 1000;
+    if (j.kind === "scoring") simCpu += (heads * 2000 * (T / 4096) ** 2) / 1000;
   }
-  return concurrency > 1 ? s / 1.3 : s;
+  if (concurrency > 1) return (modelCpu + simCpu) / 2;
+  return modelCpu / 1.5 + simCpu / Math.max(1, Math.min(2, simWorkers));
 }
 
 /** Relative cost of a causal job (the simulation dominates): the longest jobs are started first. */
 function jobWeight(j: Job): number {
   if (j.kind !== "policy") return 1;
-  return 1 + (SIM_MS_PER_HEAD[j.policy] ?? 500) * (j.budget / 0.2) ** (isPageRankPolicy(j.policy) ? 1.5 : 0.8);
+  return 1 + (SIM_MS_PER_HEAD[j.policy] ?? 500) * (j.budget / 0.2) ** budgetExponent(j.policy);
 }
 
 /** Settings that must match for results in one folder to be comparable (checked on resume). */
