@@ -1,5 +1,5 @@
-import { compactGraph, createGraph } from "@kvwalk/graph-cache";
 import { seededRandom } from "@kvwalk/core/testing";
+import { compactGraph, createGraph } from "@kvwalk/graph-cache";
 import { describe, expect, it } from "vitest";
 import {
   attentionMassReference,

@@ -15,7 +15,7 @@
  * results must be bit-identical). The attention mass is computed here in f64 from the same bf16 K and
  * f32 q, then rounded once to f32 (the kernel works in f32; see evict-cases.ts for the tolerance).
  */
-import { InvalidArgumentError, expectInt } from "@kvwalk/core";
+import { expectInt, InvalidArgumentError } from "@kvwalk/core";
 import { bf16ToF32 } from "./reference.js";
 
 /** int32 per graph node in the AoS transfer format (4 neighbours + 4 weight bit patterns). */
@@ -140,6 +140,7 @@ export function selectCompactReference(input: SelectCompactInput): SelectCompact
   }
   const kv = input.kv.slice();
   const scores = input.scores ? input.scores.slice() : null;
+  const scoreBits = scores ? new Uint32Array(scores.buffer, scores.byteOffset, scores.length) : null;
   const remap = new Int32Array(L * KVH * C);
   const kept = new Int32Array(L * KVH);
   for (let l = 0; l < L; l++) {
@@ -155,9 +156,10 @@ export function selectCompactReference(input: SelectCompactInput): SelectCompact
           if (rm[j] >= 0 && rm[j] !== j) kv.copyWithin(base + rm[j] * D, base + j * D, base + (j + 1) * D);
         }
       }
-      if (scores) {
-        for (let j = 0; j < len; j++) if (rm[j] >= 0) scores[srow + rm[j]] = scores[srow + j];
-        for (let j = n; j < len; j++) scores[srow + j] = 0;
+      if (scoreBits) {
+        // moved as bit patterns (a NaN keeps its payload, as the kernel's plain loads and stores do)
+        for (let j = 0; j < len; j++) if (rm[j] >= 0) scoreBits[srow + rm[j]] = scoreBits[srow + j];
+        for (let j = n; j < len; j++) scoreBits[srow + j] = 0;
       }
     }
   }
@@ -239,7 +241,7 @@ export function countsToScoresReference(
   scores: Float32Array,
 ): Float32Array {
   const { L, R, H, KVH, C } = dims;
-  checkDims(dims);
+  checkDims({ L, R, H, KVH, C });
   if (H % KVH !== 0) throw new InvalidArgumentError("KVH", `a divisor of H = ${H}`, KVH);
   const G = H / KVH;
   const out = scores.slice();
