@@ -402,6 +402,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #endif
   register_gemm_tests(env, exports);
   register_kernel_tests(env, exports);
+  register_evict_tests(env, exports);
   return exports;
 }
 

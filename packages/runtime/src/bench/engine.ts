@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { runMetadata, writeJsonAtomic } from "@kvwalk/core";
 import { Bench } from "tinybench";
 import type { NativeShape } from "../engine/addon-types.js";
+import { evictBench } from "../engine/bench/evict.js";
 import { gemmBench } from "../engine/bench/gemm.js";
 import { createEngine, type Engine } from "../engine/engine.js";
 import type { GemmAddon } from "../engine/gpu/gemm-addon-types.js";
@@ -147,6 +148,8 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const presets: PresetName[] = quick ? ["llama2-7b"] : ["llama2-7b", "mistral-7b"];
   if (process.argv.includes("--evict-only")) {
+    const k = await evictBench(addon as never, { ...status.device });
+    writeJsonAtomic(join(outDir, "runtime-evict-kernels.json"), { ...runMetadata(), commit: process.env.KVWALK_COMMIT ?? runMetadata().commit, gpu: status.device?.name, ...k });
     for (const preset of presets) await evictionBench(preset, quick ? [32] : [1, 8, 32], rows);
     const file = join(outDir, "runtime-engine-evict.json");
     writeJsonAtomic(file, { ...runMetadata(), commit: process.env.KVWALK_COMMIT ?? runMetadata().commit, gpu: status.device?.name, device: status.device, copyBandwidthGBs: copyGBs, quick, rows });

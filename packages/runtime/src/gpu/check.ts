@@ -8,6 +8,7 @@
  */
 import { checkMetadata, gpuCheckArgs, recordUnavailable, runCases, runCheckMain, writeJsonAtomic } from "@kvwalk/core";
 import { ENGINE_TOLERANCES, fixtureCases, oomCase, tinyCases } from "../engine/gpu/engine-cases.js";
+import { evictCases } from "../engine/gpu/evict-cases.js";
 import { gemmCases } from "../engine/gpu/gemm-cases.js";
 import { kernelCases } from "../engine/gpu/kernel-cases.js";
 import { engineStatus, requireEngineAddon } from "../engine/loader.js";
@@ -20,7 +21,7 @@ async function main(): Promise<number> {
   if (status.backend !== "cuda") return recordUnavailable("runtime", outPath, status);
   const addon = requireEngineAddon();
   const cases = [];
-  if (only !== "engine") cases.push(...gemmCases(addon as never, quick), ...kernelCases(addon as never, quick));
+  if (only !== "engine") cases.push(...gemmCases(addon as never, quick), ...kernelCases(addon as never, quick), ...evictCases(addon as never, quick));
   if (only !== "kernels") {
     cases.push(...tinyCases());
     cases.push(...fixtureCases(addon, quick));
