@@ -22,6 +22,7 @@ fi
 if [ "$what" = sanitize ]; then
   for tool in memcheck racecheck; do
     echo "== compute-sanitizer $tool"
-    KVWALK_CHECK_ONLY=${CHECK_ONLY:-} compute-sanitizer --tool $tool --error-exitcode 9 node $B/packages/runtime/dist/gpu/check.js "$R/sanitize-$tool.json" --quick > "$R/sanitize-$tool.log" 2>&1; echo "rc=$?"; tail -4 "$R/sanitize-$tool.log"
+    only=${CHECK_ONLY:-}; [ $tool = racecheck ] && only=${RACE_ONLY:-$only}
+    KVWALK_CHECK_ONLY=$only timeout ${SAN_TIMEOUT:-250} compute-sanitizer --tool $tool --error-exitcode 9 node $B/packages/runtime/dist/gpu/check.js "$R/sanitize-$tool.json" --quick > "$R/sanitize-$tool.log" 2>&1; echo "rc=$? (only=$only)"; grep -E "ERROR SUMMARY|RACECHECK SUMMARY|cases passed|FAIL" "$R/sanitize-$tool.log" | tail -6
   done
 fi

@@ -16,7 +16,7 @@ const USAGE = `usage:
 options: --max-new-tokens N (128)  --temperature T (0 = greedy)  --top-p P (1)  --seed S (0)
          --capacity N  --gemm auto|builtin|cublas  --no-eos
          --policy full|streaming|h2o|tova|walker  --budget F (fraction of capacity kept at a compaction, or slots)
-         --refresh N (walker refresh period in steps, 16)
+         --refresh N (walker refresh period in steps, 32)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -36,7 +36,7 @@ async function main(argv: string[]): Promise<number> {
       "no-eos": { type: "boolean", default: false },
       policy: { type: "string", default: "full" },
       budget: { type: "string", default: "0.2" },
-      refresh: { type: "string", default: "16" },
+      refresh: { type: "string", default: "32" },
       help: { type: "boolean", short: "h", default: false },
     },
   });

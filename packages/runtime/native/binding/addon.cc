@@ -106,7 +106,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       x.budget = int_field(ev, "budget", 0, 1 << 22, 0, true);
       x.sinks = int_field(ev, "sinks", 0, 1 << 20, 4, false);
       x.recent = int_field(ev, "recent", 0, 1 << 20, 50, false);
-      x.refresh = int_field(ev, "refresh", 1, 1 << 20, 16, false);
+      x.refresh = int_field(ev, "refresh", 1, 1 << 20, 32, false);
       x.walkers = int_field(ev, "walkers", 1, 1 << 20, 1024, false);
       x.steps = int_field(ev, "steps", 0, 1 << 10, 20, false);
       x.start_window = int_field(ev, "startWindow", 1, 1 << 22, 50, false);

@@ -257,7 +257,7 @@ Napi::Value evict_select_compact(const Napi::CallbackInfo& info) {
   if (D != 64 && D != 128) bad_arg(env, "D", "64 or 128", a.Get("D"), true);
   const int region = static_cast<int>(int_arg(a, "region", 0, R - 1));
   const int len = static_cast<int>(int_arg(a, "len", 0, C)), budget = static_cast<int>(int_arg(a, "budget", 0, C));
-  const int sinks = static_cast<int>(int_arg(a, "sinks", 0, C)), recent = static_cast<int>(int_arg(a, "recent", 0, C));
+  const int sinks = static_cast<int>(int_arg(a, "sinks", 0, 1 << 30)), recent = static_cast<int>(int_arg(a, "recent", 0, 1 << 30));
   const bool has_scores = !absent(a, "scores");
   Dev<float> d_scores(env, has_scores ? array_arg<float>(a, "scores", static_cast<size_t>(L) * R * KVH * C) : std::vector<float>{}, "scores");
   Dev<uint16_t> d_kv(env, array_arg<uint16_t>(a, "kv", static_cast<size_t>(L) * 2 * R * KVH * C * D), "kv");
@@ -318,7 +318,7 @@ Napi::Value evict_bench(const Napi::CallbackInfo& info) {
   if (D != 64 && D != 128) bad_arg(env, "D", "64 or 128", a.Get("D"), true);
   const int C = static_cast<int>(int_arg(a, "C", 1, kMaxDim));
   const int len = static_cast<int>(int_arg(a, "len", 0, C)), budget = static_cast<int>(int_arg(a, "budget", 0, C));
-  const int sinks = static_cast<int>(int_arg(a, "sinks", 0, C)), recent = static_cast<int>(int_arg(a, "recent", 0, C));
+  const int sinks = static_cast<int>(int_arg(a, "sinks", 0, 1 << 30)), recent = static_cast<int>(int_arg(a, "recent", 0, 1 << 30));
   const int B = static_cast<int>(int_arg(a, "B", 1, 4096)), iters = static_cast<int>(int_arg(a, "iters", 1, 10000));
 
   // ---- select_compact on one region

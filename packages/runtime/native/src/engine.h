@@ -37,7 +37,7 @@ struct EvictOptions {
   int recent = 50;     // protected most recent tokens, counting the token about to be appended
   float h2o_decay = 1.f;
   // walker (policy Walker): a refresh every `refresh` decode steps on the walker stream
-  int refresh = 16;
+  int refresh = 32;
   int walkers = 1024;
   int steps = 20;
   float teleport = 0.15f;

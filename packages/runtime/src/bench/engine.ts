@@ -79,7 +79,7 @@ async function evictionBench(preset: PresetName, batches: number[], rows: Row[])
         maxPrefillTokens: 256,
         maxLogitRows: maxB,
         progress: false,
-        eviction: policy === "full" ? undefined : { policy, budget, refresh: 16 },
+        eviction: policy === "full" ? undefined : { policy, budget, refresh: 32 },
       });
       e.native.fillCacheRandom(1);
       for (const B of batches) {

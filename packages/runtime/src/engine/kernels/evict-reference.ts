@@ -222,7 +222,7 @@ export function attentionMassReference(input: AttentionMassInput): Float32Array 
           }
         }
         const mf = Math.fround(m);
-        out[row + j] = mode === 1 || decay === 0 ? mf : Math.fround(Math.fround(decay * out[row + j]) + mf);
+        out[row + j] = mode === 1 || decay === 0 ? mf : Math.fround(Math.fround(Math.fround(decay) * out[row + j]) + mf);
       }
     }
   }
@@ -252,7 +252,7 @@ export function countsToScoresReference(
         for (let g = 0; g < G; g++) sum += counts[(lr * H + kvh * G + g) * C + j];
         const c = Math.fround(sum);
         const i = (lr * KVH + kvh) * C + j;
-        out[i] = decay === 0 ? c : Math.fround(Math.fround(decay * out[i]) + c);
+        out[i] = decay === 0 ? c : Math.fround(Math.fround(Math.fround(decay) * out[i]) + c);
       }
     }
   }
