@@ -19,8 +19,9 @@ fi
 if [ "$what" = bench ] || [ "$what" = all ]; then
   echo "== engine bench"; (cd $B/packages/runtime && KVWALK_BENCH_OUT="$R" node dist/bench/engine.js "$@") 2>&1 | tee "$R/bench.log" | tail -60
 fi
-if [ "$what" = sanitize ]; then
-  for tool in memcheck racecheck; do
+if [ "$what" = sanitize ] || [ "$what" = racecheck ]; then
+  tools="memcheck racecheck"; [ "$what" = racecheck ] && tools=racecheck
+  for tool in $tools; do
     echo "== compute-sanitizer $tool"
     only=${CHECK_ONLY:-}; [ $tool = racecheck ] && only=${RACE_ONLY:-$only}
     KVWALK_CHECK_ONLY=$only timeout ${SAN_TIMEOUT:-250} compute-sanitizer --tool $tool --error-exitcode 9 node $B/packages/runtime/dist/gpu/check.js "$R/sanitize-$tool.json" --quick > "$R/sanitize-$tool.log" 2>&1; echo "rc=$? (only=$only)"; grep -E "ERROR SUMMARY|RACECHECK SUMMARY|cases passed|FAIL" "$R/sanitize-$tool.log" | tail -6

@@ -406,7 +406,8 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
     capacity,
     maxPrefillTokens: expectInt("maxPrefillTokens", opts.maxPrefillTokens ?? capacity, 1, 1 << 22),
     maxLogitRows: expectInt("maxLogitRows", opts.maxLogitRows ?? Math.max(maxBatch, 512), 1, 1 << 20),
-    gemm: expectOneOf("gemm", opts.gemm ?? "auto", ["auto", "builtin", "cublas"] as const),
+    // $KVWALK_GEMM sets the default (e.g. builtin under compute-sanitizer racecheck, which cannot model cuBLAS's TMA kernels)
+    gemm: expectOneOf("gemm", opts.gemm ?? process.env.KVWALK_GEMM ?? "auto", ["auto", "builtin", "cublas"] as const),
     graph: opts.graph ?? false,
     profile: opts.profile ?? false,
     cudaGraphs: opts.cudaGraphs ?? true,

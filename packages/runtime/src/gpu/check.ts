@@ -7,7 +7,7 @@
  *   node dist/gpu/check.js out.json [--quick]
  */
 import { checkMetadata, gpuCheckArgs, recordUnavailable, runCases, runCheckMain, writeJsonAtomic } from "@kvwalk/core";
-import { ENGINE_TOLERANCES, fixtureCases, oomCase, tinyCases } from "../engine/gpu/engine-cases.js";
+import { ENGINE_TOLERANCES, evictionOnlyCases, fixtureCases, oomCase, tinyCases } from "../engine/gpu/engine-cases.js";
 import { evictCases } from "../engine/gpu/evict-cases.js";
 import { gemmCases } from "../engine/gpu/gemm-cases.js";
 import { kernelCases } from "../engine/gpu/kernel-cases.js";
@@ -15,14 +15,15 @@ import { engineStatus, requireEngineAddon } from "../engine/loader.js";
 
 const { outPath, quick } = gpuCheckArgs("runtime-gpu-check.json");
 const status = engineStatus();
-const only = process.env.KVWALK_CHECK_ONLY; // "kernels" | "engine" to run a subset
+const only = process.env.KVWALK_CHECK_ONLY; // "kernels" | "engine" | "evict" to run a subset
 
 async function main(): Promise<number> {
   if (status.backend !== "cuda") return recordUnavailable("runtime", outPath, status);
   const addon = requireEngineAddon();
   const cases = [];
-  if (only !== "engine") cases.push(...gemmCases(addon as never, quick), ...kernelCases(addon as never, quick), ...evictCases(addon as never, quick));
-  if (only !== "kernels") {
+  if (only === "evict") cases.push(...evictCases(addon as never, true), ...evictionOnlyCases());
+  else if (only !== "engine") cases.push(...gemmCases(addon as never, quick), ...kernelCases(addon as never, quick), ...evictCases(addon as never, quick));
+  if (only !== "kernels" && only !== "evict") {
     cases.push(...tinyCases());
     cases.push(...fixtureCases(addon, quick));
     if (!quick) cases.push(oomCase(addon));

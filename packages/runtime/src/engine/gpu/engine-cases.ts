@@ -246,18 +246,18 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
  * where two candidates' scores nearly tie, so NLL is compared in aggregate: |dPPL|/PPL <= 2% and mean
  * |dNLL| <= 0.05 (the full cache alone differs by ~0.008 mean |dNLL|).
  */
-function evictionCases(dir: string, ids: Int32Array, V: number, quick: boolean): GpuCase[] {
+export function evictionCases(dir: string, ids: Int32Array, V: number, quick: boolean): GpuCase[] {
   const file = new URL("./fixture-oracle-nll.json", import.meta.url);
   // quick (compute-sanitizer): compaction, attention mass and the walker stream, invariants only
   const policies = quick ? (["h2o", "walker"] as const) : (["full", "streaming", "h2o", "tova", "walker"] as const);
-  const T = quick ? 200 : ids.length;
+  const T = quick ? 64 : ids.length;
   return policies.map((policy) =>
-    guard(`eviction ${policy} (budget 128) vs oracle causal simulation, ${T - 1} teacher-forced steps`, async () => {
+    guard(`eviction ${policy} (budget ${quick ? 32 : 128}) vs oracle causal simulation, ${T - 1} teacher-forced steps`, async () => {
       const oracle = existsSync(file)
         ? (JSON.parse(readFileSync(file, "utf8")) as { budget: number; nll: Record<string, number[]> })
         : undefined;
-      const budget = oracle?.budget ?? 128;
-      const eviction = policy === "full" ? undefined : { policy, budget: budget - 1, sinks: 4, recent: 50, refresh: 8 };
+      const budget = quick ? 32 : (oracle?.budget ?? 128);
+      const eviction = policy === "full" ? undefined : { policy, budget: budget - 1, sinks: 4, recent: quick ? 8 : 50, refresh: 8 };
       return withEngine({ model: dir, capacity: policy === "full" ? 1024 : budget, eviction }, async (e) => {
         const nll = new Float64Array(T - 1);
         const r = await e.native.prefill(Int32Array.of(0), ids.subarray(0, 1), Int32Array.of(0, 1), false);
@@ -350,6 +350,14 @@ function batchCases(dir: string, ids: Int32Array, V: number, quick: boolean): Gp
   }
 
   return cases;
+}
+
+/** The quick eviction cases alone (compute-sanitizer racecheck of compaction + walker + attention mass). */
+export function evictionOnlyCases(): GpuCase[] {
+  const dir = optionalShared("models/fixture-lm");
+  if (!dir) return [guard("fixture model present", async () => ({ ok: false, detail: "fixture-lm not found" }))];
+  const ids = new SafetensorsFile(join(dir, "reference.safetensors")).readInt32("input_ids", [512]);
+  return evictionCases(dir, ids, loadConfig(dir).vocabSize, true);
 }
 
 /** Tiny random checkpoints (GQA, sliding window, untied head, rope_theta form) against the f32 TS reference. */
