@@ -68,6 +68,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                         InstanceMethod("lengths", &EngineWrap::Lengths), InstanceMethod("fillCacheRandom", &EngineWrap::FillCacheRandom),
                         InstanceMethod("info", &EngineWrap::Info), InstanceMethod("takeTimes", &EngineWrap::TakeTimes),
                         InstanceMethod("evictStats", &EngineWrap::EvictStats), InstanceMethod("positions", &EngineWrap::Positions),
+                        InstanceMethod("timeline", &EngineWrap::Timeline),
                         InstanceMethod("dispose", &EngineWrap::Dispose)});
   }
 
@@ -98,6 +99,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     o.graph = oo.Get("graph").ToBoolean().Value();
     o.profile = oo.Get("profile").ToBoolean().Value();
     o.cuda_graphs = oo.Get("cudaGraphs").IsUndefined() ? true : oo.Get("cudaGraphs").ToBoolean().Value();
+    o.timeline = oo.Get("timeline").ToBoolean().Value();
     o.gemm = static_cast<kvwalk::engine::GemmBackend>(int_field(oo, "gemm", 0, 2, 0, false));
     if (oo.Get("evict").IsObject()) {
       Napi::Object ev = oo.Get("evict").As<Napi::Object>();
@@ -357,6 +359,26 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     o.Set("walkerLaunches", static_cast<double>(t.walker_launches));
     o.Set("walkerMs", t.walker_ms);
     o.Set("compactionMs", t.compaction_ms);
+    return o;
+  }
+
+  // timeline() -> { kind: Int32Array (0 step, 1 walker, 2 compaction), start: Float64Array, end: Float64Array } in ms
+  Napi::Value Timeline(const Napi::CallbackInfo& info) {
+    Engine* e = live(info.Env());
+    auto t = e->take_timeline();
+    Napi::Env env = info.Env();
+    auto kind = Napi::Int32Array::New(env, t.size());
+    auto start = Napi::Float64Array::New(env, t.size());
+    auto end = Napi::Float64Array::New(env, t.size());
+    for (size_t i = 0; i < t.size(); i++) {
+      kind[i] = t[i].kind;
+      start[i] = t[i].start_ms;
+      end[i] = t[i].end_ms;
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("kind", kind);
+    o.Set("start", start);
+    o.Set("end", end);
     return o;
   }
 

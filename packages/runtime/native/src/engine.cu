@@ -194,6 +194,11 @@ Engine::~Engine() {
       cudaEventDestroy(pr.first);
       cudaEventDestroy(pr.second);
     }
+  for (auto& t : timeline_) {
+    cudaEventDestroy(t.a);
+    cudaEventDestroy(t.b);
+  }
+  if (timeline_base_) cudaEventDestroy(timeline_base_);
   if (ev_step_) cudaEventDestroy(ev_step_);
   if (ev_walk_done_) cudaEventDestroy(ev_walk_done_);
   if (host_num_nodes_) cudaFreeHost(host_num_nodes_);
@@ -514,6 +519,7 @@ std::string Engine::decode(const std::vector<int>& tokens, const float* temperat
     host_floats_[opts_.max_batch + b] = top_p ? top_p[b] : 1.f;
   }
   cudaError_t e = cudaSuccess;
+  const int tl_step = tl_begin(0, stream_);
   mark(2);
   // one copy: the int arrays are laid out [7][max_tok]; copy the first 6 rows' B entries each
   for (int a = 0; a < 6 && e == cudaSuccess; a++)
@@ -562,6 +568,7 @@ std::string Engine::decode(const std::vector<int>& tokens, const float* temperat
   int flag = 0;
   if (e == cudaSuccess) e = cudaMemcpyAsync(&flag, error_flag_, 4, cudaMemcpyDeviceToHost, stream_);
   mark(2);
+  tl_end(tl_step, stream_);
   if (e == cudaSuccess) e = cudaStreamSynchronize(stream_);
   if (e != cudaSuccess) return check(e, "decode");
   if (flag) return "a token id is outside the vocabulary [0, " + std::to_string(V) + ")";
@@ -595,6 +602,7 @@ std::string Engine::compact(int b) {
     if (e != cudaSuccess) return check(e, "wait for the walker");
   }
   auto t = timing_pair(stream_);
+  const int tl = tl_begin(2, stream_);
   // The token about to be appended is the most recent protected one: keep recent - 1 of the others.
   cudaError_t e = launch_select_compact(ev.policy == EvictPolicy::Streaming ? nullptr : scores_, kv_, s.layers, opts_.max_batch, s.kv_heads,
                                         opts_.capacity, s.head_dim, b, len, target, ev.sinks, std::max(0, ev.recent - 1), remap_, nullptr,
@@ -604,6 +612,7 @@ std::string Engine::compact(int b) {
     e = launch_graph_remap(graph_, s.layers, opts_.max_batch, s.heads, s.kv_heads, opts_.capacity, b, remap_, target, graph_scratch_, stream_);
     if (e != cudaSuccess) return check(e, "graph remap");
   }
+  tl_end(tl, stream_);
   if (t.second) {
     cudaEventRecord(t.second, stream_);
     compact_timing_.push_back(t);
@@ -631,6 +640,7 @@ std::string Engine::walker_refresh(int B) {
   cudaError_t e = cudaEventRecord(ev_step_, stream_);
   if (e == cudaSuccess) e = cudaStreamWaitEvent(walk_stream_, ev_step_, 0);
   auto t = timing_pair(walk_stream_);
+  const int tl = tl_begin(1, walk_stream_);
   const size_t graphs = static_cast<size_t>(L) * R * H;
   if (e == cudaSuccess) e = cudaMemcpyAsync(num_nodes_, host_num_nodes_, graphs * 4, cudaMemcpyHostToDevice, walk_stream_);
   if (e == cudaSuccess) e = cudaMemsetAsync(counts_, 0, graphs * C * 4, walk_stream_);
@@ -654,6 +664,7 @@ std::string Engine::walker_refresh(int B) {
   if (e == cudaSuccess) e = launch_counts_to_scores(counts_, L, R, H, s.kv_heads, C, ev.score_decay, scores_, walk_stream_);
   if (e == cudaSuccess) e = cudaEventRecord(ev_walk_done_, walk_stream_);
   if (e != cudaSuccess) return check(e, "walker launch");
+  tl_end(tl, walk_stream_);
   if (t.second) {
     cudaEventRecord(t.second, walk_stream_);
     walk_timing_.push_back(t);
@@ -662,6 +673,42 @@ std::string Engine::walker_refresh(int B) {
   walk_counter_++;
   evict_stats_.walker_launches++;
   return "";
+}
+
+int Engine::tl_begin(int kind, cudaStream_t s) {
+  if (!opts_.timeline) return -1;
+  if (!timeline_base_) {
+    if (cudaEventCreate(&timeline_base_) != cudaSuccess) return -1;
+    cudaEventRecord(timeline_base_, s);
+  }
+  cudaEvent_t a = nullptr, b = nullptr;
+  if (cudaEventCreate(&a) != cudaSuccess) return -1;
+  if (cudaEventCreate(&b) != cudaSuccess) {
+    cudaEventDestroy(a);
+    return -1;
+  }
+  cudaEventRecord(a, s);
+  timeline_.push_back({kind, a, b});
+  return static_cast<int>(timeline_.size()) - 1;
+}
+
+void Engine::tl_end(int index, cudaStream_t s) {
+  if (index >= 0) cudaEventRecord(timeline_[index].b, s);
+}
+
+std::vector<Engine::TimelineEntry> Engine::take_timeline() {
+  std::vector<TimelineEntry> out;
+  if (walk_stream_) cudaStreamSynchronize(walk_stream_);
+  cudaStreamSynchronize(stream_);
+  for (auto& t : timeline_) {
+    float a = 0, b = 0;
+    if (cudaEventElapsedTime(&a, timeline_base_, t.a) == cudaSuccess && cudaEventElapsedTime(&b, timeline_base_, t.b) == cudaSuccess)
+      out.push_back({t.kind, a, b});
+    cudaEventDestroy(t.a);
+    cudaEventDestroy(t.b);
+  }
+  timeline_.clear();
+  return out;
 }
 
 EvictStats Engine::evict_stats() {

@@ -63,6 +63,8 @@ struct EngineOptions {
   // capacity so the graph does not depend on the lengths, which it reads from device memory).
   // Ignored when profiling.
   bool cuda_graphs = true;
+  // Record CUDA events around every decode step, walker refresh and compaction (take_timeline()).
+  bool timeline = false;
   EvictOptions evict;
 };
 
@@ -103,6 +105,13 @@ class Engine {
   // Eviction counters since creation; walker and compaction times from CUDA events (synchronizes).
   EvictStats evict_stats();
   int position(int region) const { return positions_[region]; }
+  // Timeline entries since the last call: kind (0 decode step, 1 walker refresh, 2 compaction), start
+  // and end in ms since the engine's first timeline event (synchronizes both streams).
+  struct TimelineEntry {
+    int kind;
+    double start_ms, end_ms;
+  };
+  std::vector<TimelineEntry> take_timeline();
   // Forget sequence b (its slots become free).
   void reset(int region);
   // Set a region's length without computing (benchmarks: cache contents are whatever is there).
@@ -184,6 +193,14 @@ class Engine {
   cudaEvent_t ev_step_ = nullptr, ev_walk_done_ = nullptr;
   std::vector<std::pair<cudaEvent_t, cudaEvent_t>> walk_timing_, compact_timing_;
   bool walk_pending_ = false;
+  struct TimelineEvents {
+    int kind;
+    cudaEvent_t a, b;
+  };
+  std::vector<TimelineEvents> timeline_;
+  cudaEvent_t timeline_base_ = nullptr;
+  int tl_begin(int kind, cudaStream_t s);
+  void tl_end(int index, cudaStream_t s);
   uint32_t walk_counter_ = 0;
   EvictStats evict_stats_;
 };

@@ -14,7 +14,9 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeFileSync } from "node:fs";
 import { runMetadata, writeJsonAtomic } from "@kvwalk/core";
+import { niceTicks, PALETTE, renderPng, renderSvg, type Scene, type SceneItem } from "@kvwalk/core/plot";
 import { Bench } from "tinybench";
 import type { NativeShape } from "../engine/addon-types.js";
 import { evictBench } from "../engine/bench/evict.js";
@@ -131,6 +133,96 @@ async function evictionBench(preset: PresetName, batches: number[], rows: Row[])
   }
 }
 
+/**
+ * Timeline of live eviction (issue 7): Llama-2-7B shapes, batch 32, 4096-token contexts in 819 + 64
+ * slots, walker refresh every 8 steps (more often than the default 32, so several refreshes fit in the
+ * window), CUDA events around every decode step (decode stream), walker refresh (walker stream) and
+ * compaction. Writes runtime-engine-timeline.{json,svg,png}.
+ */
+async function timelineBench(): Promise<void> {
+  const budget = 819;
+  const B = 32;
+  const e = await createEngine({
+    model: { preset: "llama2-7b" },
+    maxBatch: B,
+    capacity: budget + 64,
+    maxPrefillTokens: 256,
+    maxLogitRows: B,
+    progress: false,
+    timeline: true,
+    eviction: { policy: "walker", budget, refresh: 8 },
+  });
+  try {
+    e.native.fillCacheRandom(1);
+    for (let b = 0; b < B; b++) e.native.setLength(b, budget + ((b * 37) % 64));
+    const tokens = Int32Array.from({ length: B }, (_, b) => (b * 31 + 7) % e.shape.vocab);
+    const temp = new Float32Array(B);
+    const topP = new Float32Array(B).fill(1);
+    for (let i = 0; i < 8; i++) await e.native.decode(tokens, temp, topP, 0, false);
+    e.native.timeline();
+    for (let i = 0; i < 40; i++) await e.native.decode(tokens, temp, topP, 0, false);
+    const t = e.native.timeline();
+    const t0 = Math.min(...t.start);
+    const entries = Array.from(t.kind, (k, i) => ({ kind: ["decode step", "walker refresh", "compaction"][k], startMs: t.start[i] - t0, endMs: t.end[i] - t0 }));
+    const overlapped = entries
+      .filter((x) => x.kind === "walker refresh")
+      .map((w) => entries.filter((s) => s.kind === "decode step" && s.startMs < w.endMs && s.endMs > w.startMs).length);
+    writeJsonAtomic(join(outDir, "runtime-engine-timeline.json"), {
+      ...runMetadata(),
+      commit: process.env.KVWALK_COMMIT ?? runMetadata().commit,
+      gpu: engineStatus().device?.name,
+      setup: { preset: "llama2-7b", batch: B, budget, capacity: budget + 64, refresh: 8 },
+      decodeStepsOverlappingEachWalkerRefresh: overlapped,
+      entries,
+    });
+    const scene = timelineScene(entries);
+    writeFileSync(join(outDir, "runtime-engine-timeline.svg"), renderSvg(scene));
+    writeFileSync(join(outDir, "runtime-engine-timeline.png"), renderPng(scene));
+    say(`timeline: ${entries.length} entries; decode steps overlapping each walker refresh: ${overlapped.join(", ")}`);
+  } finally {
+    await e.dispose();
+  }
+}
+
+/** Two lanes (decode stream, walker stream) of rectangles over time. */
+export function timelineScene(entries: { kind: string; startMs: number; endMs: number }[]): Scene {
+  const width = 960;
+  const height = 230;
+  const left = 130;
+  const right = 20;
+  const end = Math.max(...entries.map((x) => x.endMs));
+  const ticks = niceTicks(0, end, 8);
+  const xMax = ticks[ticks.length - 1];
+  const x = (ms: number) => left + ((width - left - right) * ms) / xMax;
+  const lanes: Record<string, number> = { "decode step": 50, compaction: 50, "walker refresh": 110 };
+  const color: Record<string, string> = { "decode step": PALETTE[0], compaction: PALETTE[3], "walker refresh": PALETTE[2] };
+  const items: SceneItem[] = [
+    { kind: "text", x: width / 2, y: 18, text: "Llama-2-7B shapes, batch 32, 20% budget: walker refreshes (own stream) beside decode steps", anchor: "middle" },
+    { kind: "text", x: left - 8, y: 66, text: "decode stream", anchor: "end" },
+    { kind: "text", x: left - 8, y: 126, text: "walker stream", anchor: "end" },
+  ];
+  let n = 0;
+  for (const en of entries) {
+    const y = lanes[en.kind];
+    const h = en.kind === "compaction" ? 10 : 30;
+    const alt = en.kind === "decode step" && n++ % 2 === 1;
+    items.push({ kind: "rect", x: x(en.startMs), y: en.kind === "compaction" ? y + 34 : y, w: Math.max(en.kind === "compaction" ? 3 : 1, x(en.endMs) - x(en.startMs)), h, fill: alt ? "#7fa6d9" : color[en.kind], stroke: "#ffffff" });
+  }
+  const axisY = 160;
+  items.push({ kind: "line", x1: left, y1: axisY, x2: width - right, y2: axisY, stroke: "#333333" });
+  for (const tk of ticks) {
+    items.push({ kind: "line", x1: x(tk), y1: axisY, x2: x(tk), y2: axisY + 5, stroke: "#333333" });
+    items.push({ kind: "text", x: x(tk), y: axisY + 18, text: String(tk), anchor: "middle" });
+  }
+  items.push({ kind: "text", x: (left + width - right) / 2, y: axisY + 36, text: "time (ms, CUDA events)", anchor: "middle" });
+  const legend: [string, string][] = [["decode steps (alternating shades)", PALETTE[0]], ["walker refresh", PALETTE[2]], ["compaction (decode stream)", PALETTE[3]]];
+  legend.forEach(([label, c], i) => {
+    items.push({ kind: "rect", x: left + i * 260, y: 212, w: 12, h: 10, fill: c });
+    items.push({ kind: "text", x: left + i * 260 + 18, y: 221, text: label });
+  });
+  return { width, height, background: "#ffffff", items };
+}
+
 async function main(): Promise<void> {
   const status = engineStatus();
   if (status.backend !== "cuda") {
@@ -147,6 +239,10 @@ async function main(): Promise<void> {
   }
   const rows: Row[] = [];
   const presets: PresetName[] = quick ? ["llama2-7b"] : ["llama2-7b", "mistral-7b"];
+  if (process.argv.includes("--timeline")) {
+    await timelineBench();
+    return;
+  }
   if (process.argv.includes("--evict-only")) {
     const k = await evictBench(addon as never, { ...status.device });
     writeJsonAtomic(join(outDir, "runtime-evict-kernels.json"), { ...runMetadata(), commit: process.env.KVWALK_COMMIT ?? runMetadata().commit, gpu: status.device?.name, ...k });

@@ -26,6 +26,8 @@ export interface NativeOptions {
   profile: boolean;
   /** Replay decode steps as CUDA graphs (default true; off while profiling). */
   cudaGraphs: boolean;
+  /** Record CUDA events around decode steps, walker refreshes and compactions (timeline()). */
+  timeline?: boolean;
   /** 0 auto, 1 built-in kernels, 2 cuBLAS (loaded at run time). */
   gemm: 0 | 1 | 2;
   evict?: NativeEvictOptions;
@@ -88,6 +90,8 @@ export interface NativeEngine {
   takeTimes(): { gemmMs: number; attentionMs: number; otherMs: number; steps: number };
   /** Eviction counters (synchronizes both streams to read the event timings). */
   evictStats(): NativeEvictStats;
+  /** Timeline since the last call: kind 0 decode step, 1 walker refresh, 2 compaction; ms since the first event. */
+  timeline(): { kind: Int32Array; start: Float64Array; end: Float64Array };
   /** Next position of each region (differs from its length once something was evicted). */
   positions(): Int32Array;
   dispose(): void;

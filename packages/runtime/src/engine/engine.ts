@@ -58,6 +58,8 @@ export interface CreateEngineOptions {
   profile?: boolean;
   /** Replay each decode step as one CUDA graph (per batch size). Default true. */
   cudaGraphs?: boolean;
+  /** Record CUDA events for `engine.native.timeline()` (decode steps, walker refreshes, compactions). */
+  timeline?: boolean;
   /** Progress on stderr while loading a checkpoint. Default true. */
   progress?: boolean;
   eviction?: EvictionOptions;
@@ -411,6 +413,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
     graph: opts.graph ?? false,
     profile: opts.profile ?? false,
     cudaGraphs: opts.cudaGraphs ?? true,
+    timeline: opts.timeline ?? false,
   };
   let evict: (NativeEvictOptions & { name: EnginePolicy }) | undefined;
   if (opts.eviction && opts.eviction.policy !== "full") {
