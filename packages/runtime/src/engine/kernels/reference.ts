@@ -7,36 +7,10 @@
  */
 import { philox4x32 } from "@kvwalk/walker-cuda";
 
-const f32buf = new Float32Array(1);
-const u32buf = new Uint32Array(f32buf.buffer);
-
-/** float32 (a JS number is rounded to f32 first) -> bf16 bits, round to nearest even; NaN stays a quiet NaN. */
-export function f32ToBf16(x: number): number {
-  f32buf[0] = x;
-  const bits = u32buf[0];
-  if ((bits & 0x7f800000) === 0x7f800000 && (bits & 0x007fffff) !== 0) return ((bits >>> 16) | 0x0040) & 0xffff;
-  return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
-}
-
-/** bf16 bits -> the float32 value (exact). */
-export function bf16ToF32(bits: number): number {
-  u32buf[0] = (bits & 0xffff) << 16;
-  return f32buf[0];
-}
-
-/** Float32Array (or numbers) -> bf16 bits, element-wise RNE. */
-export function toBf16(values: ArrayLike<number>): Uint16Array {
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = f32ToBf16(values[i]);
-  return out;
-}
-
-/** bf16 bits -> Float32Array of the same length. */
-export function fromBf16(bits: Uint16Array): Float32Array {
-  const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = bf16ToF32(bits[i]);
-  return out;
-}
+// bf16 <-> f32 (round to nearest even, NaN kept quiet): graph-cache's conversions, the same rule as
+// CUDA's __float2bfloat16_rn.
+export { bf16ToF32, f32ToBf16, fromBf16, toBf16 } from "@kvwalk/graph-cache";
+import { bf16ToF32, f32ToBf16 } from "@kvwalk/graph-cache";
 
 /** Units in the last place of bf16 between two bf16 bit patterns (same sign assumed; NaN -> Infinity). */
 export function bf16UlpDistance(a: number, b: number): number {
