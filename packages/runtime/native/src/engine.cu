@@ -617,6 +617,7 @@ std::string Engine::compact(int b) {
     cudaEventRecord(t.second, stream_);
     compact_timing_.push_back(t);
   }
+  if (compact_timing_.size() > 64) fold_timings(false);
   evict_stats_.compactions++;
   evict_stats_.evicted_slots += len - target;
   lengths_[b] = target;
@@ -669,6 +670,7 @@ std::string Engine::walker_refresh(int B) {
     cudaEventRecord(t.second, walk_stream_);
     walk_timing_.push_back(t);
   }
+  if (walk_timing_.size() > 64) fold_timings(false);
   walk_pending_ = true;
   walk_counter_++;
   evict_stats_.walker_launches++;
@@ -711,18 +713,32 @@ std::vector<Engine::TimelineEntry> Engine::take_timeline() {
   return out;
 }
 
-EvictStats Engine::evict_stats() {
-  if (walk_stream_) cudaStreamSynchronize(walk_stream_);
-  cudaStreamSynchronize(stream_);
+// Adds the times of finished (or, with wait, all) walker and compaction event pairs to the counters
+// and frees their events, so a long generation never accumulates events.
+void Engine::fold_timings(bool wait) {
+  if (wait) {
+    if (walk_stream_) cudaStreamSynchronize(walk_stream_);
+    cudaStreamSynchronize(stream_);
+  }
   for (auto* v : {&walk_timing_, &compact_timing_}) {
+    std::vector<std::pair<cudaEvent_t, cudaEvent_t>> pending;
     for (auto& pr : *v) {
+      if (!wait && cudaEventQuery(pr.second) != cudaSuccess) {
+        pending.push_back(pr);
+        continue;
+      }
       float ms = 0;
       if (cudaEventElapsedTime(&ms, pr.first, pr.second) == cudaSuccess) (v == &walk_timing_ ? evict_stats_.walker_ms : evict_stats_.compaction_ms) += ms;
       cudaEventDestroy(pr.first);
       cudaEventDestroy(pr.second);
     }
-    v->clear();
+    cudaGetLastError();  // cudaEventQuery's cudaErrorNotReady is not sticky; clear it
+    *v = std::move(pending);
   }
+}
+
+EvictStats Engine::evict_stats() {
+  fold_timings(true);
   return evict_stats_;
 }
 

@@ -141,6 +141,7 @@ class Engine {
   std::string decode_body(int B, int max_len);
   std::string compact(int region);
   std::string walker_refresh(int B);
+  void fold_timings(bool wait);
 
   ModelShape shape_;
   EngineOptions opts_;
