@@ -9,7 +9,7 @@ import type { EvalConfig } from "./harness/config.js";
 export const DEFAULT_CONFIG: EvalConfig = {
   // Stand-in for Llama-2-7B (8 layers, 6 heads, 4096-token context), resolved inside the shared folder.
   model: "models/fixture-lm",
-  // The CPU causal simulation from @kvwalk/oracle; "gpu" needs the GPU runtime (not there yet).
+  // The CPU causal simulation from @kvwalk/oracle; "gpu" runs the GPU engine with live eviction (CUDA host).
   backend: "cpu-sim",
   // The headline baselines and the PageRank family. `full` runs once per item at budget 1.
   // pagerank-dense (exact dense PageRank at every refresh) and pagerank-undirected are left out of
