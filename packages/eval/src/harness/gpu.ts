@@ -36,7 +36,7 @@ export function gpuEviction(name: string, slots: number, options: Record<string,
     steps: options.steps,
     teleport: options.teleport,
     scoreDecay: options.decay,
-    startWindow: options.startWindow,
+    startWindow: options.startWindow ?? 64, // the oracle policies' default (the engine's own is 50)
     seed: options.seed,
   };
 }
