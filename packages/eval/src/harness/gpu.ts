@@ -10,7 +10,7 @@
 import { basename } from "node:path";
 import { BackendUnavailableError, InvalidArgumentError } from "@kvwalk/core";
 import { loadConfig, loadTokenizer } from "@kvwalk/model/checkpoint";
-import { createEngine, type Engine, type EnginePolicy, type EvictionOptions, engineStatus } from "@kvwalk/runtime/engine";
+import { createEngine, type Engine, type EnginePolicy, type EvictionOptions, engineStatus, tokenLogProb } from "@kvwalk/runtime/engine";
 import type { EvalBackend, WindowRequest, WindowResult } from "./backend.js";
 
 export const GPU_POLICIES: Readonly<Record<string, EnginePolicy>> = {
@@ -39,14 +39,6 @@ export function gpuEviction(name: string, slots: number, options: Record<string,
     startWindow: options.startWindow ?? 64, // the oracle policies' default (the engine's own is 50)
     seed: options.seed,
   };
-}
-
-function logSoftmaxAt(logits: Float32Array, target: number): number {
-  let m = Number.NEGATIVE_INFINITY;
-  for (let v = 0; v < logits.length; v++) if (logits[v] > m) m = logits[v];
-  let s = 0;
-  for (let v = 0; v < logits.length; v++) s += Math.exp(logits[v] - m);
-  return logits[target] - m - Math.log(s);
 }
 
 /** Opens the GPU backend, or fails at once with the reason when no CUDA device is usable. */
@@ -87,14 +79,14 @@ export async function openGpuBackend(modelDir: string): Promise<EvalBackend> {
       };
       const nll = new Float32Array(T - 1);
       const first = await e.native.prefill(Int32Array.of(0), req.tokens.subarray(0, 1), Int32Array.of(0, 1), false);
-      nll[0] = -logSoftmaxAt(first.last, req.tokens[1]);
+      nll[0] = -tokenLogProb(first.last, req.tokens[1]);
       keep(0, first.last);
       const zero = Float32Array.of(0);
       const one = Float32Array.of(1);
       for (let t = 1; t + 1 < T; t++) {
         const d = await e.native.decode(req.tokens.subarray(t, t + 1), zero, one, 0, true);
         const row = d.logits as Float32Array;
-        nll[t] = -logSoftmaxAt(row, req.tokens[t + 1]);
+        nll[t] = -tokenLogProb(row, req.tokens[t + 1]);
         keep(t, row);
       }
       return { nll, logits };

@@ -105,6 +105,15 @@ export interface EngineStats {
   eviction?: NativeEvictStats & { policy: EnginePolicy; budget: number };
 }
 
+/** log softmax(row)[target] in f64 (max-shifted): the per-token log-likelihood evaluations score with. */
+export function tokenLogProb(row: ArrayLike<number>, target: number): number {
+  let m = Number.NEGATIVE_INFINITY;
+  for (let v = 0; v < row.length; v++) if (row[v] > m) m = row[v];
+  let s = 0;
+  for (let v = 0; v < row.length; v++) s += Math.exp(row[v] - m);
+  return row[target] - m - Math.log(s);
+}
+
 /** Philox step counter of the first generated token (sampled on the host from the prefill logits); device decode steps count from 0. */
 export const FIRST_TOKEN_STEP = 0xffffffff;
 

@@ -15,6 +15,7 @@ export {
   type GemmChoice,
   type GeneratedToken,
   type GenerateOptions,
+  tokenLogProb,
 } from "./engine.js";
 export { engineStatus } from "./loader.js";
 export { kvBytesPerToken, PRESETS, type PresetName, presetShape, shapeFromConfig, shapeParameters } from "./shapes.js";

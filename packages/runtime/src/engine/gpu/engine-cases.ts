@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { optionalShared } from "@kvwalk/core";
 import { Checkpoint, loadConfig, loadWeights, referenceForward, SafetensorsFile, writeTinyCheckpoint } from "@kvwalk/model/checkpoint";
 import type { EngineAddon } from "../addon-types.js";
-import { createEngine, type Engine } from "../engine.js";
+import { createEngine, type Engine, tokenLogProb } from "../engine.js";
 
 export const ENGINE_TOLERANCES = { logitAbs: 0.25, nllMeanAbs: 0.02, pplRel: 0.01 } as const;
 
@@ -41,14 +41,6 @@ function guard(name: string, fn: () => Promise<Omit<CaseReport, "name">>): GpuCa
       }
     },
   };
-}
-
-function logSoftmaxAt(logits: Float32Array, row: number, V: number, target: number): number {
-  let m = -Infinity;
-  for (let v = 0; v < V; v++) m = Math.max(m, logits[row * V + v]);
-  let s = 0;
-  for (let v = 0; v < V; v++) s += Math.exp(logits[row * V + v] - m);
-  return logits[row * V + target] - m - Math.log(s);
 }
 
 function argmax(a: Float32Array, off: number, n: number): number {
@@ -102,7 +94,7 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
           let nllSum = 0;
           let refSum = 0;
           for (let t = 0; t + 1 < ids.length; t++) {
-            const nll = -logSoftmaxAt(logits, t, V, ids[t + 1]);
+            const nll = -tokenLogProb(logits.subarray(t * V, (t + 1) * V), ids[t + 1]);
             const d = Math.abs(nll - refNll[t]);
             sumAbs += d;
             maxNll = Math.max(maxNll, d);
@@ -144,7 +136,7 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
 
   const greedyFile = new URL("./fixture-greedy.json", import.meta.url);
   // quick (compute-sanitizer): the reference, decode and batch cases only
-  if (quick) return cases.concat(batchCases(dir, ids, V, quick), evictionCases(dir, ids, V, true));
+  if (quick) return cases.concat(batchCases(dir, ids, V, quick), evictionCases(dir, ids, true));
   cases.push(
     guard("fixture greedy 256 tokens == CPU path (or divergence at a near-tie)", async () => {
       if (!existsSync(greedyFile)) return { ok: false, detail: `missing ${greedyFile.pathname} (run dist/engine/tools/cpu-greedy.js)` };
@@ -170,7 +162,7 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
   );
 
   cases.push(...batchCases(dir, ids, V, quick));
-  cases.push(...evictionCases(dir, ids, V, false));
+  cases.push(...evictionCases(dir, ids, false));
   cases.push(
     guard("memory returns to its level after 100 generate calls", async () => {
       const before = addon.memInfo().free;
@@ -246,7 +238,7 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
  * where two candidates' scores nearly tie, so NLL is compared in aggregate: |dPPL|/PPL <= 2% and mean
  * |dNLL| <= 0.05 (the full cache alone differs by ~0.008 mean |dNLL|).
  */
-export function evictionCases(dir: string, ids: Int32Array, V: number, quick: boolean): GpuCase[] {
+export function evictionCases(dir: string, ids: Int32Array, quick: boolean): GpuCase[] {
   const file = new URL("./fixture-oracle-nll.json", import.meta.url);
   // quick (compute-sanitizer): compaction, attention mass and the walker stream, invariants only
   const policies = quick ? (["h2o", "walker"] as const) : (["full", "streaming", "h2o", "tova", "walker"] as const);
@@ -261,11 +253,11 @@ export function evictionCases(dir: string, ids: Int32Array, V: number, quick: bo
       return withEngine({ model: dir, capacity: policy === "full" ? 1024 : budget, eviction }, async (e) => {
         const nll = new Float64Array(T - 1);
         const r = await e.native.prefill(Int32Array.of(0), ids.subarray(0, 1), Int32Array.of(0, 1), false);
-        nll[0] = -logSoftmaxAt(r.last, 0, V, ids[1]);
+        nll[0] = -tokenLogProb(r.last, ids[1]);
         let maxLen = 0;
         for (let t = 1; t + 1 < T; t++) {
           const d = await e.native.decode(Int32Array.of(ids[t]), Float32Array.of(0), Float32Array.of(1), 0, true);
-          nll[t] = -logSoftmaxAt(d.logits as Float32Array, 0, V, ids[t + 1]);
+          nll[t] = -tokenLogProb(d.logits as Float32Array, ids[t + 1]);
           maxLen = Math.max(maxLen, e.native.lengths()[0]);
         }
         const mean = (a: ArrayLike<number>) => {
@@ -357,7 +349,7 @@ export function evictionOnlyCases(): GpuCase[] {
   const dir = optionalShared("models/fixture-lm");
   if (!dir) return [guard("fixture model present", async () => ({ ok: false, detail: "fixture-lm not found" }))];
   const ids = new SafetensorsFile(join(dir, "reference.safetensors")).readInt32("input_ids", [512]);
-  return evictionCases(dir, ids, loadConfig(dir).vocabSize, true);
+  return evictionCases(dir, ids, true);
 }
 
 /** Tiny random checkpoints (GQA, sliding window, untied head, rope_theta form) against the f32 TS reference. */
