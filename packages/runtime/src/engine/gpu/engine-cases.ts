@@ -14,34 +14,13 @@ import { join } from "node:path";
 import { optionalShared } from "@kvwalk/core";
 import { Checkpoint, loadConfig, loadWeights, referenceForward, SafetensorsFile, writeTinyCheckpoint } from "@kvwalk/model/checkpoint";
 import type { EngineAddon } from "../addon-types.js";
+import { type GpuCase, guarded as guard } from "./case-frame.js";
 import { createEngine, type Engine, tokenLogProb } from "../engine.js";
 
 export const ENGINE_TOLERANCES = { logitAbs: 0.25, nllMeanAbs: 0.02, pplRel: 0.01 } as const;
 
-export interface CaseReport {
-  name: string;
-  ok: boolean;
-  detail?: string;
-  [metric: string]: unknown;
-}
+export type { CaseReport, GpuCase } from "./case-frame.js";
 
-export interface GpuCase {
-  name: string;
-  run(): Promise<CaseReport>;
-}
-
-function guard(name: string, fn: () => Promise<Omit<CaseReport, "name">>): GpuCase {
-  return {
-    name,
-    async run() {
-      try {
-        return { name, ...(await fn()) } as CaseReport;
-      } catch (err) {
-        return { name, ok: false, detail: (err as Error).stack ?? String(err) };
-      }
-    },
-  };
-}
 
 function argmax(a: Float32Array, off: number, n: number): number {
   let b = 0;

@@ -19,9 +19,8 @@ import {
 } from "../kernels/evict-reference.js";
 import { bf16ToF32, toBf16 } from "../kernels/reference.js";
 import type { EvictTestAddon } from "./evict-addon-types.js";
-import type { CaseReport } from "./kernel-cases.js";
+import { type CaseReport, gaussian, guarded } from "./case-frame.js";
 
-type CaseBody = { ok: boolean; detail?: string; [k: string]: unknown };
 
 export const EVICT_TOLERANCES = {
   /** select/compact (K/V, scores, remap, kept), counts -> scores and the graph remap: exact programs. */
@@ -37,21 +36,6 @@ export const EVICT_TOLERANCES = {
   attentionMass: { rtol: 1e-5, atol: 1e-12 },
 } as const;
 
-const gaussian = (rnd: () => number) => () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
-
-function guarded(name: string, body: () => CaseBody): { name: string; run(): Promise<CaseReport> } {
-  return {
-    name,
-    async run(): Promise<CaseReport> {
-      try {
-        return { name, ...body() };
-      } catch (err) {
-        const e = err as Error & { code?: string };
-        return { name, ok: false, detail: `threw ${e.code ?? e.name}: ${e.message}` };
-      }
-    },
-  };
-}
 
 /** Differing elements (by value; for f32 use bits()), with the first index. */
 function diffCount(a: ArrayLike<number>, b: ArrayLike<number>): { n: number; first: number } {

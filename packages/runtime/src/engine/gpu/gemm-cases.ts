@@ -18,19 +18,11 @@
 import { seededRandom } from "@kvwalk/core/testing";
 import { f32ToBf16 } from "@kvwalk/graph-cache";
 import { compareGemm, type GemmInput, gemmReference } from "../kernels/gemm-reference.js";
+import { gaussian, type GpuCase, guarded as guard } from "./case-frame.js";
 import type { GemmAddon, GemmBackendName, GemmPathName } from "./gemm-addon-types.js";
 
-export interface CaseReport {
-  name: string;
-  ok: boolean;
-  detail?: string;
-  [metric: string]: unknown;
-}
-
-export interface GemmCase {
-  name: string;
-  run(): Promise<CaseReport>;
-}
+export type { CaseReport } from "./case-frame.js";
+export type GemmCase = GpuCase;
 
 interface Shape {
   M: number;
@@ -48,7 +40,6 @@ interface CaseSpec extends Shape {
   padC?: number;
 }
 
-const gaussian = (rnd: () => number) => () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
 
 export function randomGemmInput(spec: CaseSpec): GemmInput {
   const rnd = seededRandom(spec.seed);
@@ -81,18 +72,6 @@ function label(spec: CaseSpec): string {
   return parts.join(" ");
 }
 
-function guard(name: string, fn: () => Omit<CaseReport, "name">): GemmCase {
-  return {
-    name,
-    async run() {
-      try {
-        return { name, ...fn() } as CaseReport;
-      } catch (err) {
-        return { name, ok: false, detail: `threw: ${(err as Error).stack ?? String(err)}` };
-      }
-    },
-  };
-}
 
 /** Built-in kernel vs the float64 reference. */
 function builtinCase(addon: GemmAddon, spec: CaseSpec): GemmCase {

@@ -21,16 +21,11 @@ import {
   swigluReference,
   toBf16,
 } from "../kernels/reference.js";
+import { type CaseBody, type CaseReport, gaussian, guarded } from "./case-frame.js";
 import type { KernelTestAddon } from "./kernel-addon-types.js";
 
-export interface CaseReport {
-  name: string;
-  ok: boolean;
-  detail?: string;
-  [k: string]: unknown;
-}
+export type { CaseReport } from "./case-frame.js";
 
-type CaseBody = { ok: boolean; detail?: string; [k: string]: unknown };
 
 export const KERNEL_TOLERANCES = {
   /** embed, f32 -> bf16, fills: both sides are exact programs (bit copies, RNE, Philox + exact f32 ops). */
@@ -64,21 +59,6 @@ export const KERNEL_TOLERANCES = {
   sampleBoundary: 1e-5,
 } as const;
 
-const gaussian = (rnd: () => number) => () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
-
-function guarded(name: string, body: () => CaseBody): { name: string; run(): Promise<CaseReport> } {
-  return {
-    name,
-    async run(): Promise<CaseReport> {
-      try {
-        return { name, ...body() };
-      } catch (err) {
-        const e = err as Error & { code?: string };
-        return { name, ok: false, detail: `threw ${e.code ?? e.name}: ${e.message}` };
-      }
-    },
-  };
-}
 
 function countDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let n = 0;

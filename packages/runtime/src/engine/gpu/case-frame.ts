@@ -1,0 +1,36 @@
+/**
+ * The frame shared by the engine's GPU case lists (gemm, kernel, evict and engine cases): a case is a
+ * name and a run() that always resolves to a report (a thrown error becomes ok: false with its code
+ * and stack), so one failure never hides the others.
+ */
+export interface CaseReport {
+  name: string;
+  ok: boolean;
+  detail?: string;
+  [metric: string]: unknown;
+}
+
+export interface GpuCase {
+  name: string;
+  run(): Promise<CaseReport>;
+}
+
+/** A report without its name. */
+export type CaseBody = { ok: boolean; detail?: string; [metric: string]: unknown };
+
+export function guarded(name: string, body: () => CaseBody | Promise<CaseBody>): GpuCase {
+  return {
+    name,
+    async run(): Promise<CaseReport> {
+      try {
+        return { name, ...(await body()) };
+      } catch (err) {
+        const e = err as Error & { code?: string };
+        return { name, ok: false, detail: `threw ${e.code ?? e.name}: ${e.stack ?? e.message}` };
+      }
+    },
+  };
+}
+
+/** Standard normal samples from a uniform source (Box-Muller). */
+export const gaussian = (rnd: () => number) => () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
