@@ -101,6 +101,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     o.cuda_graphs = oo.Get("cudaGraphs").IsUndefined() ? true : oo.Get("cudaGraphs").ToBoolean().Value();
     o.timeline = oo.Get("timeline").ToBoolean().Value();
     o.gemm = static_cast<kvwalk::engine::GemmBackend>(int_field(oo, "gemm", 0, 2, 0, false));
+    o.fused_gemv_rows = int_field(oo, "gemvRows", 0, kvwalk::engine::kGemvMaxRows, 4, false);
     if (oo.Get("evict").IsObject()) {
       Napi::Object ev = oo.Get("evict").As<Napi::Object>();
       auto& x = o.evict;
@@ -327,6 +328,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
     o.Set("gemm", e->gemm_name());
+    o.Set("gemvRows", e->gemv_rows());
     o.Set("weightBytes", static_cast<double>(e->weight_bytes()));
     o.Set("kvBytes", static_cast<double>(e->kv_bytes()));
     o.Set("graphBytes", static_cast<double>(e->graph_bytes()));

@@ -297,6 +297,124 @@ Napi::Value prefill_attention_bench(const Napi::CallbackInfo& info) {
 #endif
 }
 
+#ifdef KVWALK_WITH_CUDA
+// The GemvParams of a kernelGemv / gemvBench argument object (pointers filled in by the caller).
+kvwalk::engine::GemvParams gemv_params(const Napi::Object& a) {
+  using kvwalk::engine::GemvInput;
+  using kvwalk::engine::GemvOutput;
+  kvwalk::engine::GemvParams p;
+  p.input = static_cast<GemvInput>(int_arg(a, "input", 0, 2));
+  p.output = static_cast<GemvOutput>(int_arg(a, "output", 0, 1));
+  p.M = static_cast<int>(int_arg(a, "M", 1, kvwalk::engine::kGemvMaxRows));
+  p.N = static_cast<int>(int_arg(a, "N", 1, 1 << 24));
+  p.K = static_cast<int>(int_arg(a, "K", 8, 1 << 20));
+  if (p.K % 8 != 0) bad_arg(a.Env(), "K", "a multiple of 8", a.Get("K"), true);
+  if (p.output == GemvOutput::Swiglu && p.N % 2 != 0) bad_arg(a.Env(), "N", "an even number (gate rows, then up rows)", a.Get("N"), true);
+  p.eps = p.input == GemvInput::RmsNorm ? num_arg(a, "eps") : 0.f;
+  p.lda = p.ldw = p.K;
+  p.ldc = p.N;
+  p.ld_act = p.N / 2;
+  return p;
+}
+#endif
+
+// { input: 0 bf16 | 1 f32 | 2 rmsnorm, output: 0 f32 | 1 swiglu, M (1..8), N, K (multiple of 8),
+//   a: Uint16Array [M*K] (input 0) or Float32Array [M*K], normW?: Uint16Array [K] (input 2), eps (input 2),
+//   w: Uint16Array [N*K], c0?: Float32Array [M*N] (output 0: accumulate into it) }
+//   -> { c: Float32Array [M*N] } (output 0) or { act: Uint16Array [M*N/2] } (output 1)
+Napi::Value kernel_gemv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  KVWALK_REQUIRE_CUDA(env);
+#ifdef KVWALK_WITH_CUDA
+  using kvwalk::engine::GemvInput;
+  using kvwalk::engine::GemvOutput;
+  Napi::Object a = args_of(info);
+  kvwalk::engine::GemvParams p = gemv_params(a);
+  const size_t MK = static_cast<size_t>(p.M) * p.K, MN = static_cast<size_t>(p.M) * p.N;
+  Dev<uint16_t> d_ab(env, p.input == GemvInput::Bf16 ? array_arg<uint16_t>(a, "a", MK) : std::vector<uint16_t>(), "a");
+  Dev<float> d_af(env, p.input == GemvInput::Bf16 ? std::vector<float>() : array_arg<float>(a, "a", MK), "a");
+  Dev<uint16_t> d_norm(env, p.input == GemvInput::RmsNorm ? array_arg<uint16_t>(a, "normW", p.K) : std::vector<uint16_t>(), "normW");
+  Dev<uint16_t> d_w(env, array_arg<uint16_t>(a, "w", static_cast<size_t>(p.N) * p.K), "w");
+  const bool acc = p.output == GemvOutput::F32 && !absent(a, "c0");
+  Dev<float> d_c(env, p.output == GemvOutput::F32 ? (acc ? array_arg<float>(a, "c0", MN) : std::vector<float>(MN, 0.f)) : std::vector<float>(), "c");
+  Dev<uint16_t> d_act(env, p.output == GemvOutput::Swiglu ? MN / 2 : 0, "act");
+  p.a = p.input == GemvInput::Bf16 ? static_cast<const void*>(d_ab.get()) : static_cast<const void*>(d_af.get());
+  p.norm_w = d_norm.get();
+  p.w = d_w.get();
+  p.c = d_c.get();
+  p.accumulate = acc;
+  p.act = d_act.get();
+  const std::string why = kvwalk::engine::gemv_unsupported(p);
+  if (!why.empty()) throw Napi::RangeError::New(env, "kernelGemv: " + why);
+  run(env, kvwalk::engine::launch_gemv(p, nullptr), "launch_gemv");
+  Napi::Object out = Napi::Object::New(env);
+  if (p.output == GemvOutput::F32) out.Set("c", to_js(env, d_c.download(env, "c")));
+  else out.Set("act", to_js(env, d_act.download(env, "act")));
+  return out;
+#endif
+}
+
+// gemvBench({ input, output, M, N, K, eps?, iters }) -> { medianUs, minUs, wCopies, launchesPerSample }:
+// random bf16 W replicated into rotating copies (>= 256 MiB in all, so launches do not run from L2),
+// random activations; each sample times back-to-back launches (>= ~200 us) with CUDA events.
+Napi::Value gemv_bench(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  KVWALK_REQUIRE_CUDA(env);
+#ifdef KVWALK_WITH_CUDA
+  using kvwalk::engine::GemvInput;
+  Napi::Object a = args_of(info);
+  kvwalk::engine::GemvParams p = gemv_params(a);
+  if (p.input != GemvInput::RmsNorm) p.eps = 1e-5f;
+  const int iters = static_cast<int>(int_arg(a, "iters", 1, 100000));
+  const size_t MK = static_cast<size_t>(p.M) * p.K, MN = static_cast<size_t>(p.M) * p.N, NK = static_cast<size_t>(p.N) * p.K;
+  const size_t copies = std::max<size_t>(1, std::min<size_t>(64, ((256ull << 20) + NK * 2 - 1) / (NK * 2)));
+  Dev<uint16_t> d_w(env, NK * copies, "w copies");
+  Dev<uint16_t> d_ab(env, MK, "a (bf16)");
+  Dev<float> d_af(env, MK, "a (f32)");
+  Dev<uint16_t> d_norm(env, p.K, "normW");
+  Dev<float> d_c(env, MN, "c");
+  Dev<uint16_t> d_act(env, MN, "act");
+  check(env, kvwalk::engine::launch_fill_uniform_bf16(d_w.get(), NK * copies, 11u, 0.05f, nullptr), "fill w");
+  check(env, kvwalk::engine::launch_fill_uniform_bf16(d_ab.get(), MK, 12u, 1.0f, nullptr), "fill a");
+  check(env, kvwalk::engine::launch_fill_const_bf16(d_norm.get(), p.K, 1.0f, nullptr), "fill normW");
+  check(env, cudaMemset(d_af.get(), 0, MK * sizeof(float)), "cudaMemset a");
+  check(env, cudaMemset(d_c.get(), 0, MN * sizeof(float)), "cudaMemset c");
+  p.a = p.input == GemvInput::Bf16 ? static_cast<const void*>(d_ab.get()) : static_cast<const void*>(d_af.get());
+  p.norm_w = d_norm.get();
+  p.c = d_c.get();
+  p.act = d_act.get();
+  p.w = d_w.get();
+  const std::string why = kvwalk::engine::gemv_unsupported(p);
+  if (!why.empty()) throw Napi::RangeError::New(env, "gemvBench: " + why);
+  size_t next = 0;
+  auto launch = [&]() {
+    p.w = d_w.get() + (next % copies) * NK;
+    next++;
+    return kvwalk::engine::launch_gemv(p, nullptr);
+  };
+  EventPair ev(env);
+  for (int i = 0; i < 3; i++) check(env, launch(), "launch_gemv (warm-up)");
+  check(env, cudaEventRecord(ev.start, nullptr), "cudaEventRecord");
+  for (int i = 0; i < 3; i++) check(env, launch(), "launch_gemv (warm-up)");
+  check(env, cudaEventRecord(ev.stop, nullptr), "cudaEventRecord");
+  const double per = std::max(0.1, ev.elapsed_us(env, "launch_gemv (warm-up)") / 3);
+  const int reps = static_cast<int>(std::min(1000.0, std::max(1.0, std::ceil(200.0 / per))));
+  std::vector<double> us;
+  for (int it = 0; it < iters; it++) {
+    check(env, cudaEventRecord(ev.start, nullptr), "cudaEventRecord");
+    for (int r = 0; r < reps; r++) check(env, launch(), "launch_gemv");
+    check(env, cudaEventRecord(ev.stop, nullptr), "cudaEventRecord");
+    us.push_back(ev.elapsed_us(env, "launch_gemv") / reps);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("medianUs", median_of(us));
+  out.Set("minUs", *std::min_element(us.begin(), us.end()));
+  out.Set("wCopies", static_cast<double>(copies));
+  out.Set("launchesPerSample", reps);
+  return out;
+#endif
+}
+
 }  // namespace
 
 void register_kernel_tests(Napi::Env env, Napi::Object exports) {
@@ -309,5 +427,7 @@ void register_kernel_tests(Napi::Env env, Napi::Object exports) {
   exports.Set("kernelSample", Napi::Function::New(env, kernel_sample, "kernelSample"));
   exports.Set("kernelFillUniformBf16", Napi::Function::New(env, kernel_fill_uniform_bf16, "kernelFillUniformBf16"));
   exports.Set("kernelFillConstBf16", Napi::Function::New(env, kernel_fill_const_bf16, "kernelFillConstBf16"));
+  exports.Set("kernelGemv", Napi::Function::New(env, kernel_gemv, "kernelGemv"));
+  exports.Set("gemvBench", Napi::Function::New(env, gemv_bench, "gemvBench"));
   exports.Set("prefillAttentionBench", Napi::Function::New(env, prefill_attention_bench, "prefillAttentionBench"));
 }

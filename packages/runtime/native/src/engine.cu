@@ -178,7 +178,71 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
     return fail(err);
   e->lengths_.assign(B, 0);
   e->positions_.assign(B, 0);
+  e->gemv_rows_ = e->fused_gemv_rows();
   return e;
+}
+
+int Engine::fused_gemv_rows() const {
+  const ModelShape& s = shape_;
+  const int rows = std::min({opts_.fused_gemv_rows, kGemvMaxRows, opts_.max_batch});
+  if (rows < 1) return 0;
+  const int hid = s.hidden, H = s.heads, KVH = s.kv_heads, D = s.head_dim, I = s.intermediate;
+  // Supported at `rows`, and set up (prepare_gemv) for every batch size up to it, so that capturing a
+  // decode step into a CUDA graph never meets a first-use attribute call.
+  auto ok = [rows](GemvParams g) {
+    if (!gemv_unsupported(g).empty()) return false;
+    for (int m = 1; m <= rows; m++) {
+      g.M = m;
+      if (prepare_gemv(g) != cudaSuccess) {
+        cudaGetLastError();
+        return false;
+      }
+    }
+    return true;
+  };
+  // Every product of a decode step, at the largest batch it would serve (shared memory grows with rows).
+  for (int l = 0; l < s.layers; l++) {
+    GemvParams g;
+    g.M = rows;
+    g.a = x_;
+    g.lda = hid;
+    g.c = qkv_;
+    g.input = GemvInput::RmsNorm;
+    g.norm_w = attn_norm_[l];
+    g.w = wqkv_[l];
+    g.ldw = g.K = hid;
+    g.N = g.ldc = (H + 2 * KVH) * D;
+    if (!ok(g)) return 0;
+    g.input = GemvInput::F32;
+    g.w = wo_[l];
+    g.ldw = g.K = g.lda = H * D;
+    g.N = g.ldc = hid;
+    if (!ok(g)) return 0;
+    g.input = GemvInput::RmsNorm;
+    g.w = wgu_[l];
+    g.ldw = g.K = g.lda = hid;
+    g.N = 2 * I;
+    g.output = GemvOutput::Swiglu;
+    g.act = h_;
+    g.ld_act = I;
+    if (!ok(g)) return 0;
+    g.input = GemvInput::Bf16;
+    g.output = GemvOutput::F32;
+    g.w = wdown_[l];
+    g.ldw = g.K = g.lda = I;
+    g.N = g.ldc = hid;
+    if (!ok(g)) return 0;
+  }
+  GemvParams g;
+  g.M = rows;
+  g.a = x_;
+  g.lda = g.ldw = g.K = hid;
+  g.input = GemvInput::RmsNorm;
+  g.norm_w = final_norm_;
+  g.w = lm_head_;
+  g.N = g.ldc = s.vocab;
+  g.c = logits_;
+  return ok(g) ? rows : 0;
 }
 
 Engine::~Engine() {
@@ -332,12 +396,35 @@ std::string Engine::forward_layers(int T, bool decode, const std::vector<int>& s
     e = (expr);                                         \
     if (e != cudaSuccess) return check(e, what);        \
   } while (0)
+  const bool fused = decode && T <= gemv_rows_;
+  // A fused GEMV over this step's T rows (see launch_gemv).
+  auto gemv = [&](const void* a, int lda, GemvInput in, const bf16_t* norm_w, const bf16_t* w, int K, int N, float* c, bool acc) {
+    GemvParams g;
+    g.a = a;
+    g.lda = lda;
+    g.input = in;
+    g.norm_w = norm_w;
+    g.eps = s.rms_eps;
+    g.w = w;
+    g.ldw = K;
+    g.M = T;
+    g.N = N;
+    g.K = K;
+    g.c = c;
+    g.ldc = N;
+    g.accumulate = acc;
+    return g;
+  };
   for (int l = 0; l < s.layers; l++) {
     bf16_t* kc = kv_ + static_cast<size_t>(l) * 2 * layer_kv;
     bf16_t* vc = kc + layer_kv;
-    KV_TRY(launch_rmsnorm(x_, attn_norm_[l], T, hid, s.rms_eps, h_, stream_), "rmsnorm");
-    mark(2);
-    KV_TRY(launch_gemm(gemm_, h_, hid, wqkv_[l], hid, qkv_, qkv_rows, T, qkv_rows, hid, false, stream_), "gemm qkv");
+    if (fused) {
+      KV_TRY(launch_gemv(gemv(x_, hid, GemvInput::RmsNorm, attn_norm_[l], wqkv_[l], hid, qkv_rows, qkv_, false), stream_), "gemv qkv");
+    } else {
+      KV_TRY(launch_rmsnorm(x_, attn_norm_[l], T, hid, s.rms_eps, h_, stream_), "rmsnorm");
+      mark(2);
+      KV_TRY(launch_gemm(gemm_, h_, hid, wqkv_[l], hid, qkv_, qkv_rows, T, qkv_rows, hid, false, stream_), "gemm qkv");
+    }
     mark(0);
     KV_TRY(launch_rope_append(qkv_, T, H, KVH, D, inv_freq_, d_pos, d_region, d_slot, static_cast<int>(C), q_, kc, vc, stream_), "rope");
     mark(2);
@@ -371,8 +458,10 @@ std::string Engine::forward_layers(int T, bool decode, const std::vector<int>& s
                "attention mass");
       }
       mark(1);
-      KV_TRY(launch_f32_to_bf16(attn_, static_cast<size_t>(T) * H * D, h_, stream_), "convert");
-      mark(2);
+      if (!fused) {
+        KV_TRY(launch_f32_to_bf16(attn_, static_cast<size_t>(T) * H * D, h_, stream_), "convert");
+        mark(2);
+      }
     } else {
       for (size_t i = 0; i + 1 < seq_starts.size(); i++) {
         const int t0 = seq_starts[i], n = seq_starts[i + 1] - t0;
@@ -382,6 +471,19 @@ std::string Engine::forward_layers(int T, bool decode, const std::vector<int>& s
                "prefill attention");
       }
       mark(1);
+    }
+    if (fused) {
+      KV_TRY(launch_gemv(gemv(attn_, H * D, GemvInput::F32, nullptr, wo_[l], H * D, hid, x_, true), stream_), "gemv o");
+      mark(0);
+      GemvParams gu = gemv(x_, hid, GemvInput::RmsNorm, mlp_norm_[l], wgu_[l], hid, 2 * I, nullptr, false);
+      gu.output = GemvOutput::Swiglu;
+      gu.act = h_;
+      gu.ld_act = I;
+      KV_TRY(launch_gemv(gu, stream_), "gemv gate/up + swiglu");
+      mark(0);
+      KV_TRY(launch_gemv(gemv(h_, I, GemvInput::Bf16, nullptr, wdown_[l], I, hid, x_, true), stream_), "gemv down");
+      mark(0);
+      continue;
     }
     KV_TRY(launch_gemm(gemm_, h_, H * D, wo_[l], H * D, x_, hid, T, hid, H * D, true, stream_), "gemm o");
     mark(0);
@@ -475,6 +577,22 @@ std::string Engine::decode_body(int B, int max_len) {
   mark(2);
   std::string err = forward_layers(B, true, {}, {}, max_len);
   if (!err.empty()) return err;
+  if (B <= gemv_rows_) {
+    GemvParams g;
+    g.a = x_;
+    g.lda = g.ldw = g.K = s.hidden;
+    g.input = GemvInput::RmsNorm;
+    g.norm_w = final_norm_;
+    g.eps = s.rms_eps;
+    g.w = lm_head_;
+    g.M = B;
+    g.N = g.ldc = s.vocab;
+    g.c = logits_;
+    e = launch_gemv(g, stream_);
+    if (e != cudaSuccess) return check(e, "final norm + LM head (gemv)");
+    mark(0);
+    return "";
+  }
   e = launch_rmsnorm(x_, final_norm_, B, s.hidden, s.rms_eps, h_, stream_);
   if (e != cudaSuccess) return check(e, "final norm");
   mark(2);

@@ -63,6 +63,10 @@ struct EngineOptions {
   // capacity so the graph does not depend on the lengths, which it reads from device memory).
   // Ignored when profiling.
   bool cuda_graphs = true;
+  // Decode steps of at most this many sequences use the fused GEMV kernels (launch_gemv: RMSNorm,
+  // f32 -> bf16 and SwiGLU folded into the weight stream) instead of launch_gemm + element-wise
+  // kernels; 0 turns them off. Capped at kGemvMaxRows.
+  int fused_gemv_rows = 4;
   // Record CUDA events around every decode step, walker refresh and compaction (take_timeline()).
   bool timeline = false;
   EvictOptions evict;
@@ -125,6 +129,7 @@ class Engine {
   size_t weight_bytes() const { return weight_bytes_; }
   size_t kv_bytes() const { return kv_bytes_; }
   size_t graph_bytes() const { return graph_bytes_; }
+  int gemv_rows() const { return gemv_rows_; }
   size_t activation_bytes() const { return activation_bytes_; }
   StepTimes take_times();
   const void* graph_device() const { return graph_; }
@@ -140,6 +145,8 @@ class Engine {
   // Enqueues embedding -> layers -> final norm -> LM head of a decode step of B sequences.
   std::string decode_body(int B, int max_len);
   std::string compact(int region);
+  // Rows (batch size) up to which every decode product can run as launch_gemv; 0 if any cannot.
+  int fused_gemv_rows() const;
   std::string walker_refresh(int B);
   void fold_timings(bool wait);
 
@@ -148,6 +155,7 @@ class Engine {
   GemmContext* gemm_ = nullptr;
   cudaStream_t stream_ = nullptr;
   int sm_count_ = 0;
+  int gemv_rows_ = 0;  // decode steps with B <= gemv_rows_ use launch_gemv (0: never)
   // weights (bf16)
   bf16_t* embed_ = nullptr;
   bf16_t* lm_head_ = nullptr;

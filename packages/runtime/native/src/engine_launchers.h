@@ -63,6 +63,42 @@ cudaError_t launch_swiglu(const float* gu, int T, int I, bf16_t* act, cudaStream
 // out[i] = bf16(in[i]).
 cudaError_t launch_f32_to_bf16(const float* in, size_t n, bf16_t* out, cudaStream_t stream);
 
+// ---------------------------------------------------------------- fused small-batch GEMV (kernels.cu, kernels/gemv.cuh)
+// For decode steps of M <= kGemvMaxRows sequences: one weight-streaming kernel with the element-wise
+// work around the product folded in (see kernels/gemv.cuh):
+//   input  Bf16: A bf16 [M, K]; F32: A f32 [M, K] rounded to bf16; RmsNorm: A f32 [M, K] normalized as
+//          launch_rmsnorm does (norm_w bf16 [K], eps), then rounded to bf16;
+//   output F32: C[m, n] = (accumulate ? C[m, n] : 0) + sum_k A'[m, k] W[n, k], C f32 [M, N] (stride ldc);
+//          Swiglu: act[m, j] = bf16(silu(g) * u), g and u the products with W rows j and N/2 + j,
+//          act bf16 [M, N/2] (stride ld_act) -- launch_gemm + launch_swiglu in one pass.
+// f32 accumulation in an order that depends only on K (batch rows are bit-identical to single rows).
+enum class GemvInput : int { Bf16 = 0, F32 = 1, RmsNorm = 2 };
+enum class GemvOutput : int { F32 = 0, Swiglu = 1 };
+constexpr int kGemvMaxRows = 8;
+struct GemvParams {
+  const void* a = nullptr;
+  int lda = 0;
+  GemvInput input = GemvInput::Bf16;
+  const bf16_t* norm_w = nullptr;
+  float eps = 0.f;
+  const bf16_t* w = nullptr;
+  int ldw = 0;
+  int M = 0, N = 0, K = 0;
+  GemvOutput output = GemvOutput::F32;
+  float* c = nullptr;
+  int ldc = 0;
+  bool accumulate = false;
+  bf16_t* act = nullptr;
+  int ld_act = 0;
+};
+// Empty when launch_gemv can run `p`, else the reason (M outside [1, 8], K or ldw not a multiple of 8,
+// W not 16-byte aligned, odd N for Swiglu, the staged rows exceeding shared memory, a null pointer).
+std::string gemv_unsupported(const GemvParams& p);
+cudaError_t launch_gemv(const GemvParams& p, cudaStream_t stream);
+// The per-kernel setup launch_gemv does on first use (shared-memory opt-in, occupancy), without
+// launching: call before capturing a CUDA graph that will contain the kernel.
+cudaError_t prepare_gemv(const GemvParams& p);
+
 // Sampling, one row per sequence: logits f32 [B, V]. temperature[b] <= 0: greedy (argmax, ties -> lowest
 // index). Otherwise softmax(logits / temperature[b]) restricted to the smallest set of top tokens whose
 // mass reaches top_p[b] (top_p >= 1: all tokens), sampled with Philox4x32-10 keyed by (seed, 0),

@@ -8,8 +8,12 @@
 #include <cmath>
 #include <cstring>
 #include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
 
 #include "../kernels/engine_kernels.cuh"
+#include "../kernels/gemv.cuh"
 #include "engine_launchers.h"
 
 namespace kvwalk::engine {
@@ -134,5 +138,137 @@ cudaError_t launch_fill_const_bf16(bf16_t* out, size_t n, float value, cudaStrea
   k::fill_const_bf16_kernel<<<grid_for(n, 256), 256, 0, stream>>>(out, n, host_f32_to_bf16(value));
   return cudaGetLastError();
 }
+
+// ------------------------------------------------------------------------------------------ fused GEMV
+
+namespace {
+
+int device_sm_count(int* dev_out) {
+  int dev = 0, n = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  if (dev_out) *dev_out = dev;
+  return n;
+}
+
+int gemv_rows_tile(int M) { return M <= 1 ? 1 : M <= 2 ? 2 : M <= 4 ? 4 : 8; }
+
+size_t gemv_smem_bytes(const GemvParams& p) { return static_cast<size_t>(gemv_rows_tile(p.M)) * p.K * sizeof(uint16_t); }
+
+// Launch (or only set up, launch = false) one instantiation. Resident blocks per SM are cached per
+// dynamic shared-memory size; the opt-in attribute only ever grows, so every cached size stays legal.
+template <int MT, int IN, int OUT>
+cudaError_t gemv_launch_impl(const GemvParams& p, cudaStream_t stream, bool launch) {
+  auto kernel = gemv::gemv_kernel<MT, IN, OUT>;
+  static std::mutex mu;
+  static std::map<size_t, int> blocks_at;  // dynamic shared memory -> resident blocks per SM
+  static size_t attribute_smem = 48 * 1024;  // the opt-in maximum set so far (only ever raised)
+  static int sms_cached = 0;
+  const size_t smem = gemv_smem_bytes(p);
+  int blocks_per_sm = 0, sms = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = blocks_at.find(smem);
+    if (it == blocks_at.end()) {
+      cudaError_t err = cudaSuccess;
+      if (smem > attribute_smem) {
+        err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+        if (err != cudaSuccess) return err;
+        attribute_smem = smem;
+      }
+      int n = 0;
+      err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, gemv::kWarps * 32, smem);
+      if (err != cudaSuccess) return err;
+      if (sms_cached == 0) sms_cached = device_sm_count(nullptr);
+      it = blocks_at.emplace(smem, n).first;
+    }
+    blocks_per_sm = it->second;
+    sms = sms_cached;
+  }
+  if (blocks_per_sm < 1 || sms < 1) return cudaErrorInvalidValue;
+  if (!launch) return cudaSuccess;
+  const long long units = OUT == gemv::kOutSwiglu ? p.N / 2 : p.N;
+  const long long resident_warps = static_cast<long long>(sms) * blocks_per_sm * gemv::kWarps;
+  const long long per_warp = (units + resident_warps - 1) / resident_warps;
+  const long long warps = (units + per_warp - 1) / per_warp;
+  const unsigned blocks = static_cast<unsigned>((warps + gemv::kWarps - 1) / gemv::kWarps);
+  gemv::Args a{};
+  a.a = p.a;
+  a.lda = p.lda;
+  a.norm_w = p.norm_w;
+  a.eps = p.eps;
+  a.w = p.w;
+  a.ldw = p.ldw;
+  a.M = p.M;
+  a.N = p.N;
+  a.K = p.K;
+  a.c = p.c;
+  a.ldc = p.ldc;
+  a.accumulate = p.accumulate ? 1 : 0;
+  a.act = p.act;
+  a.ld_act = p.ld_act;
+  a.units_per_warp = static_cast<int>(per_warp);
+  kernel<<<blocks, gemv::kWarps * 32, smem, stream>>>(a);
+  return cudaGetLastError();
+}
+
+template <int MT, int IN>
+cudaError_t gemv_by_output(const GemvParams& p, cudaStream_t stream, bool launch) {
+  return p.output == GemvOutput::Swiglu ? gemv_launch_impl<MT, IN, gemv::kOutSwiglu>(p, stream, launch)
+                                        : gemv_launch_impl<MT, IN, gemv::kOutF32>(p, stream, launch);
+}
+
+template <int MT>
+cudaError_t gemv_by_input(const GemvParams& p, cudaStream_t stream, bool launch) {
+  switch (p.input) {
+    case GemvInput::F32: return gemv_by_output<MT, gemv::kInF32>(p, stream, launch);
+    case GemvInput::RmsNorm: return gemv_by_output<MT, gemv::kInRmsNorm>(p, stream, launch);
+    default: return gemv_by_output<MT, gemv::kInBf16>(p, stream, launch);
+  }
+}
+
+}  // namespace
+
+std::string gemv_unsupported(const GemvParams& p) {
+  if (p.M < 1 || p.M > kGemvMaxRows) return "M = " + std::to_string(p.M) + " outside [1, " + std::to_string(kGemvMaxRows) + "]";
+  if (p.N < 1 || p.K < 1) return "N and K must be >= 1 (N = " + std::to_string(p.N) + ", K = " + std::to_string(p.K) + ")";
+  if (p.K % 8 != 0 || p.ldw % 8 != 0 || p.ldw < p.K) return "K and ldw must be multiples of 8 with ldw >= K (K = " + std::to_string(p.K) + ", ldw = " + std::to_string(p.ldw) + ")";
+  if (!p.a || !p.w || !aligned(p.w, 16)) return "A and W must be non-null and W 16-byte aligned";
+  if (p.lda < p.K) return "lda must be >= K";
+  if (p.input == GemvInput::RmsNorm && !p.norm_w) return "RmsNorm input needs norm_w";
+  if (p.output == GemvOutput::Swiglu) {
+    if (p.N % 2 != 0) return "Swiglu output needs an even N (gate rows, then up rows); N = " + std::to_string(p.N);
+    if (!p.act || p.ld_act < p.N / 2) return "Swiglu output needs act with ld_act >= N/2";
+  } else if (!p.c || p.ldc < p.N) {
+    return "F32 output needs C with ldc >= N";
+  }
+  int dev = 0, optin = 0;
+  if (device_sm_count(&dev) < 1 || cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess) {
+    cudaGetLastError();
+    return "no CUDA device";
+  }
+  if (gemv_smem_bytes(p) + 1024 > static_cast<size_t>(optin))
+    return "staged rows need " + std::to_string(gemv_smem_bytes(p)) + " bytes of shared memory (device allows " + std::to_string(optin) + ")";
+  return "";
+}
+
+namespace {
+cudaError_t gemv_dispatch(const GemvParams& p, cudaStream_t stream, bool launch) {
+  if (p.M < 1 || p.M > kGemvMaxRows || p.K % 8 != 0 || p.ldw % 8 != 0 || !p.w || !aligned(p.w, 16)) return cudaErrorInvalidValue;
+  if (p.output == GemvOutput::Swiglu && p.N % 2 != 0) return cudaErrorInvalidValue;
+  switch (gemv_rows_tile(p.M)) {
+    case 1: return gemv_by_input<1>(p, stream, launch);
+    case 2: return gemv_by_input<2>(p, stream, launch);
+    case 4: return gemv_by_input<4>(p, stream, launch);
+    default: return gemv_by_input<8>(p, stream, launch);
+  }
+}
+}  // namespace
+
+cudaError_t launch_gemv(const GemvParams& p, cudaStream_t stream) { return gemv_dispatch(p, stream, true); }
+
+cudaError_t prepare_gemv(const GemvParams& p) { return gemv_dispatch(p, nullptr, false); }
 
 }  // namespace kvwalk::engine

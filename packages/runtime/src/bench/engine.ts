@@ -301,6 +301,26 @@ async function main(): Promise<void> {
         }
       }
     }
+    // Fused GEMV decode (default for B <= 4) vs GEMMs + element-wise kernels (baseline), same run, 4k
+    for (const gemvRows of [0, 4]) {
+      let e: Engine | undefined;
+      try {
+        e = await createEngine({ model: { preset }, maxBatch: 4, capacity: 4096 + 64, maxPrefillTokens: 256, maxLogitRows: 4, gemvRows, progress: false });
+        e.native.fillCacheRandom(1);
+        for (const B of [1, 2, 4]) {
+          const ms = await decodeStep(e, B, 4096);
+          const bytes = weightBytesPerStep(s) + B * 4096 * kvBytesPerToken(s);
+          const boundMs = (bytes / (copyGBs * 1e9)) * 1e3;
+          rows.push({ kind: "decode-gemv", preset, context: 4096, batch: B, gemvRows: e.stats().gemvRows, stepMs: ms, tokensPerSecond: (B * 1000) / ms, boundMs, fractionOfBound: boundMs / ms, gemm: e.stats().gemm });
+          say(`decode ${preset} ctx 4096 B ${B} gemvRows ${e.stats().gemvRows}: ${ms.toFixed(3)} ms/step, ${(100 * boundMs / ms).toFixed(0)}% of bound`);
+        }
+      } catch (err) {
+        rows.push({ kind: "decode-gemv", preset, context: 4096, gemvRows, error: (err as Error).message });
+        say(`decode ${preset} gemvRows ${gemvRows}: ${(err as Error).message}`);
+      } finally {
+        await e?.dispose();
+      }
+    }
     // CUDA-graph replay vs plain stream launches (baseline), batch 1, 4k
     {
       const e = await createEngine({ model: { preset }, maxBatch: 1, capacity: 4096 + 64, maxPrefillTokens: 256, maxLogitRows: 1, cudaGraphs: false, progress: false });

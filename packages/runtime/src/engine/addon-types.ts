@@ -30,6 +30,8 @@ export interface NativeOptions {
   timeline?: boolean;
   /** 0 auto, 1 built-in kernels, 2 cuBLAS (loaded at run time). */
   gemm: 0 | 1 | 2;
+  /** Decode steps of at most this many sequences use the fused GEMV kernels; 0 = never. Default 4, at most 8. */
+  gemvRows?: number;
   evict?: NativeEvictOptions;
 }
 
@@ -79,6 +81,8 @@ export interface NativeEngine {
   fillCacheRandom(seed: number): void;
   info(): {
     gemm: string;
+    /** Decode steps of up to this many sequences use the fused GEMV kernels (0: none). */
+    gemvRows: number;
     weightBytes: number;
     kvBytes: number;
     graphBytes: number;

@@ -52,6 +52,12 @@ export interface CreateEngineOptions {
   /** Rows of the device logits buffer (the `logits()` call runs the LM head in chunks of this). Default max(maxBatch, 512). */
   maxLogitRows?: number;
   gemm?: GemmChoice;
+  /**
+   * Decode steps of at most this many sequences run their matrix products as fused GEMV kernels
+   * (RMSNorm, f32 -> bf16 and SwiGLU folded into the weight stream; native/kernels/gemv.cuh) instead of
+   * GEMMs plus element-wise kernels. 0 = never. Default 4 (or $KVWALK_GEMV_ROWS); at most 8.
+   */
+  gemvRows?: number;
   /** Write the top-4 attention graph during decode (the graph cache of @kvwalk/graph-cache). */
   graph?: boolean;
   /** Time GEMM / attention / other with CUDA events (adds event records to every step; disables CUDA graphs). */
@@ -90,6 +96,8 @@ export interface GeneratedToken {
 
 export interface EngineStats {
   gemm: string;
+  /** Decode steps of up to this many sequences run the fused GEMV kernels (0: GEMMs only). */
+  gemvRows: number;
   memory: { weightBytes: number; kvBytes: number; graphBytes: number; activationBytes: number; deviceFreeBytes: number; deviceTotalBytes: number };
   prefillTokens: number;
   prefillSeconds: number;
@@ -369,6 +377,7 @@ export class Engine {
     const c = this.counters;
     const s: EngineStats = {
       gemm: info.gemm,
+      gemvRows: info.gemvRows,
       memory: {
         weightBytes: info.weightBytes,
         kvBytes: info.kvBytes,
@@ -419,6 +428,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
     maxLogitRows: expectInt("maxLogitRows", opts.maxLogitRows ?? Math.max(maxBatch, 512), 1, 1 << 20),
     // $KVWALK_GEMM sets the default (e.g. builtin under compute-sanitizer racecheck, which cannot model cuBLAS's TMA kernels)
     gemm: expectOneOf("gemm", opts.gemm ?? process.env.KVWALK_GEMM ?? "auto", ["auto", "builtin", "cublas"] as const),
+    gemvRows: expectInt("gemvRows", opts.gemvRows ?? (process.env.KVWALK_GEMV_ROWS ? Number(process.env.KVWALK_GEMV_ROWS) : 4), 0, 8),
     graph: opts.graph ?? false,
     profile: opts.profile ?? false,
     cudaGraphs: opts.cudaGraphs ?? true,

@@ -10,6 +10,7 @@ import { checkMetadata, gpuCheckArgs, recordUnavailable, runCases, runCheckMain,
 import { ENGINE_TOLERANCES, evictionOnlyCases, fixtureCases, oomCase, tinyCases } from "../engine/gpu/engine-cases.js";
 import { evictCases } from "../engine/gpu/evict-cases.js";
 import { gemmCases } from "../engine/gpu/gemm-cases.js";
+import { gemvCases } from "../engine/gpu/gemv-cases.js";
 import { kernelCases } from "../engine/gpu/kernel-cases.js";
 import { engineStatus, requireEngineAddon } from "../engine/loader.js";
 
@@ -22,7 +23,7 @@ async function main(): Promise<number> {
   const addon = requireEngineAddon();
   const cases = [];
   if (only === "evict") cases.push(...evictCases(addon as never, true), ...evictionOnlyCases());
-  else if (only !== "engine") cases.push(...gemmCases(addon as never, quick), ...kernelCases(addon as never, quick), ...evictCases(addon as never, quick));
+  else if (only !== "engine") cases.push(...gemmCases(addon as never, quick), ...gemvCases(addon as never, quick), ...kernelCases(addon as never, quick), ...evictCases(addon as never, quick));
   if (only !== "kernels" && only !== "evict") {
     cases.push(...tinyCases());
     cases.push(...fixtureCases(addon, quick));
