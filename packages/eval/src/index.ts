@@ -10,6 +10,8 @@ export {
 export {
   longBenchAnswerInput,
   longBenchContextWindows,
+  type LongBenchGenerationInput,
+  longBenchGenerationInputs,
   longBenchInput,
   longBenchPath,
   loadLongBench,
@@ -57,13 +59,37 @@ export {
 } from "./benchmarks/wikitext2/loader.js";
 export { corpusPerplexity, nllSum } from "./benchmarks/wikitext2/metric.js";
 export { DEFAULT_CONFIG, NEEDLE_STUDY_CONFIG, PRESETS, SMOKE_CONFIG } from "./default-config.js";
-export type { EvalBackend, WindowRequest, WindowResult } from "./harness/backend.js";
-export { BACKENDS, type BackendName, type EvalConfig, parseShard, type PolicySpec, policyLabel, validateConfig } from "./harness/config.js";
+export type { EvalBackend, GenerateRequest, WindowRequest, WindowResult } from "./harness/backend.js";
+export { type BatchCheckRow, batchCheck } from "./harness/batch-check.js";
+export { BACKENDS, type BackendName, DEFAULT_BATCH, type EvalConfig, parseShard, type PolicySpec, policyLabel, validateConfig } from "./harness/config.js";
 export { type CpuSimBackend, cpuSimBackend, openCpuSimBackend, type PassTrace } from "./harness/cpu-sim.js";
-export { openBackend, resolveModelDir } from "./harness/open-backend.js";
-export { budgetSlots, recordedBudgets, type RunOptions, runSweep, scoreUnit } from "./harness/runner.js";
-export { buildItems, type DataSources, expandUnits, pendingUnits, shardUnits, type SweepItem, type SweepUnit } from "./harness/sweep.js";
 export {
+  batchEngineSpec,
+  GPU_POLICIES,
+  type GpuBackendDeps,
+  type GpuEngineHandle,
+  type GpuEngineSpec,
+  gpuBackend,
+  gpuEviction,
+  openGpuBackend,
+  runLockstep,
+} from "./harness/gpu.js";
+export { openBackend, resolveModelDir } from "./harness/open-backend.js";
+export { budgetSlots, recordedBudgets, type RunOptions, runSweep, scoreUnit, unitRequest } from "./harness/runner.js";
+export {
+  buildItems,
+  type DataSources,
+  expandUnits,
+  pendingUnits,
+  planBatches,
+  planSteps,
+  shardUnits,
+  type SweepItem,
+  type SweepUnit,
+} from "./harness/sweep.js";
+export {
+  type GenCell,
+  generationCells,
   needleCells,
   pairedNeedle,
   perplexityCells,

@@ -11,7 +11,7 @@ export interface ResultRecord {
   /** Record format version. */
   v: 1;
   key: string;
-  dataset: "wikitext2" | "longbench-context" | "longbench-answer" | "needle";
+  dataset: "wikitext2" | "longbench-context" | "longbench-answer" | "needle" | "longbench-gen";
   /** Window or sample id (unique within the dataset). */
   item: string;
   /** Policy label (the registry name unless the config gives a label for a variant). */
@@ -33,6 +33,15 @@ export interface ResultRecord {
   /** LongBench answer scoring: answer tokens and their summed NLL. */
   answer?: { tokens: number; nllSum: number; task: string };
   needle?: { kind: string; depth: number; length: number; seed: number; correct: boolean; hits: boolean[]; answerNllSum: number; answer: string };
+  /**
+   * Set when the backend scored only some positions (the GPU backend on needles scores the answer
+   * tokens only): `tokens`, `nllSum` and the `filled` counts cover those positions.
+   */
+  scored?: "answer";
+  /** LongBench generation: the task's metric of the greedy answer (0-1), the answer and its length. */
+  generation?: { task: string; metric: string; score: number; prediction: string; newTokens: number; stopped: boolean };
+  /** Windows evaluated together in one batch (batched backends); `ms` is then the batch's wall time / batch. */
+  batch?: number;
   /** Wall time of the unit in milliseconds. */
   ms: number;
 }

@@ -32,6 +32,14 @@ export interface EvalConfig {
     contextSamples: number;
     /** Teacher-forced answer NLL: middle-truncated prompt + reference answer, first `samples` rows (0 = off). */
     answerSamples: number;
+    /**
+     * Generated answers scored with the task's metric (backend `gpu` only; default 0 = off): the
+     * official prompt, middle-truncated to windowTokens - the task's generation length, for the first
+     * `generateSamples` rows whose prompt fills that (so every sample has the same length and slots).
+     */
+    generateSamples?: number;
+    /** Cap on generated tokens (default: the task's official maximum generation length). */
+    maxNewTokens?: number;
   };
   needle?: {
     kinds: NeedleKind[];
@@ -46,7 +54,17 @@ export interface EvalConfig {
   };
   /** Needle traces: for up to `maxCases` samples where the compared policies disagree, per-step traces. */
   traces?: { policies: string[]; maxCases: number; every: number };
+  /**
+   * Windows per batch on a backend with a batched path (`gpu`; default 32): the units of one policy,
+   * budget and length are run in lockstep, split into near-equal batches of at most this many.
+   * The batches are part of the sweep's definition (the walker's random streams depend on a
+   * window's place in its batch), so keep it fixed for a sweep.
+   */
+  batch?: number;
 }
+
+/** Default windows per batch on a batching backend. */
+export const DEFAULT_BATCH = 32;
 
 /** Label of a policy spec. */
 export function policyLabel(p: PolicySpec): string {
@@ -86,6 +104,17 @@ export function validateConfig(c: EvalConfig): EvalConfig {
     });
     expectInt("config.longbench.contextSamples", c.longbench.contextSamples, 0);
     expectInt("config.longbench.answerSamples", c.longbench.answerSamples, 0);
+    if (c.longbench.generateSamples !== undefined) {
+      expectInt("config.longbench.generateSamples", c.longbench.generateSamples, 0);
+      if (c.longbench.generateSamples > 0 && c.backend !== "gpu") {
+        throw new InvalidArgumentError(
+          "config.longbench.generateSamples",
+          `0 with backend "${c.backend}" (generated answers need the "gpu" backend; the CPU simulation scores teacher-forced windows only)`,
+          c.longbench.generateSamples,
+        );
+      }
+    }
+    if (c.longbench.maxNewTokens !== undefined) expectInt("config.longbench.maxNewTokens", c.longbench.maxNewTokens, 1);
   }
   if (c.needle) {
     checkList("config.needle.kinds", c.needle.kinds, (k, i) => expectOneOf(`config.needle.kinds[${i}]`, k, NEEDLE_KINDS));
@@ -103,6 +132,7 @@ export function validateConfig(c: EvalConfig): EvalConfig {
     expectInt("config.traces.maxCases", c.traces.maxCases, 0);
     expectInt("config.traces.every", c.traces.every, 1);
   }
+  if (c.batch !== undefined) expectInt("config.batch", c.batch, 1, 4096);
   return c;
 }
 

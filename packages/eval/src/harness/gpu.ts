@@ -6,11 +6,26 @@
  * (streaming / H2O / TOVA perplexity within 0.2% on fixture-lm; runtime README).
  * Policies: full, streaming, h2o, tova, pagerank-walker (the CUDA walker); the other oracle policies
  * have no GPU implementation and are refused by name.
+ *
+ * Batches (`runMany`): n windows of one policy, budget and length go into regions 0..n-1 of one
+ * engine (maxBatch n) and advance in lockstep, one batched decode step per position; each region
+ * compacts on its own when it fills. With cuBLAS the batched step is bit-identical to a single one
+ * (runtime check "batch of 4 vs each alone"), so full / streaming / h2o / tova give the same numbers
+ * as windows run alone. The walker's random streams are keyed by the graph index, which includes
+ * the region and the batch size, so a walker window's scores depend on its place in the batch (the
+ * runner keeps batches fixed, so results stay deterministic).
+ *
+ * Engines: the engine keeps H2O and walker scores per region across prompts (prefill does not clear
+ * them) and counts decode steps per engine (the walker's refresh phase and seed), so h2o and walker
+ * batches get a fresh engine each; full, streaming and tova (whose scores are rewritten every step)
+ * reuse idle engines of the same shape.
  */
 import { basename } from "node:path";
 import { BackendUnavailableError, InvalidArgumentError } from "@kvwalk/core";
 import { loadConfig, loadTokenizer } from "@kvwalk/model/checkpoint";
 import { createEngine, type Engine, type EnginePolicy, type EvictionOptions, engineStatus, tokenLogProb } from "@kvwalk/runtime/engine";
+import { argmaxRow } from "../benchmarks/needle/metric.js";
+import type { TextTokenizer } from "../tokenizer.js";
 import type { EvalBackend, WindowRequest, WindowResult } from "./backend.js";
 
 export const GPU_POLICIES: Readonly<Record<string, EnginePolicy>> = {
@@ -20,6 +35,9 @@ export const GPU_POLICIES: Readonly<Record<string, EnginePolicy>> = {
   tova: "tova",
   "pagerank-walker": "walker",
 };
+
+/** Policies whose engine state does not carry from one prompt to the next (their engines are reused). */
+const REUSABLE: ReadonlySet<EnginePolicy> = new Set(["full", "streaming", "tova"]);
 
 /** The engine policy and eviction options of a study policy at `slots` slots (the oracle's option names). */
 export function gpuEviction(name: string, slots: number, options: Record<string, number> = {}): EvictionOptions | undefined {
@@ -41,59 +59,239 @@ export function gpuEviction(name: string, slots: number, options: Record<string,
   };
 }
 
+/** The part of an engine the backend drives: the native prefill and decode calls (a fake in tests). */
+export interface GpuEngineHandle {
+  native: Pick<Engine["native"], "prefill" | "decode">;
+  dispose(): Promise<void>;
+}
+
+/** What an engine of a batch is created with. */
+export interface GpuEngineSpec {
+  /** KV slots per sequence. */
+  capacity: number;
+  /** Sequences (regions) of the batch. */
+  maxBatch: number;
+  /** Live eviction; absent for the full cache. */
+  eviction?: EvictionOptions;
+}
+
+/** What the backend needs besides the engine: model facts, the tokenizer and an engine factory. */
+export interface GpuBackendDeps {
+  model: string;
+  vocabSize: number;
+  maxPositions: number;
+  eosId: number | null;
+  tokenizer: TextTokenizer;
+  createEngine(spec: GpuEngineSpec): Promise<GpuEngineHandle>;
+  /** Largest batch (default 512). */
+  maxBatch?: number;
+}
+
+/** Engine shape of a batch: capacity and eviction from the policy, budget, window length and generation length. */
+export function batchEngineSpec(req: WindowRequest, batch: number, maxPositions: number): GpuEngineSpec {
+  const T = req.tokens.length;
+  const full = req.policy.name === "full";
+  const gen = req.generate?.maxNewTokens ?? 0;
+  // Generation appends the prompt and all but the last generated token: T + gen - 1 positions.
+  if (T + Math.max(0, gen - 1) > maxPositions) {
+    throw new InvalidArgumentError("tokens", `a window of at most ${maxPositions} positions (the model's maximum) including ${gen} generated tokens`, `${T} prompt tokens`);
+  }
+  const slots = full ? T : Math.max(2, Math.floor(req.budget * T));
+  const eviction = gpuEviction(req.policy.name, slots, req.policy.options);
+  const capacity = full ? Math.min(maxPositions, T + gen) : slots;
+  return { capacity, maxBatch: batch, eviction };
+}
+
+/** Checks that a batch shares what one engine and one lockstep schedule need. */
+function checkBatch(reqs: readonly WindowRequest[]): void {
+  if (reqs.length < 1) throw new InvalidArgumentError("reqs", "at least one window", reqs.length);
+  const r0 = reqs[0];
+  const sig = (r: WindowRequest) => JSON.stringify([r.policy.name, r.policy.label, r.policy.options ?? {}, r.budget, r.tokens.length, r.generate ?? null]);
+  const s0 = sig(r0);
+  reqs.forEach((r, i) => {
+    if (sig(r) !== s0) throw new InvalidArgumentError(`reqs[${i}]`, "the policy, budget, length and generation settings of reqs[0]", sig(r));
+  });
+  if (r0.tokens.length < 2 && !r0.generate) throw new InvalidArgumentError("tokens", "at least 2 tokens", r0.tokens.length);
+}
+
+/** Per-sequence bookkeeping of what to keep from each step's logits. */
+interface Wants {
+  /** Query positions whose NLL is wanted (null: all). */
+  nll: Set<number> | null;
+  /** Query position -> row of the returned logits. */
+  logits: Map<number, number>;
+}
+
+/**
+ * Runs a batch in lockstep on one engine: prefill BOS into regions 0..B-1, teacher-force the rest of
+ * each window through decode steps (the next step is queued before this step's logits are scored, so
+ * host work overlaps the GPU), then, with `generate`, greedy decoding until every sequence stopped.
+ */
+export async function runLockstep(native: GpuEngineHandle["native"], reqs: readonly WindowRequest[], vocab: number): Promise<WindowResult[]> {
+  checkBatch(reqs);
+  const B = reqs.length;
+  const T = reqs[0].tokens.length;
+  const gen = reqs[0].generate;
+  const V = vocab;
+  const wants: Wants[] = reqs.map((r, b) => {
+    const check = (name: string, ps: readonly number[]) =>
+      ps.forEach((p, i) => {
+        if (!Number.isInteger(p) || p < 0 || p > T - 2) throw new InvalidArgumentError(`reqs[${b}].${name}[${i}]`, `a query position in [0, ${T - 2}]`, p);
+      });
+    check("logitPositions", r.logitPositions ?? []);
+    check("nllPositions", r.nllPositions ?? []);
+    return { nll: r.nllPositions ? new Set(r.nllPositions) : null, logits: new Map((r.logitPositions ?? []).map((p, i) => [p, i])) };
+  });
+  const nll = reqs.map(() => new Float32Array(T - 1).fill(Number.NaN));
+  const logits = reqs.map((r) => (r.logitPositions ? new Float32Array(r.logitPositions.length * V) : undefined));
+  const needAt = (t: number) => t <= T - 2 && wants.some((w) => w.nll === null || w.nll.has(t) || w.logits.has(t));
+  /** Scores rows [B, V] of query position t (they predict token t + 1). */
+  const take = (t: number, rows: Float32Array) => {
+    for (let b = 0; b < B; b++) {
+      const w = wants[b];
+      const row = rows.subarray(b * V, (b + 1) * V);
+      if (w.nll === null || w.nll.has(t)) nll[b][t] = -tokenLogProb(row, reqs[b].tokens[t + 1]);
+      const i = w.logits.get(t);
+      if (i !== undefined) logits[b]!.set(row, i * V);
+    }
+  };
+  const regions = Int32Array.from({ length: B }, (_, b) => b);
+  const offsets = Int32Array.from({ length: B + 1 }, (_, b) => b);
+  const first = await native.prefill(
+    regions,
+    Int32Array.from(reqs, (r) => r.tokens[0]),
+    offsets,
+    false,
+  );
+  if (needAt(0)) take(0, first.last);
+  const temperature = new Float32Array(B); // 0: greedy (the sampled `next` is the argmax)
+  const topP = new Float32Array(B).fill(1);
+  // Teacher-forced steps feed tokens 1..last; with generation the last prompt token too (its step's argmax is the first answer token).
+  const last = gen ? T - 1 : T - 2;
+  const feed = (t: number) =>
+    native.decode(
+      Int32Array.from(reqs, (r) => r.tokens[t]),
+      temperature,
+      topP,
+      0,
+      needAt(t),
+    );
+  let pending = last >= 1 ? feed(1) : undefined;
+  let next: Int32Array | undefined;
+  try {
+    for (let t = 1; t <= last; t++) {
+      const r = await pending!;
+      pending = t + 1 <= last ? feed(t + 1) : undefined;
+      if (r.logits) take(t, r.logits);
+      if (t === last) next = r.next;
+    }
+  } finally {
+    // A failure while scoring must not leave a step in flight on an engine that is about to be freed.
+    if (pending) await pending.catch(() => undefined);
+  }
+  const results: WindowResult[] = reqs.map((_, b) => ({ nll: nll[b], logits: logits[b] }));
+  if (!gen) return results;
+
+  let cur = next ?? Int32Array.from({ length: B }, (_, b) => argmaxRow(first.last, V, b));
+  const stop = new Set(gen.stopIds);
+  const out: number[][] = reqs.map(() => []);
+  const stopped = new Array<boolean>(B).fill(false);
+  const done = new Array<boolean>(B).fill(false);
+  for (;;) {
+    for (let b = 0; b < B; b++) {
+      if (done[b]) continue;
+      if (stop.has(cur[b])) {
+        stopped[b] = true;
+        done[b] = true;
+      } else {
+        out[b].push(cur[b]);
+        if (out[b].length >= gen.maxNewTokens) done[b] = true;
+      }
+    }
+    if (done.every(Boolean)) break;
+    // Finished sequences keep stepping (lockstep) on their last token; their outputs are ignored.
+    const r = await native.decode(cur, temperature, topP, 0, false);
+    cur = Int32Array.from(r.next, (v, b) => (done[b] ? cur[b] : v));
+  }
+  results.forEach((r, b) => {
+    r.generated = { ids: Int32Array.from(out[b]), stopped: stopped[b] };
+  });
+  return results;
+}
+
+/** The gpu backend over an engine factory (the real engine in `openGpuBackend`, a fake in tests). */
+export function gpuBackend(deps: GpuBackendDeps): EvalBackend & { enginesCreated(): number } {
+  const idle = new Map<string, GpuEngineHandle[]>();
+  let created = 0;
+  const acquire = async (key: string, spec: GpuEngineSpec, reusable: boolean): Promise<GpuEngineHandle> => {
+    const pool = reusable ? idle.get(key) : undefined;
+    if (pool?.length) return pool.pop()!;
+    created++;
+    return deps.createEngine(spec);
+  };
+  const release = async (key: string, e: GpuEngineHandle, reusable: boolean, ok: boolean) => {
+    if (!reusable || !ok) return e.dispose();
+    if (!idle.has(key)) idle.set(key, []);
+    idle.get(key)!.push(e);
+  };
+  const maxBatch = deps.maxBatch ?? 512;
+  const runMany = async (reqs: WindowRequest[]): Promise<WindowResult[]> => {
+    checkBatch(reqs);
+    if (reqs.length > maxBatch) throw new InvalidArgumentError("reqs", `at most ${maxBatch} windows per batch`, reqs.length);
+    const spec = batchEngineSpec(reqs[0], reqs.length, deps.maxPositions);
+    const reusable = REUSABLE.has(spec.eviction?.policy ?? "full");
+    const key = JSON.stringify(spec);
+    const e = await acquire(key, spec, reusable);
+    let ok = false;
+    try {
+      const res = await runLockstep(e.native, reqs, deps.vocabSize);
+      ok = true;
+      return res;
+    } finally {
+      await release(key, e, reusable, ok);
+    }
+  };
+  return {
+    name: "gpu",
+    model: deps.model,
+    vocabSize: deps.vocabSize,
+    tokenizer: deps.tokenizer,
+    eosId: deps.eosId,
+    generates: true,
+    maxBatch,
+    runMany,
+    async run(req: WindowRequest): Promise<WindowResult> {
+      return (await runMany([req]))[0];
+    },
+    enginesCreated: () => created,
+    async dispose() {
+      for (const pool of idle.values()) for (const e of pool) await e.dispose();
+      idle.clear();
+    },
+  };
+}
+
 /** Opens the GPU backend, or fails at once with the reason when no CUDA device is usable. */
 export async function openGpuBackend(modelDir: string): Promise<EvalBackend> {
   const status = engineStatus();
   if (status.backend !== "cuda") throw new BackendUnavailableError("kvwalk-eval --backend gpu", status.reason ?? "unavailable");
   const config = loadConfig(modelDir);
   const tokenizer = loadTokenizer(modelDir, config.vocabSize, config.bosTokenId);
-  const engines = new Map<string, Engine>();
-  const engineFor = async (req: WindowRequest, T: number): Promise<Engine> => {
-    const full = req.policy.name === "full";
-    const slots = full ? T : Math.max(2, Math.floor(req.budget * T));
-    const eviction = gpuEviction(req.policy.name, slots, req.policy.options);
-    const capacity = full ? Math.max(T, Math.min(config.maxPositions, 4096)) : slots;
-    const key = JSON.stringify({ capacity, eviction });
-    let e = engines.get(key);
-    if (!e) {
-      e = await createEngine({ model: modelDir, capacity, maxPrefillTokens: 16, maxLogitRows: 1, eviction, progress: false });
-      engines.set(key, e);
-    }
-    return e;
-  };
-  return {
-    name: "gpu",
+  return gpuBackend({
     model: basename(modelDir),
     vocabSize: config.vocabSize,
+    maxPositions: config.maxPositions,
+    eosId: config.eosTokenId,
     tokenizer,
-    async run(req: WindowRequest): Promise<WindowResult> {
-      const T = req.tokens.length;
-      if (T < 2) throw new InvalidArgumentError("tokens", "at least 2 tokens", T);
-      const e = await engineFor(req, T);
-      const V = config.vocabSize;
-      const wanted = new Map((req.logitPositions ?? []).map((p, i) => [p, i]));
-      const logits = req.logitPositions ? new Float32Array(req.logitPositions.length * V) : undefined;
-      const keep = (t: number, row: Float32Array) => {
-        const i = wanted.get(t);
-        if (i !== undefined && logits) logits.set(row, i * V);
-      };
-      const nll = new Float32Array(T - 1);
-      const first = await e.native.prefill(Int32Array.of(0), req.tokens.subarray(0, 1), Int32Array.of(0, 1), false);
-      nll[0] = -tokenLogProb(first.last, req.tokens[1]);
-      keep(0, first.last);
-      const zero = Float32Array.of(0);
-      const one = Float32Array.of(1);
-      for (let t = 1; t + 1 < T; t++) {
-        const d = await e.native.decode(req.tokens.subarray(t, t + 1), zero, one, 0, true);
-        const row = d.logits as Float32Array;
-        nll[t] = -tokenLogProb(row, req.tokens[t + 1]);
-        keep(t, row);
-      }
-      return { nll, logits };
-    },
-    async dispose() {
-      for (const e of engines.values()) await e.dispose();
-      engines.clear();
-    },
-  };
+    createEngine: (spec) =>
+      createEngine({
+        model: modelDir,
+        capacity: spec.capacity,
+        maxBatch: spec.maxBatch,
+        maxPrefillTokens: Math.max(16, spec.maxBatch),
+        maxLogitRows: spec.maxBatch,
+        eviction: spec.eviction,
+        progress: false,
+      }),
+  });
 }

@@ -5,11 +5,14 @@ import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { mergeResults, readResults } from "../results.js";
 import { writeReport } from "../report/report.js";
-import { charTokenizer } from "../test-helpers.js";
+import { charTokenizer, FAKE_EOS, type FakeEngineLog, fakeGpuEngine } from "../test-helpers.js";
 import type { EvalBackend, WindowRequest } from "./backend.js";
 import { type EvalConfig, parseShard, validateConfig } from "./config.js";
 import { budgetSlots, runSweep } from "./runner.js";
-import { buildItems, expandUnits, shardUnits } from "./sweep.js";
+import { gpuBackend } from "./gpu.js";
+import { buildItems, expandUnits, planBatches, planSteps, shardUnits } from "./sweep.js";
+
+const newEngineLog = (): FakeEngineLog => ({ created: 0, disposed: 0, prefills: 0, decodes: 0, logitSteps: 0, maxBatch: 0 });
 
 const tok = charTokenizer();
 const VOCAB = 200;
@@ -156,5 +159,105 @@ describe("sweep", () => {
     expect(b.files.length).toBe(3);
     expect(b.duplicates).toBe(0);
     expect(strip(b.records)).toEqual(strip(a.records));
+  });
+});
+
+describe("batched sweeps (gpu backend over a fake engine)", () => {
+  const V2 = 200;
+  function gpuFixtures() {
+    const f = fixtures();
+    const config: EvalConfig = {
+      ...f.config,
+      backend: "gpu",
+      policies: [{ name: "full" }, { name: "streaming", options: { window: 8 } }, { name: "h2o", options: { window: 8 } }, { name: "pagerank-walker", label: "walker", options: { window: 8 } }],
+      longbench: { tasks: ["multi_news"], contextSamples: 5, answerSamples: 1, generateSamples: 3, maxNewTokens: 8 },
+      batch: 2,
+    };
+    return { ...f, config };
+  }
+  const backend = (log = newEngineLog()) =>
+    gpuBackend({ model: "fake", vocabSize: V2, maxPositions: 512, eosId: FAKE_EOS, tokenizer: tok, createEngine: async (spec) => fakeGpuEngine(spec, V2, log) });
+  const strip = (rs: ReturnType<typeof mergeResults>["records"]) => rs.map(({ ms: _ms, batch: _b, ...r }) => r);
+
+  it("plans near-equal batches per policy, budget and length", () => {
+    const { config, sources } = gpuFixtures();
+    const units = expandUnits(config, buildItems(config, tok, sources));
+    const batches = planBatches(units, 2);
+    expect(batches.flat().map((u) => u.key).sort()).toEqual(units.map((u) => u.key).sort());
+    for (const b of batches) {
+      expect(b.length).toBeLessThanOrEqual(2);
+      expect(new Set(b.map((u) => `${u.policy.name}|${u.budget}|${u.item.tokens.length}`)).size).toBe(1);
+    }
+    const sizes = (n: number, m: number) => planBatches(Array.from({ length: n }, () => units[0]), m).map((b) => b.length);
+    expect(sizes(10, 4)).toEqual([4, 3, 3]);
+    expect(sizes(93, 47)).toEqual([47, 46]);
+    expect(sizes(3, 50)).toEqual([3]);
+    expect(planSteps(planBatches(units.filter((u) => u.item.dataset === "wikitext2"), 2))).toMatchObject({ decodeSteps: expect.any(Number) });
+  });
+
+  it("batched, unbatched and sharded runs give the same records; generation and needles are scored", async () => {
+    const { dir, config, sources } = gpuFixtures();
+    const units = expandUnits(config, buildItems(config, tok, sources));
+    const one = join(dir, "batched");
+    const log = newEngineLog();
+    const be = backend(log);
+    const r = await runSweep({ config, backend: be, units, outDir: one, progressStream: quiet(), concurrency: 2 });
+    expect(r.done).toBe(units.length);
+    expect(r.batches).toBe(planBatches(units, 2).length);
+    expect(log.maxBatch).toBe(2);
+    const single = join(dir, "single");
+    const { runMany: _omit, ...plain } = backend();
+    await runSweep({ config, backend: plain, units, outDir: single, progressStream: quiet() });
+    const many = join(dir, "sharded");
+    for (const i of [1, 0, 2]) await runSweep({ config, backend: backend(), units, outDir: many, shard: { index: i, count: 3 }, progressStream: quiet() });
+    const a = mergeResults(one);
+    expect(strip(mergeResults(single).records)).toEqual(strip(a.records));
+    expect(strip(mergeResults(many).records)).toEqual(strip(a.records));
+    const gens = a.records.filter((x) => x.dataset === "longbench-gen");
+    expect(gens.length).toBe(3 * 7);
+    for (const g of gens) {
+      expect(g.generation!.metric).toBe("rouge_l");
+      expect(g.generation!.newTokens).toBeLessThanOrEqual(8);
+      expect(g.generation!.score).toBeGreaterThanOrEqual(0);
+      expect(g.tokens).toBe(0);
+    }
+    const nd = a.records.filter((x) => x.dataset === "needle");
+    expect(nd.every((x) => x.scored === "answer" && x.tokens === x.needle!.hits.length)).toBe(true);
+    expect(a.records.filter((x) => x.dataset === "wikitext2").every((x) => x.scored === undefined && x.tokens === 99)).toBe(true);
+    expect(a.records.every((x) => x.batch !== undefined)).toBe(true);
+    const md = writeReport(one, { records: a.records, comparisons: [["h2o", "walker"]] });
+    expect(md).toContain("## LongBench: generated answers");
+    expect(md).toContain("## Needle tests");
+  });
+
+  it("resumes by rerunning a batch whole and appending only its missing units", async () => {
+    const { dir, config, sources } = gpuFixtures();
+    const units = expandUnits(config, buildItems(config, tok, sources)).filter((u) => u.item.dataset === "wikitext2");
+    const out = join(dir, "resume");
+    // --limit 1 cuts the first batch (2 windows) to its first window.
+    const first = await runSweep({ config, backend: backend(), units, outDir: out, limit: 1, progressStream: quiet() });
+    expect(first.done).toBe(1);
+    const log = newEngineLog();
+    const second = await runSweep({ config, backend: backend(log), units, outDir: out, progressStream: quiet() });
+    expect(second.skipped).toBe(1);
+    expect(second.done).toBe(units.length - 1);
+    const recs = readResults(join(out, "results.jsonl"));
+    expect(recs.length).toBe(units.length);
+    expect(new Set(recs.map((x) => x.key)).size).toBe(units.length);
+    // The cut batch (1 of 2 windows done) ran again whole: every batch of the plan ran once in the second run.
+    expect(log.prefills).toBe(planBatches(units, 2).length);
+    const again = join(dir, "fresh");
+    await runSweep({ config, backend: backend(), units, outDir: again, progressStream: quiet() });
+    expect(strip(mergeResults(out).records)).toEqual(strip(mergeResults(again).records));
+  });
+
+  it("refuses generation on a backend that cannot generate, naming the option", async () => {
+    const { dir, config, sources } = gpuFixtures();
+    expect(() => validateConfig({ ...config, backend: "cpu-sim" })).toThrow(/config\.longbench\.generateSamples/);
+    const units = expandUnits(config, buildItems(config, tok, sources));
+    await expect(runSweep({ config, backend: fakeBackend(), units, outDir: join(dir, "x"), progressStream: quiet() })).rejects.toMatchObject({
+      code: "KVWALK_BACKEND_UNAVAILABLE",
+      message: expect.stringMatching(/config\.longbench\.generateSamples/),
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { longBenchAnswerInput, longBenchContextWindows, longBenchPath, loadLongBench } from "../benchmarks/longbench/loader.js";
+import { longBenchAnswerInput, longBenchContextWindows, longBenchGenerationInputs, longBenchPath, loadLongBench } from "../benchmarks/longbench/loader.js";
 import { longBenchTask } from "../benchmarks/longbench/tasks.js";
 import { makeNeedleSample, type NeedleSample } from "../benchmarks/needle/generate.js";
 import { wikiTextHaystack } from "../benchmarks/needle/haystack.js";
@@ -11,7 +11,17 @@ import { type EvalConfig, type PolicySpec, policyLabel } from "./config.js";
 export type SweepItem =
   | { dataset: "wikitext2" | "longbench-context"; id: string; tokens: Int32Array }
   | { dataset: "longbench-answer"; id: string; tokens: Int32Array; task: string; answerStart: number; answerLength: number }
-  | { dataset: "needle"; id: string; tokens: Int32Array; sample: NeedleSample };
+  | { dataset: "needle"; id: string; tokens: Int32Array; sample: NeedleSample }
+  | {
+      dataset: "longbench-gen";
+      id: string;
+      /** BOS + the middle-truncated prompt. */
+      tokens: Int32Array;
+      task: string;
+      maxNewTokens: number;
+      answers: string[];
+      allClasses: string[] | null;
+    };
 
 /** One unit of work: an item under a policy at a budget. */
 export interface SweepUnit {
@@ -33,7 +43,8 @@ export interface DataSources {
 
 /**
  * Builds every item of a config, in a fixed order: WikiText-2 windows, LongBench contexts, LongBench
- * answers, needle samples (kind, length, depth, sample). Deterministic for a given tokenizer and data.
+ * answers, LongBench generation prompts, needle samples (kind, length, depth, sample). Deterministic
+ * for a given tokenizer and data.
  */
 export function buildItems(config: EvalConfig, tok: TextTokenizer, sources: DataSources = {}): SweepItem[] {
   const items: SweepItem[] = [];
@@ -59,6 +70,13 @@ export function buildItems(config: EvalConfig, tok: TextTokenizer, sources: Data
       for (const r of rows.slice(0, config.longbench.answerSamples)) {
         const a = longBenchAnswerInput(tok, longBenchTask(taskName)!, r, config.windowTokens);
         items.push({ dataset: "longbench-answer", id: `${task.name}/${r._id}`, tokens: a.tokens, task: task.name, answerStart: a.answerStart, answerLength: a.answerLength });
+      }
+      const gen = config.longbench.generateSamples ?? 0;
+      if (gen > 0) {
+        const inputs = longBenchGenerationInputs(tok, task, rows, { contextTokens: config.windowTokens, maxNewTokens: config.longbench.maxNewTokens, maxSamples: gen });
+        for (const g of inputs) {
+          items.push({ dataset: "longbench-gen", id: `${task.name}/${g.id}`, tokens: g.tokens, task: task.name, maxNewTokens: g.maxNewTokens, answers: g.answers, allClasses: g.allClasses });
+        }
       }
     }
   }
@@ -109,4 +127,53 @@ export function pendingUnits(units: readonly SweepUnit[], done: Iterable<ResultR
   const keys = new Set<string>();
   for (const d of done) keys.add(typeof d === "string" ? d : d.key);
   return units.filter((u) => !keys.has(u.key));
+}
+
+/**
+ * Batches for a backend with a batched path: the units of one (policy, budget, window length,
+ * generation length) group, in sweep order, split into ceil(n / maxBatch) near-equal batches
+ * (sizes differ by at most one). Groups come in order of first appearance. Deterministic for a
+ * given unit list, so every shard and every rerun sees the same batches.
+ */
+export function planBatches(units: readonly SweepUnit[], maxBatch: number): SweepUnit[][] {
+  const groups = new Map<string, SweepUnit[]>();
+  for (const u of units) {
+    const gen = u.item.dataset === "longbench-gen" ? u.item.maxNewTokens : 0;
+    const k = `${policyLabel(u.policy)}|${u.budget.toFixed(4)}|${u.item.tokens.length}|${gen}`;
+    let g = groups.get(k);
+    if (!g) {
+      g = [];
+      groups.set(k, g);
+    }
+    g.push(u);
+  }
+  const out: SweepUnit[][] = [];
+  for (const g of groups.values()) {
+    const k = Math.ceil(g.length / maxBatch);
+    let start = 0;
+    for (let i = 0; i < k; i++) {
+      const size = Math.floor(g.length / k) + (i < g.length % k ? 1 : 0);
+      out.push(g.slice(start, start + size));
+      start += size;
+    }
+  }
+  return out;
+}
+
+/**
+ * Decode steps of a batch plan (an upper bound with generation, which may stop early at EOS):
+ * a window of T tokens takes one prefill (BOS) and T - 2 teacher-forced steps; a generation
+ * prompt of T tokens T - 1 steps plus up to maxNewTokens - 1. `sequenceSteps` counts every
+ * sequence's steps (the work inside the batches).
+ */
+export function planSteps(batches: readonly SweepUnit[][]): { batches: number; decodeSteps: number; sequenceSteps: number } {
+  let decodeSteps = 0;
+  let sequenceSteps = 0;
+  for (const b of batches) {
+    const it = b[0].item;
+    const steps = it.dataset === "longbench-gen" ? it.tokens.length - 1 + it.maxNewTokens - 1 : Math.max(0, it.tokens.length - 2);
+    decodeSteps += steps;
+    sequenceSteps += steps * b.length;
+  }
+  return { batches: batches.length, decodeSteps, sequenceSteps };
 }

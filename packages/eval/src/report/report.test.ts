@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { ResultRecord } from "../results.js";
-import { needleCells, pairedNeedle, perplexityCells, signTestP, summaryLines } from "./report.js";
+import { mkdtempSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { generationCells, needleCells, pairedNeedle, perplexityCells, signTestP, summaryLines, writeReport } from "./report.js";
 
 const ppl = (item: string, policy: string, budget: number, nllSum: number, filled: Record<string, [number, number]>): ResultRecord => ({
   v: 1,
@@ -73,5 +76,55 @@ describe("report aggregation", () => {
     expect(summaryLines(recs, [["h2o", "pr"]])[0]).toBe(
       "- passkey needles, 100 tokens, budget 0.1: h2o 1/3 correct, pr 2/3; only h2o right on 1, only pr on 2: no significant difference (p = 1.00).",
     );
+  });
+});
+
+const gen = (item: string, policy: string, budget: number, score: number, stopped = true): ResultRecord =>
+  ({
+    ...ppl(item, policy, budget, 0, {}),
+    key: `longbench-gen|${item}|${policy}|${budget}`,
+    dataset: "longbench-gen",
+    tokens: 0,
+    generation: { task: "multi_news", metric: "rouge_l", score, prediction: "x", newTokens: 10, stopped },
+  }) as ResultRecord;
+
+describe("LongBench generation report", () => {
+  const recs = [
+    gen("a", "full", 1, 1),
+    gen("b", "full", 1, 0),
+    gen("c", "full", 1, 0.5, false),
+    gen("a", "h2o", 0.2, 0.5),
+    gen("b", "h2o", 0.2, 0),
+    gen("c", "h2o", 0.2, 0.5),
+    gen("a", "h2o", 0.1, 0),
+    gen("b", "h2o", 0.1, 0),
+  ];
+  it("means with bootstrap intervals, the full cache at every budget, and the paired difference", () => {
+    const cells = generationCells(recs);
+    const get = (p: string, b: number) => cells.find((c) => c.policy === p && c.budget === b)!;
+    expect(cells.length).toBe(4); // full at 0.1 and 0.2, h2o at 0.1 and 0.2
+    expect(get("full", 0.1).score.value).toBeCloseTo(0.5, 12);
+    expect(get("full", 0.2).stoppedShare).toBeCloseTo(2 / 3, 12);
+    const h = get("h2o", 0.2);
+    expect(h.score.value).toBeCloseTo(1 / 3, 12);
+    expect(h.score.lo).toBeGreaterThanOrEqual(0);
+    expect(h.score.hi).toBeLessThanOrEqual(0.5);
+    // (0.5 - 1 + 0 - 0 + 0.5 - 0.5) / 3
+    expect(h.vsFull!.value).toBeCloseTo(-1 / 6, 12);
+    expect(h.paired).toBe(3);
+    // Only samples a and b ran at 0.1: paired against the full cache on those two, (0 - 1 + 0 - 0) / 2.
+    expect(get("h2o", 0.1).vsFull!.value).toBeCloseTo(-0.5, 12);
+    expect(get("h2o", 0.1).paired).toBe(2);
+    expect(get("full", 0.2).vsFull).toBeUndefined();
+  });
+  it("writes a section with the score table, the difference table and a plot", () => {
+    const dir = mkdtempSync(join(tmpdir(), "eval-gen-"));
+    const md = writeReport(dir, { records: recs, comparisons: [["h2o", "pagerank-walker"]] });
+    expect(md).toContain("## LongBench: generated answers");
+    expect(md).toContain("### multi_news (rouge_l, 3 samples)");
+    expect(md).toContain("| h2o | 0.0 [0.0, 0.0] | 33.3 [");
+    expect(md).toContain("| h2o | -50.0 [");
+    expect(md).toContain("LongBench multi_news generation, h2o at budget 0.2: rouge_l 33.3 vs the full cache -16.7 points");
+    expect(existsSync(join(dir, "plots", "longbench-gen-multi_news.png"))).toBe(true);
   });
 });

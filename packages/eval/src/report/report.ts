@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type Interval, perplexityInterval, writeFileAtomic } from "@kvwalk/core";
+import { bootstrapDraws, bootstrapInterval, bootstrapSample, type Interval, pairedDifference, perplexityInterval, seededRandom, writeFileAtomic } from "@kvwalk/core";
 import { barChart, heatmap, lineChart, renderPng, renderSvg, type Scene } from "@kvwalk/core/plot";
 import type { ResultRecord } from "../results.js";
 import { wilsonInterval } from "../stats.js";
@@ -156,6 +156,84 @@ export function pairedNeedle(records: readonly ResultRecord[], a: string, b: str
   return [...out.values()].sort((x, y) => x.kind.localeCompare(y.kind) || x.length - y.length || x.budget - y.budget);
 }
 
+/** LongBench generation score of a (task, policy, budget) cell: mean metric over samples, and the paired difference to the full cache. */
+export interface GenCell {
+  task: string;
+  metric: string;
+  policy: string;
+  budget: number;
+  n: number;
+  /** Mean score (0-1) with a 95% percentile bootstrap interval over samples. */
+  score: Interval;
+  /** Mean of (this policy - full cache) over the samples both ran, paired bootstrap 95% interval; absent for full. */
+  vsFull?: Interval;
+  /** Samples in the paired comparison. */
+  paired: number;
+  meanNewTokens: number;
+  /** Share of answers that ended at EOS (the rest ran to the task's maximum length). */
+  stoppedShare: number;
+}
+
+const BOOT_SEED = 1234;
+const BOOT_RESAMPLES = 1000;
+
+const meanOf = (xs: ArrayLike<number>) => (idx: ArrayLike<number>) => {
+  let s = 0;
+  for (let k = 0; k < idx.length; k++) s += xs[idx[k]];
+  return idx.length ? s / idx.length : Number.NaN;
+};
+
+/**
+ * Generation cells per task: every (policy, budget) of the non-full budgets, and the full cache at
+ * each of those budgets (the same records, so its row reads across). Bootstrap intervals resample
+ * samples (seed 1234, 1000 resamples); the comparison with the full cache resamples the same
+ * samples for both (a paired bootstrap of the mean difference).
+ */
+export function generationCells(records: readonly ResultRecord[]): GenCell[] {
+  const recs = records.filter((r) => r.dataset === "longbench-gen" && r.generation);
+  const cells: GenCell[] = [];
+  for (const task of [...new Set(recs.map((r) => r.generation!.task))].sort()) {
+    const tr = recs.filter((r) => r.generation!.task === task);
+    const budgets = [...new Set(tr.filter((r) => r.policy !== "full").map((r) => r.budget))].sort((a, b) => a - b);
+    const full = new Map(tr.filter((r) => r.policy === "full").map((r) => [r.item, r.generation!.score]));
+    const groups = new Map<string, ResultRecord[]>();
+    for (const r of tr) {
+      for (const b of r.policy === "full" ? budgets : [r.budget]) {
+        const k = `${r.policy}|${bkey(b)}`;
+        if (!groups.has(k)) groups.set(k, []);
+        groups.get(k)!.push(r);
+      }
+    }
+    for (const [k, rs] of groups) {
+      const [policy, b] = k.split("|");
+      const scores = Float64Array.from(rs, (r) => r.generation!.score);
+      const cell: GenCell = {
+        task,
+        metric: rs[0].generation!.metric,
+        policy,
+        budget: Number(b),
+        n: rs.length,
+        score: bootstrapInterval(rs.length, meanOf(scores), { seed: BOOT_SEED, resamples: BOOT_RESAMPLES }),
+        paired: 0,
+        meanNewTokens: rs.reduce((a, r) => a + r.generation!.newTokens, 0) / rs.length,
+        stoppedShare: rs.filter((r) => r.generation!.stopped).length / rs.length,
+      };
+      if (policy !== "full") {
+        const both = rs.filter((r) => full.has(r.item));
+        cell.paired = both.length;
+        if (both.length) {
+          const mine = Float64Array.from(both, (r) => r.generation!.score);
+          const ref = Float64Array.from(both, (r) => full.get(r.item)!);
+          const draws = bootstrapDraws(both.length, BOOT_RESAMPLES, seededRandom(BOOT_SEED));
+          cell.vsFull = pairedDifference(bootstrapSample(both.length, draws, meanOf(mine)), bootstrapSample(both.length, draws, meanOf(ref)));
+        }
+      }
+      cells.push(cell);
+    }
+  }
+  return cells.sort((a, b) => (a.task < b.task ? -1 : a.task > b.task ? 1 : 0) || a.budget - b.budget || (a.policy < b.policy ? -1 : a.policy > b.policy ? 1 : 0));
+}
+
 const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : "--");
 const fmtIv = (iv: Interval, d = 1) => `${fmt(iv.value, d)} [${fmt(iv.lo, d)}, ${fmt(iv.hi, d)}]`;
 
@@ -213,6 +291,12 @@ export function summaryLines(records: readonly ResultRecord[], comparisons: read
         lines.push(`- ${ds}, perplexity after the cache filled, ${b} vs ${a} (${n} window${n === 1 ? "" : "s"}), by budget: ${parts.join("; ")}.`);
       }
     }
+  }
+  for (const c of generationCells(records)) {
+    if (!c.vsFull || !pairs.some(([a, b]) => c.policy === a || c.policy === b)) continue;
+    lines.push(
+      `- LongBench ${c.task} generation, ${c.policy} at budget ${c.budget}: ${c.metric} ${fmt(c.score.value * 100)} vs the full cache ${c.vsFull.value >= 0 ? "+" : ""}${fmt(c.vsFull.value * 100)} points [${fmt(c.vsFull.lo * 100)}, ${fmt(c.vsFull.hi * 100)}] (${c.paired} samples).`,
+    );
   }
   for (const [a, b] of pairs) {
     for (const g of pairedNeedle(records, a, b)) {
@@ -295,6 +379,63 @@ export function writeReport(dir: string, input: ReportInput): string {
       }),
     ]);
     out.push(mdTable(["policy", ...budgets.map((b) => (b >= 1 ? "full cache" : `budget ${b}`))], rows), "");
+  }
+
+  if (datasets.includes("longbench-gen")) {
+    const cells = generationCells(records);
+    out.push("## LongBench: generated answers", "");
+    out.push(
+      "Greedy answers to LongBench's official prompt (middle-truncated so that the prompt plus the task's maximum generation length fit the context), the prompt teacher-forced through decode steps under the policy (the cache budget is a fraction of the prompt and holds through generation), scored with the task's metric against the best reference (x100). Intervals: 95% percentile bootstrap over samples; the difference to the full cache is paired (the same samples resampled for both).",
+      "",
+    );
+    for (const task of [...new Set(cells.map((c) => c.task))]) {
+      const cs = cells.filter((c) => c.task === task);
+      const budgets = [...new Set(cs.map((c) => c.budget))].sort((a, b) => a - b);
+      const pols = order.filter((p) => cs.some((c) => c.policy === p));
+      const get = (p: string, b: number) => cs.find((c) => c.policy === p && c.budget === b);
+      const pct = (iv: Interval) => ({ value: iv.value * 100, lo: iv.lo * 100, hi: iv.hi * 100 });
+      out.push(`### ${task} (${cs[0].metric}, ${Math.max(...cs.map((c) => c.n))} samples)`, "");
+      out.push(mdTable(["policy", ...budgets.map((b) => `budget ${b}`)], pols.map((p) => [p, ...budgets.map((b) => (get(p, b) ? fmtIv(pct(get(p, b)!.score), 1) : "--"))])), "");
+      out.push("Difference from the full cache on the same samples (points):", "");
+      out.push(
+        mdTable(
+          ["policy", ...budgets.map((b) => `budget ${b}`)],
+          pols
+            .filter((p) => p !== "full")
+            .map((p) => [
+              p,
+              ...budgets.map((b) => {
+                const c = get(p, b);
+                return c?.vsFull ? `${fmtIv(pct(c.vsFull), 1)} (n=${c.paired})` : "--";
+              }),
+            ]),
+        ),
+        "",
+      );
+      out.push("Mean answer length in tokens, and the share of answers that ended at EOS before the maximum length:", "");
+      out.push(
+        mdTable(
+          ["policy", ...budgets.map((b) => `budget ${b}`)],
+          pols.map((p) => [p, ...budgets.map((b) => (get(p, b) ? `${fmt(get(p, b)!.meanNewTokens, 0)} (${fmt(get(p, b)!.stoppedShare * 100, 0)}% EOS)` : "--"))]),
+        ),
+        "",
+      );
+      const scene = lineChart({
+        title: `LongBench ${task}: ${cs[0].metric} of generated answers`,
+        xLabel: "budget (fraction of the prompt)",
+        yLabel: `${cs[0].metric} x100`,
+        xTicks: budgets.map((b) => ({ value: b, label: String(b) })),
+        series: pols.map((p) => ({
+          name: p,
+          dashed: p === "full",
+          points: budgets.flatMap((b) => {
+            const c = get(p, b);
+            return c ? [{ x: b, y: c.score.value * 100, lo: c.score.lo * 100, hi: c.score.hi * 100 }] : [];
+          }),
+        })),
+      });
+      out.push(writePlot(dir, `longbench-gen-${task}`, scene, `${task} generation score vs budget`), "");
+    }
   }
 
   if (datasets.includes("needle")) {
@@ -385,7 +526,13 @@ export function writeReport(dir: string, input: ReportInput): string {
   }
   if (timing.size) {
     out.push("## Cost", "");
-    out.push("Mean wall time per window (all layers, the policy simulated for every layer and KV head), in seconds, as measured by the run (shards may run on different hosts).", "");
+    const batched = records.some((r) => r.batch !== undefined);
+    out.push(
+      batched
+        ? "Mean wall time per window in seconds, as measured by the run: windows ran in batches on the GPU, so this is the batch's wall time divided by its windows (concurrent batches and shard processes shared the device)."
+        : "Mean wall time per window (all layers, the policy simulated for every layer and KV head), in seconds, as measured by the run (shards may run on different hosts).",
+      "",
+    );
     const dss = [...new Set(records.map((r) => r.dataset))];
     out.push(
       mdTable(

@@ -154,16 +154,17 @@ export async function runNeedleTraces(opts: {
     }
     traced.push({ ...c, length: s.length, kind: s.kind, depth: s.depth, needleStart: Math.min(...positions), questionStart: s.questionStart, summaries });
   }
-  writeFileAtomic(file, `${JSON.stringify({ ident, traced })}\n`);
+  writeFileAtomic(file, `${JSON.stringify({ ident, backend: opts.backend.name, traced })}\n`);
   return traced;
 }
 
-/** Markdown section (and plots) for traced cases. */
-export function traceSection(dir: string, traced: readonly TracedCase[]): string {
+/** Markdown section (and plots) for traced cases; `note` (e.g. where the cases came from) goes under the title. */
+export function traceSection(dir: string, traced: readonly TracedCase[], note?: string): string {
   if (!traced.length) return "## Needle traces\n\nNo sample where the traced policies disagree.\n";
   const out = [
     "## Needle traces",
     "",
+    ...(note ? [note, ""] : []),
     "Samples where the compared policies disagree. For each policy: the share of (layer, KV head, target-needle token) entries still in the cache after each step, and the target tokens' mean rank percentile among the eviction candidates (0 = the most important token, 1 = the next to go; tied scores share their mean rank, so a PageRank policy before its first refresh sits at 0.5). Dashed lines: the first step with a full cache and the start of the question; a token evicted before the question is lost for the answer.",
     "",
   ];

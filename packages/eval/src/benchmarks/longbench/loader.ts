@@ -170,3 +170,46 @@ export function longBenchContextWindows(
   }
   return out;
 }
+
+/** One LongBench generation input: the prompt and what scoring needs. */
+export interface LongBenchGenerationInput {
+  id: string;
+  line: number;
+  /** BOS + the middle-truncated prompt, exactly `promptTokens` long. */
+  tokens: Int32Array;
+  maxNewTokens: number;
+  answers: string[];
+  allClasses: string[] | null;
+}
+
+/**
+ * Generation inputs as LongBench's pred.py builds them: the official prompt, middle-truncated so the
+ * prompt plus the task's maximum generation length fit the model's context (`contextTokens`). The
+ * prompt body gets the largest even number of tokens <= contextTokens - maxNewTokens - 1 (middle
+ * truncation keeps floor(max/2) tokens from each end, so an odd maximum would give even lengths
+ * anyway), plus BOS. Only rows whose prompt fills that are kept, so every sample has the same length
+ * and a cache budget as a fraction of the prompt is the same number of slots for all of them; in file
+ * order, at most `maxSamples`.
+ */
+export function longBenchGenerationInputs(
+  tok: TextTokenizer,
+  task: LongBenchTask,
+  rows: readonly LongBenchRow[],
+  opts: { contextTokens: number; maxNewTokens?: number; maxSamples?: number },
+): LongBenchGenerationInput[] {
+  const context = expectInt("contextTokens", opts.contextTokens, 8);
+  const maxNew = expectInt("maxNewTokens", opts.maxNewTokens ?? task.maxGen, 1, context - 5);
+  const max = opts.maxSamples === undefined ? Number.POSITIVE_INFINITY : expectInt("maxSamples", opts.maxSamples, 0);
+  const bos = tok.bosId == null ? 0 : 1;
+  const body = 2 * Math.floor((context - maxNew - bos) / 2);
+  const out: LongBenchGenerationInput[] = [];
+  for (const r of rows) {
+    if (out.length >= max) break;
+    const ids = tok.encode(buildPrompt(task, r), { addBos: false });
+    if (ids.length < body) continue;
+    const cut = truncateMiddle(ids, body);
+    const tokens = tok.bosId == null ? cut.slice() : concatTokens([[tok.bosId], cut]);
+    out.push({ id: r._id, line: r.line, tokens, maxNewTokens: maxNew, answers: r.answers, allClasses: r.all_classes });
+  }
+  return out;
+}
