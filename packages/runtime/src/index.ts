@@ -9,11 +9,12 @@ export { FullPolicy } from "./policies/full.js";
 export { H2OPolicy } from "./policies/h2o.js";
 export { H2OPaperPolicy } from "./policies/h2o-paper.js";
 export { PageRankPolicy } from "./policies/pagerank-base.js";
-export { PageRankDensePolicy } from "./policies/pagerank-dense.js";
+export { PageRankDensePolicy, PageRankDenseSparsePolicy } from "./policies/pagerank-dense.js";
 export { PageRankTop4Policy } from "./policies/pagerank-top4.js";
-export { PageRankUndirectedPolicy } from "./policies/pagerank-undirected.js";
+export { PageRankUndirectedPolicy, PageRankUndirectedSparsePolicy, WARM_ITERATIONS } from "./policies/pagerank-undirected.js";
 export { PageRankWalkerPolicy } from "./policies/pagerank-walker.js";
 export { Top4GraphPolicy, top4PageRankCausal } from "./policies/top4-graph.js";
+export { MAX_TRIANGLE_NODES, TriangleGraph, triangleCapacity } from "./policies/triangle-graph.js";
 export {
   CacheState,
   DEFAULT_REFRESH_EVERY,

@@ -101,7 +101,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     o.cuda_graphs = oo.Get("cudaGraphs").IsUndefined() ? true : oo.Get("cudaGraphs").ToBoolean().Value();
     o.timeline = oo.Get("timeline").ToBoolean().Value();
     o.gemm = static_cast<kvwalk::engine::GemmBackend>(int_field(oo, "gemm", 0, 2, 0, false));
-    o.fused_gemv_rows = int_field(oo, "gemvRows", 0, kvwalk::engine::kGemvMaxRows, 4, false);
+    o.fused_gemv_rows = int_field(oo, "gemvRows", 0, kvwalk::engine::kGemvMaxRows, 1, false);
     if (oo.Get("evict").IsObject()) {
       Napi::Object ev = oo.Get("evict").As<Napi::Object>();
       auto& x = o.evict;

@@ -354,7 +354,8 @@ Napi::Value kernel_gemv(const Napi::CallbackInfo& info) {
 #endif
 }
 
-// gemvBench({ input, output, M, N, K, eps?, iters }) -> { medianUs, minUs, wCopies, launchesPerSample }:
+// gemvBench({ input, output, M, N, K, eps?, iters, pdl? }) -> { medianUs, minUs, wCopies, launchesPerSample }
+// (pdl: each launch a programmatic dependent of the previous one, as in the engine's chains):
 // random bf16 W replicated into rotating copies (>= 256 MiB in all, so launches do not run from L2),
 // random activations; each sample times back-to-back launches (>= ~200 us) with CUDA events.
 Napi::Value gemv_bench(const Napi::CallbackInfo& info) {
@@ -366,6 +367,7 @@ Napi::Value gemv_bench(const Napi::CallbackInfo& info) {
   kvwalk::engine::GemvParams p = gemv_params(a);
   if (p.input != GemvInput::RmsNorm) p.eps = 1e-5f;
   const int iters = static_cast<int>(int_arg(a, "iters", 1, 100000));
+  p.pdl = a.Get("pdl").ToBoolean().Value();
   const size_t MK = static_cast<size_t>(p.M) * p.K, MN = static_cast<size_t>(p.M) * p.N, NK = static_cast<size_t>(p.N) * p.K;
   const size_t copies = std::max<size_t>(1, std::min<size_t>(64, ((256ull << 20) + NK * 2 - 1) / (NK * 2)));
   Dev<uint16_t> d_w(env, NK * copies, "w copies");

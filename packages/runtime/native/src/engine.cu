@@ -413,6 +413,7 @@ std::string Engine::forward_layers(int T, bool decode, const std::vector<int>& s
     g.c = c;
     g.ldc = N;
     g.accumulate = acc;
+    g.pdl = true;
     return g;
   };
   for (int l = 0; l < s.layers; l++) {
@@ -588,6 +589,7 @@ std::string Engine::decode_body(int B, int max_len) {
     g.M = B;
     g.N = g.ldc = s.vocab;
     g.c = logits_;
+    g.pdl = true;
     e = launch_gemv(g, stream_);
     if (e != cudaSuccess) return check(e, "final norm + LM head (gemv)");
     mark(0);

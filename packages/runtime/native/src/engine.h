@@ -66,7 +66,7 @@ struct EngineOptions {
   // Decode steps of at most this many sequences use the fused GEMV kernels (launch_gemv: RMSNorm,
   // f32 -> bf16 and SwiGLU folded into the weight stream) instead of launch_gemm + element-wise
   // kernels; 0 turns them off. Capped at kGemvMaxRows.
-  int fused_gemv_rows = 4;
+  int fused_gemv_rows = 1;
   // Record CUDA events around every decode step, walker refresh and compaction (take_timeline()).
   bool timeline = false;
   EvictOptions evict;

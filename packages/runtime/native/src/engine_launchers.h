@@ -90,6 +90,10 @@ struct GemvParams {
   bool accumulate = false;
   bf16_t* act = nullptr;
   int ld_act = 0;
+  // Launch as a programmatic dependent of the previous kernel in the stream (compute capability >= 9.0;
+  // ignored below): the kernel streams its first weights while that kernel drains, and waits for it
+  // before touching A, C or act.
+  bool pdl = false;
 };
 // Empty when launch_gemv can run `p`, else the reason (M outside [1, 8], K or ldw not a multiple of 8,
 // W not 16-byte aligned, odd N for Swiglu, the staged rows exceeding shared memory, a null pointer).

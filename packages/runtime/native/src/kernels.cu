@@ -153,6 +153,21 @@ int device_sm_count(int* dev_out) {
   return n;
 }
 
+// Programmatic dependent launch needs compute capability 9.0 (the kernel's griddepcontrol is compiled
+// for sm_90 and later only).
+bool pdl_supported() {
+  static int major = -1;
+  if (major < 0) {
+    int dev = 0, m = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&m, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
+      cudaGetLastError();
+      return false;
+    }
+    major = m;
+  }
+  return major >= 9;
+}
+
 int gemv_rows_tile(int M) { return M <= 1 ? 1 : M <= 2 ? 2 : M <= 4 ? 4 : 8; }
 
 size_t gemv_smem_bytes(const GemvParams& p) { return static_cast<size_t>(gemv_rows_tile(p.M)) * p.K * sizeof(uint16_t); }
@@ -210,6 +225,19 @@ cudaError_t gemv_launch_impl(const GemvParams& p, cudaStream_t stream, bool laun
   a.act = p.act;
   a.ld_act = p.ld_act;
   a.units_per_warp = static_cast<int>(per_warp);
+  if (p.pdl && pdl_supported()) {
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(blocks);
+    cfg.blockDim = dim3(gemv::kWarps * 32);
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = stream;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    return cudaLaunchKernelEx(&cfg, kernel, a);
+  }
   kernel<<<blocks, gemv::kWarps * 32, smem, stream>>>(a);
   return cudaGetLastError();
 }

@@ -301,7 +301,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    // Fused GEMV decode (default for B <= 4) vs GEMMs + element-wise kernels (baseline), same run, 4k
+    // Fused GEMV decode (default at B = 1) vs GEMMs + element-wise kernels (baseline), same run, 4k
     for (const gemvRows of [0, 4]) {
       let e: Engine | undefined;
       try {

@@ -30,7 +30,7 @@ export interface NativeOptions {
   timeline?: boolean;
   /** 0 auto, 1 built-in kernels, 2 cuBLAS (loaded at run time). */
   gemm: 0 | 1 | 2;
-  /** Decode steps of at most this many sequences use the fused GEMV kernels; 0 = never. Default 4, at most 8. */
+  /** Decode steps of at most this many sequences use the fused GEMV kernels; 0 = never. Default 1, at most 8. */
   gemvRows?: number;
   evict?: NativeEvictOptions;
 }

@@ -55,7 +55,8 @@ export interface CreateEngineOptions {
   /**
    * Decode steps of at most this many sequences run their matrix products as fused GEMV kernels
    * (RMSNorm, f32 -> bf16 and SwiGLU folded into the weight stream; native/kernels/gemv.cuh) instead of
-   * GEMMs plus element-wise kernels. 0 = never. Default 4 (or $KVWALK_GEMV_ROWS); at most 8.
+   * GEMMs plus element-wise kernels. 0 = never. Default 1 (or $KVWALK_GEMV_ROWS; measured on an H200:
+   * faster than cuBLAS + element-wise kernels at batch 1, slower from batch 2); at most 8.
    */
   gemvRows?: number;
   /** Write the top-4 attention graph during decode (the graph cache of @kvwalk/graph-cache). */
@@ -428,7 +429,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
     maxLogitRows: expectInt("maxLogitRows", opts.maxLogitRows ?? Math.max(maxBatch, 512), 1, 1 << 20),
     // $KVWALK_GEMM sets the default (e.g. builtin under compute-sanitizer racecheck, which cannot model cuBLAS's TMA kernels)
     gemm: expectOneOf("gemm", opts.gemm ?? process.env.KVWALK_GEMM ?? "auto", ["auto", "builtin", "cublas"] as const),
-    gemvRows: expectInt("gemvRows", opts.gemvRows ?? (process.env.KVWALK_GEMV_ROWS ? Number(process.env.KVWALK_GEMV_ROWS) : 4), 0, 8),
+    gemvRows: expectInt("gemvRows", opts.gemvRows ?? (process.env.KVWALK_GEMV_ROWS ? Number(process.env.KVWALK_GEMV_ROWS) : 1), 0, 8),
     graph: opts.graph ?? false,
     profile: opts.profile ?? false,
     cudaGraphs: opts.cudaGraphs ?? true,

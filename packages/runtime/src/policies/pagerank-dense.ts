@@ -1,19 +1,21 @@
 import { AttentionGraph, personalizedPageRankCausal } from "./attention-graph.js";
 import { PageRankPolicy } from "./pagerank-base.js";
 import type { CacheState } from "./policy.js";
+import { MAX_TRIANGLE_NODES, TriangleGraph, triangleCapacity } from "./triangle-graph.js";
 
 /**
- * `pagerank-dense`: personalized PageRank (Page et al., 1999, "The PageRank Citation Ranking";
- * personalized form: Haveliwala, 2002, "Topic-Sensitive PageRank") on the full directed attention
- * graph of the cached tokens: query u -> key j with weight A[u, j] / sum_j A[u, j], as recorded
- * when u was the query, restricted to keys still cached. Teleport (default 0.15) to the last
- * `startWindow` live tokens; sinks are never entered (edges into sinks or evicted keys act as dead
- * ends and teleport), exactly the shadow walker's semantics without sampling noise or the top-4
- * truncation. Solved exactly per refresh by one causal backward sweep (personalizedPageRankCausal;
- * no power iteration needed). Cost per refresh: O(live edges); memory: the recorded rows (pruned as
- * keys die).
+ * `pagerank-dense` on sparse per-row edge lists (the original implementation): personalized PageRank
+ * (Page et al., 1999, "The PageRank Citation Ranking"; personalized form: Haveliwala, 2002,
+ * "Topic-Sensitive PageRank") on the full directed attention graph of the cached tokens: query
+ * u -> key j with weight A[u, j] / sum_j A[u, j], as recorded when u was the query, restricted to keys
+ * still cached. Teleport (default 0.15) to the last `startWindow` live tokens; sinks are never
+ * entered (edges into sinks or evicted keys act as dead ends and teleport), exactly the shadow
+ * walker's semantics without sampling noise or the top-4 truncation. Solved exactly per refresh by
+ * one causal backward sweep (personalizedPageRankCausal; no power iteration needed). Cost per
+ * refresh: O(stored edges). Kept as the reference of `PageRankDensePolicy` (tests assert identical
+ * scores and evictions) and as its fallback beyond MAX_TRIANGLE_NODES.
  */
-export class PageRankDensePolicy extends PageRankPolicy {
+export class PageRankDenseSparsePolicy extends PageRankPolicy {
   readonly name: string = "pagerank-dense";
   private graph = new AttentionGraph(0);
   private x = new Float64Array(0);
@@ -35,5 +37,73 @@ export class PageRankDensePolicy extends PageRankPolicy {
     const lo = cache.lowerBound(this.sinks);
     personalizedPageRankCausal(this.graph, cache, lo, this.startWindow, this.teleport, this.x);
     for (let i = lo; i < cache.size; i++) this.scores[cache.tokens[i]] = this.x[cache.tokens[i]];
+  }
+}
+
+/**
+ * `pagerank-dense`: the same chain and the same causal backward sweep as PageRankDenseSparsePolicy,
+ * on the live graph stored as a packed float32 triangle over the non-sink tokens (TriangleGraph: the
+ * live graph is a complete lower triangle) and swept by a WebAssembly SIMD kernel. Every float64
+ * operation of the sweep is the same, in the same order per score, so scores, and therefore
+ * evictions, are bit-identical to the sparse implementation (tested); edges into evicted keys are not
+ * even visited. Memory: a (B + slack)^2 / 2 float32 triangle (B = budget slots).
+ */
+export class PageRankDensePolicy extends PageRankDenseSparsePolicy {
+  private tg: TriangleGraph | null = null;
+
+  protected override resetGraph(): void {
+    const cap = triangleCapacity(this.length, this.budget, this.refreshEvery);
+    if (cap > MAX_TRIANGLE_NODES) {
+      this.tg = null;
+      super.resetGraph();
+      return;
+    }
+    this.tg = new TriangleGraph(cap, this.length);
+  }
+
+  protected override update(t: number, cache: CacheState, probs: Float64Array): void {
+    const tg = this.tg;
+    if (tg === null) return super.update(t, cache, probs);
+    if (t < this.sinks) return; // sinks are not nodes
+    const row = TriangleGraph.rowStart(tg.nodeOf(t));
+    const n = cache.size;
+    const tokens = cache.tokens;
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += probs[i];
+    if (!(sum > 0)) return; // no edges (the row stays empty)
+    const inv = 1 / sum;
+    const epsilon = this.options.epsilon ?? 0;
+    const tri = tg.tri;
+    const index = tg.index;
+    for (let i = cache.lowerBound(this.sinks); i < n; i++) {
+      const p = probs[i];
+      if (p * inv >= epsilon && p > 0) tri[row + index[tokens[i]]] = p * inv;
+    }
+  }
+
+  protected override onEvict(pos: number): void {
+    if (this.tg === null) return super.onEvict(pos);
+    this.tg.kill(pos);
+  }
+
+  protected override refresh(t: number, cache: CacheState): void {
+    const tg = this.tg;
+    if (tg === null) return super.refresh(t, cache);
+    const tokens = cache.tokens;
+    const n = cache.size;
+    const lo = cache.lowerBound(this.sinks);
+    if (n <= lo) return;
+    tg.nodeOf(tokens[n - 1]); // the newest token has no row yet
+    tg.maybeCompact();
+    const startLo = Math.max(lo, n - this.startWindow);
+    const startMass = 1 / (n - startLo);
+    const x = tg.x;
+    const index = tg.index;
+    for (let i = lo; i < n; i++) x[index[tokens[i]]] = i >= startLo ? startMass : 0;
+    const inv = 1 / tg.sweep(1 - this.teleport);
+    for (let i = lo; i < n; i++) {
+      const pos = tokens[i];
+      this.scores[pos] = x[index[pos]] * inv;
+    }
   }
 }

@@ -84,7 +84,8 @@ export async function gemmBench(addon: GemmAddon, deviceInfo: Record<string, unk
       }
     }
   }
-  // The fused GEMV (launch_gemv) at M in {1, 4}: each 7B product with what the engine folds into it
+  // The fused GEMV (launch_gemv) at M in {1, 4} (M = 1 also back-to-back as programmatic dependent
+  // launches, the engine's setting): each 7B product with what the engine folds into it
   // (RMSNorm in front of qkv / gate+up / LM head, f32 input of o-proj, SwiGLU after gate+up). Bytes and
   // bound as for the GEMM rows (W + A + output); the GEMM row of the same shape is the baseline, and it
   // does not even include the element-wise kernels the GEMV absorbs.
@@ -92,13 +93,13 @@ export async function gemmBench(addon: GemmAddon, deviceInfo: Record<string, unk
   if (typeof gemvAddon.gemvBench === "function") {
     const kinds: Record<string, [number, number]> = { qkv: [2, 0], "o-proj": [1, 0], "gate+up": [2, 1], down: [0, 0], "lm-head": [2, 0] };
     for (const [shape, N, K] of GEMM_7B_SHAPES) {
-      for (const M of [1, 4]) {
+      for (const [M, pdl] of [[1, false], [1, true], [4, false]] as const) {
         const [input, output] = kinds[shape] ?? [0, 0];
         try {
-          const r = gemvAddon.gemvBench({ input, output, M, N, K, eps: 1e-5, iters });
+          const r = gemvAddon.gemvBench({ input, output, M, N, K, eps: 1e-5, iters, pdl });
           const bytes = N * K * 2 + M * K * (input === 0 ? 2 : 4) + M * (output === 1 ? N : N * 4);
           const gbPerS = bytes / r.medianUs / 1e3;
-          rows.push({ shape, regime: "decode", backend: "gemv", path: `gemv in=${["bf16", "f32", "rmsnorm"][input]} out=${["f32", "swiglu"][output]}`, M, N, K, medianUs: r.medianUs, gbPerS, boundUs: bytes / copyGBs / 1e3, fraction: gbPerS / copyGBs });
+          rows.push({ shape, regime: "decode", backend: "gemv", path: `gemv in=${["bf16", "f32", "rmsnorm"][input]} out=${["f32", "swiglu"][output]}${pdl ? " pdl" : ""}`, M, N, K, medianUs: r.medianUs, gbPerS, boundUs: bytes / copyGBs / 1e3, fraction: gbPerS / copyGBs });
         } catch (err) {
           rows.push({ shape, backend: "gemv", M, error: (err as Error).message });
         }

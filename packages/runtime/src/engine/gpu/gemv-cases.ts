@@ -36,7 +36,7 @@ export interface GemvAddon {
     w: Uint16Array;
     c0?: Float32Array | null;
   }): { c?: Float32Array; act?: Uint16Array };
-  gemvBench(args: { input: number; output: number; M: number; N: number; K: number; eps?: number; iters: number }): {
+  gemvBench(args: { input: number; output: number; M: number; N: number; K: number; eps?: number; iters: number; pdl?: boolean }): {
     medianUs: number;
     minUs: number;
     wCopies: number;

@@ -1,0 +1,140 @@
+import { assertClose, seededRandom } from "@kvwalk/core/testing";
+import { describe, expect, it } from "vitest";
+import { logitsRowSource, runPolicy, type SimulationResult } from "../simulate.js";
+import { syntheticLogits } from "../synthetic.js";
+import { PageRankDensePolicy, PageRankDenseSparsePolicy } from "./pagerank-dense.js";
+import { PageRankUndirectedPolicy, PageRankUndirectedSparsePolicy } from "./pagerank-undirected.js";
+import { CacheState, type EvictionPolicy, type PolicyOptions } from "./policy.js";
+import { TriangleGraph } from "./triangle-graph.js";
+
+// The fast paths against the implementations they replace, which are kept as references.
+
+/** Random triangle with some dead nodes; returns the graph and a dense copy W[i][j] (i >= j) of its live part. */
+function randomTriangle(n: number, seed: number) {
+  const rnd = seededRandom(seed);
+  const tg = new TriangleGraph(n + 4, 4 * n);
+  for (let c = 0; c < n; c++) {
+    const row = TriangleGraph.rowStart(tg.addNode(3 * c + 1));
+    for (let j = 0; j <= c; j++) tg.tri[row + j] = rnd() < 0.1 ? 0 : rnd() / (c + 1);
+  }
+  for (let c = 0; c < n; c++) if (rnd() < 0.2) tg.kill(3 * c + 1);
+  return { tg, rnd };
+}
+
+function weight(tg: TriangleGraph, i: number, j: number): number {
+  return i >= j ? tg.tri[TriangleGraph.rowStart(i) + j] : tg.tri[TriangleGraph.rowStart(j) + i];
+}
+
+describe("TriangleGraph kernels (WebAssembly) against plain loops", () => {
+  it.each([[1], [2], [7], [64], [101]])("sym: y = (L + L^T - diag) f over live nodes, n = %i", (n) => {
+    const { tg, rnd } = randomTriangle(n, n);
+    for (let c = 0; c < n; c++) tg.f[c] = tg.live[c] ? rnd() : 0;
+    tg.sym();
+    for (let i = 0; i < n; i++) {
+      if (!tg.live[i]) continue;
+      let s = 0;
+      for (let j = 0; j < n; j++) if (tg.live[j]) s += weight(tg, i, j) * tg.f[j];
+      expect(Math.abs(tg.y[i] - s), `y[${i}]`).toBeLessThanOrEqual(1e-13 * Math.max(1, Math.abs(s)));
+    }
+  });
+
+  it.each([[1], [2], [9], [64], [101]])("sweep equals the scalar causal sweep bit for bit, n = %i", (n) => {
+    const { tg, rnd } = randomTriangle(n, 100 + n);
+    const x0 = Array.from({ length: n }, () => (rnd() < 0.3 ? rnd() : 0));
+    // Scalar reference with the sparse sweep's operation order.
+    const ref = x0.slice();
+    let refSum = 0;
+    for (let c = n - 1; c >= 0; c--) {
+      if (!tg.live[c]) continue;
+      const zc = ref[c] / (1 - 0.85 * weight(tg, c, c));
+      const f = 0.85 * zc;
+      if (f !== 0) for (let j = 0; j < c; j++) ref[j] += f * weight(tg, c, j);
+      ref[c] = zc;
+      refSum += zc;
+    }
+    tg.x.set(x0);
+    const sum = tg.sweep(0.85);
+    expect(sum).toBe(refSum);
+    for (let c = 0; c < n; c++) if (tg.live[c]) expect(tg.x[c], `x[${c}]`).toBe(ref[c]);
+  });
+
+  it("compact keeps the live nodes' weights in order and frees the dead ones", () => {
+    const n = 57;
+    const { tg } = randomTriangle(n, 3);
+    const livePos: number[] = [];
+    const before = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      if (!tg.live[i]) continue;
+      livePos.push(tg.nodes[i]);
+      for (let j = 0; j <= i; j++) if (tg.live[j]) before.set(`${tg.nodes[i]},${tg.nodes[j]}`, weight(tg, i, j));
+    }
+    tg.compact();
+    expect(tg.count).toBe(livePos.length);
+    expect(Array.from(tg.nodes.subarray(0, tg.count))).toEqual(livePos);
+    for (let i = 0; i < tg.count; i++) {
+      expect(tg.index[tg.nodes[i]]).toBe(i);
+      for (let j = 0; j <= i; j++) expect(weight(tg, i, j)).toBe(before.get(`${tg.nodes[i]},${tg.nodes[j]}`));
+    }
+  });
+});
+
+const T = 300;
+const logits = syntheticLogits(T, 2, 11);
+
+function run(policy: EvictionPolicy, stream = 3): SimulationResult {
+  return runPolicy(policy, T, logitsRowSource(logits, T), stream);
+}
+
+/** Final scores after observing every row with no eviction (the retrospective path). */
+function finalScores(policy: EvictionPolicy): Float64Array {
+  policy.begin({ length: T });
+  const cache = new CacheState(T);
+  const probs = new Float64Array(T);
+  const row = logitsRowSource(logits, T);
+  for (let t = 0; t < T; t++) {
+    cache.append(t);
+    row(t, cache, probs);
+    policy.observe(t, cache, probs);
+  }
+  return policy.finalScores(T, cache).slice();
+}
+
+const cases: [string, Partial<PolicyOptions>][] = [
+  ["defaults, 20%", { budget: 0.2 }],
+  ["50%, refresh 8", { budget: 0.5, refreshEvery: 8 }],
+  ["62 slots, refresh 1, 2 sinks", { budget: 62, refreshEvery: 1, sinks: 2, window: 10 }],
+  ["30%, no sinks, start window 16", { budget: 0.3, sinks: 0, window: 20, startWindow: 16 }],
+  ["40%, epsilon 1e-3", { budget: 0.4, epsilon: 1e-3 }],
+];
+
+describe("pagerank-dense: triangle + WebAssembly sweep equals the sparse implementation", () => {
+  it.each(cases)("%s: identical evictions, refreshes and scores", (_, o) => {
+    const opts = { budget: 0.2, ...o } as PolicyOptions;
+    const fast = run(new PageRankDensePolicy(opts));
+    const ref = run(new PageRankDenseSparsePolicy(opts));
+    expect(fast.evict).toEqual(ref.evict);
+    expect(fast.policy.refreshes).toBe(ref.policy.refreshes);
+  });
+
+  it("bit-identical final scores (retrospective path, all tokens live)", () => {
+    const opts = { budget: 1 };
+    expect(finalScores(new PageRankDensePolicy(opts))).toEqual(finalScores(new PageRankDenseSparsePolicy(opts)));
+  });
+});
+
+describe("pagerank-undirected: triangle + WebAssembly iteration agrees with the sparse implementation", () => {
+  it.each(cases)("%s: identical evictions and iteration counts", (_, o) => {
+    const opts = { budget: 0.2, ...o } as PolicyOptions;
+    const fast = run(new PageRankUndirectedPolicy(opts));
+    const ref = run(new PageRankUndirectedSparsePolicy(opts));
+    expect(fast.evict).toEqual(ref.evict);
+    expect(fast.policy.iterations).toBe(ref.policy.iterations);
+  });
+
+  it("final scores within 1e-12 relative (only the summation order differs)", () => {
+    const opts = { budget: 1, maxIter: 30, tol: 0 };
+    const fast = finalScores(new PageRankUndirectedPolicy(opts));
+    const ref = finalScores(new PageRankUndirectedSparsePolicy(opts));
+    assertClose(fast, ref, { atol: 0, rtol: 1e-12 }, "undirected scores");
+  });
+});
