@@ -4,13 +4,16 @@
 // third-party runtime dependencies, and run.sh, which runs the device probe, the GPU checks (under
 // compute-sanitizer when asked) and the benchmarks, writing JSON results into $OUT (or ./out).
 //
-//   node tools/gpu-bundle.mjs [--out .gpu-bundle] [--sanitize] [--skip-dep NAME]... graph-cache walker-cuda ...
+//   node tools/gpu-bundle.mjs [--out .gpu-bundle] [--sanitize] [--skip-dep NAME]... [--with-data RELPATH]... graph-cache walker-cuda ...
 //   (--skip-dep leaves a third-party dependency out, e.g. onnxruntime-node (288 MB) for the engine, which
-//    reads checkpoints through @kvwalk/model/checkpoint and never loads it)
+//    reads checkpoints through @kvwalk/model/checkpoint and never loads it;
+//    --with-data copies a file or folder of the shared folder ($KVWALK_SHARED, else ../shared) into
+//    <out>/shared/RELPATH, files of 256 KiB or more xz-compressed as NAME.xz: unpack them on the host
+//    with `xz -dk` and point KVWALK_SHARED at <out>/shared, as tools/eval-device-run.sh does)
 //   then, on the GPU host:  bash .gpu-bundle/run.sh            (device tool: carry .gpu-bundle)
 //   back here:              node tools/gpu-collect.mjs <returned folder>  (unpacks gpu-results.tar.gz)
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,10 +24,12 @@ let out = ".gpu-bundle";
 let sanitize = false;
 const wanted = [];
 const skipDeps = new Set();
+const withData = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === "--out") out = args[++i];
   else if (args[i] === "--sanitize") sanitize = true;
   else if (args[i] === "--skip-dep") skipDeps.add(args[++i]);
+  else if (args[i] === "--with-data") withData.push(args[++i]);
   else wanted.push(args[i]);
 }
 if (wanted.length === 0) {
@@ -87,6 +92,21 @@ for (const w of wanted) addPackage(w.startsWith("@kvwalk/") ? w : `@kvwalk/${w}`
 addThirdParty("tinybench", root);
 for (const [name, dir] of thirdParty) cpSync(dir, join(outDir, "node_modules", name), { recursive: true, dereference: true });
 
+// Shared data (models, datasets) the bundle's runs read: big files travel xz-compressed.
+const sharedRoot = process.env.KVWALK_SHARED ? resolve(process.env.KVWALK_SHARED) : join(root, "..", "shared");
+for (const rel of withData) {
+  if (!rel || rel.startsWith("/") || rel.split("/").includes("..")) throw new Error(`--with-data takes a path inside the shared folder, got ${JSON.stringify(rel)}`);
+  const src = join(sharedRoot, rel);
+  if (!existsSync(src)) throw new Error(`--with-data ${rel}: ${src} does not exist`);
+  const files = statSync(src).isDirectory() ? readdirSync(src, { recursive: true }).map(String).filter((f) => statSync(join(src, f)).isFile()).map((f) => join(rel, f)) : [rel];
+  for (const f of files) {
+    const dest = join(outDir, "shared", f);
+    mkdirSync(dirname(dest), { recursive: true });
+    if (statSync(join(sharedRoot, f)).size >= 256 * 1024) writeFileSync(`${dest}.xz`, execFileSync("xz", ["-T2", "-6", "-c", join(sharedRoot, f)], { maxBuffer: 1 << 30 }));
+    else cpSync(join(sharedRoot, f), dest);
+  }
+}
+
 const unpack = execFileSync("bash", [join(root, "..", "shared", "tools", "portable-node.sh"), relative(root, outDir)], { cwd: root })
   .toString()
   .trim();
@@ -99,6 +119,7 @@ const commit = (() => {
     return "unknown";
   }
 })();
+writeFileSync(join(outDir, "COMMIT"), `${commit}\n`);
 writeFileSync(
   join(outDir, "run.sh"),
   `#!/usr/bin/env bash
@@ -148,5 +169,5 @@ process.stdout.write(JSON.stringify(out, null, 2) + "\\n");
 `,
 );
 const size = execFileSync("du", ["-sh", outDir]).toString().split("\t")[0];
-console.error(`bundle ${relative(root, outDir)}: ${[...seenPkgs].join(", ")} + ${[...thirdParty.keys()].join(", ")} (${size})`);
+console.error(`bundle ${relative(root, outDir)}: ${[...seenPkgs].join(", ")} + ${[...thirdParty.keys()].join(", ")}${withData.length ? ` + shared/${withData.join(", shared/")}` : ""} (${size})`);
 console.error(`device: carry ["${relative(root, outDir)}"], command: bash ${relative(root, outDir)}/run.sh`);

@@ -188,6 +188,16 @@ describe("batched sweeps (gpu backend over a fake engine)", () => {
       expect(b.length).toBeLessThanOrEqual(2);
       expect(new Set(b.map((u) => `${u.policy.name}|${u.budget}|${u.item.tokens.length}`)).size).toBe(1);
     }
+    // Round-robin over groups: the first batches are one of each (policy, budget, length) group.
+    const groupOf = (b: (typeof batches)[number]) => `${b[0].policy.name}|${b[0].budget}|${b[0].item.tokens.length}`;
+    const groups = new Set(batches.map(groupOf)).size;
+    expect(new Set(batches.slice(0, groups).map(groupOf)).size).toBe(groups);
+    // Within a group, units are dealt: batch j holds units j, j + k, ...
+    const w = planBatches(units.filter((u) => u.item.dataset === "wikitext2" && u.policy.name === "full"), 2);
+    expect(w.map((b) => b.map((u) => u.item.id))).toEqual([
+      ["wikitext2-test#0", "wikitext2-test#2"],
+      ["wikitext2-test#1"],
+    ]);
     const sizes = (n: number, m: number) => planBatches(Array.from({ length: n }, () => units[0]), m).map((b) => b.length);
     expect(sizes(10, 4)).toEqual([4, 3, 3]);
     expect(sizes(93, 47)).toEqual([47, 46]);

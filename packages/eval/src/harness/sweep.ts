@@ -131,9 +131,12 @@ export function pendingUnits(units: readonly SweepUnit[], done: Iterable<ResultR
 
 /**
  * Batches for a backend with a batched path: the units of one (policy, budget, window length,
- * generation length) group, in sweep order, split into ceil(n / maxBatch) near-equal batches
- * (sizes differ by at most one). Groups come in order of first appearance. Deterministic for a
- * given unit list, so every shard and every rerun sees the same batches.
+ * generation length) group, in sweep order, dealt into ceil(n / maxBatch) near-equal batches
+ * (unit i of the group into batch i mod k, so each batch spans the group's items: every needle
+ * depth, say). Ordered round-robin over the groups (every group's first batch, then every group's
+ * second, ...), so a run stopped early still has every policy and budget on the same samples,
+ * across all depths. Deterministic for a given unit list, so every shard and rerun sees the same
+ * batches.
  */
 export function planBatches(units: readonly SweepUnit[], maxBatch: number): SweepUnit[][] {
   const groups = new Map<string, SweepUnit[]>();
@@ -147,16 +150,13 @@ export function planBatches(units: readonly SweepUnit[], maxBatch: number): Swee
     }
     g.push(u);
   }
-  const out: SweepUnit[][] = [];
-  for (const g of groups.values()) {
+  const chunked = [...groups.values()].map((g) => {
     const k = Math.ceil(g.length / maxBatch);
-    let start = 0;
-    for (let i = 0; i < k; i++) {
-      const size = Math.floor(g.length / k) + (i < g.length % k ? 1 : 0);
-      out.push(g.slice(start, start + size));
-      start += size;
-    }
-  }
+    return Array.from({ length: k }, (_, j) => g.filter((_, i) => i % k === j));
+  });
+  const out: SweepUnit[][] = [];
+  const rounds = Math.max(0, ...chunked.map((c) => c.length));
+  for (let r = 0; r < rounds; r++) for (const c of chunked) if (r < c.length) out.push(c[r]);
   return out;
 }
 

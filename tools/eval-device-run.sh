@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Issue 8's GPU evaluation sweeps, run on the GPU host inside the bundle of tools/eval-bundle.sh:
+#   BUNDLE=.gpu-bundle bash tools/eval-device-run.sh [check] [needle] [wikitext] [longbench]
+# (default: all four, in that order). Each step has a wall-clock cap and the whole run a total cap,
+# so one slow config cannot eat the others' time; a capped config keeps what it finished (results
+# are JSON lines, appended per unit) and a later run resumes it (see "Resuming" below).
+#   check      kvwalk-eval batch-check: 8 WikiText-2 windows of 1024 tokens as one batch vs 3 alone,
+#              per GPU policy (bit-identical expected except the walker) and ms per decode step
+#   needle     packages/eval/configs/gpu-needle-4096.json   (passkey, 4096 tokens, 5 depths x 20)
+#   wikitext   packages/eval/configs/gpu-wikitext-all.json  (all 93 WikiText-2 test windows)
+#   longbench  packages/eval/configs/gpu-longbench-gen.json (multi_news generation, ROUGE-L)
+# Each config runs as SHARDS processes (`--shard i/n`, whole batches per shard) with CONCURRENCY
+# batches in flight per process, then `kvwalk-eval report` writes its report.
+# Results: $RESULTS/<config>/ (default packages/eval/report-gpu/<config>/), archived with the logs
+# into $OUT/eval-gpu.tar.gz (relative to packages/eval: unpack it there with
+# `tar xzf eval-gpu.tar.gz -C packages/eval`).
+# Resuming: the results folder is an untracked, not ignored folder of the working tree, so after
+# unpacking the archive here, the next device run gets it and runs only the missing units.
+# Environment: BUNDLE (.gpu-bundle), RESULTS, OUT, TOTAL_CAP (seconds, default 540), CHECK_CAP (45),
+# NEEDLE_CAP (140), WIKI_CAP (170), LB_CAP (140), NEEDLE_SHARDS/NEEDLE_CONC (4/2),
+# WIKI_SHARDS/WIKI_CONC (8/1: host-bound, the NLL of every token is computed on the CPU),
+# LB_SHARDS/LB_CONC (4/2).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+B=${BUNDLE:-.gpu-bundle}
+[ -f "$B/node.xz" ] || { echo "no bundle at $B (build it with tools/eval-bundle.sh)" >&2; exit 2; }
+B=$(cd "$B" && pwd)
+mkdir -p "$B/bin" && xz -dc "$B/node.xz" > "$B/bin/node" && chmod +x "$B/bin/node" && export PATH=$B/bin:$PATH
+find "$B/shared" -name '*.xz' | while read -r f; do [ -f "${f%.xz}" ] || xz -dk "$f"; done
+export KVWALK_SHARED=$B/shared
+export KVWALK_COMMIT=$(cat "$B/COMMIT" 2>/dev/null || echo unknown)
+if [ -z "${KVWALK_CUBLAS:-}" ]; then
+  KVWALK_CUBLAS=$(find /usr/local /usr/lib /usr/lib64 /opt -name 'libcublas.so.*' 2>/dev/null | grep -v Lt | head -1)
+  [ -n "$KVWALK_CUBLAS" ] || KVWALK_CUBLAS=$(find / -name 'libcublas.so.*' 2>/dev/null | grep -v Lt | head -1)
+fi
+export KVWALK_CUBLAS
+export UV_THREADPOOL_SIZE=16
+for f in models/fixture-lm/config.json models/fixture-lm/tokenizer.json data/wikitext-2-raw/wiki.test.raw data/wikitext-2-raw/wiki.valid.raw data/longbench/multi_news.jsonl; do
+  [ -f "$KVWALK_SHARED/$f" ] || { echo "missing $KVWALK_SHARED/$f (build the bundle with tools/eval-bundle.sh)" >&2; exit 2; }
+done
+CLI=(node "$B/packages/eval/dist/cli.js")
+RES=${RESULTS:-packages/eval/report-gpu}
+FINAL=${OUT:-$PWD/out}
+mkdir -p "$FINAL" "$RES"
+LOG=$RES/device-run.log
+exec > >(tee -a "$LOG") 2>&1
+trap 'sleep 1; tar czf "$FINAL/eval-gpu.tar.gz" -C "$(dirname "$RES")" "$(basename "$RES")"; echo "archive: $FINAL/eval-gpu.tar.gz ($(du -h "$FINAL/eval-gpu.tar.gz" | cut -f1))"' EXIT
+DEADLINE=$((SECONDS + ${TOTAL_CAP:-540}))
+echo "== $(date -u +%FT%TZ) commit $KVWALK_COMMIT, node $(node --version), cublas: ${KVWALK_CUBLAS:-none}, $(nproc) cores"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>&1 | tee "$RES/nvidia-smi.csv"
+
+# Seconds left for a step: its own cap, but never past the total deadline (minus 15 s for reports and the archive).
+cap_for() {
+  local left=$((DEADLINE - SECONDS - 15))
+  [ "$1" -lt "$left" ] && echo "$1" || echo "$left"
+}
+
+run_config() {
+  local name=$1 cap shards=$3 conc=$4
+  cap=$(cap_for "$2")
+  local cfg=packages/eval/configs/$name.json out=$RES/$name
+  if [ "$cap" -lt 10 ]; then
+    echo "== $name: skipped (no time left before the total cap)"
+    return
+  fi
+  mkdir -p "$out/logs"
+  cp "$cfg" "$out/config.json"
+  local plan total
+  plan=$("${CLI[@]}" run --config "$cfg" --out "$out" --dry-run | tail -2)
+  total=$(echo "$plan" | grep -o '^[0-9]* units' | cut -d' ' -f1)
+  echo "== $name: $shards shards x $conc batches in flight, cap ${cap}s; plan: $(echo "$plan" | tr '\n' ' ')"
+  local start=$SECONDS pids=() i
+  for ((i = 0; i < shards; i++)); do
+    timeout --signal=TERM --kill-after=10 "$cap" "${CLI[@]}" run --config "$cfg" --out "$out" --shard "$i/$shards" --concurrency "$conc" --no-report >"$out/logs/shard-$i.log" 2>&1 &
+    pids+=($!)
+  done
+  local last=$SECONDS alive p
+  while :; do
+    alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ $alive = 1 ] || break
+    sleep 2
+    if [ $((SECONDS - last)) -ge 15 ]; then
+      last=$SECONDS
+      echo "   $name: $(cat "$out"/results*.jsonl 2>/dev/null | wc -l)/$total units after $((SECONDS - start)) s"
+    fi
+  done
+  local rc status=""
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}"
+    rc=$?
+    status+=" $i:$rc"
+    [ $rc = 0 ] || tail -3 "$out/logs/shard-$i.log" | sed "s/^/   shard $i: /"
+  done
+  local done_units
+  done_units=$(cat "$out"/results*.jsonl 2>/dev/null | wc -l)
+  echo "== $name: $done_units/$total units in $((SECONDS - start)) s (exit codes$status; 124 = capped, rerun to resume)"
+  grep -h "^  [a-z0-9-]*: .* s per unit" "$out"/logs/shard-*.log | sort | sed "s/^/   /" || true
+  "${CLI[@]}" report --config "$cfg" --out "$out" | tail -1
+}
+
+steps=("$@")
+[ ${#steps[@]} -gt 0 ] || steps=(check needle wikitext longbench)
+for s in "${steps[@]}"; do
+  case $s in
+    check)
+      cap=$(cap_for "${CHECK_CAP:-45}")
+      echo "== batch-check (cap ${cap}s)"
+      timeout --signal=TERM --kill-after=5 "$cap" "${CLI[@]}" batch-check --config packages/eval/configs/gpu-wikitext-all.json --batch 8 --length 1024 --out "$RES/batch-check.json"
+      echo "   exit $?"
+      ;;
+    needle) run_config gpu-needle-4096 "${NEEDLE_CAP:-140}" "${NEEDLE_SHARDS:-4}" "${NEEDLE_CONC:-2}" ;;
+    wikitext) run_config gpu-wikitext-all "${WIKI_CAP:-170}" "${WIKI_SHARDS:-8}" "${WIKI_CONC:-1}" ;;
+    longbench) run_config gpu-longbench-gen "${LB_CAP:-140}" "${LB_SHARDS:-4}" "${LB_CONC:-2}" ;;
+    *) echo "unknown step $s (check, needle, wikitext, longbench)" >&2 ;;
+  esac
+done
+echo "== done after $SECONDS s"
