@@ -63,7 +63,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Engine",
                        {InstanceMethod("upload", &EngineWrap::Upload), InstanceMethod("randomize", &EngineWrap::Randomize),
-                        InstanceMethod("prefill", &EngineWrap::Prefill), InstanceMethod("decode", &EngineWrap::Decode),
+                        InstanceMethod("prefill", &EngineWrap::Prefill), InstanceMethod("decode", &EngineWrap::Decode), InstanceMethod("mixed", &EngineWrap::Mixed),
                         InstanceMethod("reset", &EngineWrap::Reset), InstanceMethod("setLength", &EngineWrap::SetLength),
                         InstanceMethod("lengths", &EngineWrap::Lengths), InstanceMethod("fillCacheRandom", &EngineWrap::FillCacheRandom),
                         InstanceMethod("info", &EngineWrap::Info), InstanceMethod("takeTimes", &EngineWrap::TakeTimes),
@@ -250,6 +250,24 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return p;
   }
 
+  // { next, logprob, logits? } of a decode or mixed step.
+  static Napi::Value sampled(Napi::Env env, const std::vector<int>& next, const std::vector<float>& logprob, const std::vector<float>& logits,
+                             bool want_logits) {
+    Napi::Object o = Napi::Object::New(env);
+    auto a = Napi::Int32Array::New(env, next.size());
+    std::copy(next.begin(), next.end(), a.Data());
+    auto b = Napi::Float32Array::New(env, logprob.size());
+    std::copy(logprob.begin(), logprob.end(), b.Data());
+    o.Set("next", a);
+    o.Set("logprob", b);
+    if (want_logits) {
+      auto c = Napi::Float32Array::New(env, logits.size());
+      std::copy(logits.begin(), logits.end(), c.Data());
+      o.Set("logits", c);
+    }
+    return o;
+  }
+
   // decode(tokens: Int32Array [B], temperature: Float32Array [B], topP: Float32Array [B], seed, wantLogits)
   //   -> Promise<{ next: Int32Array, logprob: Float32Array, logits?: Float32Array [B, vocab] }>
   Napi::Value Decode(const Napi::CallbackInfo& info) {
@@ -274,21 +292,40 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
           return e->decode(tokens, temp.data(), top_p.data(), static_cast<uint32_t>(seed), next->data(), logprob->data(),
                            want_logits ? logits->data() : nullptr);
         },
-        [next, logprob, logits, want_logits](Napi::Env env) -> Napi::Value {
-          Napi::Object o = Napi::Object::New(env);
-          auto a = Napi::Int32Array::New(env, next->size());
-          std::copy(next->begin(), next->end(), a.Data());
-          auto b = Napi::Float32Array::New(env, logprob->size());
-          std::copy(logprob->begin(), logprob->end(), b.Data());
-          o.Set("next", a);
-          o.Set("logprob", b);
-          if (want_logits) {
-            auto c = Napi::Float32Array::New(env, logits->size());
-            std::copy(logits->begin(), logits->end(), c.Data());
-            o.Set("logits", c);
-          }
-          return o;
-        });
+        [next, logprob, logits, want_logits](Napi::Env env) { return sampled(env, *next, *logprob, *logits, want_logits); });
+    Napi::Promise p = job->promise();
+    job->Queue();
+    return p;
+  }
+
+  // mixed(tokens: Int32Array [B], prompt: Int32Array [P], temperature: Float32Array [B + 1], topP: Float32Array [B + 1],
+  //       seed, wantLogits) -> Promise<{ next: Int32Array [B + 1], logprob, logits?: Float32Array [B + 1, vocab] }>:
+  //   sequences 0..B-1 decode one token and `prompt` is prefilled into region B, in one step.
+  Napi::Value Mixed(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Engine* e = live(env);
+    auto tokens = typed_vector<int32_t>(info, 0, "tokens", napi_int32_array, "an Int32Array");
+    auto prompt = typed_vector<int32_t>(info, 1, "prompt", napi_int32_array, "an Int32Array");
+    auto temp = typed_vector<float>(info, 2, "temperature", napi_float32_array, "a Float32Array");
+    auto top_p = typed_vector<float>(info, 3, "topP", napi_float32_array, "a Float32Array");
+    const int seed = int_arg(info, 4, "seed", 0, 0x7fffffff);
+    const bool want_logits = info[5].ToBoolean().Value();
+    const size_t B = tokens.size();
+    if (B < 1 || B + 1 > static_cast<size_t>(e->options().max_batch))
+      throw_invalid_argument(env, "tokens", "1 to maxBatch - 1 (" + std::to_string(e->options().max_batch - 1) + ") tokens", info[0], true);
+    if (prompt.empty()) throw_invalid_argument(env, "prompt", "a non-empty Int32Array", info[1]);
+    if (temp.size() != B + 1) throw_invalid_argument(env, "temperature", "a Float32Array of length " + std::to_string(B + 1), info[2]);
+    if (top_p.size() != B + 1) throw_invalid_argument(env, "topP", "a Float32Array of length " + std::to_string(B + 1), info[3]);
+    auto next = std::make_shared<std::vector<int>>(B + 1);
+    auto logprob = std::make_shared<std::vector<float>>(B + 1);
+    auto logits = std::make_shared<std::vector<float>>(want_logits ? (B + 1) * e->shape().vocab : 0);
+    auto job = new Job(
+        env, this,
+        [e, tokens, prompt, temp, top_p, seed, next, logprob, logits, want_logits]() {
+          return e->mixed(tokens, prompt, temp.data(), top_p.data(), static_cast<uint32_t>(seed), next->data(), logprob->data(),
+                          want_logits ? logits->data() : nullptr);
+        },
+        [next, logprob, logits, want_logits](Napi::Env env) { return sampled(env, *next, *logprob, *logits, want_logits); });
     Napi::Promise p = job->promise();
     job->Queue();
     return p;

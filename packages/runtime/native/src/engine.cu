@@ -378,7 +378,10 @@ StepTimes Engine::take_times() {
 }
 
 // x_ holds T token embeddings; device int arrays hold positions/region/slot (and lengths/starts for decode).
-std::string Engine::forward_layers(int T, bool decode, const std::vector<int>& seq_starts, const std::vector<int>& seq_regions, int max_len) {
+// Rows [0, decode_rows) are decode rows (row b = region b, one new token attending to its cache);
+// rows of the prefill sequences follow (seq_starts: absolute row offsets, seq_regions: their regions).
+// A mixed step has both.
+std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int>& seq_starts, const std::vector<int>& seq_regions, int max_len) {
   const ModelShape& s = shape_;
   const int H = s.heads, KVH = s.kv_heads, D = s.head_dim, hid = s.hidden, I = s.intermediate;
   const int qkv_rows = (H + 2 * KVH) * D;
@@ -396,7 +399,9 @@ std::string Engine::forward_layers(int T, bool decode, const std::vector<int>& s
     e = (expr);                                         \
     if (e != cudaSuccess) return check(e, what);        \
   } while (0)
-  const bool fused = decode && T <= gemv_rows_;
+  const bool decode = decode_rows > 0;
+  const int Bd = decode_rows;
+  const bool fused = decode_rows == T && T <= gemv_rows_;
   // A fused GEMV over this step's T rows (see launch_gemv).
   auto gemv = [&](const void* a, int lda, GemvInput in, const bf16_t* norm_w, const bf16_t* w, int K, int N, float* c, bool acc) {
     GemvParams g;
@@ -438,14 +443,14 @@ std::string Engine::forward_layers(int T, bool decode, const std::vector<int>& s
       a.starts = s.sliding_window > 0 ? d_starts : nullptr;
       a.out = attn_;
       a.lse = lse_;
-      a.batch = T;
+      a.batch = Bd;
       a.num_heads = H;
       a.num_kv_heads = KVH;
       a.head_dim = D;
       a.kv_capacity = static_cast<int>(C);
       a.max_length = max_len;
       a.scale = scale;
-      a.num_splits = decode_choose_splits(T, H, max_len, sm_count_);
+      a.num_splits = decode_choose_splits(Bd, H, max_len, sm_count_);
       a.workspace = workspace_;
       a.graph = graph_ ? static_cast<char*>(graph_) + static_cast<size_t>(l) * B * H * C * kGraphNodeBytes : nullptr;
       a.nodes = nullptr;
@@ -454,16 +459,17 @@ std::string Engine::forward_layers(int T, bool decode, const std::vector<int>& s
       KV_TRY(launch_decode_attention(a, stream_), "decode attention");
       if (opts_.evict.policy == EvictPolicy::H2O || opts_.evict.policy == EvictPolicy::Tova) {
         const bool h2o = opts_.evict.policy == EvictPolicy::H2O;
-        KV_TRY(launch_attention_mass(q_, kc, lse_, d_len, a.starts, T, H, KVH, D, static_cast<int>(C), scale, h2o ? 0 : 1,
+        KV_TRY(launch_attention_mass(q_, kc, lse_, d_len, a.starts, Bd, H, KVH, D, static_cast<int>(C), scale, h2o ? 0 : 1,
                                      opts_.evict.h2o_decay, scores_ + static_cast<size_t>(l) * B * KVH * C, stream_),
                "attention mass");
       }
       mark(1);
       if (!fused) {
-        KV_TRY(launch_f32_to_bf16(attn_, static_cast<size_t>(T) * H * D, h_, stream_), "convert");
+        KV_TRY(launch_f32_to_bf16(attn_, static_cast<size_t>(Bd) * H * D, h_, stream_), "convert");
         mark(2);
       }
-    } else {
+    }
+    if (seq_starts.size() > 1) {
       for (size_t i = 0; i + 1 < seq_starts.size(); i++) {
         const int t0 = seq_starts[i], n = seq_starts[i + 1] - t0;
         const size_t roff = static_cast<size_t>(seq_regions[i]) * KVH * C * D;
@@ -534,7 +540,7 @@ std::string Engine::prefill(const std::vector<int>& regions, const std::vector<i
   if (e == cudaSuccess) e = launch_embed(ints_ + kTokens * max_tok_, T, embed_, s.vocab, s.hidden, x_, error_flag_, stream_);
   if (e != cudaSuccess) return check(e, "prefill input");
   mark(2);
-  std::string err = forward_layers(T, false, offsets, regions, 0);
+  std::string err = forward_layers(T, 0, offsets, regions, 0);
   if (!err.empty()) return err;
   const int V = s.vocab, hid = s.hidden;
   // Last-token logits of each sequence: normalize those rows only, then one LM-head GEMM.
@@ -576,7 +582,7 @@ std::string Engine::decode_body(int B, int max_len) {
   cudaError_t e = launch_embed(ints_ + kTokens * max_tok_, B, embed_, s.vocab, s.hidden, x_, error_flag_, stream_);
   if (e != cudaSuccess) return check(e, "embedding");
   mark(2);
-  std::string err = forward_layers(B, true, {}, {}, max_len);
+  std::string err = forward_layers(B, B, {}, {}, max_len);
   if (!err.empty()) return err;
   if (B <= gemv_rows_) {
     GemvParams g;
@@ -698,6 +704,99 @@ std::string Engine::decode(const std::vector<int>& tokens, const float* temperat
     lengths_[b] += 1;
     positions_[b] += 1;
   }
+  step_counter_++;
+  times_.steps++;
+  return "";
+}
+
+std::string Engine::mixed(const std::vector<int>& tokens, const std::vector<int>& prompt, const float* temperature, const float* top_p,
+                          uint32_t seed, int* next, float* logprob, float* logits_out) {
+  const ModelShape& s = shape_;
+  const int Bd = static_cast<int>(tokens.size());
+  const int P = static_cast<int>(prompt.size());
+  const int T = Bd + P;
+  if (opts_.evict.policy != EvictPolicy::None) return "mixed prefill + decode steps need eviction off (the evicting step is decode-only)";
+  if (Bd < 1 || Bd + 1 > opts_.max_batch)
+    return "mixed step of " + std::to_string(Bd) + " decoding sequences: needs 1 to maxBatch - 1 (" + std::to_string(opts_.max_batch - 1) + ")";
+  if (P < 1) return "mixed step with an empty prompt";
+  if (T > max_tok_) return "mixed step of " + std::to_string(T) + " rows exceeds maxPrefillTokens " + std::to_string(max_tok_);
+  if (P > opts_.capacity) return "prompt of " + std::to_string(P) + " tokens exceeds the cache capacity " + std::to_string(opts_.capacity);
+  if (P > s.max_positions) return "prompt of " + std::to_string(P) + " tokens exceeds the model's maximum positions " + std::to_string(s.max_positions);
+  int* h_tok = host_ints_ + kTokens * max_tok_;
+  int* h_pos = host_ints_ + kPositions * max_tok_;
+  int* h_reg = host_ints_ + kRegion * max_tok_;
+  int* h_slot = host_ints_ + kSlot * max_tok_;
+  int* h_len = host_ints_ + kLengths * max_tok_;
+  int* h_starts = host_ints_ + kStarts * max_tok_;
+  int max_len = 0;
+  for (int b = 0; b < Bd; b++) {
+    const int len = lengths_[b];
+    if (len < 1) return "sequence " + std::to_string(b) + " has no prompt (prefill it first)";
+    if (len >= opts_.capacity) return "sequence " + std::to_string(b) + " filled its cache (capacity " + std::to_string(opts_.capacity) + ")";
+    if (positions_[b] >= s.max_positions) return "sequence " + std::to_string(b) + " reached the model's maximum positions " + std::to_string(s.max_positions);
+    h_tok[b] = tokens[b];
+    h_pos[b] = positions_[b];
+    h_reg[b] = b;
+    h_slot[b] = len;
+    h_len[b] = len + 1;
+    h_starts[b] = s.sliding_window > 0 ? std::max(0, len + 1 - s.sliding_window) : 0;
+    max_len = std::max(max_len, len + 1);
+  }
+  for (int t = 0; t < P; t++) {
+    h_tok[Bd + t] = prompt[t];
+    h_pos[Bd + t] = t;
+    h_reg[Bd + t] = Bd;
+    h_slot[Bd + t] = t;
+  }
+  for (int r = 0; r <= Bd; r++) {
+    host_floats_[r] = temperature ? temperature[r] : 0.f;
+    host_floats_[opts_.max_batch + r] = top_p ? top_p[r] : 1.f;
+  }
+  cudaError_t e = cudaSuccess;
+  const int tl_step = tl_begin(0, stream_);
+  for (int a = 0; a < kLengths && e == cudaSuccess; a++)  // tokens, positions, region, slot: all T rows
+    e = cudaMemcpyAsync(ints_ + a * max_tok_, host_ints_ + a * max_tok_, static_cast<size_t>(T) * 4, cudaMemcpyHostToDevice, stream_);
+  for (int a = kLengths; a <= kStarts && e == cudaSuccess; a++)  // lengths, starts: decode rows
+    e = cudaMemcpyAsync(ints_ + a * max_tok_, host_ints_ + a * max_tok_, static_cast<size_t>(Bd) * 4, cudaMemcpyHostToDevice, stream_);
+  if (e == cudaSuccess) e = cudaMemcpyAsync(floats_, host_floats_, 2 * opts_.max_batch * 4, cudaMemcpyHostToDevice, stream_);
+  if (e == cudaSuccess) e = cudaMemsetAsync(error_flag_, 0, 4, stream_);
+  if (e == cudaSuccess) e = launch_embed(ints_ + kTokens * max_tok_, T, embed_, s.vocab, s.hidden, x_, error_flag_, stream_);
+  if (e != cudaSuccess) return check(e, "mixed step input");
+  mark(2);
+  std::string err = forward_layers(T, Bd, {Bd, T}, {Bd}, max_len);
+  if (!err.empty()) return err;
+  // Logits of the Bd decode rows and of the prompt's last row, as rows 0..Bd of h_.
+  const int hid = s.hidden, V = s.vocab;
+  e = launch_rmsnorm(x_, final_norm_, Bd, hid, s.rms_eps, h_, stream_);
+  if (e == cudaSuccess) e = launch_rmsnorm(x_ + static_cast<size_t>(T - 1) * hid, final_norm_, 1, hid, s.rms_eps, h_ + static_cast<size_t>(Bd) * hid, stream_);
+  mark(2);
+  if (e == cudaSuccess) e = launch_gemm(gemm_, h_, hid, lm_head_, hid, logits_, V, Bd + 1, V, hid, false, stream_);
+  mark(0);
+  int* d_next = ints_ + kNext * max_tok_;
+  float* d_logprob = floats_ + 2 * opts_.max_batch;
+  if (e == cudaSuccess)
+    e = launch_sample(logits_, Bd + 1, V, floats_, floats_ + opts_.max_batch, seed, step_counter_, d_next, d_logprob, stream_);
+  if (e == cudaSuccess) e = cudaMemcpyAsync(host_ints_ + kNext * max_tok_, d_next, (Bd + 1) * 4, cudaMemcpyDeviceToHost, stream_);
+  if (e == cudaSuccess) e = cudaMemcpyAsync(host_floats_ + 2 * opts_.max_batch, d_logprob, (Bd + 1) * 4, cudaMemcpyDeviceToHost, stream_);
+  if (e == cudaSuccess && logits_out)
+    e = cudaMemcpyAsync(logits_out, logits_, static_cast<size_t>(Bd + 1) * V * 4, cudaMemcpyDeviceToHost, stream_);
+  int flag = 0;
+  if (e == cudaSuccess) e = cudaMemcpyAsync(&flag, error_flag_, 4, cudaMemcpyDeviceToHost, stream_);
+  mark(2);
+  tl_end(tl_step, stream_);
+  if (e == cudaSuccess) e = cudaStreamSynchronize(stream_);
+  if (e != cudaSuccess) return check(e, "mixed step");
+  if (flag) return "a token id is outside the vocabulary [0, " + std::to_string(V) + ")";
+  for (int r = 0; r <= Bd; r++) {
+    next[r] = host_ints_[kNext * max_tok_ + r];
+    if (logprob) logprob[r] = host_floats_[2 * opts_.max_batch + r];
+  }
+  for (int b = 0; b < Bd; b++) {
+    lengths_[b] += 1;
+    positions_[b] += 1;
+  }
+  lengths_[Bd] = P;
+  positions_[Bd] = P;
   step_counter_++;
   times_.steps++;
   return "";

@@ -106,6 +106,12 @@ class Engine {
   // logits_out [B, vocab] when non-null.
   std::string decode(const std::vector<int>& tokens, const float* temperature, const float* top_p, uint32_t seed,
                      int* next, float* logprob, float* logits_out);
+  // One step that decodes sequences 0..B-1 (tokens [B]) and prefills `prompt` into region B, sharing
+  // every weight pass (GEMMs over B + prompt rows; decode rows through the fused decode attention, the
+  // prompt through the prefill attention). next/logprob [B + 1]: the decode rows' samples, then the new
+  // sequence's first token; logits_out [B + 1, vocab] optional. Eviction must be off.
+  std::string mixed(const std::vector<int>& tokens, const std::vector<int>& prompt, const float* temperature, const float* top_p,
+                    uint32_t seed, int* next, float* logprob, float* logits_out);
   // Eviction counters since creation; walker and compaction times from CUDA events (synchronizes).
   EvictStats evict_stats();
   int position(int region) const { return positions_[region]; }
@@ -140,7 +146,7 @@ class Engine {
   std::string alloc(void** p, size_t bytes, const char* what);
   std::string check(cudaError_t e, const char* what);
   // Runs layers over T tokens whose embeddings are in x_: mode prefill (per-sequence attention) or decode.
-  std::string forward_layers(int T, bool decode, const std::vector<int>& seq_starts, const std::vector<int>& seq_regions, int max_len);
+  std::string forward_layers(int T, int decode_rows, const std::vector<int>& seq_starts, const std::vector<int>& seq_regions, int max_len);
   void mark(int phase);  // profiling: 0 gemm, 1 attention, 2 other
   // Enqueues embedding -> layers -> final norm -> LM head of a decode step of B sequences.
   std::string decode_body(int B, int max_len);

@@ -321,6 +321,40 @@ async function main(): Promise<void> {
         await e?.dispose();
       }
     }
+    // Mixed prefill + decode step vs the same work as two calls (baseline: decode step of B, then
+    // prefill of the new prompt), B = 7 sequences at 4k context, prompts of P tokens, same engine.
+    {
+      let e: Engine | undefined;
+      try {
+        const B = 7;
+        e = await createEngine({ model: { preset }, maxBatch: B + 1, capacity: 4096 + 64, maxPrefillTokens: 2048 + B, maxLogitRows: B + 1, progress: false });
+        e.native.fillCacheRandom(1);
+        const ones = new Float32Array(B + 1).fill(1);
+        for (const P of [16, 128, 512, 2048]) {
+          const prompt = Int32Array.from({ length: P }, (_, i) => (i * 7919) % s.vocab);
+          const reset = () => {
+            for (let b = 0; b < B; b++) e?.native.setLength(b, 4096);
+            e?.native.reset(B);
+          };
+          const separate = await p50(async () => {
+            reset();
+            await e?.native.decode(new Int32Array(B), new Float32Array(B), ones.subarray(0, B), 0, false);
+            await e?.native.prefill(Int32Array.of(B), prompt, Int32Array.of(0, P), false);
+          }, quick ? 5 : 15);
+          const mixed = await p50(async () => {
+            reset();
+            await e?.native.mixed(new Int32Array(B), prompt, new Float32Array(B + 1), ones, 0, false);
+          }, quick ? 5 : 15);
+          rows.push({ kind: "mixed-step", preset, context: 4096, decodeBatch: B, promptTokens: P, separateMs: separate, mixedMs: mixed, speedup: separate / mixed });
+          say(`mixed step ${preset} B ${B} @4k + prompt ${P}: separate ${separate.toFixed(3)} ms, mixed ${mixed.toFixed(3)} ms (x${(separate / mixed).toFixed(2)})`);
+        }
+      } catch (err) {
+        rows.push({ kind: "mixed-step", preset, error: (err as Error).message });
+        say(`mixed step ${preset}: ${(err as Error).message}`);
+      } finally {
+        await e?.dispose();
+      }
+    }
     // CUDA-graph replay vs plain stream launches (baseline), batch 1, 4k
     {
       const e = await createEngine({ model: { preset }, maxBatch: 1, capacity: 4096 + 64, maxPrefillTokens: 256, maxLogitRows: 1, cudaGraphs: false, progress: false });

@@ -75,6 +75,19 @@ export interface NativeEngine {
     seed: number,
     wantLogits: boolean,
   ): Promise<{ next: Int32Array; logprob: Float32Array; logits?: Float32Array }>;
+  /**
+   * One mixed step: sequences 0..B-1 (tokens [B]) decode one token while `prompt` is prefilled into
+   * region B, sharing the weight passes. temperature/topP [B + 1]; next/logprob [B + 1] (the last is the
+   * new sequence's first token); logits [B + 1, vocab] when asked. Eviction must be off.
+   */
+  mixed(
+    tokens: Int32Array,
+    prompt: Int32Array,
+    temperature: Float32Array,
+    topP: Float32Array,
+    seed: number,
+    wantLogits: boolean,
+  ): Promise<{ next: Int32Array; logprob: Float32Array; logits?: Float32Array }>;
   reset(region: number): void;
   setLength(region: number, length: number): void;
   lengths(): Int32Array;

@@ -72,6 +72,18 @@ export interface CreateEngineOptions {
   eviction?: EvictionOptions;
 }
 
+export interface GenerateBatchOptions extends GenerateOptions {
+  /**
+   * "together" (default): every prompt is prefilled first, then one decode step advances all.
+   * "staggered": prompts arrive one per step, as in serving: prompt 0 is prefilled, then each step
+   * decodes the running sequences and prefills the next prompt in the same weight pass (a mixed
+   * prefill + decode step, `native.mixed`). Needs eviction off. The new sequence's first token is
+   * sampled on the device (same rule as decode steps), so sampled (temperature > 0) runs differ from
+   * "together"; greedy runs agree up to f32 summation order.
+   */
+  arrivals?: "together" | "staggered";
+}
+
 export interface GenerateOptions {
   /** Default 128. */
   maxNewTokens?: number;
@@ -243,13 +255,18 @@ export class Engine {
    * Generates from several prompts at once (regions 0..n-1, one decode step advances all of them).
    * Returns the generated ids of each prompt (stopping at EOS per sequence when asked).
    */
-  generateBatch(prompts: (string | Int32Array | number[])[], opts: GenerateOptions = {}): Promise<Int32Array[]> {
+  generateBatch(prompts: (string | Int32Array | number[])[], opts: GenerateBatchOptions = {}): Promise<Int32Array[]> {
     if (!Array.isArray(prompts) || prompts.length < 1 || prompts.length > this.options.maxBatch) {
       throw new InvalidArgumentError("prompts", `1 to maxBatch (${this.options.maxBatch}) prompts`, prompts);
     }
     const ids = prompts.map((p) => this.encode(p));
     for (const p of ids) this.checkPrompt(p);
     const o = this.genOpts(opts);
+    const arrivals = expectOneOf("arrivals", opts.arrivals ?? "together", ["together", "staggered"] as const);
+    if (arrivals === "staggered") {
+      if (this.eviction) throw new InvalidArgumentError("arrivals", '"together" with eviction on (mixed steps need eviction off)', arrivals);
+      return this.exclusive(() => this.staggered(ids, o));
+    }
     return this.exclusive(async () => {
       const n = ids.length;
       const first = await this.prefillAll(ids);
@@ -273,6 +290,41 @@ export class Engine {
       }
       return out.map((a) => Int32Array.from(a));
     });
+  }
+
+  /** generateBatch with arrivals "staggered": prompt k joins at step k through a mixed step. */
+  private async staggered(ids: Int32Array[], o: Required<GenerateOptions>): Promise<Int32Array[]> {
+    const n = ids.length;
+    const out: number[][] = ids.map(() => []);
+    const done = new Array<boolean>(n).fill(false);
+    let t0 = performance.now();
+    const first = await this.native.prefill(Int32Array.of(0), ids[0], Int32Array.of(0, ids[0].length), false);
+    this.count("prefill", ids[0].length, t0);
+    let next: Int32Array = Int32Array.of(this.pickFirst(first.last, 0, o, FIRST_TOKEN_STEP).id);
+    for (;;) {
+      const active = next.length;
+      for (let b = 0; b < active; b++) {
+        if (done[b]) continue;
+        out[b].push(next[b]);
+        if ((o.stopAtEos && next[b] === this.eosId) || out[b].length >= o.maxNewTokens) done[b] = true;
+        if (ids[b].length + out[b].length >= this.sequenceLimit) done[b] = true;
+      }
+      if (active === n && done.every(Boolean)) break;
+      const rows = active < n ? active + 1 : active;
+      const temp = new Float32Array(rows).fill(o.temperature);
+      const topP = new Float32Array(rows).fill(o.topP);
+      t0 = performance.now();
+      if (active < n) {
+        const r = await this.native.mixed(next, ids[active], temp, topP, o.seed, false);
+        this.count("prefill", ids[active].length, t0);
+        next = r.next;
+      } else {
+        const r = await this.native.decode(next, temp, topP, o.seed, false);
+        this.count("decode", done.filter((d) => !d).length, t0);
+        next = r.next;
+      }
+    }
+    return out.map((a) => Int32Array.from(a));
   }
 
   private async prefillAll(ids: Int32Array[]): Promise<Float32Array> {

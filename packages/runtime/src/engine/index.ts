@@ -14,6 +14,7 @@ export {
   FIRST_TOKEN_STEP,
   type GemmChoice,
   type GeneratedToken,
+  type GenerateBatchOptions,
   type GenerateOptions,
   tokenLogProb,
 } from "./engine.js";

@@ -113,8 +113,9 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
     ),
   );
 
+  cases.push(mixedStepCase(dir, ids, V));
   const greedyFile = new URL("./fixture-greedy.json", import.meta.url);
-  // quick (compute-sanitizer): the reference, decode and batch cases only
+  // quick (compute-sanitizer): the reference, decode, mixed and batch cases only
   if (quick) return cases.concat(batchCases(dir, ids, V, quick), evictionCases(dir, ids, true));
   cases.push(
     guard("fixture greedy 256 tokens == CPU path (or divergence at a near-tie)", async () => {
@@ -140,6 +141,29 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
     }),
   );
 
+  cases.push(
+    guard("fixture staggered arrivals (mixed prefill + decode steps): greedy 256 tokens == CPU path (or near-tie)", async () => {
+      if (!existsSync(greedyFile)) return { ok: false, detail: `missing ${greedyFile.pathname}` };
+      const expected = JSON.parse(readFileSync(greedyFile, "utf8")) as { cases: { promptIds: number[]; tokens: number[]; margins: number[] }[] };
+      const n = expected.cases.length;
+      return withEngine({ model: dir, capacity: 1024, maxBatch: n }, async (e) => {
+        const got = await e.generateBatch(
+          expected.cases.map((c) => c.promptIds),
+          { maxNewTokens: expected.cases[0].tokens.length, stopAtEos: false, arrivals: "staggered" },
+        );
+        let ok = true;
+        const results = expected.cases.map((c, i) => {
+          const g = Array.from(got[i]);
+          const first = g.findIndex((t, k) => t !== c.tokens[k]);
+          const margin = first >= 0 ? c.margins[first] : null;
+          const explained = g.length === c.tokens.length && (first < 0 || (margin !== null && margin <= ENGINE_TOLERANCES.logitAbs));
+          ok &&= explained;
+          return { joinedAtStep: i, equalTokens: first < 0 ? g.length : first, firstDivergence: first, cpuMarginAtDivergence: margin, explained };
+        });
+        return { ok, results };
+      });
+    }),
+  );
   cases.push(...batchCases(dir, ids, V, quick));
   cases.push(...evictionCases(dir, ids, false));
   cases.push(
@@ -265,6 +289,62 @@ export function evictionCases(dir: string, ids: Int32Array, quick: boolean): Gpu
       });
     }),
   );
+}
+
+/**
+ * A mixed step (sequences 0..2 decode while a prompt is prefilled into region 3) against the same work
+ * as separate calls (decode step of 3, then prefill of the prompt): logits of every row, then one more
+ * decode step of all 4 sequences (which reads the K/V the mixed step wrote). Both sides use the same
+ * kernels except that the GEMMs run over 3 + P rows instead of 3 and P, so the difference is f32
+ * summation order (within the logit tolerance; bit-identical where cuBLAS keeps its kernel).
+ */
+function mixedStepCase(dir: string, ids: Int32Array, V: number): GpuCase {
+  return guard("fixture mixed prefill + decode step == separate prefill and decode (+ one step after)", async () => {
+    const prompts = [ids.subarray(0, 40), ids.subarray(50, 57), ids.subarray(100, 190)];
+    const newPrompt = ids.subarray(200, 333);
+    return withEngine({ model: dir, capacity: 1024, maxBatch: 4, maxPrefillTokens: 512 }, async (e) => {
+      const offsets = Int32Array.of(0, 40, 47, 137);
+      const all = new Int32Array(137);
+      for (let i = 0; i < 3; i++) all.set(prompts[i], offsets[i]);
+      const tokens = Int32Array.of(ids[40], ids[57], ids[190]);
+      const greedy = (n: number) => [new Float32Array(n), new Float32Array(n).fill(1)] as const;
+      // separate calls
+      await e.native.prefill(Int32Array.of(0, 1, 2), all, offsets, false);
+      const dec = await e.native.decode(tokens, ...greedy(3), 0, true);
+      const pre = await e.native.prefill(Int32Array.of(3), newPrompt, Int32Array.of(0, newPrompt.length), false);
+      const nextA = Int32Array.of(...dec.next, argmax(pre.last, 0, V));
+      const afterA = await e.native.decode(nextA, ...greedy(4), 0, true);
+      // the same as one mixed step
+      for (let r = 0; r < 4; r++) e.native.reset(r);
+      await e.native.prefill(Int32Array.of(0, 1, 2), all, offsets, false);
+      const mix = await e.native.mixed(tokens, newPrompt, ...greedy(4), 0, true);
+      const afterB = await e.native.decode(mix.next, ...greedy(4), 0, true);
+      let maxDiff = 0;
+      let bitwise = true;
+      const cmp = (a: Float32Array, ao: number, b: Float32Array, bo: number) => {
+        for (let v = 0; v < V; v++) {
+          const d = Math.abs(a[ao + v] - b[bo + v]);
+          if (d !== 0) bitwise = false;
+          maxDiff = Math.max(maxDiff, d);
+        }
+      };
+      const ml = mix.logits as Float32Array;
+      for (let r = 0; r < 3; r++) cmp(ml, r * V, dec.logits as Float32Array, r * V);
+      cmp(ml, 3 * V, pre.last, 0);
+      for (let r = 0; r < 4; r++) cmp(afterB.logits as Float32Array, r * V, afterA.logits as Float32Array, r * V);
+      const sameTokens = Array.from(mix.next).every((t, i) => t === nextA[i]) && Array.from(afterB.next).every((t, i) => t === afterA.next[i]);
+      const lengths = Array.from(e.native.lengths()).slice(0, 4);
+      const lengthsOk = lengths.join() === [42, 9, 92, 134].join();
+      return {
+        ok: maxDiff <= ENGINE_TOLERANCES.logitAbs && sameTokens && lengthsOk,
+        maxLogitAbsDiff: maxDiff,
+        bitwiseEqual: bitwise,
+        sameTokens,
+        lengths,
+        detail: lengthsOk ? undefined : `lengths ${lengths} != 42,9,92,134`,
+      };
+    });
+  });
 }
 
 /**
