@@ -34,6 +34,7 @@ export function runPolicy(policy: EvictionPolicy, length: number, row: RowSource
   const budget = policy.budget;
   const evict = new Int32Array(length).fill(length);
   if (budget >= length) {
+    policy.end?.();
     return { evict, evictions: 0, firstEviction: length, rowMs: 0, totalMs: performance.now() - t0, policy: policy.stats() };
   }
   const cache = new CacheState(Math.min(length, budget + 1));
@@ -60,6 +61,7 @@ export function runPolicy(policy: EvictionPolicy, length: number, row: RowSource
       policy.observe(t, cache, probs);
     }
   }
+  policy.end?.();
   return { evict, evictions, firstEviction, rowMs, totalMs: performance.now() - t0, policy: policy.stats() };
 }
 
@@ -186,7 +188,9 @@ export function retrospectiveScores(policies: EvictionPolicy[], length: number, 
     row(t, cache, probs);
     for (const p of policies) if (p.needsAttention) p.observe(t, cache, probs);
   }
-  return policies.map((p) => p.finalScores(length, cache).slice());
+  const scores = policies.map((p) => p.finalScores(length, cache).slice());
+  for (const p of policies) p.end?.();
+  return scores;
 }
 
 /**
@@ -218,6 +222,7 @@ export function retrospectiveEvict(policy: EvictionPolicy, length: number, row: 
   const t0 = performance.now();
   policy.begin({ length, streamId });
   if (policy.budget >= length) {
+    policy.end?.();
     return { evict: new Int32Array(length).fill(length), evictions: 0, firstEviction: length, rowMs: 0, totalMs: performance.now() - t0, policy: policy.stats() };
   }
   const [scores] = retrospectiveScores([policy], length, row, streamId);

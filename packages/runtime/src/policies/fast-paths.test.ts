@@ -1,10 +1,15 @@
 import { assertClose, seededRandom } from "@kvwalk/core/testing";
+import { compactGraph, createGraph, GRAPH_TOP_K, type GraphView } from "@kvwalk/graph-cache";
+import { walkReference } from "@kvwalk/walker-cuda";
 import { describe, expect, it } from "vitest";
+import { mixSeed } from "../rng.js";
 import { logitsRowSource, runPolicy, type SimulationResult } from "../simulate.js";
 import { syntheticLogits } from "../synthetic.js";
 import { PageRankDensePolicy, PageRankDenseSparsePolicy } from "./pagerank-dense.js";
 import { PageRankUndirectedPolicy, PageRankUndirectedSparsePolicy } from "./pagerank-undirected.js";
+import { PageRankWalkerPolicy, walkCounts } from "./pagerank-walker.js";
 import { CacheState, type EvictionPolicy, type PolicyOptions } from "./policy.js";
+import { Top4GraphPolicy } from "./top4-graph.js";
 import { TriangleGraph } from "./triangle-graph.js";
 
 // The fast paths against the implementations they replace, which are kept as references.
@@ -136,5 +141,119 @@ describe("pagerank-undirected: triangle + WebAssembly iteration agrees with the 
     const fast = finalScores(new PageRankUndirectedPolicy(opts));
     const ref = finalScores(new PageRankUndirectedSparsePolicy(opts));
     assertClose(fast, ref, { atol: 0, rtol: 1e-12 }, "undirected scores");
+  });
+});
+
+/** Random top-4 graph in the walker's layout (some invalid entries, some rows losing mass, some forward or out-of-range neighbours). */
+function randomTop4(n: number, seed: number): GraphView {
+  const rnd = seededRandom(seed);
+  const g = createGraph(n + 5);
+  for (let u = 0; u < n; u++) {
+    const k = Math.floor(rnd() * 5);
+    let s = 0;
+    const w: number[] = [];
+    for (let e = 0; e < k; e++) {
+      w.push(rnd() < 0.05 ? 0 : rnd());
+      s += w[e];
+    }
+    const scale = rnd() < 0.2 ? 1.4 * s : s;
+    for (let e = 0; e < k; e++) {
+      g.neighbors[u * GRAPH_TOP_K + e] = rnd() < 0.05 ? n + 2 : Math.floor(rnd() * (u + 1));
+      g.weights[u * GRAPH_TOP_K + e] = scale > 0 ? Math.fround(w[e] / scale) : 0;
+    }
+  }
+  return g;
+}
+
+describe("walkCounts equals @kvwalk/walker-cuda's walkReference bit for bit", () => {
+  const opts = [
+    { numNodes: 300, excludeBelow: 4, startWindow: 64, walkers: 512, steps: 20, seed: 1, graphIndex: 0, teleport: 0.15 },
+    { numNodes: 300, excludeBelow: 0, startWindow: 1, walkers: 64, steps: 7, seed: 0xffffffff, graphIndex: 0xffffffff, teleport: 0.5 },
+    { numNodes: 2000, excludeBelow: 3, startWindow: 1999, walkers: 300, steps: 20, seed: 123456789, graphIndex: 47, teleport: 0.15 },
+    { numNodes: 50, excludeBelow: 2, startWindow: 64, walkers: 100, steps: 30, seed: 5, graphIndex: 3, teleport: 0 },
+    { numNodes: 50, excludeBelow: 2, startWindow: 7, walkers: 100, steps: 5, seed: 6, graphIndex: 4, teleport: 1 },
+    { numNodes: 10, excludeBelow: 10, startWindow: 7, walkers: 10, steps: 5, seed: 6, graphIndex: 4, teleport: 0.15 },
+  ];
+  it.each(opts.map((o, i) => [i, o] as const))("case %i", (i, o) => {
+    const g = randomTop4(o.numNodes, 40 + i);
+    const counts = new Uint32Array(o.numNodes);
+    walkCounts(g, o, counts);
+    expect(counts).toEqual(walkReference(g, o));
+  });
+
+  it("many seeds on one graph (the walker's seeds per refresh)", () => {
+    const g = randomTop4(400, 9);
+    for (let k = 0; k < 20; k++) {
+      const o = { numNodes: 400, excludeBelow: 4, walkers: 128, steps: 20, seed: mixSeed(0, k), graphIndex: k };
+      const counts = new Uint32Array(400);
+      walkCounts(g, o, counts);
+      expect(counts).toEqual(walkReference(g, o));
+    }
+  });
+});
+
+class Top4Probe extends PageRankWalkerPolicy {
+  probe(cache: CacheState): { fast: GraphView; ref: GraphView; n: number } {
+    const { graph, numNodes } = this.compactLive(cache);
+    return { fast: graph, ref: this.compactLiveReference(cache), n: numNodes };
+  }
+}
+
+/** pagerank-walker as it was: compactGraph + walkReference per refresh (the reference of the fast path). */
+class WalkerReferencePolicy extends Top4GraphPolicy {
+  readonly name = "pagerank-walker";
+  private acc = new Float64Array(0);
+  protected override resetGraph(): void {
+    super.resetGraph();
+    this.acc = new Float64Array(this.length);
+  }
+  protected refresh(_t: number, cache: CacheState): void {
+    const graph = this.compactLiveReference(cache);
+    const counts = walkReference(graph, {
+      numNodes: cache.size,
+      excludeBelow: cache.lowerBound(this.sinks),
+      teleport: this.teleport,
+      startWindow: this.startWindow,
+      walkers: this.options.walkers ?? 1024,
+      steps: this.options.steps ?? 20,
+      seed: mixSeed(this.options.seed ?? 0, this.counters.refreshes),
+      graphIndex: this.streamId,
+    });
+    const decay = this.options.decay ?? 0.5;
+    for (let i = 0; i < cache.size; i++) {
+      const p = cache.tokens[i];
+      const v = decay * this.acc[p] + counts[i];
+      this.acc[p] = v;
+      this.scores[p] = v;
+    }
+  }
+}
+
+describe("pagerank-walker: in-place compaction + walkCounts equals compactGraph + walkReference", () => {
+  it("compactLive equals compactGraph on the live nodes at every refresh", () => {
+    const p = new Top4Probe({ budget: 0.3, refreshEvery: 5, walkers: 16, steps: 4 });
+    let checked = 0;
+    const row = logitsRowSource(logits, T);
+    runPolicy(
+      p,
+      T,
+      (t, cache, out) => {
+        row(t, cache, out);
+        if (t % 37 === 0 && t > 0) {
+          const { fast, ref, n } = p.probe(cache);
+          expect(fast.neighbors.subarray(0, n * GRAPH_TOP_K)).toEqual(ref.neighbors.subarray(0, n * GRAPH_TOP_K));
+          expect(fast.weights.subarray(0, n * GRAPH_TOP_K)).toEqual(ref.weights.subarray(0, n * GRAPH_TOP_K));
+          checked++;
+        }
+      },
+      2,
+    );
+    expect(checked).toBeGreaterThan(5);
+  });
+
+  it.each(cases)("%s: identical evictions and scores", (_, o) => {
+    const opts = { budget: 0.2, walkers: 256, ...o } as PolicyOptions;
+    expect(run(new PageRankWalkerPolicy(opts)).evict).toEqual(run(new WalkerReferencePolicy(opts)).evict);
+    expect(finalScores(new PageRankWalkerPolicy(opts))).toEqual(finalScores(new WalkerReferencePolicy(opts)));
   });
 });

@@ -31,6 +31,13 @@ export abstract class PageRankPolicy extends ScoredPolicy {
   /** Per-sequence reset of the subclass's graph state. */
   protected abstract resetGraph(): void;
 
+  /** Releases per-sequence buffers (the triangle of the exact variants goes back to its pool). */
+  protected endGraph(): void {}
+
+  end(): void {
+    this.endGraph();
+  }
+
   /** Recomputes `scores` of every cached token at step t (rows of queries < t are recorded). */
   protected abstract refresh(t: number, cache: CacheState): void;
 

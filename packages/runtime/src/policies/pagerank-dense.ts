@@ -1,7 +1,7 @@
 import { AttentionGraph, personalizedPageRankCausal } from "./attention-graph.js";
 import { PageRankPolicy } from "./pagerank-base.js";
 import type { CacheState } from "./policy.js";
-import { MAX_TRIANGLE_NODES, TriangleGraph, triangleCapacity } from "./triangle-graph.js";
+import { acquireTriangle, releaseTriangle, TriangleGraph, triangleCapacity, triangleFits } from "./triangle-graph.js";
 
 /**
  * `pagerank-dense` on sparse per-row edge lists (the original implementation): personalized PageRank
@@ -13,7 +13,7 @@ import { MAX_TRIANGLE_NODES, TriangleGraph, triangleCapacity } from "./triangle-
  * walker's semantics without sampling noise or the top-4 truncation. Solved exactly per refresh by
  * one causal backward sweep (personalizedPageRankCausal; no power iteration needed). Cost per
  * refresh: O(stored edges). Kept as the reference of `PageRankDensePolicy` (tests assert identical
- * scores and evictions) and as its fallback beyond MAX_TRIANGLE_NODES.
+ * scores and evictions) and as its fallback beyond MAX_TRIANGLE_NODES tokens.
  */
 export class PageRankDenseSparsePolicy extends PageRankPolicy {
   readonly name: string = "pagerank-dense";
@@ -53,17 +53,25 @@ export class PageRankDensePolicy extends PageRankDenseSparsePolicy {
 
   protected override resetGraph(): void {
     const cap = triangleCapacity(this.length, this.budget, this.refreshEvery);
-    if (cap > MAX_TRIANGLE_NODES) {
-      this.tg = null;
+    this.endGraph();
+    if (!triangleFits(this.length)) {
       super.resetGraph();
       return;
     }
-    this.tg = new TriangleGraph(cap, this.length);
+    this.tg = acquireTriangle(cap, this.length);
+  }
+
+  protected override endGraph(): void {
+    if (this.tg !== null) releaseTriangle(this.tg);
+    this.tg = null;
   }
 
   protected override update(t: number, cache: CacheState, probs: Float64Array): void {
     const tg = this.tg;
-    if (tg === null) return super.update(t, cache, probs);
+    if (tg === null) {
+      super.update(t, cache, probs);
+      return;
+    }
     if (t < this.sinks) return; // sinks are not nodes
     const row = TriangleGraph.rowStart(tg.nodeOf(t));
     const n = cache.size;
@@ -82,13 +90,19 @@ export class PageRankDensePolicy extends PageRankDenseSparsePolicy {
   }
 
   protected override onEvict(pos: number): void {
-    if (this.tg === null) return super.onEvict(pos);
+    if (this.tg === null) {
+      super.onEvict(pos);
+      return;
+    }
     this.tg.kill(pos);
   }
 
   protected override refresh(t: number, cache: CacheState): void {
     const tg = this.tg;
-    if (tg === null) return super.refresh(t, cache);
+    if (tg === null) {
+      super.refresh(t, cache);
+      return;
+    }
     const tokens = cache.tokens;
     const n = cache.size;
     const lo = cache.lowerBound(this.sinks);

@@ -1,7 +1,7 @@
 import { AttentionGraph, undirectedPageRank } from "./attention-graph.js";
 import { PageRankPolicy } from "./pagerank-base.js";
 import type { CacheState } from "./policy.js";
-import { MAX_TRIANGLE_NODES, TriangleGraph, triangleCapacity } from "./triangle-graph.js";
+import { acquireTriangle, releaseTriangle, TriangleGraph, triangleCapacity, triangleFits } from "./triangle-graph.js";
 
 /**
  * `pagerank-undirected`: the original design's literal Phase-1 scoring, `nx.pagerank(
@@ -24,7 +24,7 @@ export const WARM_ITERATIONS = 4;
 
 /**
  * pagerank-undirected on sparse per-row edge lists (the original implementation, undirectedPageRank):
- * the reference of PageRankUndirectedPolicy and its fallback beyond MAX_TRIANGLE_NODES.
+ * the reference of PageRankUndirectedPolicy and its fallback beyond MAX_TRIANGLE_NODES tokens.
  */
 export class PageRankUndirectedSparsePolicy extends PageRankPolicy {
   readonly name: string = "pagerank-undirected";
@@ -85,19 +85,27 @@ export class PageRankUndirectedPolicy extends PageRankUndirectedSparsePolicy {
 
   protected override resetGraph(): void {
     const cap = triangleCapacity(this.length, this.budget, this.refreshEvery);
-    if (cap > MAX_TRIANGLE_NODES) {
-      this.tg = null;
+    this.endGraph();
+    if (!triangleFits(this.length)) {
       super.resetGraph();
       return;
     }
-    this.tg = new TriangleGraph(cap, this.length);
+    this.tg = acquireTriangle(cap, this.length);
     this.xpos = new Float64Array(this.length);
     this.degree = new Float64Array(cap);
   }
 
+  protected override endGraph(): void {
+    if (this.tg !== null) releaseTriangle(this.tg);
+    this.tg = null;
+  }
+
   protected override update(t: number, cache: CacheState, probs: Float64Array): void {
     const tg = this.tg;
-    if (tg === null) return super.update(t, cache, probs);
+    if (tg === null) {
+      super.update(t, cache, probs);
+      return;
+    }
     const row = TriangleGraph.rowStart(tg.nodeOf(t));
     const n = cache.size;
     const tokens = cache.tokens;
@@ -115,13 +123,19 @@ export class PageRankUndirectedPolicy extends PageRankUndirectedSparsePolicy {
   }
 
   protected override onEvict(pos: number): void {
-    if (this.tg === null) return super.onEvict(pos);
+    if (this.tg === null) {
+      super.onEvict(pos);
+      return;
+    }
     this.tg.kill(pos);
   }
 
   protected override refresh(t: number, cache: CacheState): void {
     const tg = this.tg;
-    if (tg === null) return super.refresh(t, cache);
+    if (tg === null) {
+      super.refresh(t, cache);
+      return;
+    }
     const tokens = cache.tokens;
     const n = cache.size;
     if (n === 0) return;
@@ -130,6 +144,7 @@ export class PageRankUndirectedPolicy extends PageRankUndirectedSparsePolicy {
     const { teleport, tol, maxIter } = this.iterationOptions(cache);
     const index = tg.index;
     const { x, y, f, live } = tg;
+    if (this.degree.length < tg.capacity) this.degree = new Float64Array(tg.capacity);
     const deg = this.degree;
     const count = tg.count;
     // Degrees: W 1 over the live nodes.

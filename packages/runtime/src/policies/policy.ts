@@ -43,6 +43,11 @@ export interface EvictionPolicy {
   finalScores(t: number, cache: CacheState): Float64Array;
   /** Counters for reports (refreshes, time spent ranking). */
   stats(): PolicyStats;
+  /**
+   * Optional: the sequence is over; releases per-sequence buffers for reuse (the simulators call it
+   * after the last step and after `finalScores`). `stats` still works; anything else needs `begin`.
+   */
+  end?(): void;
 }
 
 export interface SequenceContext {

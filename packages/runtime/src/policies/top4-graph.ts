@@ -13,9 +13,15 @@ import type { CacheState } from "./policy.js";
  */
 export abstract class Top4GraphPolicy extends PageRankPolicy {
   private graph: GraphView = createGraph(0);
+  /** The compacted live graph, rebuilt in place at each refresh (capacity T). */
+  private live: GraphView = createGraph(0);
+  /** Position -> live node index (-1 when evicted), rebuilt at each refresh. */
+  private remap = new Int32Array(0);
 
   protected resetGraph(): void {
     this.graph = createGraph(this.length);
+    this.live = createGraph(this.length);
+    this.remap = new Int32Array(this.length);
   }
 
   protected update(t: number, cache: CacheState, probs: Float64Array): void {
@@ -29,9 +35,48 @@ export abstract class Top4GraphPolicy extends PageRankPolicy {
     }
   }
 
-  /** Graph of the live tokens (node i = cache.tokens[i]) and the number of live sinks. */
+  /**
+   * Graph of the live tokens (node i = cache.tokens[i]) and the number of live sinks: exactly what
+   * @kvwalk/graph-cache's compactGraph(graph, alive) returns for nodes < cache.size (neighbours
+   * remapped, entries pointing to evicted tokens squeezed out, weights unchanged), written into a
+   * buffer reused across refreshes and visiting only the live nodes. Valid until the next call.
+   */
   protected compactLive(cache: CacheState): { graph: GraphView; numNodes: number; excludeBelow: number } {
-    return { graph: compactGraph(this.graph, this.alive), numNodes: cache.size, excludeBelow: cache.lowerBound(this.sinks) };
+    const n = cache.size;
+    const tokens = cache.tokens;
+    const remap = this.remap;
+    remap.fill(-1);
+    for (let i = 0; i < n; i++) remap[tokens[i]] = i;
+    const srcN = this.graph.neighbors;
+    const srcW = this.graph.weights;
+    const dstN = this.live.neighbors;
+    const dstW = this.live.weights;
+    const cap = this.length;
+    for (let i = 0; i < n; i++) {
+      const src = tokens[i] * GRAPH_TOP_K;
+      const dst = i * GRAPH_TOP_K;
+      let w = 0;
+      for (let s = 0; s < GRAPH_TOP_K; s++) {
+        const j = srcN[src + s];
+        const nj = j >= 0 && j < cap ? remap[j] : -1;
+        if (nj < 0) continue;
+        dstN[dst + w] = nj;
+        dstW[dst + w] = srcW[src + s];
+        w++;
+      }
+      for (; w < GRAPH_TOP_K; w++) {
+        dstN[dst + w] = -1;
+        dstW[dst + w] = 0;
+      }
+    }
+    return { graph: this.live, numNodes: n, excludeBelow: cache.lowerBound(this.sinks) };
+  }
+
+  /** The same graph through @kvwalk/graph-cache's compactGraph (the reference of compactLive; tests). */
+  compactLiveReference(cache: CacheState): GraphView {
+    const keep = new Uint8Array(this.length);
+    for (let i = 0; i < cache.size; i++) keep[cache.tokens[i]] = 1;
+    return compactGraph(this.graph, keep);
   }
 }
 

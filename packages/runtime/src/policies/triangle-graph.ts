@@ -146,6 +146,11 @@ function kernelModule(): object {
 /** Largest node capacity of a TriangleGraph (packed float32 triangle of 512 MiB); policies fall back to sparse rows above it. */
 export const MAX_TRIANGLE_NODES = 16384;
 
+/** Whether a policy over `length` tokens uses a TriangleGraph (it may grow up to `length` nodes). */
+export function triangleFits(length: number): boolean {
+  return length <= MAX_TRIANGLE_NODES;
+}
+
 const PAGE = 65536;
 const align16 = (n: number) => (n + 15) & ~15;
 
@@ -159,27 +164,42 @@ export const COMPACT_DEAD_FRACTION = 0.125;
  */
 export class TriangleGraph {
   /** Node index -> token position (ascending). */
-  readonly nodes: Int32Array;
+  nodes: Int32Array;
   /** Token position -> node index, -1 when not a node. */
-  readonly index: Int32Array;
+  index: Int32Array;
   /** Nodes in the triangle (live and dead). */
   count = 0;
   /** Dead nodes among them. */
   dead = 0;
-  readonly tri: Float32Array;
-  readonly live: Int32Array;
-  readonly x: Float64Array;
-  readonly y: Float64Array;
-  readonly f: Float64Array;
-  private readonly map: Int32Array;
-  private readonly kernels: Kernels;
-  private readonly off: { tri: number; live: number; x: number; y: number; f: number; map: number };
+  tri: Float32Array;
+  live: Int32Array;
+  x: Float64Array;
+  y: Float64Array;
+  f: Float64Array;
+  private map: Int32Array;
+  private kernels: Kernels;
+  private off: { tri: number; live: number; x: number; y: number; f: number; map: number };
 
-  /** `capacity`: most nodes at once (live + dead); `length`: token positions 0..length-1. */
-  constructor(
-    readonly capacity: number,
-    length: number,
-  ) {
+  capacity: number;
+
+  /** `capacity`: most nodes at once (live + dead; grows on demand); `length`: token positions 0..length-1. */
+  constructor(capacity: number, length: number) {
+    this.capacity = 0;
+    this.nodes = new Int32Array(0);
+    this.tri = new Float32Array(0);
+    this.live = new Int32Array(0);
+    this.x = new Float64Array(0);
+    this.y = new Float64Array(0);
+    this.f = new Float64Array(0);
+    this.map = new Int32Array(0);
+    this.kernels = null as unknown as Kernels;
+    this.off = { tri: 0, live: 0, x: 0, y: 0, f: 0, map: 0 };
+    this.allocate(capacity);
+    this.index = new Int32Array(length).fill(-1);
+  }
+
+  /** (Re)allocates the memory for `capacity` nodes, keeping the current nodes and rows. */
+  private allocate(capacity: number): void {
     if (!(Number.isInteger(capacity) && capacity >= 1 && capacity <= MAX_TRIANGLE_NODES)) {
       throw new InvalidArgumentError("capacity", `an integer in [1, ${MAX_TRIANGLE_NODES}]`, capacity);
     }
@@ -192,19 +212,34 @@ export class TriangleGraph {
       at += bytes;
       return o;
     };
-    this.off = { tri: take(triBytes), x: take(vec), y: take(vec), f: take(vec), live: take(ivec), map: take(ivec) };
+    const off = { tri: take(triBytes), x: take(vec), y: take(vec), f: take(vec), live: take(ivec), map: take(ivec) };
     const memory = new wasm.Memory({ initial: Math.ceil(at / PAGE) });
     const inst = new wasm.Instance(kernelModule(), { env: { memory } });
-    this.kernels = inst.exports as unknown as Kernels;
     const buf = memory.buffer;
-    this.tri = new Float32Array(buf, this.off.tri, (capacity * (capacity + 1)) / 2);
-    this.x = new Float64Array(buf, this.off.x, capacity);
-    this.y = new Float64Array(buf, this.off.y, capacity);
-    this.f = new Float64Array(buf, this.off.f, capacity);
-    this.live = new Int32Array(buf, this.off.live, capacity);
-    this.map = new Int32Array(buf, this.off.map, capacity);
-    this.nodes = new Int32Array(capacity);
-    this.index = new Int32Array(length).fill(-1);
+    const tri = new Float32Array(buf, off.tri, (capacity * (capacity + 1)) / 2);
+    const live = new Int32Array(buf, off.live, capacity);
+    const nodes = new Int32Array(capacity);
+    tri.set(this.tri.subarray(0, TriangleGraph.rowStart(this.count)));
+    live.set(this.live.subarray(0, this.count));
+    nodes.set(this.nodes.subarray(0, this.count));
+    this.kernels = inst.exports as unknown as Kernels;
+    this.off = off;
+    this.tri = tri;
+    this.live = live;
+    this.nodes = nodes;
+    this.x = new Float64Array(buf, off.x, capacity);
+    this.y = new Float64Array(buf, off.y, capacity);
+    this.f = new Float64Array(buf, off.f, capacity);
+    this.map = new Int32Array(buf, off.map, capacity);
+    this.capacity = capacity;
+  }
+
+  /** Empties the graph for a new sequence of `length` tokens (the memory is reused). */
+  reset(length: number): void {
+    if (this.index.length < length) this.index = new Int32Array(length);
+    this.index.fill(-1, 0, length);
+    this.count = 0;
+    this.dead = 0;
   }
 
   /** Offset of row c in `tri` (its self-loop is at rowStart(c) + c). */
@@ -215,8 +250,9 @@ export class TriangleGraph {
   /** Adds token `pos` (larger than every node) as a live node with an empty row; returns its index. */
   addNode(pos: number): number {
     if (this.count >= this.capacity && this.dead > 0) this.compact();
+    // Only when a policy observes more rows than its budget without evicting (the retrospective oracle).
+    if (this.count >= this.capacity) this.allocate(Math.min(MAX_TRIANGLE_NODES, Math.max(this.capacity + 1, Math.ceil(this.capacity * 1.5))));
     const c = this.count;
-    if (c >= this.capacity) throw new InvalidArgumentError("TriangleGraph", `at most ${this.capacity} nodes`, c + 1);
     if (c > 0 && this.nodes[c - 1] >= pos) throw new InvalidArgumentError("pos", `a position > ${this.nodes[c - 1]}`, pos);
     this.nodes[c] = pos;
     this.index[pos] = c;
@@ -290,4 +326,33 @@ export class TriangleGraph {
 export function triangleCapacity(length: number, budget: number, refreshEvery: number): number {
   const live = Math.min(length, budget + 1);
   return Math.min(length, live + Math.ceil(Math.max(COMPACT_MIN_DEAD, COMPACT_DEAD_FRACTION * live)) + Math.min(refreshEvery, 64) + 2);
+}
+
+// Graphs of ended sequences, reused: a fresh WebAssembly memory is zero pages that fault in on
+// first touch (~13 us per 4 KiB page on the development VM, 35 ms for a 50%-budget triangle), while
+// a reused one is already mapped. At most POOL_SIZE kept per thread.
+const pool: TriangleGraph[] = [];
+const POOL_SIZE = 4;
+
+/** A TriangleGraph of at least `capacity` nodes for `length` positions, from the pool when one fits. */
+export function acquireTriangle(capacity: number, length: number): TriangleGraph {
+  let best = -1;
+  for (let i = 0; i < pool.length; i++) {
+    if (pool[i].capacity >= capacity && (best < 0 || pool[i].capacity < pool[best].capacity)) best = i;
+  }
+  if (best < 0) return new TriangleGraph(capacity, length);
+  const [g] = pool.splice(best, 1);
+  g.reset(length);
+  return g;
+}
+
+/** Returns a graph to the pool (the caller must not use it afterwards). */
+export function releaseTriangle(g: TriangleGraph): void {
+  if (pool.length < POOL_SIZE) pool.push(g);
+  else {
+    // Keep the largest ones.
+    let min = 0;
+    for (let i = 1; i < pool.length; i++) if (pool[i].capacity < pool[min].capacity) min = i;
+    if (pool[min].capacity < g.capacity) pool[min] = g;
+  }
 }

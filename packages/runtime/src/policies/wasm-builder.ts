@@ -255,7 +255,7 @@ export function buildModule(functions: FunctionDef[]): Uint8Array {
   section(2, imports, out);
   const funcs: number[] = [];
   uleb(functions.length, funcs);
-  functions.forEach((_, i) => uleb(i, funcs));
+  for (let i = 0; i < functions.length; i++) uleb(i, funcs);
   section(3, funcs, out);
   const exports: number[] = [];
   uleb(functions.length, exports);
