@@ -7,7 +7,7 @@ import { loadConfig as loadModelConfig, loadTokenizer } from "@kvwalk/model/chec
 import { DATASETS } from "./benchmarks/registry.js";
 import { wikiText2Windows } from "./benchmarks/wikitext2/loader.js";
 import { DEFAULT_CONFIG, PRESETS } from "./default-config.js";
-import { batchCheck } from "./harness/batch-check.js";
+import { type BatchCheckRow, batchCheck } from "./harness/batch-check.js";
 import { BACKENDS, DEFAULT_BATCH, type EvalConfig, parseShard, policyLabel, validateConfig } from "./harness/config.js";
 import type { CpuSimBackend } from "./harness/cpu-sim.js";
 import { GPU_POLICIES } from "./harness/gpu.js";
@@ -41,9 +41,9 @@ run      runs every policy x budget x dataset unit of the config not already in 
 traces   runs the needle traces over the merged results (needs the backend), then the report.
          Traces need the CPU simulation: for gpu results, add --backend cpu-sim (the cases are
          selected from the gpu results and replayed on the CPU).
-batch-check  (gpu) runs --batch WikiText-2 test windows of --length tokens (default 8 x 1024) as one
-         batch and the first 3 alone, per GPU policy at budget 0.2; prints whether the NLL is
-         bit-identical and the ms per decode step; --out writes the rows as JSON.
+batch-check  (gpu) runs --batch WikiText-2 test windows of --length tokens (default 48 x 4096) as one
+         batch and the first alone, per GPU policy at budget 0.2; prints whether the NLL of the last
+         512 positions is bit-identical and the ms per decode step; --out writes the rows as JSON.
 --limit  stop after n units (smoke tests, timing).
 --concurrency  windows (gpu: batches) evaluated at once (default 2: one simulates while another uses the model).
 --dry-run  print the units per dataset and policy, run nothing.
@@ -161,18 +161,32 @@ async function main(argv: string[]): Promise<number> {
   }
   const batch = values.batch !== undefined ? expectInt("--batch", Number(values.batch), 1, 4096) : undefined;
   if (cmd === "batch-check") {
-    const length = expectInt("--length", Number(values.length ?? 1024), 16);
+    const length = expectInt("--length", Number(values.length ?? 4096), 16);
     const backend = await openBackend({ ...config, backend: "gpu" });
     try {
-      const { windows } = wikiText2Windows(backend.tokenizer, { split: "test", windowTokens: length, maxWindows: batch ?? 8 });
-      const rows = await batchCheck({ backend, windows: windows.map((w) => w.tokens).filter((t) => t.length === length), policies: Object.keys(GPU_POLICIES).map((name) => ({ name })), budget: 0.2 });
-      for (const r of rows) {
-        const same = r.identical === r.alone ? "identical" : `DIFFERS on ${r.alone - r.identical}/${r.alone} (max |dNLL| ${r.maxAbsDiff.toExponential(2)}, PPL ${r.pplBatch.toFixed(3)} vs ${r.pplAlone.toFixed(3)})`;
-        process.stdout.write(
-          `${r.policy.padEnd(16)} batch ${r.batch} x ${r.length}: ${same}; ms/step batch ${r.msPerStepBatch.toFixed(3)}, alone ${r.msPerStepAlone.toFixed(3)} (${((r.msPerStepAlone * r.batch) / r.msPerStepBatch).toFixed(1)}x throughput)\n`,
-        );
-      }
-      if (values.out && values.out !== "eval-out") writeJsonAtomic(values.out as string, runMetadata({ rows }));
+      const { windows } = wikiText2Windows(backend.tokenizer, { split: "test", windowTokens: length, maxWindows: batch ?? 48 });
+      const rows: BatchCheckRow[] = [];
+      // h2o first: the eviction policy whose decisions a rounding difference would move first.
+      const names = ["h2o", ...Object.keys(GPU_POLICIES).filter((n) => n !== "h2o")];
+      await batchCheck({
+        backend,
+        windows: windows.map((w) => w.tokens).filter((t) => t.length === length),
+        policies: names.map((name) => ({ name })),
+        budget: 0.2,
+        alone: 1,
+        scored: 512,
+        onRow: (r) => {
+          rows.push(r);
+          const same =
+            r.identical === r.alone
+              ? `identical (last ${r.scored} positions)`
+              : `DIFFERS on ${r.alone - r.identical}/${r.alone} (max |dNLL| ${r.maxAbsDiff.toExponential(2)}, PPL ${r.pplBatch.toFixed(3)} vs ${r.pplAlone.toFixed(3)})`;
+          process.stdout.write(
+            `${r.policy.padEnd(16)} batch ${r.batch} x ${r.length}: ${same}; ms/step batch ${r.msPerStepBatch.toFixed(3)}, alone ${r.msPerStepAlone.toFixed(3)} (${((r.msPerStepAlone * r.batch) / r.msPerStepBatch).toFixed(1)}x throughput)\n`,
+          );
+          if (values.out && values.out !== "eval-out") writeJsonAtomic(values.out as string, runMetadata({ rows }));
+        },
+      });
     } finally {
       await backend.dispose();
     }

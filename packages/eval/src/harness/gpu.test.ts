@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { charTokenizer, FAKE_EOS, type FakeEngineLog, fakeGpuEngine } from "../test-helpers.js";
 import type { WindowRequest, WindowResult } from "./backend.js";
 import type { PolicySpec } from "./config.js";
+import { batchCheck } from "./batch-check.js";
 import { batchEngineSpec, type GpuEngineSpec, gpuBackend, gpuEviction, openGpuBackend, runLockstep } from "./gpu.js";
 
 const V = 40;
@@ -213,5 +214,28 @@ describe("gpu backend batches (fake engine)", () => {
     // The next batch gets a fresh engine and works.
     const ok = await be.run({ tokens: toks[0], policy: { name: "tova" }, budget: 0.5 });
     expect(ok.nll.every(Number.isFinite)).toBe(true);
+  });
+});
+
+describe("batch-check (fake engine)", () => {
+  it("compares the last positions of a batch with windows alone and reports rows as they come", async () => {
+    const { be } = fakeBackend();
+    const seen: string[] = [];
+    const rows = await batchCheck({
+      backend: be,
+      windows: windows(4, 40, 9),
+      policies: [{ name: "h2o", options: { window: 6 } }, { name: "full" }],
+      budget: 0.3,
+      alone: 2,
+      scored: 10,
+      onRow: (r) => seen.push(r.policy),
+    });
+    expect(seen).toEqual(["h2o", "full"]);
+    for (const r of rows) {
+      expect(r).toMatchObject({ batch: 4, alone: 2, scored: 10, identical: 2, maxAbsDiff: 0, length: 40 });
+      expect(r.pplBatch).toBe(r.pplAlone);
+      expect(r.msPerStepBatch).toBeGreaterThan(0);
+    }
+    expect(rows[1].budget).toBe(1);
   });
 });

@@ -9,9 +9,12 @@
  *
  * Batches (`runMany`): n windows of one policy, budget and length go into regions 0..n-1 of one
  * engine (maxBatch n) and advance in lockstep, one batched decode step per position; each region
- * compacts on its own when it fills. With cuBLAS the batched step is bit-identical to a single one
- * (runtime check "batch of 4 vs each alone"), so full / streaming / h2o / tova give the same numbers
- * as windows run alone. The walker's random streams are keyed by the graph index, which includes
+ * compacts on its own when it fills. Everything per sequence is as alone; the engines here turn the
+ * fused batch-1 GEMV path off so a single window takes the same (batch-invariant) cuBLAS GEMMs. The
+ * decode attention's split count depends on the batch size and capacity (graph-cache
+ * decode_choose_splits), so a long cache in a big batch can round differently from one alone; with
+ * equal split counts full / streaming / h2o / tova give the same numbers as windows alone
+ * (`kvwalk-eval batch-check` measures it on the device). The walker's random streams are keyed by the graph index, which includes
  * the region and the batch size, so a walker window's scores depend on its place in the batch (the
  * runner keeps batches fixed, so results stay deterministic).
  *
@@ -290,6 +293,9 @@ export async function openGpuBackend(modelDir: string): Promise<EvalBackend> {
         maxBatch: spec.maxBatch,
         maxPrefillTokens: Math.max(16, spec.maxBatch),
         maxLogitRows: spec.maxBatch,
+        // GEMMs at every batch size: the fused GEMV path (the engine's default for one sequence)
+        // rounds differently, and a window must get the same numbers alone as in a batch.
+        gemvRows: 0,
         eviction: spec.eviction,
         progress: false,
       }),
