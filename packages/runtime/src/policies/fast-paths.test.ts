@@ -7,10 +7,11 @@ import { logitsRowSource, runPolicy, type SimulationResult } from "../simulate.j
 import { syntheticLogits } from "../synthetic.js";
 import { PageRankDensePolicy, PageRankDenseSparsePolicy } from "./pagerank-dense.js";
 import { PageRankUndirectedPolicy, PageRankUndirectedSparsePolicy } from "./pagerank-undirected.js";
-import { PageRankWalkerPolicy, walkCounts } from "./pagerank-walker.js";
+import { PageRankWalkerPolicy } from "./pagerank-walker.js";
 import { CacheState, type EvictionPolicy, type PolicyOptions } from "./policy.js";
 import { Top4GraphPolicy } from "./top4-graph.js";
 import { TriangleGraph } from "./triangle-graph.js";
+import { Walker } from "./walker-kernel.js";
 
 // The fast paths against the implementations they replace, which are kept as references.
 
@@ -165,7 +166,7 @@ function randomTop4(n: number, seed: number): GraphView {
   return g;
 }
 
-describe("walkCounts equals @kvwalk/walker-cuda's walkReference bit for bit", () => {
+describe("the WebAssembly Walker equals @kvwalk/walker-cuda's walkReference bit for bit", () => {
   const opts = [
     { numNodes: 300, excludeBelow: 4, startWindow: 64, walkers: 512, steps: 20, seed: 1, graphIndex: 0, teleport: 0.15 },
     { numNodes: 300, excludeBelow: 0, startWindow: 1, walkers: 64, steps: 7, seed: 0xffffffff, graphIndex: 0xffffffff, teleport: 0.5 },
@@ -176,18 +177,15 @@ describe("walkCounts equals @kvwalk/walker-cuda's walkReference bit for bit", ()
   ];
   it.each(opts.map((o, i) => [i, o] as const))("case %i", (i, o) => {
     const g = randomTop4(o.numNodes, 40 + i);
-    const counts = new Uint32Array(o.numNodes);
-    walkCounts(g, o, counts);
-    expect(counts).toEqual(walkReference(g, o));
+    expect(new Walker(o.numNodes + 7).walk(g, o)).toEqual(walkReference(g, o));
   });
 
   it("many seeds on one graph (the walker's seeds per refresh)", () => {
     const g = randomTop4(400, 9);
+    const walker = new Walker(400);
     for (let k = 0; k < 20; k++) {
       const o = { numNodes: 400, excludeBelow: 4, walkers: 128, steps: 20, seed: mixSeed(0, k), graphIndex: k };
-      const counts = new Uint32Array(400);
-      walkCounts(g, o, counts);
-      expect(counts).toEqual(walkReference(g, o));
+      expect(walker.walk(g, o)).toEqual(walkReference(g, o));
     }
   });
 });
@@ -229,7 +227,7 @@ class WalkerReferencePolicy extends Top4GraphPolicy {
   }
 }
 
-describe("pagerank-walker: in-place compaction + walkCounts equals compactGraph + walkReference", () => {
+describe("pagerank-walker: in-place compaction + WebAssembly walker equals compactGraph + walkReference", () => {
   it("compactLive equals compactGraph on the live nodes at every refresh", () => {
     const p = new Top4Probe({ budget: 0.3, refreshEvery: 5, walkers: 16, steps: 4 });
     let checked = 0;

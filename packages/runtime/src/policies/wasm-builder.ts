@@ -161,7 +161,65 @@ export class Code {
     return this.op(0x76);
   }
 
+  i32Xor(): this {
+    return this.op(0x73);
+  }
+  i32Eq(): this {
+    return this.op(0x46);
+  }
+  i32LeS(): this {
+    return this.op(0x4c);
+  }
+  select(): this {
+    return this.op(0x1b);
+  }
+
+  // i64 (for exact 32 x 32 -> 64-bit products).
+  i64ExtendI32U(): this {
+    return this.op(0xad);
+  }
+  i64Mul(): this {
+    return this.op(0x7e);
+  }
+  i64ShrU(): this {
+    return this.op(0x88);
+  }
+  i64Const32(v: number): this {
+    // i64.const of a value in [0, 2^31): its signed LEB128 is the same as for i32.
+    this.bytes.push(0x42);
+    sleb(v, this.bytes);
+    return this;
+  }
+  i32WrapI64(): this {
+    return this.op(0xa7);
+  }
+
+  // f32 scalar.
+  f32(v: number): this {
+    this.bytes.push(0x43);
+    this.bytes.push(...new Uint8Array(new Float32Array([v]).buffer));
+    return this;
+  }
+  f32Gt(): this {
+    return this.op(0x5e);
+  }
+  f32Le(): this {
+    return this.op(0x5f);
+  }
+  f32Add(): this {
+    return this.op(0x92);
+  }
+
   // f64 scalar.
+  f64Lt(): this {
+    return this.op(0x63);
+  }
+  f64Ge(): this {
+    return this.op(0x66);
+  }
+  f64ConvertI32U(): this {
+    return this.op(0xb8);
+  }
   f64Ne(): this {
     return this.op(0x62);
   }
