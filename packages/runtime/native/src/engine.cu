@@ -336,6 +336,25 @@ std::string Engine::fill_cache_random(uint32_t seed) {
   return check(e, "fill KV cache");
 }
 
+// A new sequence in `region` must not inherit the previous one's eviction scores or graph nodes (the
+// walker would walk stale edges, H2O would start from old attention mass). Enqueued on the decode
+// stream after any walker refresh in flight.
+std::string Engine::clear_region_state(int region) {
+  const ModelShape& s = shape_;
+  const size_t L = s.layers, R = opts_.max_batch, C = opts_.capacity;
+  cudaError_t e = cudaSuccess;
+  if (walk_pending_ && ev_walk_done_) e = cudaStreamWaitEvent(stream_, ev_walk_done_, 0);
+  if (e == cudaSuccess && scores_) {
+    const size_t row = static_cast<size_t>(s.kv_heads) * C * sizeof(float);
+    e = cudaMemset2DAsync(reinterpret_cast<char*>(scores_) + region * row, R * row, 0, row, L, stream_);
+  }
+  if (e == cudaSuccess && graph_) {
+    const size_t row = static_cast<size_t>(s.heads) * C * kGraphNodeBytes;
+    e = cudaMemset2DAsync(static_cast<char*>(graph_) + region * row, R * row, 0xff, row, L, stream_);
+  }
+  return check(e, "clearing a region's eviction state");
+}
+
 void Engine::reset(int region) {
   lengths_[region] = 0;
   positions_[region] = 0;
@@ -531,6 +550,10 @@ std::string Engine::prefill(const std::vector<int>& regions, const std::vector<i
       h_reg[t] = regions[i];
       h_slot[t] = t - offsets[i];
     }
+  }
+  for (int i = 0; i < n; i++) {
+    std::string err = clear_region_state(regions[i]);
+    if (!err.empty()) return err;
   }
   cudaError_t e = cudaSuccess;
   mark(2);
@@ -752,6 +775,8 @@ std::string Engine::mixed(const std::vector<int>& tokens, const std::vector<int>
     host_floats_[r] = temperature ? temperature[r] : 0.f;
     host_floats_[opts_.max_batch + r] = top_p ? top_p[r] : 1.f;
   }
+  std::string cleared = clear_region_state(Bd);
+  if (!cleared.empty()) return cleared;
   cudaError_t e = cudaSuccess;
   const int tl_step = tl_begin(0, stream_);
   for (int a = 0; a < kLengths && e == cudaSuccess; a++)  // tokens, positions, region, slot: all T rows

@@ -151,6 +151,7 @@ class Engine {
   // Enqueues embedding -> layers -> final norm -> LM head of a decode step of B sequences.
   std::string decode_body(int B, int max_len);
   std::string compact(int region);
+  std::string clear_region_state(int region);
   // Rows (batch size) up to which every decode product can run as launch_gemv; 0 if any cannot.
   int fused_gemv_rows() const;
   std::string walker_refresh(int B);
