@@ -12,9 +12,10 @@ export { PageRankPolicy } from "./policies/pagerank-base.js";
 export { PageRankDensePolicy, PageRankDenseSparsePolicy } from "./policies/pagerank-dense.js";
 export { PageRankTop4Policy } from "./policies/pagerank-top4.js";
 export { PageRankUndirectedPolicy, PageRankUndirectedSparsePolicy, WARM_ITERATIONS } from "./policies/pagerank-undirected.js";
-export { PageRankWalkerPolicy } from "./policies/pagerank-walker.js";
+export { PageRankWalkerPolicy, PageRankWalkerReferencePolicy } from "./policies/pagerank-walker.js";
 export { Top4GraphPolicy, top4PageRankCausal } from "./policies/top4-graph.js";
 export { MAX_TRIANGLE_NODES, TriangleGraph, triangleCapacity } from "./policies/triangle-graph.js";
+export { Walker } from "./policies/walker-kernel.js";
 export {
   CacheState,
   DEFAULT_REFRESH_EVERY,

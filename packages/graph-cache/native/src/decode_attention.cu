@@ -22,7 +22,8 @@ int decode_choose_splits(int batch, int num_heads, int max_length, int sm_count)
 
 size_t decode_workspace_bytes(int batch, int num_heads, int head_dim, int num_splits) {
   const size_t parts = static_cast<size_t>(batch) * num_heads * num_splits;
-  // part_o [parts, D], part_lse [parts], part_top_v [parts, 4], part_top_i [parts, 4], tickets [batch, heads]
+  // tickets [batch, heads] (rounded up to 16 ints: the 64 spare bytes), part_o [parts, D], part_lse [parts],
+  // part_top_v [parts, 4], part_top_i [parts, 4]
   return parts * (static_cast<size_t>(head_dim) + 1 + 4 + 4) * 4 + static_cast<size_t>(batch) * num_heads * 4 + 64;
 }
 
@@ -63,13 +64,16 @@ cudaError_t launch_decode_attention(const DecodeArgs& a, cudaStream_t stream) {
   p.split_len = (a.max_length + a.num_splits - 1) / a.num_splits;
   if (p.split_len < 1) p.split_len = 1;
   {
+    // tickets first, in a fixed region (workspace_batch rows, rounded to 16 ints); partials after it
+    const int wb = a.workspace_batch > 0 ? a.workspace_batch : a.batch;
+    if (wb < a.batch) return cudaErrorInvalidValue;
+    const size_t ticket_ints = (static_cast<size_t>(wb) * a.num_heads + 15) / 16 * 16;
     const size_t parts = static_cast<size_t>(a.batch) * a.num_heads * a.num_splits;
-    float* w = a.workspace;
-    p.part_o = w;
+    p.tickets = reinterpret_cast<int*>(a.workspace);
+    p.part_o = a.workspace + ticket_ints;
     p.part_lse = p.part_o + parts * a.head_dim;
     p.part_top_v = p.part_lse + parts;
     p.part_top_i = reinterpret_cast<int*>(p.part_top_v + parts * 4);
-    p.tickets = p.part_top_i + parts * 4;
   }
   p.graph = a.graph;
   p.nodes = a.nodes;

@@ -29,6 +29,10 @@ struct DecodeArgs {
   int num_splits;        // >= 1 (see decode_choose_splits)
   float* workspace;      // decode_workspace_bytes(...) bytes, zeroed once before the first launch (each
                          // launch leaves its tickets at zero again)
+  int workspace_batch;   // the batch the workspace was sized for (0: batch). The split tickets sit at the
+                         // start of the workspace in a region of this many batch rows, so launches that
+                         // share one workspace with different batch sizes or split counts never find
+                         // another launch's partial results where their (zero) tickets should be.
   void* graph;           // nullptr: no graph write (the baseline kernel)
   const int* nodes;      // [batch] or nullptr (= lengths[b] - 1)
   int graph_capacity;

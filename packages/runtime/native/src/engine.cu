@@ -471,6 +471,7 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
       a.scale = scale;
       a.num_splits = decode_choose_splits(Bd, H, max_len, sm_count_);
       a.workspace = workspace_;
+      a.workspace_batch = opts_.max_batch;
       a.graph = graph_ ? static_cast<char*>(graph_) + static_cast<size_t>(l) * B * H * C * kGraphNodeBytes : nullptr;
       a.nodes = nullptr;
       a.graph_capacity = static_cast<int>(C);

@@ -4,6 +4,9 @@
  * - one policy's causal simulation of one (layer, KV head) at T = 4096, budget 20% (819 slots), the
  *   unit the oracle runs 48 times per window and policy on the fixture model; baseline: h2o in the
  *   same run, ratio = policy / h2o;
+ * - the fast paths of the exact PageRank policies and the walker against the implementations they
+ *   replace (kept as references, identical evictions: see fast-paths.test.ts), per (layer, KV head)
+ *   at 20% and 50%: baseline = the reference in the same run, ratio = reference / fast;
  * - exact personalized PageRank on a 4096-node causal attention graph (all T(T+1)/2 edges): the causal
  *   backward sweep (what pagerank-dense uses) vs power iteration to 1e-10 (baseline), and on the
  *   top-4 graph: the sweep vs @kvwalk/walker-cuda's pagerankExact.
@@ -17,6 +20,10 @@ import { pagerankExact } from "@kvwalk/walker-cuda";
 import { Bench } from "tinybench";
 import { AttentionGraph, personalizedPageRank, personalizedPageRankCausal } from "../policies/attention-graph.js";
 import { CacheState } from "../policies/policy.js";
+import { PageRankDenseSparsePolicy } from "../policies/pagerank-dense.js";
+import { PageRankUndirectedSparsePolicy } from "../policies/pagerank-undirected.js";
+import { PageRankWalkerReferencePolicy } from "../policies/pagerank-walker.js";
+import type { EvictionPolicy, PolicyOptions } from "../policies/policy.js";
 import { createPolicy, POLICY_NAMES } from "../policies/registry.js";
 import { top4PageRankCausal } from "../policies/top4-graph.js";
 import { logitsRowSource, simulateHead } from "../simulate.js";
@@ -44,6 +51,24 @@ async function main(): Promise<void> {
     const ms = name === "h2o" ? h2oMs : await median(name, () => simulateHead(createPolicy(name, { budget: BUDGET }), logits, T), name === "pagerank-undirected" ? 2 : 3);
     sims[name] = { medianMs: ms, ratioVsH2o: ms / h2oMs };
     say(`  simulate ${name.padEnd(20)} ${ms.toFixed(0).padStart(6)} ms per (layer, KV head)  (${(ms / h2oMs).toFixed(2)}x h2o)`);
+  }
+
+  const references: Record<string, (o: PolicyOptions) => EvictionPolicy> = {
+    "pagerank-dense": (o) => new PageRankDenseSparsePolicy(o),
+    "pagerank-undirected": (o) => new PageRankUndirectedSparsePolicy(o),
+    "pagerank-walker": (o) => new PageRankWalkerReferencePolicy(o),
+  };
+  const fastPaths: Record<string, { budget: number; fastMs: number; referenceMs: number; speedup: number; identicalEvictions: boolean }> = {};
+  for (const [name, ref] of Object.entries(references)) {
+    for (const budget of [0.2, 0.5]) {
+      const iters = name === "pagerank-undirected" && budget === 0.5 ? 1 : 2;
+      const fastMs = await median(`${name} fast`, () => simulateHead(createPolicy(name, { budget }), logits, T), iters + 1);
+      const referenceMs = await median(`${name} reference`, () => simulateHead(ref({ budget }), logits, T), iters);
+      const refEvict = simulateHead(ref({ budget }), logits, T).evict;
+      const same = simulateHead(createPolicy(name, { budget }), logits, T).evict.every((e, j) => e === refEvict[j]);
+      fastPaths[`${name}@${budget}`] = { budget, fastMs, referenceMs, speedup: referenceMs / fastMs, identicalEvictions: same };
+      say(`  ${name.padEnd(20)} @${budget * 100}%: ${fastMs.toFixed(0)} ms vs reference ${referenceMs.toFixed(0)} ms (${(referenceMs / fastMs).toFixed(1)}x), identical evictions: ${same}`);
+    }
   }
 
   // A full 4096-node causal attention graph: every query's row over all earlier keys.
@@ -80,6 +105,7 @@ async function main(): Promise<void> {
     budget: BUDGET,
     input: "syntheticLogits(4096, 1 head, seed 1)",
     simulatePerHead: { baseline: "h2o", results: sims },
+    fastPathsPerHead: { baseline: "the replaced implementation (sparse rows / compactGraph + walkReference), same run", results: fastPaths },
     exactPageRank: {
       dense: { nodes: T, edges, causalSweepMs: sweepMs, baseline: "power iteration tol 1e-10", powerIterationMs: powerMs, ratio: powerMs / sweepMs },
       top4: { nodes: T, causalSweepMs: top4SweepMs, baseline: "walker-cuda pagerankExact tol 1e-10", pagerankExactMs: top4PowerMs, ratio: top4PowerMs / top4SweepMs },

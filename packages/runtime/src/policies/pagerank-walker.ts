@@ -1,3 +1,4 @@
+import { walkReference } from "@kvwalk/walker-cuda";
 import { mixSeed } from "../rng.js";
 import type { CacheState } from "./policy.js";
 import { Top4GraphPolicy } from "./top4-graph.js";
@@ -38,6 +39,40 @@ export class PageRankWalkerPolicy extends Top4GraphPolicy {
     });
     const decay = this.options.decay ?? 0.5;
     for (let i = 0; i < numNodes; i++) {
+      const p = cache.tokens[i];
+      const v = decay * this.acc[p] + counts[i];
+      this.acc[p] = v;
+      this.scores[p] = v;
+    }
+  }
+}
+
+/**
+ * pagerank-walker as first written (compactGraph + walkReference per refresh, no WebAssembly): the
+ * reference the tests and the benchmark compare PageRankWalkerPolicy with (identical evictions).
+ */
+export class PageRankWalkerReferencePolicy extends Top4GraphPolicy {
+  readonly name: string = "pagerank-walker";
+  private acc = new Float64Array(0);
+
+  protected override resetGraph(): void {
+    super.resetGraph();
+    this.acc = new Float64Array(this.length);
+  }
+
+  protected refresh(_t: number, cache: CacheState): void {
+    const counts = walkReference(this.compactLiveReference(cache), {
+      numNodes: cache.size,
+      excludeBelow: cache.lowerBound(this.sinks),
+      teleport: this.teleport,
+      startWindow: this.startWindow,
+      walkers: this.options.walkers ?? 1024,
+      steps: this.options.steps ?? 20,
+      seed: mixSeed(this.options.seed ?? 0, this.counters.refreshes),
+      graphIndex: this.streamId,
+    });
+    const decay = this.options.decay ?? 0.5;
+    for (let i = 0; i < cache.size; i++) {
       const p = cache.tokens[i];
       const v = decay * this.acc[p] + counts[i];
       this.acc[p] = v;

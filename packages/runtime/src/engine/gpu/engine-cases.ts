@@ -363,9 +363,21 @@ function mixedStepCase(dir: string, ids: Int32Array, V: number): GpuCase {
       const argmaxAgree = Array.from(mix.next).filter((t, i) => t === nextA[i]).length;
       const lengths = Array.from(e.native.lengths()).slice(0, 4);
       const lengthsOk = lengths.join() === [42, 9, 92, 134].join();
+      // ground truth for the decode rows: prompt + token prefilled in one pass (region 3, reused)
+      const truthMixed: number[] = [];
+      const truthSeparate: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const seq = Int32Array.of(...prompts[i], tokens[i]);
+        const t = await e.native.prefill(Int32Array.of(3), seq, Int32Array.of(0, seq.length), false);
+        truthMixed.push(diff(ml, i * V, t.last, 0));
+        truthSeparate.push(diff(dec.logits as Float32Array, i * V, t.last, 0));
+      }
+      const truthOk = Math.max(...truthMixed, ...truthSeparate) <= ENGINE_TOLERANCES.logitAbs;
       return {
-        ok: maxDiff <= ENGINE_TOLERANCES.logitAbs && lengthsOk,
+        ok: maxDiff <= ENGINE_TOLERANCES.logitAbs && lengthsOk && truthOk,
         maxLogitAbsDiff: maxDiff,
+        truthMixed,
+        truthSeparate,
         decodeRows,
         promptRow,
         afterRows,
