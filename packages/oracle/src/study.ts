@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { formatDuration, InvalidArgumentError, Progress, runMetadata, writeFileAtomic, writeJsonAtomic } from "@kvwalk/core";
 import { renderPng, renderSvg } from "@kvwalk/core/plot";
 import type { LoadedModel } from "@kvwalk/model";
-import { createPolicy, isPageRankPolicy, POLICY_NAMES, resolveBudget } from "@kvwalk/runtime";
+import { createPolicy, POLICY_NAMES, resolveBudget } from "@kvwalk/runtime";
 import type { StudyWindow } from "./data.js";
 import { causalPass, type PassResult, type RetrospectivePlan, retrospectivePass, retrospectiveScoring, type SharedPolicyOptions } from "./passes.js";
 import { SimPool } from "./sim-pool.js";
@@ -76,27 +76,34 @@ interface Job {
  * Rough cost model, CPU seconds on the 2-core development VM with the fixture model (8 layers x 6
  * heads, T = 4096), measured per pass with the machine otherwise idle: a pass without logits (full,
  * streaming, random, retrospective evaluation), a pass with logits (blocked scores), and the
- * simulation CPU per (layer, KV head) at a 20% budget. Model work scales with layers x heads x T^2;
- * simulation with T and budget^0.8 (softmax rows), budget^1.5 (exact PageRank refreshes) or not at
- * all (the walker's fixed walk count dominates).
+ * simulation CPU per (layer, KV head) at budgets 10/20/30/50% (one WikiText window, all 48 heads,
+ * full-cache logits; see the package README), interpolated linearly in the budget. Model work scales
+ * with layers x heads x T^2; the simulation (softmax rows over the cached keys dominate most
+ * policies) is taken as T^2 at a given budget fraction.
  */
 const MODEL_CPU_S = { plain: 4.0, withLogits: 4.8 };
-const SIM_MS_PER_HEAD: Record<string, number> = {
-  full: 0,
-  streaming: 1,
-  random: 1,
-  h2o: 77,
-  "h2o-paper": 77,
-  tova: 85,
-  "pagerank-dense": 180,
-  "pagerank-top4": 70,
-  "pagerank-walker": 310,
-  "pagerank-undirected": 575,
+const SIM_BUDGETS = [0.1, 0.2, 0.3, 0.5];
+const SIM_MS_PER_HEAD: Record<string, readonly number[]> = {
+  full: [0, 0, 0, 0],
+  streaming: [1, 1, 1, 1],
+  random: [1, 1, 1, 1],
+  h2o: [41, 59, 79, 122],
+  "h2o-paper": [37, 65, 88, 126],
+  tova: [36, 68, 91, 125],
+  "pagerank-dense": [50, 96, 150, 263],
+  "pagerank-top4": [46, 78, 112, 144],
+  "pagerank-walker": [124, 145, 154, 175],
+  "pagerank-undirected": [69, 157, 267, 452],
 };
+const UNKNOWN_POLICY_MS = [100, 200, 300, 500];
 
-function budgetExponent(policy: string): number {
-  if (policy === "pagerank-walker") return 0;
-  return isPageRankPolicy(policy) ? 1.5 : 0.8;
+/** Simulation CPU ms per (layer, KV head) of `policy` at `budget` (T = 4096), interpolated. */
+function simMsPerHead(policy: string, budget: number): number {
+  const ms = SIM_MS_PER_HEAD[policy] ?? UNKNOWN_POLICY_MS;
+  let i = 0;
+  while (i < SIM_BUDGETS.length - 2 && budget > SIM_BUDGETS[i + 1]) i++;
+  const f = (budget - SIM_BUDGETS[i]) / (SIM_BUDGETS[i + 1] - SIM_BUDGETS[i]);
+  return Math.max(0, ms[i] + f * (ms[i + 1] - ms[i]));
 }
 
 /**
@@ -118,10 +125,10 @@ export function estimateSeconds(
   let modelCpu = 0;
   let simCpu = 0;
   for (const j of jobs) {
-    const needsLogits = j.kind === "scoring" || (mode === "causal" && j.kind === "policy" && (SIM_MS_PER_HEAD[j.policy] ?? 500) > 10);
+    const needsLogits = j.kind === "scoring" || (mode === "causal" && j.kind === "policy" && simMsPerHead(j.policy, j.budget) > 10);
     modelCpu += (needsLogits ? MODEL_CPU_S.withLogits : MODEL_CPU_S.plain) * modelScale;
     if (mode === "causal" && j.kind === "policy") {
-      simCpu += (heads * (SIM_MS_PER_HEAD[j.policy] ?? 500) * (T / 4096) * (j.budget / 0.2) ** budgetExponent(j.policy)) / 1000;
+      simCpu += (heads * simMsPerHead(j.policy, j.budget) * (T / 4096) ** 2) / 1000;
     }
     if (j.kind === "scoring") simCpu += (heads * 2000 * (T / 4096) ** 2) / 1000;
   }
@@ -132,7 +139,7 @@ export function estimateSeconds(
 /** Relative cost of a causal job (the simulation dominates): the longest jobs are started first. */
 function jobWeight(j: Job): number {
   if (j.kind !== "policy") return 1;
-  return 1 + (SIM_MS_PER_HEAD[j.policy] ?? 500) * (j.budget / 0.2) ** budgetExponent(j.policy);
+  return 1 + simMsPerHead(j.policy, j.budget);
 }
 
 /** Settings that must match for results in one folder to be comparable (checked on resume). */
