@@ -16,6 +16,7 @@ export { PageRankWalkerPolicy, PageRankWalkerReferencePolicy } from "./policies/
 export { Top4GraphPolicy, top4PageRankCausal } from "./policies/top4-graph.js";
 export { MAX_TRIANGLE_NODES, TriangleGraph, triangleCapacity } from "./policies/triangle-graph.js";
 export { Walker } from "./policies/walker-kernel.js";
+export { ExpRow, FAST_EXP_MIN } from "./policies/exp-kernel.js";
 export {
   CacheState,
   DEFAULT_REFRESH_EVERY,
@@ -42,6 +43,7 @@ export {
   type LogitBlocks,
   logitsRowSource,
   queryHeadsOf,
+  type RowExp,
   type RowSource,
   retrospectiveEvict,
   retrospectiveScores,

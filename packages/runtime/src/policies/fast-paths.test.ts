@@ -3,12 +3,14 @@ import { createGraph, GRAPH_TOP_K, type GraphView } from "@kvwalk/graph-cache";
 import { walkReference } from "@kvwalk/walker-cuda";
 import { describe, expect, it } from "vitest";
 import { mixSeed } from "../rng.js";
-import { logitsRowSource, runPolicy, type SimulationResult } from "../simulate.js";
+import { logitsRowSource, runPolicy, type SimulationResult, simulateHead } from "../simulate.js";
 import { syntheticLogits } from "../synthetic.js";
 import { PageRankDensePolicy, PageRankDenseSparsePolicy } from "./pagerank-dense.js";
 import { PageRankUndirectedPolicy, PageRankUndirectedSparsePolicy } from "./pagerank-undirected.js";
 import { PageRankWalkerPolicy, PageRankWalkerReferencePolicy } from "./pagerank-walker.js";
 import { CacheState, type EvictionPolicy, type PolicyOptions } from "./policy.js";
+import { ExpRow, FAST_EXP_MIN } from "./exp-kernel.js";
+import { createPolicy, POLICY_NAMES } from "./registry.js";
 import { TriangleGraph } from "./triangle-graph.js";
 import { Walker } from "./walker-kernel.js";
 
@@ -222,5 +224,56 @@ describe("pagerank-walker: in-place compaction + WebAssembly walker equals compa
     const opts = { budget: 0.2, walkers: 256, ...o } as PolicyOptions;
     expect(run(new PageRankWalkerPolicy(opts)).evict).toEqual(run(new PageRankWalkerReferencePolicy(opts)).evict);
     expect(finalScores(new PageRankWalkerPolicy(opts))).toEqual(finalScores(new PageRankWalkerReferencePolicy(opts)));
+  });
+});
+
+describe("fast softmax rows (WebAssembly exp)", () => {
+  it("exp is within 1 ulp of Math.exp on [FAST_EXP_MIN, 0]", () => {
+    const rnd = seededRandom(77);
+    const n = 100_003;
+    const e = new ExpRow(n);
+    const args = new Float64Array(n);
+    const edges = [0, -0, -1e-300, -Number.MIN_VALUE, -Math.LN2 / 2, -Math.LN2, -1, -0.5, -20, -345.5, FAST_EXP_MIN, -699.999];
+    for (let i = 0; i < n; i++) args[i] = i < edges.length ? edges[i] : FAST_EXP_MIN * rnd() ** (1 + 3 * rnd());
+    const m = 0.25;
+    for (let i = 0; i < n; i++) e.x[i] = args[i] + m;
+    e.exp(n, m);
+    const a = new Float64Array(2);
+    const bits = new BigInt64Array(a.buffer);
+    let exact = 0;
+    for (let i = 0; i < n; i++) {
+      a[0] = Math.exp(e.x[i] === e.x[i] ? args[i] + m - m : args[i]);
+      a[1] = e.x[i];
+      const ulps = Number(bits[0] - bits[1]);
+      expect(Math.abs(ulps), `exp(${args[i]})`).toBeLessThanOrEqual(1);
+      if (ulps === 0) exact++;
+    }
+    expect(exact / n).toBeGreaterThan(0.9);
+  });
+
+  it("rows agree with Math.exp rows to 1e-14 relative, and fall back below FAST_EXP_MIN", () => {
+    const L = [syntheticLogits(T, 1, 5)[0], syntheticLogits(T, 1, 6)[0]];
+    for (const l of L) for (let j = 0; j < 40; j++) l[250 * T + j] = -800; // a row spanning more than 700
+    const fast = logitsRowSource(L, T);
+    const exact = logitsRowSource(L, T, { exp: "exact" });
+    const cache = new CacheState(T);
+    const a = new Float64Array(T);
+    const b = new Float64Array(T);
+    for (let t = 0; t < T; t++) {
+      cache.append(t);
+      fast(t, cache, a);
+      exact(t, cache, b);
+      if (t === 250) expect(a.subarray(0, t + 1)).toEqual(b.subarray(0, t + 1));
+      else assertClose(a.subarray(0, t + 1), b.subarray(0, t + 1), { atol: 0, rtol: 1e-14 }, `row ${t}`);
+    }
+  });
+
+  it.each(POLICY_NAMES.filter((p) => p !== "full").map((p) => [p]))("%s: identical evictions with fast and exact rows", (name) => {
+    for (const budget of [0.2, 0.4]) {
+      const opts = { budget, walkers: 256 };
+      const fast = simulateHead(createPolicy(name, opts), logits, T, 4);
+      const exact = simulateHead(createPolicy(name, opts), logits, T, 4, { exp: "exact" });
+      expect(fast.evict).toEqual(exact.evict);
+    }
   });
 });

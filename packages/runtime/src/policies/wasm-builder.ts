@@ -267,6 +267,12 @@ export class Code {
   f64x2Add(): this {
     return this.simd(0xf0);
   }
+  f64x2Sub(): this {
+    return this.simd(0xf1);
+  }
+  i64x2Shl(): this {
+    return this.simd(0xcb);
+  }
   f64x2Mul(): this {
     return this.simd(0xf2);
   }
