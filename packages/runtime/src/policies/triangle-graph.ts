@@ -171,15 +171,20 @@ export class TriangleGraph {
   count = 0;
   /** Dead nodes among them. */
   dead = 0;
+  /** Float32Array [capacity (capacity + 1) / 2]: row c (c + 1 weights, self-loop last) at rowStart(c). */
   tri: Float32Array;
+  /** Int32Array [capacity]: 1 for live nodes, 0 for dead ones. */
   live: Int32Array;
+  /** Float64Array [capacity] node vectors shared with the kernels (sweep: x; sym: y = W f). */
   x: Float64Array;
   y: Float64Array;
   f: Float64Array;
+  /** Int32Array [capacity]: compaction map (new node -> old node). */
   private map: Int32Array;
   private kernels: Kernels;
   private off: { tri: number; live: number; x: number; y: number; f: number; map: number };
 
+  /** Nodes the memory holds (live + dead); grows on demand. */
   capacity: number;
 
   /** `capacity`: most nodes at once (live + dead; grows on demand); `length`: token positions 0..length-1. */
