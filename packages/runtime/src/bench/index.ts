@@ -4,9 +4,10 @@
  * - one policy's causal simulation of one (layer, KV head) at T = 4096, budget 20% (819 slots), the
  *   unit the oracle runs 48 times per window and policy on the fixture model; baseline: h2o in the
  *   same run, ratio = policy / h2o;
- * - the fast paths of the exact PageRank policies and the walker against the implementations they
- *   replace (kept as references, identical evictions: see fast-paths.test.ts), per (layer, KV head)
- *   at 20% and 50%: baseline = the reference in the same run, ratio = reference / fast;
+ * - the fast paths (WebAssembly exp rows, exact PageRank on the triangle, the WebAssembly walker)
+ *   against the implementations they replace (kept as references, identical evictions: see
+ *   fast-paths.test.ts), per (layer, KV head) at 20% and 50%: baseline = the reference with Math.exp
+ *   rows in the same run, ratio = reference / fast (h2o: the rows alone);
  * - exact personalized PageRank on a 4096-node causal attention graph (all T(T+1)/2 edges): the causal
  *   backward sweep (what pagerank-dense uses) vs power iteration to 1e-10 (baseline), and on the
  *   top-4 graph: the sweep vs @kvwalk/walker-cuda's pagerankExact.
@@ -53,18 +54,22 @@ async function main(): Promise<void> {
     say(`  simulate ${name.padEnd(20)} ${ms.toFixed(0).padStart(6)} ms per (layer, KV head)  (${(ms / h2oMs).toFixed(2)}x h2o)`);
   }
 
-  const references: Record<string, (o: PolicyOptions) => EvictionPolicy> = {
+  // Each fast path against the implementation it replaced (Math.exp rows, sparse-row exact
+  // PageRank, compactGraph + walkReference), same run; h2o isolates the rows (WebAssembly exp).
+  const references: Record<string, ((o: PolicyOptions) => EvictionPolicy) | null> = {
+    h2o: null,
     "pagerank-dense": (o) => new PageRankDenseSparsePolicy(o),
     "pagerank-undirected": (o) => new PageRankUndirectedSparsePolicy(o),
     "pagerank-walker": (o) => new PageRankWalkerReferencePolicy(o),
   };
   const fastPaths: Record<string, { budget: number; fastMs: number; referenceMs: number; speedup: number; identicalEvictions: boolean }> = {};
   for (const [name, ref] of Object.entries(references)) {
+    const make = ref ?? ((o: PolicyOptions) => createPolicy(name, o));
     for (const budget of [0.2, 0.5]) {
       const iters = name === "pagerank-undirected" && budget === 0.5 ? 1 : 2;
       const fastMs = await median(`${name} fast`, () => simulateHead(createPolicy(name, { budget }), logits, T), iters + 1);
-      const referenceMs = await median(`${name} reference`, () => simulateHead(ref({ budget }), logits, T), iters);
-      const refEvict = simulateHead(ref({ budget }), logits, T).evict;
+      const referenceMs = await median(`${name} reference`, () => simulateHead(make({ budget }), logits, T, 0, { exp: "exact" }), iters);
+      const refEvict = simulateHead(make({ budget }), logits, T, 0, { exp: "exact" }).evict;
       const same = simulateHead(createPolicy(name, { budget }), logits, T).evict.every((e, j) => e === refEvict[j]);
       fastPaths[`${name}@${budget}`] = { budget, fastMs, referenceMs, speedup: referenceMs / fastMs, identicalEvictions: same };
       say(`  ${name.padEnd(20)} @${budget * 100}%: ${fastMs.toFixed(0)} ms vs reference ${referenceMs.toFixed(0)} ms (${(referenceMs / fastMs).toFixed(1)}x), identical evictions: ${same}`);
@@ -105,7 +110,10 @@ async function main(): Promise<void> {
     budget: BUDGET,
     input: "syntheticLogits(4096, 1 head, seed 1)",
     simulatePerHead: { baseline: "h2o", results: sims },
-    fastPathsPerHead: { baseline: "the replaced implementation (sparse rows / compactGraph + walkReference), same run", results: fastPaths },
+    fastPathsPerHead: {
+      baseline: "the replaced implementation, same run: Math.exp rows (exp: 'exact'), sparse-row exact PageRank, compactGraph + walkReference",
+      results: fastPaths,
+    },
     exactPageRank: {
       dense: { nodes: T, edges, causalSweepMs: sweepMs, baseline: "power iteration tol 1e-10", powerIterationMs: powerMs, ratio: powerMs / sweepMs },
       top4: { nodes: T, causalSweepMs: top4SweepMs, baseline: "walker-cuda pagerankExact tol 1e-10", pagerankExactMs: top4PowerMs, ratio: top4PowerMs / top4SweepMs },
