@@ -49,16 +49,18 @@ export class PageRankDenseSparsePolicy extends PageRankPolicy {
  * even visited. Memory: a (B + slack)^2 / 2 float32 triangle (B = budget slots).
  */
 export class PageRankDensePolicy extends PageRankDenseSparsePolicy {
+  /** The live graph, acquired from the pool on first use (begin alone allocates nothing). */
   private tg: TriangleGraph | null = null;
+  /** Sequences beyond MAX_TRIANGLE_NODES tokens use the sparse implementation. */
+  private sparse = false;
 
   protected override resetGraph(): void {
-    const cap = triangleCapacity(this.length, this.budget, this.refreshEvery);
     this.endGraph();
-    if (!triangleFits(this.length)) {
+    this.sparse = !triangleFits(this.length);
+    if (this.sparse) {
       super.resetGraph();
       return;
     }
-    this.tg = acquireTriangle(cap, this.length);
   }
 
   protected override endGraph(): void {
@@ -66,12 +68,17 @@ export class PageRankDensePolicy extends PageRankDenseSparsePolicy {
     this.tg = null;
   }
 
+  private triangle(): TriangleGraph {
+    this.tg ??= acquireTriangle(triangleCapacity(this.length, this.budget, this.refreshEvery), this.length);
+    return this.tg;
+  }
+
   protected override update(t: number, cache: CacheState, probs: Float64Array): void {
-    const tg = this.tg;
-    if (tg === null) {
+    if (this.sparse) {
       super.update(t, cache, probs);
       return;
     }
+    const tg = this.triangle();
     if (t < this.sinks) return; // sinks are not nodes
     const row = TriangleGraph.rowStart(tg.nodeOf(t));
     const n = cache.size;
@@ -90,19 +97,19 @@ export class PageRankDensePolicy extends PageRankDenseSparsePolicy {
   }
 
   protected override onEvict(pos: number): void {
-    if (this.tg === null) {
+    if (this.sparse) {
       super.onEvict(pos);
       return;
     }
-    this.tg.kill(pos);
+    this.tg?.kill(pos);
   }
 
   protected override refresh(t: number, cache: CacheState): void {
-    const tg = this.tg;
-    if (tg === null) {
+    if (this.sparse) {
       super.refresh(t, cache);
       return;
     }
+    const tg = this.triangle();
     const tokens = cache.tokens;
     const n = cache.size;
     const lo = cache.lowerBound(this.sinks);

@@ -78,21 +78,22 @@ export class PageRankUndirectedSparsePolicy extends PageRankPolicy {
  * tested at 1e-12) and evictions are the same unless two candidates tie to that precision.
  */
 export class PageRankUndirectedPolicy extends PageRankUndirectedSparsePolicy {
+  /** The live graph, acquired from the pool on first use (begin alone allocates nothing). */
   private tg: TriangleGraph | null = null;
+  /** Sequences beyond MAX_TRIANGLE_NODES tokens use the sparse implementation. */
+  private sparse = false;
   /** Warm-start scores by token position (as the sparse version keeps them). */
   private xpos = new Float64Array(0);
   private degree = new Float64Array(0);
 
   protected override resetGraph(): void {
-    const cap = triangleCapacity(this.length, this.budget, this.refreshEvery);
     this.endGraph();
-    if (!triangleFits(this.length)) {
+    this.sparse = !triangleFits(this.length);
+    if (this.sparse) {
       super.resetGraph();
       return;
     }
-    this.tg = acquireTriangle(cap, this.length);
     this.xpos = new Float64Array(this.length);
-    this.degree = new Float64Array(cap);
   }
 
   protected override endGraph(): void {
@@ -100,12 +101,17 @@ export class PageRankUndirectedPolicy extends PageRankUndirectedSparsePolicy {
     this.tg = null;
   }
 
+  private triangle(): TriangleGraph {
+    this.tg ??= acquireTriangle(triangleCapacity(this.length, this.budget, this.refreshEvery), this.length);
+    return this.tg;
+  }
+
   protected override update(t: number, cache: CacheState, probs: Float64Array): void {
-    const tg = this.tg;
-    if (tg === null) {
+    if (this.sparse) {
       super.update(t, cache, probs);
       return;
     }
+    const tg = this.triangle();
     const row = TriangleGraph.rowStart(tg.nodeOf(t));
     const n = cache.size;
     const tokens = cache.tokens;
@@ -123,19 +129,19 @@ export class PageRankUndirectedPolicy extends PageRankUndirectedSparsePolicy {
   }
 
   protected override onEvict(pos: number): void {
-    if (this.tg === null) {
+    if (this.sparse) {
       super.onEvict(pos);
       return;
     }
-    this.tg.kill(pos);
+    this.tg?.kill(pos);
   }
 
   protected override refresh(t: number, cache: CacheState): void {
-    const tg = this.tg;
-    if (tg === null) {
+    if (this.sparse) {
       super.refresh(t, cache);
       return;
     }
+    const tg = this.triangle();
     const tokens = cache.tokens;
     const n = cache.size;
     if (n === 0) return;

@@ -2,7 +2,7 @@ import { walkReference } from "@kvwalk/walker-cuda";
 import { mixSeed } from "../rng.js";
 import type { CacheState } from "./policy.js";
 import { Top4GraphPolicy } from "./top4-graph.js";
-import { Walker } from "./walker-kernel.js";
+import { walkerFor } from "./walker-kernel.js";
 
 /**
  * `pagerank-walker`: the design's shadow walker (Monte-Carlo PageRank, Avrachenkov et al., 2007,
@@ -17,17 +17,15 @@ import { Walker } from "./walker-kernel.js";
 export class PageRankWalkerPolicy extends Top4GraphPolicy {
   readonly name: string = "pagerank-walker";
   private acc = new Float64Array(0);
-  private walker: Walker | null = null;
 
   protected override resetGraph(): void {
     super.resetGraph();
     this.acc = new Float64Array(this.length);
-    if (this.walker === null || this.walker.capacity < this.length) this.walker = new Walker(this.length);
   }
 
   protected refresh(_t: number, cache: CacheState): void {
     const { graph, numNodes, excludeBelow } = this.compactLive(cache);
-    const counts = (this.walker as Walker).walk(graph, {
+    const counts = walkerFor(numNodes).walk(graph, {
         numNodes,
         excludeBelow,
         teleport: this.teleport,

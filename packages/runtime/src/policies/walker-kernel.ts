@@ -138,3 +138,13 @@ export class Walker {
     return counts;
   }
 }
+
+let sharedWalker: Walker | null = null;
+/**
+ * The thread's Walker of at least `capacity` nodes (grown as needed). Safe to share: a walk is
+ * synchronous and its counts are read before the next walk.
+ */
+export function walkerFor(capacity: number): Walker {
+  if (sharedWalker === null || sharedWalker.capacity < capacity) sharedWalker = new Walker(Math.max(capacity, sharedWalker?.capacity ?? 0));
+  return sharedWalker;
+}
