@@ -103,10 +103,10 @@ export type RowExp = "fast" | "exact";
  * for each query head, softmax of logits[t, j] over the cached keys j only (float64), and the
  * probabilities summed over the heads (rows sum to the group size).
  *
- * `exp: "fast"` (default) exponentiates with the WebAssembly SIMD kernel of exp-kernel.ts (within
- * 1 ulp of Math.exp; same max, same sequential sum and scaling), about 2.5x faster than Math.exp,
- * which was two thirds of the row cost; rows whose logits span more than 700 (exp below 1e-304)
- * use Math.exp. The probabilities then differ from the "exact" ones by rounding only (~1e-16
+ * `exp: "fast"` (default) exponentiates and sums with the WebAssembly SIMD kernel of exp-kernel.ts
+ * (each exp within 1 ulp of Math.exp, the sum in four partial sums; same max and scaling), about 2.5x
+ * faster than Math.exp, which was two thirds of the row cost; rows whose logits span more than 700
+ * (exp below 1e-304) use Math.exp. The probabilities then differ from the "exact" ones by rounding only (~1e-16
  * relative), so an eviction can change only where two candidates' scores tie to that precision:
  * none did on a real WikiText window (all 48 heads, every policy and budget; see the oracle README).
  */
@@ -145,8 +145,7 @@ export function blockedLogitsRowSource(heads: LogitBlocks[], length: number, opt
       }
       let s = 0;
       if (er && lo - m >= FAST_EXP_MIN) {
-        er.exp(n, m);
-        for (let i = 0; i < n; i++) s += x[i];
+        s = er.exp(n, m);
       } else {
         for (let i = 0; i < n; i++) {
           const e = Math.exp(x[i] - m);

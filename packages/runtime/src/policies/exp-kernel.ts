@@ -19,8 +19,9 @@ const SHIFT = 6755399441055744 + 1023; // 1.5 * 2^52 + exponent bias
 const DEGREE = 13;
 
 function expKernel(): FunctionDef {
-  // exp(x, n, m): x[i] = exp(x[i] - m) for i < n (n a multiple of 4), x float64 at byte offset `x`;
-  // two independent pairs per iteration so their polynomial chains overlap; constants splatted once.
+  // exp(x, n, m) -> sum: x[i] = exp(x[i] - m) for i < n (n a multiple of 4), x float64 at byte
+  // offset `x`, and the sum of the results (four partial sums, added at the end); two independent
+  // pairs per iteration so their polynomial chains overlap; constants splatted once.
   const [x, n, m, p, end] = [0, 1, 2, 3, 4];
   const lane = [
     { d: 5, t: 6, k: 7, r: 8, q: 9 },
@@ -28,6 +29,8 @@ function expKernel(): FunctionDef {
   ];
   const [vm, vlog2e, vshift, vhi, vlo] = [15, 16, 17, 18, 19];
   const coef = (j: number) => 20 + j; // 1/j!, j = 0..DEGREE
+  const acc = [21 + DEGREE, 22 + DEGREE];
+  const e = [23 + DEGREE, 24 + DEGREE];
   const b = new Code();
   b.get(m).f64x2Splat().set(vm);
   b.f64(LOG2E).f64x2Splat().set(vlog2e);
@@ -54,13 +57,14 @@ function expKernel(): FunctionDef {
     for (const { r, q } of lane) b.get(q).get(r).f64x2Mul().get(coef(j)).f64x2Add().set(q);
   }
   lane.forEach(({ t, q }, h) => {
-    b.get(p);
-    b.get(q).get(t).i32(52).i64x2Shl().f64x2Mul();
-    b.v128Store(16 * h);
+    b.get(q).get(t).i32(52).i64x2Shl().f64x2Mul().set(e[h]);
+    b.get(p).get(e[h]).v128Store(16 * h);
+    b.get(acc[h]).get(e[h]).f64x2Add().set(acc[h]);
   });
   b.get(p).i32(32).i32Add().set(p);
   b.br(0).end().end();
-  return { name: "exp", params: ["i32", "i32", "f64"], results: [], locals: ["i32", "i32", ...new Array<"v128">(15 + DEGREE + 1).fill("v128")], body: b };
+  b.get(acc[0]).get(acc[1]).f64x2Add().tee(acc[0]).f64x2ExtractLane(0).get(acc[0]).f64x2ExtractLane(1).f64Add();
+  return { name: "exp", params: ["i32", "i32", "f64"], results: ["f64"], locals: ["i32", "i32", ...new Array<"v128">(15 + DEGREE + 1 + 4).fill("v128")], body: b };
 }
 
 interface WasmApi {
@@ -78,20 +82,24 @@ export const FAST_EXP_MIN = -700;
 export class ExpRow {
   /** The row; callers fill x[0..n) and call `exp(n, m)`. */
   readonly x: Float64Array;
-  private readonly fn: (x: number, n: number, m: number) => void;
+  private readonly fn: (x: number, n: number, m: number) => number;
 
   constructor(readonly capacity: number) {
     const memory = new wasm.Memory({ initial: Math.max(1, Math.ceil(((capacity + 4) * 8) / 65536)) });
     compiled ??= new wasm.Module(buildModule([expKernel()]));
-    this.fn = (new wasm.Instance(compiled, { env: { memory } }).exports as { exp: (x: number, n: number, m: number) => void }).exp;
+    this.fn = (new wasm.Instance(compiled, { env: { memory } }).exports as { exp: (x: number, n: number, m: number) => number }).exp;
     this.x = new Float64Array(memory.buffer, 0, capacity + 4);
   }
 
-  /** x[i] = exp(x[i] - m) for i < n; every x[i] - m must be in [FAST_EXP_MIN, 0]. */
-  exp(n: number, m: number): void {
+  /**
+   * x[i] = exp(x[i] - m) for i < n, returning their sum; every x[i] - m must be in [FAST_EXP_MIN, 0]
+   * and some x[i] = m (the row's max). Padding to a multiple of 4 uses exp(FAST_EXP_MIN) ~ 1e-304,
+   * which cannot change a sum >= 1.
+   */
+  exp(n: number, m: number): number {
     const n4 = (n + 3) & ~3;
-    for (let i = n; i < n4; i++) this.x[i] = m;
-    this.fn(0, n4, m);
+    for (let i = n; i < n4; i++) this.x[i] = m + FAST_EXP_MIN;
+    return this.fn(0, n4, m);
   }
 }
 
