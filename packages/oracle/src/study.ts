@@ -82,20 +82,20 @@ interface Job {
  * cached keys dominate most policies) is taken as T^2 at a given budget fraction.
  */
 const MODEL_CPU_S = { plain: 4.0, withLogits: 4.8 };
-/** Share of the 2 cores a causal study keeps busy (one-window run: 289.7 CPU s in 155.5 s). */
+/** Share of the 2 cores a causal study keeps busy (one-window runs: 272.0 CPU s in 147.1 s, 289.7 in 155.5). */
 const PIPELINE_UTILIZATION = 0.93;
 const SIM_BUDGETS = [0.1, 0.2, 0.3, 0.5];
 const SIM_MS_PER_HEAD: Record<string, readonly number[]> = {
   full: [0, 0, 0, 0],
   streaming: [1, 1, 1, 1],
   random: [1, 1, 1, 1],
-  h2o: [25, 40, 54, 76],
-  "h2o-paper": [24, 39, 52, 74],
-  tova: [24, 41, 56, 75],
-  "pagerank-dense": [38, 69, 111, 207],
-  "pagerank-top4": [39, 61, 77, 103],
-  "pagerank-walker": [117, 132, 142, 142],
-  "pagerank-undirected": [61, 140, 233, 386],
+  h2o: [26, 42, 57, 80],
+  "h2o-paper": [25, 41, 54, 75],
+  tova: [25, 43, 57, 81],
+  "pagerank-dense": [45, 77, 118, 183],
+  "pagerank-top4": [38, 59, 73, 92],
+  "pagerank-walker": [108, 118, 120, 123],
+  "pagerank-undirected": [58, 136, 229, 392],
 };
 const UNKNOWN_POLICY_MS = [100, 200, 300, 500];
 

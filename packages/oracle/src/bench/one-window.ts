@@ -9,8 +9,8 @@
  * Reported: CPU seconds per window (sum over the 48 (layer, KV head)) per policy and budget, whether
  * the eviction vectors are identical, the model's cost per pass (warm: a plain pass and a pass
  * with scores), and the extrapolated wall time of the default study (16 windows x 37 passes) with
- * both cores busy. One run per configuration (a window's 48 heads are the repetitions);
- * single-threaded, so wall = CPU time. Then (unless --no-study) the default study itself on that one
+ * both cores busy. One run per configuration (a window's 48 heads are the repetitions); times are
+ * process CPU time (single-threaded work, so they do not count other processes' load). Then (unless --no-study) the default study itself on that one
  * window (runStudy: 37 passes, concurrency 2, 2 simulation workers, model threads = cores) with its
  * wall time, process CPU time and the machine's busy time (/proc/stat; others' load shows as the
  * difference), i.e. how fully the pipeline keeps both cores busy.
@@ -61,6 +61,12 @@ function machineBusyS(): number | null {
   }
 }
 
+/** Process CPU seconds (user + system) since `from` (a process.cpuUsage() reading). */
+function cpuSince(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1e6;
+}
+
 interface Cell {
   baselineS: number;
   nowS: number;
@@ -86,34 +92,39 @@ async function main(): Promise<void> {
   for (const p of policies) cells[p] = Object.fromEntries(DEFAULT_BUDGETS.map((b) => [String(b), { baselineS: 0, nowS: 0, baselineRowS: 0, nowRowS: 0, baselineRefreshS: 0, nowRefreshS: 0, identicalEvictions: true }]));
   say(`oracle one-window bench: WikiText window ${windowIndex}, T = ${T}, ${layers} layers x ${nKv} KV heads, ${policies.length} policies x ${DEFAULT_BUDGETS.length} budgets`);
   // Warm-up and the cost of a plain pass (full, streaming, random need no scores).
-  let t0 = performance.now();
+  let t0 = process.cpuUsage();
   const warm = await model.stepper(tokens);
   for (let l = 0; l < model.config.numLayers; l++) await warm.attend();
   await warm.finish();
-  const firstPlainS = (performance.now() - t0) / 1000;
-  t0 = performance.now();
+  const firstPlainS = cpuSince(t0);
+  t0 = process.cpuUsage();
   const plain = await model.stepper(tokens);
   for (let l = 0; l < model.config.numLayers; l++) await plain.attend();
   await plain.finish();
-  const plainPassS = (performance.now() - t0) / 1000;
-  let modelS = 0;
+  const plainPassS = cpuSince(t0);
+  t0 = process.cpuUsage();
   const st = await model.stepper(tokens);
+  let modelS = cpuSince(t0);
   for (let l = 0; l < layers; l++) {
-    t0 = performance.now();
+    t0 = process.cpuUsage();
     const heads: LogitBlocks[] = [];
     for (let h = 0; h < nKv; h++) heads.push(st.scores ? await st.scores(h) : { bounds: Int32Array.of(0, T), blocks: [await st.logits(h)] });
-    modelS += (performance.now() - t0) / 1000;
+    modelS += cpuSince(t0);
     for (const p of policies) {
       for (const b of DEFAULT_BUDGETS) {
         const c = cells[p][String(b)];
         const opts = { ...SHARED, budget: b };
         for (let h = 0; h < nKv; h++) {
           const stream = l * nKv + h;
-          const run = (policy: EvictionPolicy, exp: RowExp) => simulateHead(policy, [heads[h]], T, stream, { exp });
-          const base = run((BASELINE[p] ?? ((o) => createPolicy(p, o)))(opts), "exact");
-          const now = run(createPolicy(p, opts), "fast");
-          c.baselineS += base.totalMs / 1000;
-          c.nowS += now.totalMs / 1000;
+          const run = (policy: EvictionPolicy, exp: RowExp) => {
+            const c0 = process.cpuUsage();
+            const r = simulateHead(policy, [heads[h]], T, stream, { exp });
+            return { r, cpuS: cpuSince(c0) };
+          };
+          const { r: base, cpuS: baseS } = run((BASELINE[p] ?? ((o) => createPolicy(p, o)))(opts), "exact");
+          const { r: now, cpuS: nowS } = run(createPolicy(p, opts), "fast");
+          c.baselineS += baseS;
+          c.nowS += nowS;
           c.baselineRowS += base.rowMs / 1000;
           c.nowRowS += now.rowMs / 1000;
           c.baselineRefreshS += base.policy.refreshMs / 1000;
@@ -124,13 +135,14 @@ async function main(): Promise<void> {
       const tot = Object.values(cells[p]).reduce((a, c) => [a[0] + c.baselineS, a[1] + c.nowS], [0, 0]);
       say(`  layer ${l} ${p.padEnd(20)} baseline ${tot[0].toFixed(1).padStart(6)} s   now ${tot[1].toFixed(1).padStart(6)} s (cumulative)`);
     }
-    t0 = performance.now();
+    t0 = process.cpuUsage();
     await st.attend();
-    modelS += (performance.now() - t0) / 1000;
+    modelS += cpuSince(t0);
   }
-  t0 = performance.now();
+  for (let l = layers; l < model.config.numLayers; l++) await st.attend(); // --layers: not measured
+  t0 = process.cpuUsage();
   await st.finish();
-  modelS += (performance.now() - t0) / 1000;
+  modelS += cpuSince(t0);
   await model.dispose();
 
   // Per window: the policies' simulation (scaled to all layers if fewer were run) and 37 passes of model work.
@@ -224,7 +236,7 @@ async function main(): Promise<void> {
       passesPerWindow: passes,
       plainPassesPerWindow: plainPasses,
       cpuSPerWindow: modelPerWindow,
-      note: "threads 1, after a warm-up pass; passes of policies that read attention cost a pass with scores",
+      note: "process CPU s, threads 1, after a warm-up pass; passes of policies that read attention cost a pass with scores",
     },
     study,
     extrapolation: {
