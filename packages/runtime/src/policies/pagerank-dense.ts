@@ -1,7 +1,7 @@
 import { AttentionGraph, personalizedPageRankCausal } from "./attention-graph.js";
 import { PageRankPolicy } from "./pagerank-base.js";
 import type { CacheState } from "./policy.js";
-import { acquireTriangle, releaseTriangle, TriangleGraph, triangleCapacity, triangleFits } from "./triangle-graph.js";
+import { type TriangleGraph, TriangleHolder, triangleFits, writeTriangleRow } from "./triangle-graph.js";
 
 /**
  * `pagerank-dense` on sparse per-row edge lists (the original implementation): personalized PageRank
@@ -50,7 +50,7 @@ export class PageRankDenseSparsePolicy extends PageRankPolicy {
  */
 export class PageRankDensePolicy extends PageRankDenseSparsePolicy {
   /** The live graph, acquired from the pool on first use (begin alone allocates nothing). */
-  private tg: TriangleGraph | null = null;
+  private readonly holder = new TriangleHolder();
   /** Sequences beyond MAX_TRIANGLE_NODES tokens use the sparse implementation. */
   private sparse = false;
 
@@ -64,13 +64,11 @@ export class PageRankDensePolicy extends PageRankDenseSparsePolicy {
   }
 
   protected override endGraph(): void {
-    if (this.tg !== null) releaseTriangle(this.tg);
-    this.tg = null;
+    this.holder.release();
   }
 
   private triangle(): TriangleGraph {
-    this.tg ??= acquireTriangle(triangleCapacity(this.length, this.budget, this.refreshEvery), this.length);
-    return this.tg;
+    return this.holder.get(this.length, this.budget, this.refreshEvery);
   }
 
   protected override update(t: number, cache: CacheState, probs: Float64Array): void {
@@ -80,20 +78,7 @@ export class PageRankDensePolicy extends PageRankDenseSparsePolicy {
     }
     const tg = this.triangle();
     if (t < this.sinks) return; // sinks are not nodes
-    const row = TriangleGraph.rowStart(tg.nodeOf(t));
-    const n = cache.size;
-    const tokens = cache.tokens;
-    let sum = 0;
-    for (let i = 0; i < n; i++) sum += probs[i];
-    if (!(sum > 0)) return; // no edges (the row stays empty)
-    const inv = 1 / sum;
-    const epsilon = this.options.epsilon ?? 0;
-    const tri = tg.tri;
-    const index = tg.index;
-    for (let i = cache.lowerBound(this.sinks); i < n; i++) {
-      const p = probs[i];
-      if (p * inv >= epsilon && p > 0) tri[row + index[tokens[i]]] = p * inv;
-    }
+    writeTriangleRow(tg, t, cache, probs, cache.lowerBound(this.sinks), true, this.options.epsilon ?? 0);
   }
 
   protected override onEvict(pos: number): void {
@@ -101,7 +86,7 @@ export class PageRankDensePolicy extends PageRankDenseSparsePolicy {
       super.onEvict(pos);
       return;
     }
-    this.tg?.kill(pos);
+    this.holder.tg?.kill(pos);
   }
 
   protected override refresh(t: number, cache: CacheState): void {

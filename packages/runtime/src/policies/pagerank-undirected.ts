@@ -1,7 +1,7 @@
 import { AttentionGraph, undirectedPageRank } from "./attention-graph.js";
 import { PageRankPolicy } from "./pagerank-base.js";
 import type { CacheState } from "./policy.js";
-import { acquireTriangle, releaseTriangle, TriangleGraph, triangleCapacity, triangleFits } from "./triangle-graph.js";
+import { type TriangleGraph, TriangleHolder, triangleFits, writeTriangleRow } from "./triangle-graph.js";
 
 /**
  * `pagerank-undirected`: the original design's literal Phase-1 scoring, `nx.pagerank(
@@ -79,7 +79,7 @@ export class PageRankUndirectedSparsePolicy extends PageRankPolicy {
  */
 export class PageRankUndirectedPolicy extends PageRankUndirectedSparsePolicy {
   /** The live graph, acquired from the pool on first use (begin alone allocates nothing). */
-  private tg: TriangleGraph | null = null;
+  private readonly holder = new TriangleHolder();
   /** Sequences beyond MAX_TRIANGLE_NODES tokens use the sparse implementation. */
   private sparse = false;
   /** Warm-start scores by token position (as the sparse version keeps them). */
@@ -97,13 +97,11 @@ export class PageRankUndirectedPolicy extends PageRankUndirectedSparsePolicy {
   }
 
   protected override endGraph(): void {
-    if (this.tg !== null) releaseTriangle(this.tg);
-    this.tg = null;
+    this.holder.release();
   }
 
   private triangle(): TriangleGraph {
-    this.tg ??= acquireTriangle(triangleCapacity(this.length, this.budget, this.refreshEvery), this.length);
-    return this.tg;
+    return this.holder.get(this.length, this.budget, this.refreshEvery);
   }
 
   protected override update(t: number, cache: CacheState, probs: Float64Array): void {
@@ -112,20 +110,7 @@ export class PageRankUndirectedPolicy extends PageRankUndirectedSparsePolicy {
       return;
     }
     const tg = this.triangle();
-    const row = TriangleGraph.rowStart(tg.nodeOf(t));
-    const n = cache.size;
-    const tokens = cache.tokens;
-    let sum = 0;
-    for (let i = 0; i < n; i++) sum += probs[i];
-    if (!(sum > 0)) return;
-    const inv = 1 / sum;
-    const epsilon = this.options.epsilon ?? 0;
-    const tri = tg.tri;
-    const index = tg.index;
-    for (let i = 0; i < n; i++) {
-      const p = probs[i];
-      if (p * inv >= epsilon && p > 0) tri[row + index[tokens[i]]] = p;
-    }
+    writeTriangleRow(tg, t, cache, probs, 0, false, this.options.epsilon ?? 0);
   }
 
   protected override onEvict(pos: number): void {
@@ -133,7 +118,7 @@ export class PageRankUndirectedPolicy extends PageRankUndirectedSparsePolicy {
       super.onEvict(pos);
       return;
     }
-    this.tg?.kill(pos);
+    this.holder.tg?.kill(pos);
   }
 
   protected override refresh(t: number, cache: CacheState): void {

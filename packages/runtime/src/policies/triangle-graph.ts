@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "@kvwalk/core";
+import type { CacheState } from "./policy.js";
 import { buildModule, Code, type FunctionDef } from "./wasm-builder.js";
 
 /**
@@ -360,4 +361,54 @@ export function releaseTriangle(g: TriangleGraph): void {
     for (let i = 1; i < pool.length; i++) if (pool[i].capacity < pool[min].capacity) min = i;
     if (pool[min].capacity < g.capacity) pool[min] = g;
   }
+}
+
+/**
+ * A policy's triangle, acquired from the pool on first use (`get`) and returned by `release` (the
+ * policies' endGraph): shared by the exact PageRank policies.
+ */
+export class TriangleHolder {
+  tg: TriangleGraph | null = null;
+
+  get(length: number, budget: number, refreshEvery: number): TriangleGraph {
+    this.tg ??= acquireTriangle(triangleCapacity(length, budget, refreshEvery), length);
+    return this.tg;
+  }
+
+  release(): void {
+    if (this.tg !== null) releaseTriangle(this.tg);
+    this.tg = null;
+  }
+}
+
+/**
+ * Writes query t's attention row into its triangle row: the weights of the cached keys from cache
+ * index `from` on, normalized over the whole row (sum of probs); a key enters when its normalized
+ * weight is >= epsilon and positive. Stored values are the normalized weights, or the raw
+ * probabilities with `normalized` false (the undirected graph keeps A[t, j] itself). Returns false
+ * (nothing written) for a row without mass.
+ */
+export function writeTriangleRow(
+  tg: TriangleGraph,
+  t: number,
+  cache: CacheState,
+  probs: Float64Array,
+  from: number,
+  normalized: boolean,
+  epsilon: number,
+): boolean {
+  const row = TriangleGraph.rowStart(tg.nodeOf(t));
+  const n = cache.size;
+  const tokens = cache.tokens;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += probs[i];
+  if (!(sum > 0)) return false;
+  const inv = 1 / sum;
+  const tri = tg.tri;
+  const index = tg.index;
+  for (let i = from; i < n; i++) {
+    const p = probs[i];
+    if (p * inv >= epsilon && p > 0) tri[row + index[tokens[i]]] = normalized ? p * inv : p;
+  }
+  return true;
 }
