@@ -23,58 +23,48 @@ export class PageRankWalkerPolicy extends Top4GraphPolicy {
     this.acc = new Float64Array(this.length);
   }
 
-  protected refresh(_t: number, cache: CacheState): void {
-    const { graph, numNodes, excludeBelow } = this.compactLive(cache);
-    const counts = walkerFor(numNodes).walk(graph, {
-        numNodes,
-        excludeBelow,
-        teleport: this.teleport,
-        startWindow: this.startWindow,
-        walkers: this.options.walkers ?? 1024,
-        steps: this.options.steps ?? 20,
-        seed: mixSeed(this.options.seed ?? 0, this.counters.refreshes),
-        graphIndex: this.streamId,
-    });
-    const decay = this.options.decay ?? 0.5;
-    for (let i = 0; i < numNodes; i++) {
-      const p = cache.tokens[i];
-      const v = decay * this.acc[p] + counts[i];
-      this.acc[p] = v;
-      this.scores[p] = v;
-    }
-  }
-}
-
-/**
- * pagerank-walker as first written (compactGraph + walkReference per refresh, no WebAssembly): the
- * reference the tests and the benchmark compare PageRankWalkerPolicy with (identical evictions).
- */
-export class PageRankWalkerReferencePolicy extends Top4GraphPolicy {
-  readonly name: string = "pagerank-walker";
-  private acc = new Float64Array(0);
-
-  protected override resetGraph(): void {
-    super.resetGraph();
-    this.acc = new Float64Array(this.length);
-  }
-
-  protected refresh(_t: number, cache: CacheState): void {
-    const counts = walkReference(this.compactLiveReference(cache), {
-      numNodes: cache.size,
-      excludeBelow: cache.lowerBound(this.sinks),
+  /** The walk's options shared with the reference walker (excluding the graph's own sizes). */
+  protected walkOptions() {
+    return {
       teleport: this.teleport,
       startWindow: this.startWindow,
       walkers: this.options.walkers ?? 1024,
       steps: this.options.steps ?? 20,
       seed: mixSeed(this.options.seed ?? 0, this.counters.refreshes),
       graphIndex: this.streamId,
-    });
+    };
+  }
+
+  /** score = decay x previous + visits, for the first `n` live tokens (cache order). */
+  protected accumulate(cache: CacheState, counts: ArrayLike<number>, n: number): void {
     const decay = this.options.decay ?? 0.5;
-    for (let i = 0; i < cache.size; i++) {
+    for (let i = 0; i < n; i++) {
       const p = cache.tokens[i];
       const v = decay * this.acc[p] + counts[i];
       this.acc[p] = v;
       this.scores[p] = v;
     }
+  }
+
+  protected refresh(_t: number, cache: CacheState): void {
+    const { graph, numNodes, excludeBelow } = this.compactLive(cache);
+    const counts = walkerFor(numNodes).walk(graph, { numNodes, excludeBelow, ...this.walkOptions() });
+    this.accumulate(cache, counts, numNodes);
+  }
+}
+
+/**
+ * pagerank-walker as first written (compactGraph + walkReference per refresh, no WebAssembly): the
+ * reference the tests and the benchmark compare PageRankWalkerPolicy with (identical evictions).
+ * Only the walk differs; options and score accumulation are the same code.
+ */
+export class PageRankWalkerReferencePolicy extends PageRankWalkerPolicy {
+  protected override refresh(_t: number, cache: CacheState): void {
+    const counts = walkReference(this.compactLiveReference(cache), {
+      numNodes: cache.size,
+      excludeBelow: cache.lowerBound(this.sinks),
+      ...this.walkOptions(),
+    });
+    this.accumulate(cache, counts, cache.size);
   }
 }
