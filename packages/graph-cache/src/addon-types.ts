@@ -50,6 +50,10 @@ export interface NativeDecodeArgs {
   graphWeights?: Float32Array;
   graphCapacity?: number;
   nodes?: Int32Array;
+  /** Filled with the output rounded to bf16 (raw bits) when given. */
+  outBf16?: Uint16Array;
+  /** 1: programmatic dependent launch. */
+  pdl?: 0 | 1;
 }
 
 export type BenchKind = "decode" | "memcpy" | "compact" | "gather" | "topk";

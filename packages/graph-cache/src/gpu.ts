@@ -103,6 +103,13 @@ export function compactGraphBatchCuda(batch: GraphBatch, keep: Uint8Array, opts?
 export interface DecodeCudaOptions extends CudaOptions {
   /** Key splits (split-K); default: chosen from the SM count and the longest sequence (>= 256 keys per split). */
   numSplits?: number;
+  /** Also return the output rounded to bf16 by the kernel (`outputBf16`, raw bits; what the engine feeds its next GEMM). */
+  outputBf16?: boolean;
+  /**
+   * Launch with programmatic dependent launch (compute capability >= 9.0; ignored below): the kernel
+   * requests its first K/V tile before waiting for the preceding kernel. Results are identical.
+   */
+  pdl?: boolean;
 }
 
 /**
@@ -111,12 +118,16 @@ export interface DecodeCudaOptions extends CudaOptions {
  * decodeAttentionReference). Results agree with the twin within the README's tolerances; graph
  * indices are identical except where logits tie within float32 rounding. Returns also the split count used.
  */
-export function decodeAttentionCuda(input: DecodeAttentionInput, opts?: DecodeCudaOptions): DecodeAttentionOutput & { numSplits: number } {
+export function decodeAttentionCuda(
+  input: DecodeAttentionInput,
+  opts?: DecodeCudaOptions,
+): DecodeAttentionOutput & { numSplits: number; outputBf16?: Uint16Array } {
   const addon = requireAddon("decodeAttentionCuda");
   validateDecodeAttention(input, true);
   const numSplits = opts?.numSplits === undefined ? 0 : expectInt("numSplits", opts.numSplits, 1, 256);
   const output = new Float32Array(input.batch * input.numHeads * input.headDim);
   const lse = new Float32Array(input.batch * input.numHeads);
+  const outputBf16 = opts?.outputBf16 ? new Uint16Array(output.length) : undefined;
   const r = callNative(() =>
     addon.decodeAttention({
       q: input.q,
@@ -137,9 +148,11 @@ export function decodeAttentionCuda(input: DecodeAttentionInput, opts?: DecodeCu
         ? { graphNeighbors: input.graph.neighbors, graphWeights: input.graph.weights, graphCapacity: input.graph.capacity }
         : {}),
       ...(input.nodes ? { nodes: input.nodes } : {}),
+      ...(outputBf16 ? { outBf16: outputBf16 } : {}),
+      ...(opts?.pdl ? { pdl: 1 } : {}),
     }),
   );
-  return { output, lse, numSplits: r.numSplits };
+  return { output, lse, numSplits: r.numSplits, ...(outputBf16 ? { outputBf16 } : {}) };
 }
 
 function useCuda(backend: Backend | undefined, feature: string): boolean {

@@ -254,7 +254,8 @@ Napi::Value Compact(const Napi::CallbackInfo& info) {
 }
 
 // decodeAttention({ q, k, v, lengths, out, lse, batch, numHeads, numKvHeads, headDim, kvCapacity, scale,
-//   numSplits (0 = auto), layout, [graphNeighbors, graphWeights, graphCapacity, nodes] }) -> { numSplits }
+//   numSplits (0 = auto), layout, [graphNeighbors, graphWeights, graphCapacity, nodes], [outBf16], [pdl] })
+//   -> { numSplits }
 Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object a = args_object(info);
@@ -276,6 +277,8 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
   const int32_t* lengths = get_array<int32_t>(a, "lengths", batch);
   float* out = get_array<float>(a, "out", q_len);
   float* lse = get_array<float>(a, "lse", static_cast<size_t>(batch) * num_heads);
+  uint16_t* out_bf16 = a.Get("outBf16").IsUndefined() ? nullptr : get_array<uint16_t>(a, "outBf16", q_len);
+  const bool pdl = a.Get("pdl").IsUndefined() ? false : get_int(a, "pdl", 0, 1) == 1;
   int max_len = 0;
   for (int b = 0; b < batch; b++) {
     if (lengths[b] < 1 || lengths[b] > cap) throw_arg(env, "lengths[" + std::to_string(b) + "]", "an integer in [1, kvCapacity]", Napi::Number::New(env, lengths[b]), true);
@@ -302,6 +305,8 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
   DeviceBuffer d_q(env, q_len * 4, "q"), d_k(env, kv_len * 2, "k"), d_v(env, kv_len * 2, "v"), d_len(env, batch * 4, "lengths"),
       d_out(env, q_len * 4, "out"), d_lse(env, static_cast<size_t>(batch) * num_heads * 4, "lse"),
       d_ws(env, kvwalk::decode_workspace_bytes(batch, num_heads, d, splits), "workspace");
+  DeviceBuffer d_out_bf16;
+  if (out_bf16) d_out_bf16 = DeviceBuffer(env, q_len * 2, "outBf16");
   upload(env, d_q, q, q_len * 4, "q");
   upload(env, d_k, k, kv_len * 2, "k");
   upload(env, d_v, v, kv_len * 2, "v");
@@ -323,7 +328,9 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
   da.v = d_v.get<uint16_t>();
   da.lengths = d_len.get<int>();
   da.out = d_out.get<float>();
+  da.out_bf16 = out_bf16 ? d_out_bf16.get<uint16_t>() : nullptr;
   da.lse = d_lse.get<float>();
+  da.pdl = pdl;
   da.batch = batch;
   da.num_heads = num_heads;
   da.num_kv_heads = num_kv_heads;
@@ -343,6 +350,7 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
   check(env, kvwalk::launch_decode_attention(da, stream(env)), op);
   download(env, out, d_out, q_len * 4, "out");
   download(env, lse, d_lse, d_lse.bytes(), "lse");
+  if (out_bf16) download(env, out_bf16, d_out_bf16, q_len * 2, "outBf16");
   if (with_graph) download(env, host.data(), d_graph, host.size(), "graph");
   sync(env, op);
   if (with_graph) unpack_graph(host, gnb, gw, gnodes, layout);
@@ -379,6 +387,7 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
     const int batch = get_int(o, "batch", 1, 1 << 12), heads = get_int(o, "numHeads", 1, 1 << 12), kvh = get_int(o, "numKvHeads", 1, heads);
     const int d = get_int(o, "headDim", 32, 256), len = get_int(o, "length", 1, 1 << 22), layout = get_int(o, "layout", 0, 1);
     const bool graph = get_int(o, "writeGraph", 0, 1) == 1;
+    const bool pdl = o.Get("pdl").IsUndefined() ? false : get_int(o, "pdl", 0, 1) == 1;
     int splits = get_int(o, "numSplits", 0, 256);
     if (!kvwalk::decode_head_dim_supported(d) || heads % kvh) throw Napi::RangeError::New(env, "unsupported decode bench shape");
     if (splits == 0) splits = kvwalk::decode_choose_splits(batch, heads, len, sm_count());
@@ -409,7 +418,7 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
     da.q = q; da.lengths = lengths; da.out = out; da.lse = lse;
     da.batch = batch; da.num_heads = heads; da.num_kv_heads = kvh; da.head_dim = d; da.kv_capacity = len; da.max_length = len;
     da.scale = 1.f / std::sqrt(static_cast<float>(d)); da.num_splits = splits; da.workspace = ws;
-    da.graph = g; da.nodes = nullptr; da.graph_capacity = len; da.layout = layout;
+    da.graph = g; da.nodes = nullptr; da.graph_capacity = len; da.layout = layout; da.pdl = pdl;
     s->launch = [da, ks, vs](cudaStream_t stream, int i) {
       kvwalk::DecodeArgs x = da;
       x.k = ks[i % ks.size()];
@@ -418,7 +427,7 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
     };
     s->bytes = static_cast<double>(kv) * 4 + qn * 8;
     s->splits = splits;
-    s->op = "decode_attention_kernel<" + std::to_string(d) + (graph ? ", graph>" : ", no graph>");
+    s->op = "decode_attention_kernel<" + std::to_string(d) + (graph ? ", graph>" : ", no graph>") + (pdl ? " (PDL)" : "");
   } else if (kind == "memcpy") {
     const double mib = get_number(o, "mebibytes");
     const size_t bytes = static_cast<size_t>(mib * 1048576.0);

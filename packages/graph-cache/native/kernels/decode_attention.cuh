@@ -33,6 +33,7 @@ struct DecodeParams {
   const int* lengths;
   const int* starts;  // [batch] or nullptr: first visible key (sliding-window attention)
   float* out;
+  uint16_t* out_bf16;  // [batch, num_heads, D] bf16 copy of out (round to nearest even), or nullptr
   float* lse;
   int batch, num_heads, num_kv_heads, kv_capacity;
   float scale;
@@ -92,14 +93,40 @@ __device__ __forceinline__ float block_reduce(float x, float* s_red) {
   return r;
 }
 
+// Rank selection of the top-4 of n <= kDecodeThreads candidates held in shared memory (cv, ci): the
+// thread owning candidate `c` counts the candidates ranked before it (better under the total order, or
+// equal and stored earlier: sentinels tie) and, when that rank is < 4, writes its candidate to slot `rank`
+// of (out_v, out_i). Every compare is independent (no dependent shuffle chain), so the whole selection
+// costs about n shared-memory reads per thread; the result is the exact top-4, sorted, as warp_top4's.
+__device__ __forceinline__ int top4_rank(const float* cv, const int* ci, int n, int c) {
+  const Cand me{cv[c], ci[c]};
+  int rank = 0;
+#pragma unroll 4
+  for (int o = 0; o < n; o++) {
+    const Cand x{cv[o], ci[o]};
+    rank += better(x, me) || (o < c && x.v == me.v && x.i == me.i);
+  }
+  return rank;
+}
+
+// Largest candidate count merged by rank selection in the tail (one candidate per thread); more splits
+// fall back to per-thread lists and a warp merge.
+constexpr int kRankMergeMax = kDecodeThreads;
+
 // Merges the splits of (b, h): run by the whole last block of (b, h) to finish. Partials written by
 // other blocks are read through L2 (__ldcg) after the ticket's fences. Loads are independent so the
-// tail costs a few L2 round trips: split weights in parallel, output loop unrolled.
+// tail costs a few L2 round trips: split weights and top-4 candidates in parallel, output loop unrolled.
 template <int D, bool WRITE_GRAPH, int LAYOUT>
-__device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, float* s_w, float* s_red) {
+__device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, float* s_w, float* s_red, float* s_cv, int* s_ci) {
   const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
   const int S = p.num_splits;
+  const int nc = S * kTopK;  // top-4 candidates of all splits
+  const bool rank_merge = nc <= kRankMergeMax;
   const float* pl = p.part_lse + bh * S;
+  const size_t cbase = bh * S * kTopK;
+  // Issue the candidate loads first: they are independent of the weights below.
+  Cand mine = sentinel();
+  if (WRITE_GRAPH && rank_merge && tid < nc) mine = Cand{__ldcg(p.part_top_v + cbase + tid), __ldcg(p.part_top_i + cbase + tid)};
   float lv[kMaxSplits / kDecodeThreads];
   float mx = -INFINITY;
 #pragma unroll
@@ -108,7 +135,11 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
     lv[r] = s < S ? __ldcg(pl + s) : -INFINITY;
     mx = fmaxf(mx, lv[r]);
   }
-  const float M = block_reduce<true>(mx, s_red);
+  if (WRITE_GRAPH && rank_merge && tid < nc) {
+    s_cv[tid] = mine.v;
+    s_ci[tid] = mine.i;
+  }
+  const float M = block_reduce<true>(mx, s_red);  // its __syncthreads also publish s_cv / s_ci
   const float M_use = M == -INFINITY ? 0.f : M;
   float sum = 0.f;
 #pragma unroll
@@ -120,7 +151,14 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
       sum += w;
     }
   }
-  const float L = block_reduce<false>(sum, s_red);  // ends with __syncthreads: s_w is complete
+  // Rank the candidates while the sum is reduced (results land in s_cv/s_ci[nc .. nc + 3]).
+  int rank = kTopK;
+  if (WRITE_GRAPH && rank_merge && tid < nc) rank = top4_rank(s_cv, s_ci, nc, tid);
+  const float L = block_reduce<false>(sum, s_red);  // ends with __syncthreads: s_w is complete, ranking reads are done
+  if (WRITE_GRAPH && rank < kTopK) {
+    s_cv[kRankMergeMax + rank] = mine.v;
+    s_ci[kRankMergeMax + rank] = mine.i;
+  }
   const float lse2 = L == 0.f ? -INFINITY : M_use + log2f(L);
   const float inv_l = L == 0.f ? 0.f : 1.f / L;
   const float* po = p.part_o + bh * S * D;
@@ -128,17 +166,27 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
     float o = 0.f;
 #pragma unroll 8
     for (int s = 0; s < S; s++) o = fmaf(s_w[s], __ldcg(po + static_cast<size_t>(s) * D + d), o);  // empty splits: w = 0, o = 0
-    p.out[bh * D + d] = o * inv_l;
+    o *= inv_l;
+    p.out[bh * D + d] = o;
+    if (p.out_bf16) p.out_bf16[bh * D + d] = __bfloat16_as_ushort(__float2bfloat16_rn(o));
   }
   if (tid == 0) p.lse[bh] = lse2 * kLn2;
-  if (WRITE_GRAPH && tid < 32) {
+  if (WRITE_GRAPH) {
     Top4 t;
-    t.init();
-    const size_t base = bh * S * kTopK;
+    if (rank_merge) {
+      __syncthreads();  // the four winners are in s_cv/s_ci[kRankMergeMax ..]
+      if (tid == 0) {
+#pragma unroll
+        for (int r = 0; r < kTopK; r++) t.c[r] = Cand{s_cv[kRankMergeMax + r], s_ci[kRankMergeMax + r]};
+        write_graph_node<LAYOUT>(p, b, h, t, lse2);
+      }
+    } else if (tid < 32) {
+      t.init();
 #pragma unroll 1
-    for (int c = tid; c < S * kTopK; c += 32) top4_insert(t, Cand{__ldcg(p.part_top_v + base + c), __ldcg(p.part_top_i + base + c)});
-    t = warp_top4(t);
-    if (tid == 0) write_graph_node<LAYOUT>(p, b, h, t, lse2);
+      for (int c = tid; c < nc; c += 32) top4_insert(t, Cand{__ldcg(p.part_top_v + cbase + c), __ldcg(p.part_top_i + cbase + c)});
+      t = warp_top4(t);
+      if (tid == 0) write_graph_node<LAYOUT>(p, b, h, t, lse2);
+    }
   }
 }
 
@@ -149,8 +197,11 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? 7 : 8) decode_at
   static_assert(D % 8 == 0 && TPK <= 32 && (32 % TPK) == 0, "head dim");
   __shared__ float s_m[G], s_l[G];
   __shared__ float s_acc[G][D];
-  __shared__ float s_topv[WRITE_GRAPH ? G : 1][kTopK];
-  __shared__ int s_topi[WRITE_GRAPH ? G : 1][kTopK];
+  // Top-4 candidates: the block's G groups x 4 (block merge), then the tail's splits x 4 and its 4 winners.
+  constexpr int NC = WRITE_GRAPH ? kRankMergeMax + kTopK : 1;
+  static_assert(!WRITE_GRAPH || G * kTopK <= kRankMergeMax, "block candidates fit the rank merge");
+  __shared__ float s_cv[NC];
+  __shared__ int s_ci[NC];
 
   const int split = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int tid = threadIdx.x;
@@ -164,13 +215,24 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? 7 : 8) decode_at
   const uint16_t* kb = p.k + kv_off;
   const uint16_t* vb = p.v + kv_off;
 
-  float qf[8];
-  {
-    const float* qp = p.q + (static_cast<size_t>(b) * p.num_heads + h) * D + d0;
-    const float qs = p.scale * kLog2e;
+  // The first tile of K/V is requested before waiting for the previous grid (programmatic dependent
+  // launch; without the launch attribute the wait is a no-op): every key except lengths[b] - 1, which
+  // the preceding kernel (RoPE + append) may still be writing. q, that key and everything this kernel
+  // writes come after the wait. Contract with a PDL launch: the preceding kernel writes neither
+  // lengths/starts nor any other key of the range.
+  auto load_tile = [&](int j0, int lim, uint4 (&kr)[kDecodeUnroll], uint4 (&vr)[kDecodeUnroll]) {
 #pragma unroll
-    for (int i = 0; i < 8; i++) qf[i] = qp[i] * qs;
-  }
+    for (int u = 0; u < kDecodeUnroll; u++) {
+      const int j = j0 + u * G;
+      if (j < lim) {
+        kr[u] = __ldg(reinterpret_cast<const uint4*>(kb + static_cast<size_t>(j) * D + d0));
+        vr[u] = __ldg(reinterpret_cast<const uint4*>(vb + static_cast<size_t>(j) * D + d0));
+      } else {
+        kr[u] = make_uint4(0, 0, 0, 0);
+        vr[u] = make_uint4(0, 0, 0, 0);
+      }
+    }
+  };
   float m = -INFINITY, l = 0.f;
   float acc[8];
 #pragma unroll
@@ -182,21 +244,9 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? 7 : 8) decode_at
   // three registers.
   float tv = -INFINITY, thr = -INFINITY;
   int ti = INT_MAX;
-  // The loop bounds are block-uniform (the group shuffles need every lane of a warp); each key is
-  // bounds-checked.
-  for (int j0 = start + grp; j0 - grp < end; j0 += G * kDecodeUnroll) {
-    uint4 kr[kDecodeUnroll], vr[kDecodeUnroll];
-#pragma unroll
-    for (int u = 0; u < kDecodeUnroll; u++) {
-      const int j = j0 + u * G;
-      if (j < end) {
-        kr[u] = __ldg(reinterpret_cast<const uint4*>(kb + static_cast<size_t>(j) * D + d0));
-        vr[u] = __ldg(reinterpret_cast<const uint4*>(vb + static_cast<size_t>(j) * D + d0));
-      } else {
-        kr[u] = make_uint4(0, 0, 0, 0);
-        vr[u] = make_uint4(0, 0, 0, 0);
-      }
-    }
+  float qf[8];
+  // One tile of keys j0 + u * G (u < kDecodeUnroll): logits, online softmax, V accumulation, top-4.
+  auto step = [&](const int j0, const uint4 (&kr)[kDecodeUnroll], const uint4 (&vr)[kDecodeUnroll]) {
     float s[kDecodeUnroll];
 #pragma unroll
     for (int u = 0; u < kDecodeUnroll; u++) {
@@ -247,7 +297,39 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? 7 : 8) decode_at
       }
     }
     m = m_new;
+  };
+  // The loop bounds are block-uniform (the group shuffles need every lane of a warp); each key is
+  // bounds-checked. The first tile is peeled: its loads are issued before the wait.
+  const int j_first = start + grp;
+  {
+    uint4 kr[kDecodeUnroll], vr[kDecodeUnroll];
+    load_tile(j_first, min(end, len - 1), kr, vr);
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+#pragma unroll
+    for (int u = 0; u < kDecodeUnroll; u++) {
+      const int j = j_first + u * G;
+      if (j == len - 1 && j < end) {  // L2 reads: never an L1 line fetched before the wait
+        kr[u] = __ldcg(reinterpret_cast<const uint4*>(kb + static_cast<size_t>(j) * D + d0));
+        vr[u] = __ldcg(reinterpret_cast<const uint4*>(vb + static_cast<size_t>(j) * D + d0));
+      }
+    }
+    const float* qp = p.q + (static_cast<size_t>(b) * p.num_heads + h) * D + d0;
+    const float qs = p.scale * kLog2e;
+#pragma unroll
+    for (int i = 0; i < 8; i++) qf[i] = qp[i] * qs;
+    if (start < end) step(j_first, kr, vr);
   }
+  for (int j0 = j_first + G * kDecodeUnroll; j0 - grp < end; j0 += G * kDecodeUnroll) {
+    uint4 kr[kDecodeUnroll], vr[kDecodeUnroll];
+    load_tile(j0, end, kr, vr);
+    step(j0, kr, vr);
+  }
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  // Let the next kernel's blocks be scheduled as this grid retires (PDL; a no-op otherwise).
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
 
   // Merge the G groups of this block.
 #pragma unroll
@@ -257,8 +339,8 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? 7 : 8) decode_at
     s_l[grp] = l;
   }
   if (WRITE_GRAPH && sub < kTopK) {
-    s_topv[grp][sub] = tv;
-    s_topi[grp][sub] = ti;
+    s_cv[grp * kTopK + sub] = tv;
+    s_ci[grp * kTopK + sub] = ti;
   }
   __syncthreads();
   float M = -INFINITY;
@@ -275,19 +357,13 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? 7 : 8) decode_at
     for (int g = 0; g < G; g++) o += s_acc[g][d] * exp2f(s_m[g] - M_use);
     p.part_o[(bh * p.num_splits + split) * D + d] = o * inv_l;
   }
-  if (WRITE_GRAPH && tid < 32) {
-    Top4 t;
-    t.init();
-#pragma unroll 1
-    for (int c = tid; c < G * kTopK; c += 32) top4_insert(t, Cand{s_topv[c / kTopK][c % kTopK], s_topi[c / kTopK][c % kTopK]});
-    t = warp_top4(t);
-    if (tid == 0) {
-      const size_t o = (bh * p.num_splits + split) * kTopK;
-#pragma unroll
-      for (int s = 0; s < kTopK; s++) {
-        p.part_top_v[o + s] = t.c[s].v;
-        p.part_top_i[o + s] = t.c[s].i;
-      }
+  if (WRITE_GRAPH && tid < G * kTopK) {
+    // The block's top-4 by rank selection over its groups' lists; the winners store their own slot.
+    const int rank = top4_rank(s_cv, s_ci, G * kTopK, tid);
+    if (rank < kTopK) {
+      const size_t o = (bh * p.num_splits + split) * kTopK + rank;
+      p.part_top_v[o] = s_cv[tid];
+      p.part_top_i[o] = s_ci[tid];
     }
   }
   if (tid == 0) p.part_lse[bh * p.num_splits + split] = lse2;
@@ -305,7 +381,7 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? 7 : 8) decode_at
   __syncthreads();
   if (!s_last) return;
   __threadfence();
-  reduce_splits<D, WRITE_GRAPH, LAYOUT>(p, b, h, tid, s_w, s_red);
+  reduce_splits<D, WRITE_GRAPH, LAYOUT>(p, b, h, tid, s_w, s_red, s_cv, s_ci);
   if (tid == 0) p.tickets[bh] = 0;
 }
 

@@ -29,17 +29,40 @@ size_t decode_workspace_bytes(int batch, int num_heads, int head_dim, int num_sp
 
 bool decode_head_dim_supported(int d) { return d == 32 || d == 64 || d == 128 || d == 256; }
 
+// Programmatic dependent launch exists from compute capability 9.0 (griddepcontrol is compiled for
+// sm_90+ only; older devices get a plain launch).
+static bool device_supports_pdl() {
+  static int major = -1;
+  if (major < 0) {
+    int dev = 0, m = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&m, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
+      cudaGetLastError();
+      return false;
+    }
+    major = m;
+  }
+  return major >= 9;
+}
+
 template <int D, bool G, int L>
-static cudaError_t launch_typed(const DecodeParams& p, cudaStream_t stream) {
-  const dim3 grid(p.num_splits, p.num_heads, p.batch);
-  decode_attention_kernel<D, G, L><<<grid, kDecodeThreads, 0, stream>>>(p);
-  return cudaGetLastError();
+static cudaError_t launch_typed(const DecodeParams& p, bool pdl, cudaStream_t stream) {
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(p.num_splits, p.num_heads, p.batch);
+  cfg.blockDim = dim3(kDecodeThreads);
+  cfg.dynamicSmemBytes = 0;
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = pdl && device_supports_pdl() ? 1 : 0;
+  return cudaLaunchKernelEx(&cfg, decode_attention_kernel<D, G, L>, p);
 }
 
 template <int D>
-static cudaError_t launch_dim(const DecodeParams& p, bool graph, int layout, cudaStream_t stream) {
-  if (!graph) return launch_typed<D, false, kLayoutAoS>(p, stream);
-  return layout == kLayoutAoS ? launch_typed<D, true, kLayoutAoS>(p, stream) : launch_typed<D, true, kLayoutSoA>(p, stream);
+static cudaError_t launch_dim(const DecodeParams& p, bool graph, int layout, bool pdl, cudaStream_t stream) {
+  if (!graph) return launch_typed<D, false, kLayoutAoS>(p, pdl, stream);
+  return layout == kLayoutAoS ? launch_typed<D, true, kLayoutAoS>(p, pdl, stream) : launch_typed<D, true, kLayoutSoA>(p, pdl, stream);
 }
 
 cudaError_t launch_decode_attention(const DecodeArgs& a, cudaStream_t stream) {
@@ -54,6 +77,7 @@ cudaError_t launch_decode_attention(const DecodeArgs& a, cudaStream_t stream) {
   p.lengths = a.lengths;
   p.starts = a.starts;
   p.out = a.out;
+  p.out_bf16 = a.out_bf16;
   p.lse = a.lse;
   p.batch = a.batch;
   p.num_heads = a.num_heads;
@@ -80,10 +104,10 @@ cudaError_t launch_decode_attention(const DecodeArgs& a, cudaStream_t stream) {
   p.graph_capacity = a.graph_capacity;
   const bool graph = a.graph != nullptr;
   switch (a.head_dim) {
-    case 32: return launch_dim<32>(p, graph, a.layout, stream);
-    case 64: return launch_dim<64>(p, graph, a.layout, stream);
-    case 128: return launch_dim<128>(p, graph, a.layout, stream);
-    default: return launch_dim<256>(p, graph, a.layout, stream);
+    case 32: return launch_dim<32>(p, graph, a.layout, a.pdl, stream);
+    case 64: return launch_dim<64>(p, graph, a.layout, a.pdl, stream);
+    case 128: return launch_dim<128>(p, graph, a.layout, a.pdl, stream);
+    default: return launch_dim<256>(p, graph, a.layout, a.pdl, stream);
   }
 }
 

@@ -22,6 +22,7 @@ struct DecodeArgs {
   const int* lengths;    // [batch], in [1, kv_capacity]
   const int* starts;     // [batch] first visible key (sliding window), or nullptr = 0
   float* out;            // [batch, num_heads, head_dim]
+  uint16_t* out_bf16;    // optional bf16 copy of out [batch, num_heads, head_dim] (round to nearest even), or nullptr
   float* lse;            // [batch, num_heads], natural log
   int batch, num_heads, num_kv_heads, head_dim, kv_capacity;
   int max_length;        // max of lengths (host-side, sets the split size)
@@ -37,6 +38,10 @@ struct DecodeArgs {
   const int* nodes;      // [batch] or nullptr (= lengths[b] - 1)
   int graph_capacity;
   int layout;
+  bool pdl;              // programmatic dependent launch (compute capability >= 9.0; ignored below): the
+                         // kernel requests its first K/V tile before waiting for the preceding kernel, so
+                         // that kernel may only write q, out, lse, the graph and key lengths[b] - 1 of
+                         // each sequence (the engine's RoPE + append), never lengths/starts/other keys.
 };
 
 // Splits: up to one wave of (b, h) blocks fill one wave (7 blocks per SM), beyond that >= 4 waves; at

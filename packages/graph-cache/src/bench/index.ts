@@ -63,10 +63,27 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     const kvBytes = batch * 32 * length * 128 * 2 * 2;
     cases.push({ label: `memcpy same traffic b=${batch} ctx=${length}`, kind: "memcpy", opts: { mebibytes: kvBytes / 2 / 2 ** 20 } });
     for (const writeGraph of [0, 1]) {
+      for (const pdl of [0, 1]) {
+        cases.push({
+          label: `decode b=${batch} ctx=${length} ${writeGraph ? "graph" : "baseline"}${pdl ? " pdl" : ""}`,
+          kind: "decode",
+          opts: { batch, numHeads: 32, numKvHeads: 32, headDim: 128, length, writeGraph, layout: 0, numSplits: 0, pdl },
+        });
+      }
+    }
+  }
+  // Grouped-query attention (Mistral-7B: 32 query heads over 8 KV heads), PDL launches as in the engine.
+  const gqaShapes: [number, number][] = [
+    [1, 4096],
+    [8, 4096],
+    [32, 4096],
+  ];
+  for (const [batch, length] of gqaShapes) {
+    for (const writeGraph of [0, 1]) {
       cases.push({
-        label: `decode b=${batch} ctx=${length} ${writeGraph ? "graph" : "baseline"}`,
+        label: `decode gqa b=${batch} ctx=${length} ${writeGraph ? "graph" : "baseline"} pdl`,
         kind: "decode",
-        opts: { batch, numHeads: 32, numKvHeads: 32, headDim: 128, length, writeGraph, layout: 0, numSplits: 0 },
+        opts: { batch, numHeads: 32, numKvHeads: 8, headDim: 128, length, writeGraph, layout: 0, numSplits: 0, pdl: 1 },
       });
     }
   }
@@ -132,6 +149,8 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
   const decode = decodeShapes.map(([batch, length]) => {
     const base = median(`decode b=${batch} ctx=${length} baseline`);
     const graph = median(`decode b=${batch} ctx=${length} graph`);
+    const basePdl = median(`decode b=${batch} ctx=${length} baseline pdl`);
+    const graphPdl = median(`decode b=${batch} ctx=${length} graph pdl`);
     const i = info.get(`decode b=${batch} ctx=${length} graph`)!;
     const same = median(`memcpy same traffic b=${batch} ctx=${length}`);
     const sameBw = info.get(`memcpy same traffic b=${batch} ctx=${length}`)!.bytes / (same.ms / 1e3);
@@ -158,11 +177,42 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
       memcpySameTrafficMs: same.ms,
       memcpySameTrafficTBps: sameBw / 1e12,
       fractionOfSameSizeMemcpyGraph: bwGraph / sameBw,
+      // Programmatic dependent launch (each launch requests its first K/V tile while the previous one
+      // finishes, as in the engine's chain of kernels)
+      msBaselinePdl: basePdl.ms,
+      msGraphPdl: graphPdl.ms,
+      graphOverheadPdl: graphPdl.ms / basePdl.ms - 1,
+      fractionOfMemcpyBaselinePdl: i.bytes / (basePdl.ms / 1e3) / memcpyBw,
+      fractionOfMemcpyGraphPdl: i.bytes / (graphPdl.ms / 1e3) / memcpyBw,
     };
     say(
       `decode b=${batch} ctx=${length}: baseline ${(base.ms * 1e3).toFixed(1)} us, with graph ${(graph.ms * 1e3).toFixed(1)} us ` +
         `(overhead ${(row.graphOverhead * 100).toFixed(2)} %), ${row.bandwidthGraphTBps.toFixed(2)} TB/s = ${(row.fractionOfMemcpyGraph * 100).toFixed(1)} % of memcpy` +
-        `${nominal ? `, ${((row.fractionOfNominalGraph ?? 0) * 100).toFixed(1)} % of nominal` : ""}, ${(row.fractionOfSameSizeMemcpyGraph * 100).toFixed(1)} % of a same-traffic memcpy (${(sameBw / 1e12).toFixed(2)} TB/s) (splits ${i.numSplits})`,
+        `${nominal ? `, ${((row.fractionOfNominalGraph ?? 0) * 100).toFixed(1)} % of nominal` : ""}, ${(row.fractionOfSameSizeMemcpyGraph * 100).toFixed(1)} % of a same-traffic memcpy (${(sameBw / 1e12).toFixed(2)} TB/s) (splits ${i.numSplits})` +
+        `; PDL: baseline ${(basePdl.ms * 1e3).toFixed(1)} us, graph ${(graphPdl.ms * 1e3).toFixed(1)} us (overhead ${(row.graphOverheadPdl * 100).toFixed(2)} %, ${(row.fractionOfMemcpyGraphPdl * 100).toFixed(1)} % of memcpy)`,
+    );
+    return row;
+  });
+  const gqa = gqaShapes.map(([batch, length]) => {
+    const base = median(`decode gqa b=${batch} ctx=${length} baseline pdl`);
+    const graph = median(`decode gqa b=${batch} ctx=${length} graph pdl`);
+    const i = info.get(`decode gqa b=${batch} ctx=${length} graph pdl`)!;
+    const row = {
+      batch,
+      context: length,
+      numHeads: 32,
+      numKvHeads: 8,
+      headDim: 128,
+      numSplits: i.numSplits,
+      bytesPerLaunch: i.bytes,
+      msBaselinePdl: base.ms,
+      msGraphPdl: graph.ms,
+      graphOverheadPdl: graph.ms / base.ms - 1,
+      fractionOfMemcpyGraphPdl: i.bytes / (graph.ms / 1e3) / memcpyBw,
+    };
+    say(
+      `decode gqa 32/8 b=${batch} ctx=${length} (PDL): baseline ${(base.ms * 1e3).toFixed(1)} us, graph ${(graph.ms * 1e3).toFixed(1)} us ` +
+        `(overhead ${(row.graphOverheadPdl * 100).toFixed(2)} %), ${(row.fractionOfMemcpyGraphPdl * 100).toFixed(1)} % of memcpy (KV bytes once)`,
     );
     return row;
   });
@@ -202,6 +252,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     memcpy: { ms: memcpy.ms, bandwidthTBps: memcpyBw / 1e12, fractionOfNominal: nominal ? memcpyBw / nominal : null },
     nominalBandwidthTBps: nominal ? nominal / 1e12 : null,
     decode,
+    gqa,
     splitSweep,
     layout,
     compaction7B: { ms: median("compact aos 1024x4096").ms, bandwidthTBps: compactBytes / (median("compact aos 1024x4096").ms / 1e3) / 1e12 },

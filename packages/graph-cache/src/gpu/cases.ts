@@ -9,7 +9,7 @@
  * and exp2f/log2f in the kernel against float64 in the twin.
  */
 import { compareClose, seededRandom } from "@kvwalk/core/testing";
-import { toBf16 } from "../bf16.js";
+import { f32ToBf16, toBf16 } from "../bf16.js";
 import { compactGraphBatch } from "../compact.js";
 import { type DecodeAttentionInput, decodeAttentionReference } from "../decode-attention.js";
 import { compactGraphBatchCuda, decodeAttentionCuda, type GraphLayout, writeTopKRowsCuda } from "../gpu.js";
@@ -166,17 +166,30 @@ function logitsWithBounds(input: DecodeAttentionInput, b: number, h: number): { 
 }
 
 /** Compares CUDA decode attention with the twin: output, lse, and (with a graph) the top-4 modulo ties. */
-export function decodeCase(seed: number, shape: DecodeShape, opts: { withGraph: boolean; numSplits?: number; layout: GraphLayout; nanQuery?: boolean; fullLength?: boolean }): CaseReport {
-  const name = `decode b=${shape.batch} h=${shape.numHeads}/${shape.numKvHeads} d=${shape.headDim} cap=${shape.kvCapacity} splits=${opts.numSplits ?? "auto"}${opts.withGraph ? ` graph ${opts.layout}` : ""}${opts.nanQuery ? " nan-query" : ""}`;
+export function decodeCase(
+  seed: number,
+  shape: DecodeShape,
+  opts: { withGraph: boolean; numSplits?: number; layout: GraphLayout; nanQuery?: boolean; fullLength?: boolean; pdl?: boolean },
+): CaseReport {
+  const name = `decode b=${shape.batch} h=${shape.numHeads}/${shape.numKvHeads} d=${shape.headDim} cap=${shape.kvCapacity} splits=${opts.numSplits ?? "auto"}${opts.withGraph ? ` graph ${opts.layout}` : ""}${opts.nanQuery ? " nan-query" : ""}${opts.pdl ? " pdl" : ""}`;
   const input = randomDecodeInput(seed, shape, { withGraph: opts.withGraph, fullLength: opts.fullLength });
   if (opts.nanQuery) input.q[0] = Number.NaN;
   const refInput = { ...input, graph: input.graph ? cloneBatch(input.graph) : undefined };
   const ref = decodeAttentionReference(refInput);
   const cudaInput = { ...input, graph: input.graph ? cloneBatch(input.graph) : undefined };
-  const cuda = decodeAttentionCuda(cudaInput, { numSplits: opts.numSplits, layout: opts.layout });
+  const cuda = decodeAttentionCuda(cudaInput, { numSplits: opts.numSplits, layout: opts.layout, outputBf16: true, pdl: opts.pdl });
   const out = compareClose(cuda.output, ref.output, TOLERANCES.decodeOutput);
   const lse = compareClose(cuda.lse, ref.lse, TOLERANCES.decodeLse);
   const problems: string[] = [];
+  // The kernel's bf16 output is its own float32 output rounded to nearest even, bit for bit (NaN: any NaN).
+  let bf16Mismatches = 0;
+  const ob = cuda.outputBf16!;
+  for (let i = 0; i < ob.length; i++) {
+    const want = f32ToBf16(cuda.output[i]);
+    const isNan = (x: number) => (x & 0x7f80) === 0x7f80 && (x & 0x7f) !== 0;
+    if (ob[i] !== want && !(isNan(ob[i]) && isNan(want))) bf16Mismatches++;
+  }
+  if (bf16Mismatches > 0) problems.push(`bf16 output: ${bf16Mismatches} values differ from the rounded float32 output`);
   if (!out.ok) problems.push(`output: ${out.mismatches} outside tolerance, max |diff| ${out.maxAbs.toExponential(2)} at ${out.worstIndex}`);
   if (!lse.ok) problems.push(`lse: ${lse.mismatches} outside tolerance, max |diff| ${lse.maxAbs.toExponential(2)}`);
   let exactNodes = 0;
@@ -282,6 +295,14 @@ export function allCases(quick: boolean): { name: string; run: () => CaseReport 
   for (const [shape, splits, graph, layout] of decodeShapes) {
     const s = seed++;
     add(`decode ${JSON.stringify(shape)} splits=${splits}`, () => decodeCase(s, shape, { withGraph: graph, numSplits: splits, layout }));
+  }
+  // Programmatic dependent launch (the engine's launch): same results; > 32 splits takes the warp-merge tail.
+  for (const [shape, splits] of [
+    [{ batch: 2, numHeads: 4, numKvHeads: 2, headDim: 64, kvCapacity: 37 }, 7],
+    [{ batch: 1, numHeads: 4, numKvHeads: 4, headDim: 128, kvCapacity: 9000 }, 33],
+  ] as [DecodeShape, number][]) {
+    const s = seed++;
+    add(`decode pdl ${JSON.stringify(shape)} splits=${splits}`, () => decodeCase(s, shape, { withGraph: true, numSplits: splits, layout: "aos", pdl: true }));
   }
   const s = seed++;
   add("decode nan query", () =>
