@@ -68,7 +68,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                         InstanceMethod("lengths", &EngineWrap::Lengths), InstanceMethod("fillCacheRandom", &EngineWrap::FillCacheRandom),
                         InstanceMethod("info", &EngineWrap::Info), InstanceMethod("takeTimes", &EngineWrap::TakeTimes),
                         InstanceMethod("evictStats", &EngineWrap::EvictStats), InstanceMethod("positions", &EngineWrap::Positions),
-                        InstanceMethod("timeline", &EngineWrap::Timeline),
+                        InstanceMethod("timeline", &EngineWrap::Timeline), InstanceMethod("debugEvictionState", &EngineWrap::DebugEvictionState),
                         InstanceMethod("dispose", &EngineWrap::Dispose)});
   }
 
@@ -124,6 +124,14 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       x.teleport = num("teleport", 0.f, 1.f, 0.15f);
       x.score_decay = num("scoreDecay", 0.f, 1.f, 0.5f);
       x.h2o_decay = num("h2oDecay", 0.f, 1.f, 1.f);
+    }
+    // Prompt scoring during prefill: default on when the policy reads scores or graph nodes.
+    {
+      const auto pol = o.evict.policy;
+      const bool scored = pol == kvwalk::engine::EvictPolicy::H2O || pol == kvwalk::engine::EvictPolicy::Tova ||
+                          pol == kvwalk::engine::EvictPolicy::Walker;
+      Napi::Value sp = oo.Get("scorePrompt");
+      o.score_prompt = sp.IsUndefined() ? scored : sp.ToBoolean().Value();
     }
     std::string err;
     engine_.reset(Engine::create(s, o, &err));
@@ -421,6 +429,40 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return o;
   }
 
+  // debugEvictionState(layer, region) -> { graph: Int32Array [H * C * 8] | null, scores: Float32Array [KVH * C] | null }:
+  // a copy of one (layer, region) slice of the graph cache (32-byte AoS nodes as 4 neighbour ints and
+  // the 4 float weights' bit patterns) and of the eviction scores, after every queued kernel on the
+  // device has finished (synchronizes the device). Tests only.
+  Napi::Value DebugEvictionState(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Engine* e = live(env);
+    const auto& s = e->shape();
+    const int layer = int_arg(info, 0, "layer", 0, s.layers - 1);
+    const int region = int_arg(info, 1, "region", 0, e->options().max_batch - 1);
+    const size_t L = layer, R = e->options().max_batch, r = region, C = e->options().capacity;
+    kvwalk::check_cuda(env, cudaDeviceSynchronize(), "debugEvictionState (synchronize)");
+    Napi::Object o = Napi::Object::New(env);
+    if (e->graph_device()) {
+      const size_t n = static_cast<size_t>(s.heads) * C * 8;
+      auto g = Napi::Int32Array::New(env, n);
+      const char* src = static_cast<const char*>(e->graph_device()) + (L * R + r) * n * sizeof(int32_t);
+      kvwalk::check_cuda(env, cudaMemcpy(g.Data(), src, n * sizeof(int32_t), cudaMemcpyDeviceToHost), "debugEvictionState (graph)");
+      o.Set("graph", g);
+    } else {
+      o.Set("graph", env.Null());
+    }
+    if (e->scores_device()) {
+      const size_t n = static_cast<size_t>(s.kv_heads) * C;
+      auto a = Napi::Float32Array::New(env, n);
+      kvwalk::check_cuda(env, cudaMemcpy(a.Data(), e->scores_device() + (L * R + r) * n, n * sizeof(float), cudaMemcpyDeviceToHost),
+                         "debugEvictionState (scores)");
+      o.Set("scores", a);
+    } else {
+      o.Set("scores", env.Null());
+    }
+    return o;
+  }
+
   Napi::Value Positions(const Napi::CallbackInfo& info) {
     Engine* e = live(info.Env());
     auto a = Napi::Int32Array::New(info.Env(), e->options().max_batch);
@@ -464,6 +506,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_gemm_tests(env, exports);
   register_kernel_tests(env, exports);
   register_evict_tests(env, exports);
+  register_prefill_score_tests(env, exports);
   return exports;
 }
 

@@ -5,3 +5,4 @@
 void register_gemm_tests(Napi::Env env, Napi::Object exports);
 void register_kernel_tests(Napi::Env env, Napi::Object exports);
 void register_evict_tests(Napi::Env env, Napi::Object exports);
+void register_prefill_score_tests(Napi::Env env, Napi::Object exports);

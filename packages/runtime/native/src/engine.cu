@@ -164,6 +164,12 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
     e->activation_bytes_ += b.bytes;
   }
   if (!(err = e->check(cudaMemset(e->workspace_, 0, ws_bytes), "cudaMemset workspace")).empty()) return fail(err);
+  if (o.score_prompt && (ev.policy == EvictPolicy::H2O || ev.policy == EvictPolicy::Tova)) {
+    // prompt scoring: bf16 q, lse and column sums of the longest prompt one prefill may hold
+    e->score_ws_bytes_ = prefill_score_workspace_bytes(static_cast<int>(T), static_cast<int>(H), static_cast<int>(D));
+    if (!(err = e->alloc(&e->score_ws_, e->score_ws_bytes_, "the prompt-scoring workspace")).empty()) return fail(err);
+    e->activation_bytes_ += e->score_ws_bytes_;
+  }
   if (!(err = e->check(cudaMallocHost(reinterpret_cast<void**>(&e->host_ints_), kIntArrays * T * 4), "cudaMallocHost")).empty())
     return fail(err);
   if (!(err = e->check(cudaMallocHost(reinterpret_cast<void**>(&e->host_floats_), 3 * B * 4), "cudaMallocHost")).empty()) return fail(err);
@@ -421,6 +427,10 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
   const bool decode = decode_rows > 0;
   const int Bd = decode_rows;
   const bool fused = decode_rows == T && T <= gemv_rows_;
+  // Prompt scoring of the prefill rows (score_prompt): -1 none, 0 H2O, 1 TOVA (graph nodes whenever
+  // the graph cache exists).
+  const bool score = opts_.score_prompt;
+  const int score_mode = !score || !score_ws_ ? -1 : opts_.evict.policy == EvictPolicy::H2O ? 0 : opts_.evict.policy == EvictPolicy::Tova ? 1 : -1;
   // A fused GEMV over this step's T rows (see launch_gemv).
   auto gemv = [&](const void* a, int lda, GemvInput in, const bf16_t* norm_w, const bf16_t* w, int K, int N, float* c, bool acc) {
     GemvParams g;
@@ -496,6 +506,30 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
         KV_TRY(launch_prefill_attention(q_ + static_cast<size_t>(t0) * H * D, kc + roff, vc + roff, n, H, KVH, D, static_cast<int>(C),
                                         s.sliding_window, scale, h_ + static_cast<size_t>(t0) * H * D, stream_),
                "prefill attention");
+        if (score_mode >= 0 || (score && graph_)) {
+          // What decode steps over rows t0 .. t0+n-1 would have written: graph nodes 0..n-1 of the
+          // region (layer offset as in the decode branch) and the region's H2O / TOVA scores.
+          const size_t r = static_cast<size_t>(seq_regions[i]);
+          PrefillScoreArgs sa;
+          sa.q = q_ + static_cast<size_t>(t0) * H * D;
+          sa.k = kc + roff;
+          sa.T = n;
+          sa.H = H;
+          sa.KVH = KVH;
+          sa.D = D;
+          sa.capacity = static_cast<int>(C);
+          sa.window = s.sliding_window;
+          sa.scale = scale;
+          sa.graph = graph_ ? static_cast<char*>(graph_) + (static_cast<size_t>(l) * B + r) * H * C * kGraphNodeBytes : nullptr;
+          sa.graph_capacity = static_cast<int>(C);
+          sa.mode = score_mode;
+          sa.decay = opts_.evict.h2o_decay;
+          sa.scores = score_mode >= 0 ? scores_ + (static_cast<size_t>(l) * B + r) * KVH * C : nullptr;
+          sa.score_capacity = static_cast<int>(C);
+          sa.workspace = score_ws_;
+          sa.workspace_bytes = score_ws_bytes_;
+          KV_TRY(launch_prefill_score(sa, stream_), "prompt scoring");
+        }
       }
       mark(1);
     }

@@ -69,6 +69,11 @@ struct EngineOptions {
   int fused_gemv_rows = 1;
   // Record CUDA events around every decode step, walker refresh and compaction (take_timeline()).
   bool timeline = false;
+  // Score the prompt during prefill (launch_prefill_score after each layer's prefill attention): the
+  // graph nodes of every prompt row (when the graph cache exists) and the H2O / TOVA scores, exactly
+  // what decode steps over the prompt would have written. Off: prompt tokens start with no graph nodes
+  // and no attention mass (the behaviour before). The binding defaults it to on for h2o, tova, walker.
+  bool score_prompt = false;
   EvictOptions evict;
 };
 
@@ -139,6 +144,8 @@ class Engine {
   size_t activation_bytes() const { return activation_bytes_; }
   StepTimes take_times();
   const void* graph_device() const { return graph_; }
+  // Eviction scores [L][R][KVH][C] (nullptr unless a scored policy is on); debug reads only.
+  const float* scores_device() const { return scores_; }
   cudaStream_t stream() const { return stream_; }
 
  private:
@@ -205,6 +212,8 @@ class Engine {
   int* num_nodes_ = nullptr;    // [L][R][H] walker live nodes
   int* host_num_nodes_ = nullptr;
   void* graph_scratch_ = nullptr;
+  void* score_ws_ = nullptr;    // prompt scoring workspace (score_prompt with H2O / TOVA)
+  size_t score_ws_bytes_ = 0;
   cudaStream_t walk_stream_ = nullptr;
   cudaEvent_t ev_step_ = nullptr, ev_walk_done_ = nullptr;
   std::vector<std::pair<cudaEvent_t, cudaEvent_t>> walk_timing_, compact_timing_;

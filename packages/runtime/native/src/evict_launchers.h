@@ -56,4 +56,40 @@ cudaError_t launch_select_compact(float* scores, bf16_t* kv, int L, int R, int K
 cudaError_t launch_graph_remap(void* graph, int L, int R, int H, int KVH, int C, int region, const int* remap, int new_len, void* scratch,
                                cudaStream_t stream);
 
+// Prompt scoring (native/src/prefill_score.cu, kernels/prefill_score.cuh): during a prefill, what a
+// sequence of decode steps over the prompt would have written, for one sequence and one layer.
+//   q f32 [T, H, D] (rotated; the sequence's rows), k = the region's K of the layer bf16 [KVH, capacity, D]
+//   (slots 0..T-1 hold the prompt); row t sees key j iff j <= t and (window <= 0 or t - j < window);
+//   logits x = bf16(q) . k * scale (q rounded to bf16 as launch_prefill_attention does).
+//   graph (nullptr: none): the region's nodes [H][graph_capacity] (32-byte AoS); node t of head h = the
+//     top-4 keys of row t (ties -> lower key index), p = exp(x - lse_t) renormalized over the four
+//     (graph-cache's decode rule), for every t < T. Nodes >= T untouched.
+//   mode 0 (H2O): scores[kvh][j] = sum over rows t >= j and the group's heads of decay^(T-1-t) p_h[t, j]
+//     (decay 0: the last row only) -- the state launch_attention_mass mode 0 reaches from zero after
+//     decode steps of rows 0..T-1; mode 1 (TOVA): the last row's p summed over the group (mode 1 after
+//     row T-1); mode -1: no scores. scores f32 [KVH][score_capacity]: slots [0, T) replaced, others
+//     untouched. Keys a row cannot see (window) add 0.
+//   lse (nullptr: none): f32 [T, H] natural-log log-sum-exp of every row.
+//   workspace: prefill_score_workspace_bytes(T, H, D) bytes, 16-byte aligned (needed when mode >= 0).
+// D in {64, 128}; H a multiple of KVH; T <= capacity, graph_capacity and score_capacity; q, k, graph
+// 16-byte aligned. Returns cudaErrorInvalidValue otherwise; T == 0 or nothing requested: no launch.
+struct PrefillScoreArgs {
+  const float* q = nullptr;
+  const bf16_t* k = nullptr;
+  int T = 0, H = 0, KVH = 0, D = 0, capacity = 0;
+  int window = 0;
+  float scale = 0.f;
+  void* graph = nullptr;
+  int graph_capacity = 0;
+  int mode = -1;
+  float decay = 1.f;
+  float* scores = nullptr;
+  int score_capacity = 0;
+  float* lse = nullptr;
+  void* workspace = nullptr;
+  size_t workspace_bytes = 0;
+};
+size_t prefill_score_workspace_bytes(int T, int H, int D);
+cudaError_t launch_prefill_score(const PrefillScoreArgs& args, cudaStream_t stream);
+
 }  // namespace kvwalk::engine

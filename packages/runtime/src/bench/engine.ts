@@ -10,6 +10,8 @@
  * Graph write: the same step with the fused top-4 graph write on (the ratio is issue 7's denominator).
  * Breakdown: with CUDA-event profiling, GEMM vs attention vs other time per step.
  * Prefill: one prompt of 4096 (and 16384) tokens; bound = FLOPs / 989 TFLOP/s dense bf16.
+ * Prompt scoring (--prompt-score-only; also run by --evict-only): prefill_score kernels vs the layer's
+ * prefill attention, and whole 4096-token prefills with scorePrompt off vs on -> runtime-prompt-score.json.
  * Results: $KVWALK_BENCH_OUT/runtime-engine.json (default bench/results/).
  */
 import { join } from "node:path";
@@ -21,6 +23,7 @@ import { Bench } from "tinybench";
 import type { NativeShape } from "../engine/addon-types.js";
 import { evictBench } from "../engine/bench/evict.js";
 import { gemmBench } from "../engine/bench/gemm.js";
+import { prefillScoreBench } from "../engine/bench/prefill-score.js";
 import { createEngine, type Engine } from "../engine/engine.js";
 import type { GemmAddon } from "../engine/gpu/gemm-addon-types.js";
 import { engineStatus, requireEngineAddon } from "../engine/loader.js";
@@ -223,6 +226,68 @@ export function timelineScene(entries: { kind: string; startMs: number; endMs: n
   return { width, height, background: "#ffffff", items };
 }
 
+/**
+ * Prompt scoring (issue 7): prefill of one 4096-token prompt with eviction on (h2o, tova, walker; 20%
+ * budget), scorePrompt off (the baseline, same run) vs on; p50 of whole prefill calls.
+ */
+async function promptScoreEngineBench(preset: PresetName, rows: Row[]): Promise<void> {
+  const T = 4096;
+  const prompt = Int32Array.from({ length: T }, (_, i) => (i * 7919 + 3) % PRESETS[preset].vocab);
+  for (const policy of ["h2o", "tova", "walker"] as const) {
+    const ms: Record<string, number> = {};
+    for (const scorePrompt of [false, true]) {
+      let e: Engine | undefined;
+      try {
+        e = await createEngine({
+          model: { preset },
+          maxBatch: 1,
+          capacity: T + 64,
+          maxPrefillTokens: T,
+          maxLogitRows: 1,
+          progress: false,
+          eviction: { policy, budget: Math.floor(0.2 * T) },
+          scorePrompt,
+        });
+        const eng = e;
+        ms[String(scorePrompt)] = await p50(async () => {
+          await eng.native.prefill(Int32Array.of(0), prompt, Int32Array.of(0, T), false);
+        }, quick ? 2 : 5);
+      } catch (err) {
+        rows.push({ kind: "prefill-score", preset, policy, scorePrompt, error: (err as Error).message });
+        say(`prefill-score ${preset} ${policy}: ${(err as Error).message}`);
+      } finally {
+        await e?.dispose();
+      }
+    }
+    const off = ms.false;
+    const on = ms.true;
+    if (off === undefined || on === undefined) continue;
+    rows.push({ kind: "prefill-score", preset, policy, tokens: T, scorePromptOffMs: off, scorePromptOnMs: on, overhead: on / off - 1 });
+    say(`prefill ${preset} ${T} tokens, ${policy}: scorePrompt off ${off.toFixed(1)} ms, on ${on.toFixed(1)} ms (+${(100 * (on / off - 1)).toFixed(1)}%)`);
+  }
+}
+
+/** Kernel bench (one layer, vs the prefill attention) and the engine-level prefill cost; runtime-prompt-score.json. */
+async function promptScoreBenches(addon: unknown, device: Record<string, unknown>, presets: PresetName[], copyGBs: number): Promise<void> {
+  const k = await prefillScoreBench(addon as never, device, { quick });
+  for (const r of k.rows as { model: string; T: number; KVH: number; config: string; medianMs: number; ratioToAttention: number }[]) {
+    say(`prefill_score ${r.model} T ${r.T} KVH ${r.KVH} ${r.config}: ${r.medianMs.toFixed(3)} ms (x${r.ratioToAttention.toFixed(2)} of the layer's prefill attention)`);
+  }
+  const rows: Row[] = [];
+  for (const preset of presets) await promptScoreEngineBench(preset, rows);
+  const file = join(outDir, "runtime-prompt-score.json");
+  writeJsonAtomic(file, {
+    ...runMetadata(),
+    commit: process.env.KVWALK_COMMIT ?? runMetadata().commit,
+    gpu: (device as { name?: string }).name,
+    copyBandwidthGBs: copyGBs,
+    quick,
+    kernels: k,
+    rows,
+  });
+  say(`wrote ${file}`);
+}
+
 async function main(): Promise<void> {
   const status = engineStatus();
   if (status.backend !== "cuda") {
@@ -243,7 +308,12 @@ async function main(): Promise<void> {
     await timelineBench();
     return;
   }
+  if (process.argv.includes("--prompt-score-only")) {
+    await promptScoreBenches(addon, { ...status.device }, presets, copyGBs);
+    return;
+  }
   if (process.argv.includes("--evict-only")) {
+    await promptScoreBenches(addon, { ...status.device }, presets, copyGBs);
     const k = await evictBench(addon as never, { ...status.device });
     writeJsonAtomic(join(outDir, "runtime-evict-kernels.json"), { ...runMetadata(), commit: process.env.KVWALK_COMMIT ?? runMetadata().commit, gpu: status.device?.name, ...k });
     for (const preset of presets) await evictionBench(preset, quick ? [32] : [1, 8, 32], rows);

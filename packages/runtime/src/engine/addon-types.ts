@@ -32,6 +32,11 @@ export interface NativeOptions {
   gemm: 0 | 1 | 2;
   /** Decode steps of at most this many sequences use the fused GEMV kernels; 0 = never. Default 1, at most 8. */
   gemvRows?: number;
+  /**
+   * Score the prompt during prefill (graph nodes when the graph cache exists, H2O / TOVA scores): what
+   * decode steps over the prompt would have written. Default: on for policies h2o, tova and walker.
+   */
+  scorePrompt?: boolean;
   evict?: NativeEvictOptions;
 }
 
@@ -111,6 +116,13 @@ export interface NativeEngine {
   timeline(): { kind: Int32Array; start: Float64Array; end: Float64Array };
   /** Next position of each region (differs from its length once something was evicted). */
   positions(): Int32Array;
+  /**
+   * Debug/test accessor (synchronizes the device): a copy of one (layer, region) slice of the eviction
+   * state. graph: int32 [H, capacity, 8] (per node 4 neighbour slots, -1 invalid, then the 4 float32
+   * weights as bit patterns; a cleared node is all -1), null without the graph cache; scores: f32
+   * [KVH, capacity], null unless a scored policy (h2o, tova, walker) is on.
+   */
+  debugEvictionState(layer: number, region: number): { graph: Int32Array | null; scores: Float32Array | null };
   dispose(): void;
 }
 

@@ -67,6 +67,13 @@ export interface CreateEngineOptions {
   cudaGraphs?: boolean;
   /** Record CUDA events for `engine.native.timeline()` (decode steps, walker refreshes, compactions). */
   timeline?: boolean;
+  /**
+   * Score the prompt during prefill: graph nodes of every prompt token (when the graph cache is on) and
+   * H2O / TOVA attention mass, exactly what decode steps over the prompt would have written, so a long
+   * prompt is not evicted blind. Default: true when the eviction policy reads scores or the graph (h2o,
+   * tova, walker), false otherwise (a prefill then writes no eviction state).
+   */
+  scorePrompt?: boolean;
   /** Progress on stderr while loading a checkpoint. Default true. */
   progress?: boolean;
   eviction?: EvictionOptions;
@@ -486,6 +493,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
     profile: opts.profile ?? false,
     cudaGraphs: opts.cudaGraphs ?? true,
     timeline: opts.timeline ?? false,
+    scorePrompt: opts.scorePrompt ?? false,
   };
   let evict: (NativeEvictOptions & { name: EnginePolicy }) | undefined;
   if (opts.eviction && opts.eviction.policy !== "full") {
@@ -511,6 +519,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
     for (const k of Object.keys(evict) as (keyof typeof evict)[]) if (evict[k] === undefined) delete evict[k];
     if (name === "walker") o.graph = true;
   }
+  o.scorePrompt = opts.scorePrompt ?? (evict !== undefined && evict.name !== "streaming");
   const native = new addon.Engine(shape, { ...o, gemm: GEMM_CODE[o.gemm], evict });
   try {
     let tokenizer: Tokenizer | undefined;

@@ -12,21 +12,32 @@ import { evictCases } from "../engine/gpu/evict-cases.js";
 import { gemmCases } from "../engine/gpu/gemm-cases.js";
 import { gemvCases } from "../engine/gpu/gemv-cases.js";
 import { kernelCases } from "../engine/gpu/kernel-cases.js";
+import { prefillScoreCases } from "../engine/gpu/prefill-score-cases.js";
+import { promptScoreCases } from "../engine/gpu/prompt-score-cases.js";
 import { engineStatus, requireEngineAddon } from "../engine/loader.js";
 
 const { outPath, quick } = gpuCheckArgs("runtime-gpu-check.json");
 const status = engineStatus();
-const only = process.env.KVWALK_CHECK_ONLY; // "kernels" | "engine" | "evict" to run a subset
+const only = process.env.KVWALK_CHECK_ONLY; // "kernels" | "engine" | "evict" | "prompt-score" to run a subset
 
 async function main(): Promise<number> {
   if (status.backend !== "cuda") return recordUnavailable("runtime", outPath, status);
   const addon = requireEngineAddon();
   const cases = [];
   if (only === "evict") cases.push(...evictCases(addon as never, true), ...evictionOnlyCases());
-  else if (only !== "engine") cases.push(...gemmCases(addon as never, quick), ...gemvCases(addon as never, quick), ...kernelCases(addon as never, quick), ...evictCases(addon as never, quick));
-  if (only !== "kernels" && only !== "evict") {
+  else if (only === "prompt-score") cases.push(...prefillScoreCases(addon as never, quick), ...promptScoreCases(quick));
+  else if (only !== "engine")
+    cases.push(
+      ...gemmCases(addon as never, quick),
+      ...gemvCases(addon as never, quick),
+      ...kernelCases(addon as never, quick),
+      ...evictCases(addon as never, quick),
+      ...prefillScoreCases(addon as never, quick),
+    );
+  if (only !== "kernels" && only !== "evict" && only !== "prompt-score") {
     cases.push(...tinyCases());
     cases.push(...fixtureCases(addon, quick));
+    cases.push(...promptScoreCases(quick));
     if (!quick) cases.push(oomCase(addon));
   }
   const reports = await runCases(cases);

@@ -1,0 +1,247 @@
+// Kernel-test bindings of prompt scoring (launch_prefill_score, native/src/prefill_score.cu; contract in
+// evict_launchers.h). Same conventions as evict_tests.cc: one argument object of plain typed arrays and
+// numbers, fresh device buffers freed on every path (RAII), bad arguments throw TypeError/RangeError
+// naming the parameter (code KVWALK_INVALID_ARGUMENT), CUDA failures an Error with code KVWALK_CUDA
+// naming the launcher; without CUDA every function throws "not compiled with CUDA".
+//
+// Graph nodes cross the boundary as evict_tests.cc's Int32Array of 8 ints per node (4 neighbours, then
+// the 4 float weights' bit patterns), here [H][capacity][8] for one region.
+// Used by src/engine/gpu/prefill-score-cases.ts and src/engine/bench/prefill-score.ts (types in
+// src/engine/gpu/prefill-score-addon-types.ts).
+#include <napi.h>
+#include <kvwalk/args.h>
+#include <kvwalk/probe.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "test_registry.h"
+#include "test_util.h"
+
+#ifdef KVWALK_WITH_CUDA
+#include <cuda_runtime.h>
+
+#include "engine_launchers.h"
+#include "evict_launchers.h"
+#endif
+
+namespace {
+
+using namespace kvwalk_test;
+
+#ifdef KVWALK_WITH_CUDA
+#define KVWALK_REQUIRE_CUDA(env) (void)(env)
+#else
+#define KVWALK_REQUIRE_CUDA(env) throw Napi::Error::New((env), "prefill score tests: @kvwalk/runtime engine addon not compiled with CUDA")
+#endif
+
+constexpr long long kMaxDim = 1 << 22;
+
+// prefillScore({ q: Float32Array [T*H*D], k: Uint16Array [KVH*capacity*D], T, H, KVH, D, capacity,
+//   window, scale, mode (-1 none, 0 H2O, 1 TOVA), decay, graph: boolean, graphInit?: Int32Array
+//   [H*capacity*8] (default: every byte 0xff, as the engine clears a region), scores?: Float32Array
+//   [KVH*capacity] (initial; required when mode >= 0), wantLse: boolean })
+//   -> { lse: Float32Array [T*H] | null, graph: Int32Array [H*capacity*8] | null, scores: Float32Array | null }
+Napi::Value prefill_score(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  KVWALK_REQUIRE_CUDA(env);
+#ifdef KVWALK_WITH_CUDA
+  Napi::Object a = args_of(info);
+  const int capacity = static_cast<int>(int_arg(a, "capacity", 1, kMaxDim));
+  const int T = static_cast<int>(int_arg(a, "T", 0, capacity));
+  const int H = static_cast<int>(int_arg(a, "H", 1, 1024)), KVH = static_cast<int>(int_arg(a, "KVH", 1, 1024));
+  if (H % KVH != 0) bad_arg(env, "KVH", "a divisor of H = " + std::to_string(H), a.Get("KVH"), true);
+  const int D = static_cast<int>(int_arg(a, "D", 64, 128));
+  if (D != 64 && D != 128) bad_arg(env, "D", "64 or 128", a.Get("D"), true);
+  const int window = static_cast<int>(int_arg(a, "window", 0, 1 << 30));
+  const int mode = static_cast<int>(int_arg(a, "mode", -1, 1));
+  const float scale = num_arg(a, "scale");
+  const float decay = num_arg(a, "decay");
+  if (!(decay >= 0.f && decay <= 1.f)) bad_arg(env, "decay", "a number in [0, 1]", a.Get("decay"), true);
+  const bool want_graph = a.Get("graph").ToBoolean().Value();
+  const bool want_lse = a.Get("wantLse").ToBoolean().Value();
+  if (mode >= 0 && absent(a, "scores")) bad_arg(env, "scores", "a Float32Array of length KVH * capacity when mode is 0 or 1", a.Get("scores"));
+  const size_t graph_ints = static_cast<size_t>(H) * capacity * 8;
+  std::vector<int32_t> graph_init;
+  if (want_graph) graph_init = absent(a, "graphInit") ? std::vector<int32_t>(graph_ints, -1) : array_arg<int32_t>(a, "graphInit", graph_ints);
+  // every argument is checked before any device work
+  const std::vector<float> h_q = array_arg<float>(a, "q", static_cast<size_t>(T) * H * D);
+  const std::vector<uint16_t> h_k = array_arg<uint16_t>(a, "k", static_cast<size_t>(KVH) * capacity * D);
+  const std::vector<float> h_scores = mode >= 0 ? array_arg<float>(a, "scores", static_cast<size_t>(KVH) * capacity) : std::vector<float>{};
+  Dev<float> d_q(env, h_q, "q");
+  Dev<uint16_t> d_k(env, h_k, "k");
+  Dev<int32_t> d_graph(env, graph_init, "graph");
+  Dev<float> d_scores(env, h_scores, "scores");
+  Dev<float> d_lse(env, want_lse ? static_cast<size_t>(T) * H : 0, "lse");
+  const size_t ws_bytes = mode >= 0 ? kvwalk::engine::prefill_score_workspace_bytes(T, H, D) : 0;
+  Dev<uint8_t> d_ws(env, ws_bytes, "workspace");
+  if (want_lse && T > 0) check(env, cudaMemset(d_lse.get(), 0xff, static_cast<size_t>(T) * H * sizeof(float)), "cudaMemset(lse)");
+  kvwalk::engine::PrefillScoreArgs s;
+  // a zero-row prompt has no arrays to upload; the launcher still wants non-null q and k
+  s.q = T > 0 ? d_q.get() : reinterpret_cast<const float*>(d_k.get());
+  s.k = d_k.get();
+  s.T = T;
+  s.H = H;
+  s.KVH = KVH;
+  s.D = D;
+  s.capacity = capacity;
+  s.window = window;
+  s.scale = scale;
+  s.graph = want_graph ? d_graph.get() : nullptr;
+  s.graph_capacity = capacity;
+  s.mode = mode;
+  s.decay = decay;
+  s.scores = mode >= 0 ? d_scores.get() : nullptr;
+  s.score_capacity = capacity;
+  s.lse = want_lse ? d_lse.get() : nullptr;
+  s.workspace = d_ws.get();
+  s.workspace_bytes = ws_bytes;
+  run(env, kvwalk::engine::launch_prefill_score(s, nullptr), "launch_prefill_score");
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("lse", want_lse ? Napi::Value(to_js(env, d_lse.download(env, "lse"))) : env.Null());
+  out.Set("graph", want_graph ? Napi::Value(to_js(env, d_graph.download(env, "graph"))) : env.Null());
+  out.Set("scores", mode >= 0 ? Napi::Value(to_js(env, d_scores.download(env, "scores"))) : env.Null());
+  return out;
+#endif
+}
+
+#ifdef KVWALK_WITH_CUDA
+// Median and minimum of `iters` CUDA-event-timed runs of `launch` after 2 warm-ups, in milliseconds.
+template <class F>
+std::pair<double, double> time_ms(Napi::Env env, int iters, const char* what, F launch) {
+  for (int i = 0; i < 2; ++i) check(env, launch(), what);
+  check(env, cudaDeviceSynchronize(), std::string(what) + " (warm-up execution)");
+  EventPair ev(env);
+  std::vector<double> ms;
+  for (int i = 0; i < iters; ++i) {
+    check(env, cudaEventRecord(ev.start, nullptr), "cudaEventRecord");
+    check(env, launch(), what);
+    check(env, cudaEventRecord(ev.stop, nullptr), "cudaEventRecord");
+    ms.push_back(ev.elapsed_us(env, what) / 1000.0);
+  }
+  return {median_of(ms), *std::min_element(ms.begin(), ms.end())};
+}
+#endif
+
+// prefillScoreBench({ T, H, KVH, D, window, iters }) -> {
+//   attention: { medianMs, minMs },                  launch_prefill_attention on the same q, K (and V)
+//   rows: [{ config, medianMs, minMs, ratioToAttention }] }
+// configs: "graph" (walker: graph nodes only), "tova", "h2o", "h2o+graph" (h2o with the graph cache
+// on). Random bf16 K/V and q (uniform +-1; q widened to f32), capacity = T, scale 1/sqrt(D), decay 1.
+// Attention is timed before and after the configs (its median over both sets is the baseline).
+Napi::Value prefill_score_bench(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  KVWALK_REQUIRE_CUDA(env);
+#ifdef KVWALK_WITH_CUDA
+  Napi::Object a = args_of(info);
+  const int T = static_cast<int>(int_arg(a, "T", 1, 1 << 20));
+  const int H = static_cast<int>(int_arg(a, "H", 1, 1024)), KVH = static_cast<int>(int_arg(a, "KVH", 1, 1024));
+  if (H % KVH != 0) bad_arg(env, "KVH", "a divisor of H = " + std::to_string(H), a.Get("KVH"), true);
+  const int D = static_cast<int>(int_arg(a, "D", 64, 128));
+  if (D != 64 && D != 128) bad_arg(env, "D", "64 or 128", a.Get("D"), true);
+  const int window = static_cast<int>(int_arg(a, "window", 0, 1 << 30));
+  const int iters = static_cast<int>(int_arg(a, "iters", 1, 10000));
+  const size_t nq = static_cast<size_t>(T) * H * D, nkv = static_cast<size_t>(T) * KVH * D;
+  Dev<float> d_q(env, nq, "q");
+  Dev<uint16_t> d_qb(env, nq, "q (bf16 staging)");
+  Dev<uint16_t> d_k(env, nkv, "k");
+  Dev<uint16_t> d_v(env, nkv, "v");
+  Dev<uint16_t> d_out(env, nq, "attention out");
+  Dev<int32_t> d_graph(env, static_cast<size_t>(H) * T * 8, "graph");
+  Dev<float> d_scores(env, static_cast<size_t>(KVH) * T, "scores");
+  const size_t ws_bytes = kvwalk::engine::prefill_score_workspace_bytes(T, H, D);
+  Dev<uint8_t> d_ws(env, ws_bytes, "workspace");
+  check(env, kvwalk::engine::launch_fill_uniform_bf16(d_k.get(), nkv, 1u, 1.0f, nullptr), "launch_fill_uniform_bf16(k)");
+  check(env, kvwalk::engine::launch_fill_uniform_bf16(d_v.get(), nkv, 2u, 1.0f, nullptr), "launch_fill_uniform_bf16(v)");
+  check(env, kvwalk::engine::launch_fill_uniform_bf16(d_qb.get(), nq, 3u, 1.0f, nullptr), "launch_fill_uniform_bf16(q)");
+  {
+    std::vector<uint16_t> hb = d_qb.download(env, "q (bf16 staging)");
+    std::vector<float> hq(nq);
+    for (size_t i = 0; i < nq; ++i) {
+      const uint32_t bits = static_cast<uint32_t>(hb[i]) << 16;
+      std::memcpy(&hq[i], &bits, 4);
+    }
+    check(env, cudaMemcpy(d_q.get(), hq.data(), nq * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy(q to device)");
+  }
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  auto attention = [&]() {
+    return kvwalk::engine::launch_prefill_attention(d_q.get(), d_k.get(), d_v.get(), T, H, KVH, D, T, window, scale, d_out.get(), nullptr);
+  };
+  auto score = [&](bool graph, int mode) {
+    kvwalk::engine::PrefillScoreArgs s;
+    s.q = d_q.get();
+    s.k = d_k.get();
+    s.T = T;
+    s.H = H;
+    s.KVH = KVH;
+    s.D = D;
+    s.capacity = T;
+    s.window = window;
+    s.scale = scale;
+    s.graph = graph ? d_graph.get() : nullptr;
+    s.graph_capacity = T;
+    s.mode = mode;
+    s.decay = 1.0f;
+    s.scores = d_scores.get();
+    s.score_capacity = T;
+    s.workspace = d_ws.get();
+    s.workspace_bytes = ws_bytes;
+    return kvwalk::engine::launch_prefill_score(s, nullptr);
+  };
+  std::vector<double> att;
+  {
+    // attention samples from before and after the configs, pooled
+    for (int i = 0; i < 2; ++i) check(env, attention(), "launch_prefill_attention (warm-up)");
+    check(env, cudaDeviceSynchronize(), "launch_prefill_attention (warm-up execution)");
+  }
+  auto sample_attention = [&]() {
+    EventPair ev(env);
+    for (int i = 0; i < iters; ++i) {
+      check(env, cudaEventRecord(ev.start, nullptr), "cudaEventRecord");
+      check(env, attention(), "launch_prefill_attention");
+      check(env, cudaEventRecord(ev.stop, nullptr), "cudaEventRecord");
+      att.push_back(ev.elapsed_us(env, "launch_prefill_attention") / 1000.0);
+    }
+  };
+  sample_attention();
+  struct Config {
+    const char* name;
+    bool graph;
+    int mode;
+  };
+  const Config configs[] = {{"graph", true, -1}, {"tova", false, 1}, {"h2o", false, 0}, {"h2o+graph", true, 0}};
+  std::vector<std::pair<double, double>> times;
+  for (const Config& c : configs) times.push_back(time_ms(env, iters, "launch_prefill_score", [&]() { return score(c.graph, c.mode); }));
+  sample_attention();
+  const double att_med = median_of(att);
+  Napi::Object attention_out = Napi::Object::New(env);
+  attention_out.Set("medianMs", att_med);
+  attention_out.Set("minMs", *std::min_element(att.begin(), att.end()));
+  Napi::Array rows = Napi::Array::New(env, std::size(configs));
+  for (size_t i = 0; i < std::size(configs); ++i) {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("config", configs[i].name);
+    r.Set("medianMs", times[i].first);
+    r.Set("minMs", times[i].second);
+    r.Set("ratioToAttention", att_med > 0 ? times[i].first / att_med : 0.0);
+    rows.Set(static_cast<uint32_t>(i), r);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("attention", attention_out);
+  out.Set("rows", rows);
+  out.Set("iters", iters);
+  return out;
+#endif
+}
+
+}  // namespace
+
+void register_prefill_score_tests(Napi::Env env, Napi::Object exports) {
+  exports.Set("prefillScore", Napi::Function::New(env, prefill_score, "prefillScore"));
+  exports.Set("prefillScoreBench", Napi::Function::New(env, prefill_score_bench, "prefillScoreBench"));
+}

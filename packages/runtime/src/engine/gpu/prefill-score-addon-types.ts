@@ -1,0 +1,61 @@
+/**
+ * Typed contract of the prompt-scoring kernel-test bindings in native/binding/prefill_score_tests.cc
+ * (registered on the engine addon by register_prefill_score_tests). Same conventions as
+ * evict-addon-types.ts: one argument object, fresh device buffers, host copies back; bf16 values are
+ * Uint16Array bits; a graph is an Int32Array of 8 ints per node (4 neighbours, then the 4 float32
+ * weights' bit patterns), here [H][capacity][8] for one region.
+ * Errors: TypeError/RangeError with code KVWALK_INVALID_ARGUMENT and `parameter`; CUDA failures an Error
+ * with code KVWALK_CUDA and `operation`; without CUDA, "not compiled with CUDA".
+ */
+export interface PrefillScoreArgs {
+  /** f32 [T, H, D] */
+  q: Float32Array;
+  /** bf16 bits [KVH, capacity, D]; slots 0..T-1 are the prompt's keys */
+  k: Uint16Array;
+  T: number;
+  H: number;
+  KVH: number;
+  /** 64 or 128 */
+  D: number;
+  capacity: number;
+  /** 0: none */
+  window: number;
+  scale: number;
+  /** -1: no scores, 0: H2O, 1: TOVA */
+  mode: -1 | 0 | 1;
+  /** H2O decay in [0, 1] */
+  decay: number;
+  /** write graph nodes 0..T-1 of every head */
+  graph: boolean;
+  /** initial graph [H * capacity * 8] (default: every int -1, as the engine clears a region) */
+  graphInit?: Int32Array;
+  /** initial scores f32 [KVH * capacity]; required when mode >= 0 (slots >= T must come back unchanged) */
+  scores?: Float32Array;
+  /** return the natural-log lse of every row (forces pass 1 over every row) */
+  wantLse: boolean;
+}
+
+export interface PrefillScoreTestAddon {
+  /** launch_prefill_score on fresh buffers -> { lse [T * H] | null, graph [H * capacity * 8] | null, scores [KVH * capacity] | null }. */
+  prefillScore(args: PrefillScoreArgs): { lse: Float32Array | null; graph: Int32Array | null; scores: Float32Array | null };
+  /**
+   * Timing on random data (uniform +-1 bf16 q, K, V; capacity = T; scale 1/sqrt(D); decay 1): each
+   * configuration of launch_prefill_score and launch_prefill_attention on the same q, K (V), medians of
+   * `iters` CUDA-event-timed launches after 2 warm-ups, milliseconds.
+   */
+  prefillScoreBench(args: { T: number; H: number; KVH: number; D: number; window: number; iters: number }): PrefillScoreBenchResult;
+}
+
+export interface PrefillScoreBenchResult {
+  /** launch_prefill_attention (samples before and after the scoring configs, pooled) */
+  attention: { medianMs: number; minMs: number };
+  rows: {
+    /** "graph" (walker: graph nodes only), "tova", "h2o", "h2o+graph" */
+    config: string;
+    medianMs: number;
+    minMs: number;
+    /** medianMs / attention.medianMs */
+    ratioToAttention: number;
+  }[];
+  iters: number;
+}

@@ -1,0 +1,146 @@
+/**
+ * Pure-TypeScript twin of prompt scoring, launch_prefill_score (native/kernels/prefill_score.cuh,
+ * contract in native/src/evict_launchers.h): for one sequence of T prompt rows and one layer, what
+ * decode steps over rows 0..T-1 would have written into the engine's eviction state.
+ *
+ * Row t of query head h (KV head h / (H / KVH)) sees key j iff j <= t and (window <= 0 or
+ * t - j < window). Logits s = (q . k) * scale in f64 from the f32 q (optionally rounded to bf16 first,
+ * as the kernel's tensor cores see it) and the bf16 keys; lse = m + log(sum exp(s - m)).
+ *   graph node t of head h: the top-4 logits of row t (NaN and -inf skipped, ties -> lower key index),
+ *     p = f32(exp(s - lse)), written with @kvwalk/graph-cache's writeNormalizedTop4 (drop p <= 0, divide
+ *     by the f32 sum) -- operation for operation what decodeAttentionReference writes for that row;
+ *   h2o[kvh][j] = sum over rows t >= j and the group's heads h of decay^(T-1-t) exp(s - lse) (f64,
+ *     rounded to f32 once): launch_attention_mass mode 0 applied after every row from zero scores
+ *     (decay 0 keeps the last row only, as its "decay 0 replaces" rule does);
+ *   tova[kvh][j] = the last row's probabilities summed over the group (mode 1 after row T-1).
+ * Keys a row cannot see contribute 0. The kernel computes in f32 from bf16 q (prefill-score-cases.ts
+ * states the tolerance).
+ */
+import { expectInt, expectNumber, InvalidArgumentError } from "@kvwalk/core";
+import { writeNormalizedTop4 } from "@kvwalk/graph-cache";
+import { bf16ToF32, f32ToBf16 } from "./reference.js";
+
+export interface PrefillScoreInput {
+  /** f32 [T, H, D]: the prompt rows' rotated queries */
+  q: Float32Array;
+  /** bf16 bits [KVH, capacity, D]: the region's K of the layer; slots 0..T-1 hold the prompt's keys */
+  k: Uint16Array;
+  T: number;
+  H: number;
+  KVH: number;
+  D: number;
+  capacity: number;
+  /** 0: no sliding window */
+  window: number;
+  /** usually 1 / sqrt(D) */
+  scale: number;
+  /** H2O decay per step, in [0, 1]; default 1 */
+  decay?: number;
+  /** Round q to bf16 (round to nearest even) before the dot products, as the kernel does. Default false (the decode path's f32 q). */
+  roundQ?: boolean;
+}
+
+export interface PrefillScoreResult {
+  /** f32 [T, H]: natural-log log-sum-exp of each row's logits */
+  lse: Float32Array;
+  /** int [H, T, 4]: graph node t of head h at (h * T + t) * 4, key indices (-1 unused) */
+  indices: Int32Array;
+  /** f32 [H, T, 4]: the matching weights (0 unused) */
+  weights: Float32Array;
+  /** f32 [KVH, T]: H2O attention mass after the prompt */
+  h2o: Float32Array;
+  /** f32 [KVH, T]: TOVA scores (the last row's attention) */
+  tova: Float32Array;
+}
+
+const TOP_K = 4;
+
+/** Validates a PrefillScoreInput (shared by the twin and the GPU cases). */
+export function validatePrefillScoreInput(input: PrefillScoreInput): void {
+  if (input == null || typeof input !== "object") throw new InvalidArgumentError("input", "a PrefillScoreInput object", input);
+  const capacity = expectInt("capacity", input.capacity, 1, 2 ** 24);
+  const T = expectInt("T", input.T, 0, capacity);
+  const H = expectInt("H", input.H, 1, 4096);
+  const KVH = expectInt("KVH", input.KVH, 1, H);
+  if (H % KVH !== 0) throw new InvalidArgumentError("KVH", `a divisor of H = ${H}`, KVH);
+  const D = expectInt("D", input.D, 1, 1024);
+  expectInt("window", input.window, 0, 2 ** 30);
+  expectNumber("scale", input.scale);
+  if (input.decay !== undefined) expectNumber("decay", input.decay, 0, 1);
+  if (!(input.q instanceof Float32Array) || input.q.length !== T * H * D) {
+    throw new InvalidArgumentError("q", `Float32Array of length ${T * H * D} [T, H, D]`, input.q);
+  }
+  if (!(input.k instanceof Uint16Array) || input.k.length !== KVH * capacity * D) {
+    throw new InvalidArgumentError("k", `Uint16Array (bf16) of length ${KVH * capacity * D} [KVH, capacity, D]`, input.k);
+  }
+}
+
+/** The twin (see the module comment). */
+export function prefillScoreReference(input: PrefillScoreInput): PrefillScoreResult {
+  validatePrefillScoreInput(input);
+  const { T, H, KVH, D, capacity, window, scale } = input;
+  const decay = input.decay ?? 1;
+  const group = H / KVH;
+  // bf16 -> f32 is exact: widen K once (as decodeAttentionReference does).
+  const kf = new Float32Array(KVH * capacity * D);
+  for (let i = 0; i < kf.length; i++) kf[i] = bf16ToF32(input.k[i]);
+  const q = input.roundQ ? input.q.map((x) => bf16ToF32(f32ToBf16(x))) : input.q;
+  const lseOut = new Float32Array(T * H);
+  const indices = new Int32Array(H * T * TOP_K).fill(-1);
+  const weights = new Float32Array(H * T * TOP_K);
+  const h2o = new Float64Array(KVH * T);
+  const tova = new Float64Array(KVH * T);
+  const logits = new Float64Array(T);
+  const topIdx = [0, 0, 0, 0];
+  const topVal = [0, 0, 0, 0];
+  for (let h = 0; h < H; h++) {
+    const kvh = Math.floor(h / group);
+    const kvBase = kvh * capacity * D;
+    for (let t = 0; t < T; t++) {
+      const lo = window > 0 ? Math.max(0, t - window + 1) : 0;
+      const qBase = (t * H + h) * D;
+      // the decode twin's order: dot in f64 over x, then the scale; max over non-NaN logits
+      let m = Number.NEGATIVE_INFINITY;
+      let anyNaN = false;
+      for (let j = lo; j <= t; j++) {
+        let s = 0;
+        const kb = kvBase + j * D;
+        for (let x = 0; x < D; x++) s += q[qBase + x] * kf[kb + x];
+        s *= scale;
+        logits[j] = s;
+        if (Number.isNaN(s)) anyNaN = true;
+        else if (s > m) m = s;
+      }
+      let l = 0;
+      for (let j = lo; j <= t; j++) l += Math.exp(logits[j] - m);
+      const lse = anyNaN ? Number.NaN : m + Math.log(l);
+      lseOut[t * H + h] = lse;
+      // top-4 by logit, scanning keys in increasing order (strict >: the lower key wins a tie)
+      let count = 0;
+      for (let j = lo; j <= t; j++) {
+        const s = logits[j];
+        if (!(s > Number.NEGATIVE_INFINITY)) continue;
+        if (count === TOP_K && !(s > topVal[TOP_K - 1])) continue;
+        let pos = count < TOP_K ? count : TOP_K - 1;
+        while (pos > 0 && s > topVal[pos - 1]) {
+          topVal[pos] = topVal[pos - 1];
+          topIdx[pos] = topIdx[pos - 1];
+          pos--;
+        }
+        topVal[pos] = s;
+        topIdx[pos] = j;
+        if (count < TOP_K) count++;
+      }
+      const probs = topVal.map((s) => Math.fround(Math.exp(s - lse)));
+      writeNormalizedTop4(topIdx, probs, count, indices, weights, (h * T + t) * TOP_K);
+      // attention mass: decay^(T-1-t) (0^0 = 1: with decay 0 only the last row counts)
+      const w = decay ** (T - 1 - t);
+      for (let j = lo; j <= t; j++) {
+        const p = Math.exp(logits[j] - lse);
+        if (w !== 0) h2o[kvh * T + j] += w * p;
+        if (t === T - 1) tova[kvh * T + j] += p;
+      }
+    }
+  }
+  return { lse: lseOut, indices, weights, h2o: Float32Array.from(h2o), tova: Float32Array.from(tova) };
+}
