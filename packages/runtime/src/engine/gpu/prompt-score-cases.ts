@@ -7,16 +7,20 @@
  *
  * Tolerances (bf16-justified). The two sides run different kernels on slightly different inputs:
  *  - prompt scoring multiplies bf16-rounded q (as the prefill attention does) where the decode path
- *    keeps q in f32: each q element moves by up to 2^-9 relative, a logit s by about 2^-9 * |s| (the
- *    fixture's logits reach ~10-20: ~0.02-0.04), so a probability moves by a few percent relative;
+ *    keeps q in f32: each q element moves by up to 2^-9 relative, a logit by at most 2^-9 * sum|q_d k_d|
+ *    * scale (the errors have random signs, so typically ~2^-9 |s| / sqrt(D)-ish: 1e-3..1e-2 for the
+ *    fixture's logits of ~10), so a probability moves by up to ~1% relative;
  *  - K (bf16 in the cache) comes from a GEMM over P rows on one side and per-token GEMV on the other
  *    (f32 summation order flips a rare bf16 rounding), and from layer 1 on the residual stream differs
- *    by the prefill attention's bf16 P against the decode attention's f32 P (~1e-3 relative).
+ *    by the prefill attention's bf16 P against the decode attention's f32 P (~1e-3 relative: logits of
+ *    ~10 drift by ~1e-2).
  * Hence graph weights within 0.05 absolute; a neighbour may differ only where both sides' weights at
- * that slot are within the same 0.05 (a near-tie between two keys), and at least 85% of the nodes must
- * have identical neighbour lists; H2O / TOVA scores per key within 10% relative + an absolute floor
- * (0.02 for H2O sums, 0.005 for TOVA's single row), and within 3% / 5% in relative L1 over each layer.
- * Every report carries the measured values per layer.
+ * that slot are within the same 0.05 (a near-tie between two keys: with top-4 logit gaps of ~0.1-0.5
+ * and drifts of ~1e-2, a few percent to ~15% of the nodes may swap a pair), and at least 70% of the
+ * nodes must have identical neighbour lists (a sanity floor: a wrong row or head gives ~0%); H2O / TOVA
+ * scores per key within 10% relative + an absolute floor (0.02 for H2O sums, 0.005 for TOVA's single
+ * row), and within 3% / 5% in relative L1 over each layer. Every report carries the measured values per
+ * layer, to tighten these once measured.
  */
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,7 +32,7 @@ import { type GpuCase, guarded as guard } from "./case-frame.js";
 
 export const PROMPT_SCORE_TOLERANCES = {
   graphWeightAbs: 0.05,
-  graphExactNodeFraction: 0.85,
+  graphExactNodeFraction: 0.7,
   h2o: { rtol: 0.1, atol: 0.02, relL1: 0.03 },
   tova: { rtol: 0.1, atol: 0.005, relL1: 0.05 },
 } as const;
