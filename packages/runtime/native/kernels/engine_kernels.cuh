@@ -11,25 +11,12 @@
 #include <cfloat>
 #include <cstdint>
 
+#include "attn_mma.cuh"
 #include "philox.cuh"
 
 namespace kvwalk::engine::kernels {
 
 // ------------------------------------------------------------------------------------------ helpers
-
-__device__ __forceinline__ uint16_t f32_to_bf16_bits(float f) {
-  const uint32_t b = __float_as_uint(f);
-  if ((b & 0x7f800000u) == 0x7f800000u && (b & 0x007fffffu) != 0u) return static_cast<uint16_t>((b >> 16) | 0x0040u);
-  return static_cast<uint16_t>((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
-}
-
-__device__ __forceinline__ float bf16_bits_to_f32(uint32_t h) { return __uint_as_float((h & 0xffffu) << 16); }
-
-// Two floats -> two bf16 in one 32-bit word, `lo` in the low half (hardware cvt: round to nearest even).
-__device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
-  __nv_bfloat162 p = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<uint32_t*>(&p);
-}
 
 // Uniform in [0, 1) from one Philox word: the top 24 bits times 2^-24 (exact in f32 and f64).
 __device__ __forceinline__ float philox_word_to_unit(uint32_t w) { return static_cast<float>(w >> 8) * (1.0f / 16777216.0f); }
@@ -229,43 +216,6 @@ __global__ void fill_const_bf16_kernel(uint16_t* __restrict__ out, size_t n, uin
 // online softmax in base 2 (exp2f); P is rounded to bf16 for the P V product; the row sum l uses the f32 P.
 // out = bf16(O / l). Rows >= T are computed on zeros and never stored; keys >= T are zero-filled and masked.
 
-namespace attn {
-
-__device__ __forceinline__ void mma_bf16_16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t& r0, uint32_t& r1, uint32_t& r2, uint32_t& r3, const void* smem_row) {
-  const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(smem_row));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
-               : "r"(addr));
-}
-
-// 16-byte global -> shared copy; when !valid the destination is zero-filled (src-size 0).
-__device__ __forceinline__ void cp_async_16(void* smem, const void* gmem, bool valid) {
-  const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  const int src_size = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(addr), "l"(gmem), "r"(src_size));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
-
-template <int D, int NWARPS>
-struct Config {
-  static constexpr int BM = 16 * NWARPS;
-  static constexpr int BN = 64;
-  static constexpr int LD = D + 8;  // padded row length (bf16 elements): 16-byte aligned rows, conflict-free fragments
-  static constexpr size_t smem_bytes = static_cast<size_t>(BM + 4 * BN) * LD * sizeof(uint16_t);
-};
-
-}  // namespace attn
 
 // grid (H, ceil(T / BM)); blockIdx.y counts query tiles from the last one (the longest rows start first).
 // k, v: bf16 [KVH, capacity, D] (one region), q f32 [T, H, D], out bf16 [T, H * D].

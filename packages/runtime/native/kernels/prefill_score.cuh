@@ -34,29 +34,13 @@
 #include <climits>
 #include <cstdint>
 
+#include "attn_mma.cuh"       // the prefill attention's tensor-core helpers (attn::mma_bf16_16816, cp_async_16, Config)
 #include "graph_layout.cuh"  // @kvwalk/graph-cache: Cand, Top4, better, normalize_top4, store_node
-#include "philox.cuh"
-
-// engine_kernels.cuh holds the prefill attention's tensor-core helpers (attn::mma_bf16_16816,
-// attn::cp_async_16, attn::Config) next to non-template kernels that kernels.cu already compiles;
-// including it at namespace scope in a second translation unit would define those kernels twice at
-// link time. It is included here inside a private namespace with internal linkage instead (its own
-// includes come first, so their guards keep them at global scope; philox is re-exported for its
-// unqualified uses). Nothing is copied: the helpers below are the header's own.
-namespace kvwalk_prefill_score_import {
-namespace {
-namespace kvwalk {
-using ::kvwalk::Philox4;
-using ::kvwalk::philox4x32_10;
-}  // namespace kvwalk
-#include "engine_kernels.cuh"
-}  // namespace
-}  // namespace kvwalk_prefill_score_import
 
 namespace kvwalk::engine::score {
 
-namespace attn = ::kvwalk_prefill_score_import::kvwalk::engine::kernels::attn;
-using ::kvwalk_prefill_score_import::kvwalk::engine::kernels::pack_bf16x2;
+namespace attn = ::kvwalk::engine::kernels::attn;
+using ::kvwalk::engine::kernels::pack_bf16x2;
 using ::kvwalk::Cand;
 using ::kvwalk::Top4;
 

@@ -486,6 +486,11 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
       a.nodes = nullptr;
       a.graph_capacity = static_cast<int>(C);
       a.layout = 0;
+      // The preceding kernel is this layer's RoPE + append, which writes only q and key lengths-1:
+      // the attention may request the rest of its first K/V tile before that kernel ends.
+      a.pdl = true;
+      // Unfused steps feed the O projection a bf16 copy written by the attention's merge (no convert kernel).
+      a.out_bf16 = fused ? nullptr : h_;
       KV_TRY(launch_decode_attention(a, stream_), "decode attention");
       if (opts_.evict.policy == EvictPolicy::H2O || opts_.evict.policy == EvictPolicy::Tova) {
         const bool h2o = opts_.evict.policy == EvictPolicy::H2O;
@@ -494,10 +499,6 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
                "attention mass");
       }
       mark(1);
-      if (!fused) {
-        KV_TRY(launch_f32_to_bf16(attn_, static_cast<size_t>(Bd) * H * D, h_, stream_), "convert");
-        mark(2);
-      }
     }
     if (seq_starts.size() > 1) {
       for (size_t i = 0; i + 1 < seq_starts.size(); i++) {
@@ -668,18 +669,15 @@ std::string Engine::decode_body(int B, int max_len) {
   return "";
 }
 
-std::string Engine::decode(const std::vector<int>& tokens, const float* temperature, const float* top_p, uint32_t seed, int* next,
-                           float* logprob, float* logits_out) {
+std::string Engine::stage_decode_rows(const std::vector<int>& tokens, int B, int* max_len) {
   const ModelShape& s = shape_;
-  const int B = static_cast<int>(tokens.size());
-  if (B < 1 || B > opts_.max_batch) return "batch " + std::to_string(B) + " outside [1, maxBatch " + std::to_string(opts_.max_batch) + "]";
-  int max_len = 0;
   int* h_tok = host_ints_ + kTokens * max_tok_;
   int* h_pos = host_ints_ + kPositions * max_tok_;
   int* h_reg = host_ints_ + kRegion * max_tok_;
   int* h_slot = host_ints_ + kSlot * max_tok_;
   int* h_len = host_ints_ + kLengths * max_tok_;
   int* h_starts = host_ints_ + kStarts * max_tok_;
+  *max_len = 0;
   for (int b = 0; b < B; b++) {
     if (lengths_[b] < 1) return "sequence " + std::to_string(b) + " has no prompt (prefill it first)";
     if (lengths_[b] >= opts_.capacity) {
@@ -696,12 +694,48 @@ std::string Engine::decode(const std::vector<int>& tokens, const float* temperat
     h_slot[b] = len;
     h_len[b] = len + 1;
     h_starts[b] = s.sliding_window > 0 ? std::max(0, len + 1 - s.sliding_window) : 0;
-    max_len = std::max(max_len, len + 1);
+    *max_len = std::max(*max_len, len + 1);
   }
-  for (int b = 0; b < B; b++) {
-    host_floats_[b] = temperature ? temperature[b] : 0.f;
-    host_floats_[opts_.max_batch + b] = top_p ? top_p[b] : 1.f;
+  return "";
+}
+
+void Engine::stage_sampling(int rows, const float* temperature, const float* top_p) {
+  for (int r = 0; r < rows; r++) {
+    host_floats_[r] = temperature ? temperature[r] : 0.f;
+    host_floats_[opts_.max_batch + r] = top_p ? top_p[r] : 1.f;
   }
+}
+
+std::string Engine::finish_step(int rows, uint32_t seed, int* next, float* logprob, float* logits_out, int tl_step, const char* what) {
+  const int V = shape_.vocab;
+  int* d_next = ints_ + kNext * max_tok_;
+  float* d_logprob = floats_ + 2 * opts_.max_batch;
+  cudaError_t e = launch_sample(logits_, rows, V, floats_, floats_ + opts_.max_batch, seed, step_counter_, d_next, d_logprob, stream_);
+  if (e == cudaSuccess) e = cudaMemcpyAsync(host_ints_ + kNext * max_tok_, d_next, rows * 4, cudaMemcpyDeviceToHost, stream_);
+  if (e == cudaSuccess) e = cudaMemcpyAsync(host_floats_ + 2 * opts_.max_batch, d_logprob, rows * 4, cudaMemcpyDeviceToHost, stream_);
+  if (e == cudaSuccess && logits_out) e = cudaMemcpyAsync(logits_out, logits_, static_cast<size_t>(rows) * V * 4, cudaMemcpyDeviceToHost, stream_);
+  int flag = 0;
+  if (e == cudaSuccess) e = cudaMemcpyAsync(&flag, error_flag_, 4, cudaMemcpyDeviceToHost, stream_);
+  mark(2);
+  tl_end(tl_step, stream_);
+  if (e == cudaSuccess) e = cudaStreamSynchronize(stream_);
+  if (e != cudaSuccess) return check(e, what);
+  if (flag) return "a token id is outside the vocabulary [0, " + std::to_string(V) + ")";
+  for (int r = 0; r < rows; r++) {
+    next[r] = host_ints_[kNext * max_tok_ + r];
+    if (logprob) logprob[r] = host_floats_[2 * opts_.max_batch + r];
+  }
+  return "";
+}
+
+std::string Engine::decode(const std::vector<int>& tokens, const float* temperature, const float* top_p, uint32_t seed, int* next,
+                           float* logprob, float* logits_out) {
+  const int B = static_cast<int>(tokens.size());
+  if (B < 1 || B > opts_.max_batch) return "batch " + std::to_string(B) + " outside [1, maxBatch " + std::to_string(opts_.max_batch) + "]";
+  int max_len = 0;
+  std::string staged = stage_decode_rows(tokens, B, &max_len);
+  if (!staged.empty()) return staged;
+  stage_sampling(B, temperature, top_p);
   cudaError_t e = cudaSuccess;
   const int tl_step = tl_begin(0, stream_);
   mark(2);
@@ -741,24 +775,9 @@ std::string Engine::decode(const std::vector<int>& tokens, const float* temperat
     std::string err = walker_refresh(B);
     if (!err.empty()) return err;
   }
-  const int V = s.vocab;
-  int* d_next = ints_ + kNext * max_tok_;
-  float* d_logprob = floats_ + 2 * opts_.max_batch;
-  if (e == cudaSuccess)
-    e = launch_sample(logits_, B, V, floats_, floats_ + opts_.max_batch, seed, step_counter_, d_next, d_logprob, stream_);
-  if (e == cudaSuccess) e = cudaMemcpyAsync(host_ints_ + kNext * max_tok_, d_next, B * 4, cudaMemcpyDeviceToHost, stream_);
-  if (e == cudaSuccess) e = cudaMemcpyAsync(host_floats_ + 2 * opts_.max_batch, d_logprob, B * 4, cudaMemcpyDeviceToHost, stream_);
-  if (e == cudaSuccess && logits_out) e = cudaMemcpyAsync(logits_out, logits_, static_cast<size_t>(B) * V * 4, cudaMemcpyDeviceToHost, stream_);
-  int flag = 0;
-  if (e == cudaSuccess) e = cudaMemcpyAsync(&flag, error_flag_, 4, cudaMemcpyDeviceToHost, stream_);
-  mark(2);
-  tl_end(tl_step, stream_);
-  if (e == cudaSuccess) e = cudaStreamSynchronize(stream_);
-  if (e != cudaSuccess) return check(e, "decode");
-  if (flag) return "a token id is outside the vocabulary [0, " + std::to_string(V) + ")";
+  std::string done = finish_step(B, seed, next, logprob, logits_out, tl_step, "decode");
+  if (!done.empty()) return done;
   for (int b = 0; b < B; b++) {
-    next[b] = host_ints_[kNext * max_tok_ + b];
-    if (logprob) logprob[b] = host_floats_[2 * opts_.max_batch + b];
     lengths_[b] += 1;
     positions_[b] += 1;
   }
@@ -780,36 +799,20 @@ std::string Engine::mixed(const std::vector<int>& tokens, const std::vector<int>
   if (T > max_tok_) return "mixed step of " + std::to_string(T) + " rows exceeds maxPrefillTokens " + std::to_string(max_tok_);
   if (P > opts_.capacity) return "prompt of " + std::to_string(P) + " tokens exceeds the cache capacity " + std::to_string(opts_.capacity);
   if (P > s.max_positions) return "prompt of " + std::to_string(P) + " tokens exceeds the model's maximum positions " + std::to_string(s.max_positions);
+  int max_len = 0;
+  std::string staged = stage_decode_rows(tokens, Bd, &max_len);
+  if (!staged.empty()) return staged;
   int* h_tok = host_ints_ + kTokens * max_tok_;
   int* h_pos = host_ints_ + kPositions * max_tok_;
   int* h_reg = host_ints_ + kRegion * max_tok_;
   int* h_slot = host_ints_ + kSlot * max_tok_;
-  int* h_len = host_ints_ + kLengths * max_tok_;
-  int* h_starts = host_ints_ + kStarts * max_tok_;
-  int max_len = 0;
-  for (int b = 0; b < Bd; b++) {
-    const int len = lengths_[b];
-    if (len < 1) return "sequence " + std::to_string(b) + " has no prompt (prefill it first)";
-    if (len >= opts_.capacity) return "sequence " + std::to_string(b) + " filled its cache (capacity " + std::to_string(opts_.capacity) + ")";
-    if (positions_[b] >= s.max_positions) return "sequence " + std::to_string(b) + " reached the model's maximum positions " + std::to_string(s.max_positions);
-    h_tok[b] = tokens[b];
-    h_pos[b] = positions_[b];
-    h_reg[b] = b;
-    h_slot[b] = len;
-    h_len[b] = len + 1;
-    h_starts[b] = s.sliding_window > 0 ? std::max(0, len + 1 - s.sliding_window) : 0;
-    max_len = std::max(max_len, len + 1);
-  }
   for (int t = 0; t < P; t++) {
     h_tok[Bd + t] = prompt[t];
     h_pos[Bd + t] = t;
     h_reg[Bd + t] = Bd;
     h_slot[Bd + t] = t;
   }
-  for (int r = 0; r <= Bd; r++) {
-    host_floats_[r] = temperature ? temperature[r] : 0.f;
-    host_floats_[opts_.max_batch + r] = top_p ? top_p[r] : 1.f;
-  }
+  stage_sampling(Bd + 1, temperature, top_p);
   std::string cleared = clear_region_state(Bd);
   if (!cleared.empty()) return cleared;
   cudaError_t e = cudaSuccess;
@@ -832,25 +835,9 @@ std::string Engine::mixed(const std::vector<int>& tokens, const std::vector<int>
   mark(2);
   if (e == cudaSuccess) e = launch_gemm(gemm_, h_, hid, lm_head_, hid, logits_, V, Bd + 1, V, hid, false, stream_);
   mark(0);
-  int* d_next = ints_ + kNext * max_tok_;
-  float* d_logprob = floats_ + 2 * opts_.max_batch;
-  if (e == cudaSuccess)
-    e = launch_sample(logits_, Bd + 1, V, floats_, floats_ + opts_.max_batch, seed, step_counter_, d_next, d_logprob, stream_);
-  if (e == cudaSuccess) e = cudaMemcpyAsync(host_ints_ + kNext * max_tok_, d_next, (Bd + 1) * 4, cudaMemcpyDeviceToHost, stream_);
-  if (e == cudaSuccess) e = cudaMemcpyAsync(host_floats_ + 2 * opts_.max_batch, d_logprob, (Bd + 1) * 4, cudaMemcpyDeviceToHost, stream_);
-  if (e == cudaSuccess && logits_out)
-    e = cudaMemcpyAsync(logits_out, logits_, static_cast<size_t>(Bd + 1) * V * 4, cudaMemcpyDeviceToHost, stream_);
-  int flag = 0;
-  if (e == cudaSuccess) e = cudaMemcpyAsync(&flag, error_flag_, 4, cudaMemcpyDeviceToHost, stream_);
-  mark(2);
-  tl_end(tl_step, stream_);
-  if (e == cudaSuccess) e = cudaStreamSynchronize(stream_);
   if (e != cudaSuccess) return check(e, "mixed step");
-  if (flag) return "a token id is outside the vocabulary [0, " + std::to_string(V) + ")";
-  for (int r = 0; r <= Bd; r++) {
-    next[r] = host_ints_[kNext * max_tok_ + r];
-    if (logprob) logprob[r] = host_floats_[2 * opts_.max_batch + r];
-  }
+  std::string done = finish_step(Bd + 1, seed, next, logprob, logits_out, tl_step, "mixed step");
+  if (!done.empty()) return done;
   for (int b = 0; b < Bd; b++) {
     lengths_[b] += 1;
     positions_[b] += 1;

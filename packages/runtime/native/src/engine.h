@@ -157,6 +157,14 @@ class Engine {
   void mark(int phase);  // profiling: 0 gemm, 1 attention, 2 other
   // Enqueues embedding -> layers -> final norm -> LM head of a decode step of B sequences.
   std::string decode_body(int B, int max_len);
+  // Host staging shared by decode() and mixed(): rows 0..B-1 decode sequences 0..B-1 (token, position,
+  // region, slot, length, first visible key; compacts a full cache when eviction is on), and the
+  // per-row sampling parameters of `rows` rows. *max_len gets the longest length after the append.
+  std::string stage_decode_rows(const std::vector<int>& tokens, int B, int* max_len);
+  void stage_sampling(int rows, const float* temperature, const float* top_p);
+  // Samples rows 0..rows-1 of the logits, copies tokens / log-probabilities / logits back and
+  // synchronizes (the step's end, shared by decode() and mixed()).
+  std::string finish_step(int rows, uint32_t seed, int* next, float* logprob, float* logits_out, int tl_step, const char* what);
   std::string compact(int region);
   std::string clear_region_state(int region);
   // Rows (batch size) up to which every decode product can run as launch_gemv; 0 if any cannot.
