@@ -69,6 +69,10 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
   err = e->check(cudaDeviceGetAttribute(&e->sm_count_, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
   if (!err.empty()) return fail(err);
   if (!decode_head_dim_supported(s.head_dim)) return fail("head_dim " + std::to_string(s.head_dim) + " is not supported by the decode kernel");
+  // The tensor-core prefill attention and prompt scoring are instantiated for 64 and 128 only: refuse
+  // other head sizes here rather than fail at the first prefill.
+  if (s.head_dim != 64 && s.head_dim != 128)
+    return fail("head_dim " + std::to_string(s.head_dim) + " is not supported by the prefill attention (expected 64 or 128)");
   err = e->check(cudaStreamCreateWithFlags(&e->stream_, cudaStreamNonBlocking), "cudaStreamCreate");
   if (!err.empty()) return fail(err);
   e->gemm_ = gemm_context_create(o.gemm, &err);

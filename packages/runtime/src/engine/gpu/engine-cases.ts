@@ -496,6 +496,23 @@ export function tinyCases(): GpuCase[] {
         rmSync(dir, { recursive: true, force: true });
       }
     }),
+  ).concat(
+    // A head size the decode kernel has but the prefill attention lacks is refused at creation, by name.
+    guard("tiny checkpoint: head_dim 32 is refused at creation with a named error", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "kvwalk-tiny-"));
+      try {
+        writeTinyCheckpoint(dir, { seed: 7, numLayers: 1, intermediateSize: 64, vocabSize: 100, maxPositions: 64, dtype: "BF16", numHeads: 2, numKvHeads: 2, headDim: 32, hiddenSize: 64 });
+        let message = "";
+        try {
+          await createEngine({ model: dir, capacity: 32, progress: false });
+        } catch (err) {
+          message = (err as Error).message;
+        }
+        return { ok: /head_dim 32/.test(message) && /64 or 128/.test(message), detail: message || "no error" };
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }),
   );
 }
 
@@ -512,6 +529,8 @@ export function oomCase(addon: EngineAddon): GpuCase {
       code = (err as { code?: string }).code ?? "";
     }
     const after = addon.memInfo().free;
-    return { ok: code === "KVWALK_OUT_OF_MEMORY" && after === before, message, code, before, after };
+    // No leak: free memory must not drop. It may rise (an earlier case's engine released by the garbage
+    // collector meanwhile; seen once at +2 MiB in an engine-only check), so equality would be flaky.
+    return { ok: code === "KVWALK_OUT_OF_MEMORY" && after >= before, message, code, before, after };
   });
 }
