@@ -1,6 +1,6 @@
 import { expectInt, expectNumber, InvalidArgumentError } from "@kvwalk/core";
 import { GRAPH_TOP_K, type GraphBatch, validateGraphBatch } from "./graph.js";
-import { writeNormalizedTop4 } from "./topk.js";
+import { pushTop4, writeNormalizedTop4 } from "./topk.js";
 
 /** Head sizes the CUDA kernel is compiled for (the twin accepts any positive size). */
 export const SUPPORTED_HEAD_DIMS = [32, 64, 128, 256] as const;
@@ -158,16 +158,7 @@ export function decodeAttentionReference(input: DecodeAttentionInput): DecodeAtt
       for (let j = 0; j < len; j++) {
         const s = logits[j];
         if (!(s > Number.NEGATIVE_INFINITY)) continue; // NaN and -inf never enter the top-4
-        if (count === GRAPH_TOP_K && !(s > topVal[GRAPH_TOP_K - 1])) continue;
-        let pos = count < GRAPH_TOP_K ? count : GRAPH_TOP_K - 1;
-        while (pos > 0 && s > topVal[pos - 1]) {
-          topVal[pos] = topVal[pos - 1];
-          topIdx[pos] = topIdx[pos - 1];
-          pos--;
-        }
-        topVal[pos] = s;
-        topIdx[pos] = j;
-        if (count < GRAPH_TOP_K) count++;
+        count = pushTop4(topVal, topIdx, count, s, j);
       }
       const probs = topVal.map((s) => Math.fround(Math.exp(s - lse)));
       const node = input.nodes ? input.nodes[b] : len - 1;

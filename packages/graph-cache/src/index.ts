@@ -19,7 +19,7 @@ export {
   validateGraphBatch,
 } from "./graph.js";
 export { backendStatus } from "./loader.js";
-export { selectTopK, type TopKRows, writeNormalizedTop4, writeTopK, writeTopKRows } from "./topk.js";
+export { pushTop4, selectTopK, type TopKRows, writeNormalizedTop4, writeTopK, writeTopKRows } from "./topk.js";
 export {
   type Backend,
   type CudaOptions,

@@ -33,6 +33,25 @@ export function writeNormalizedTop4(
 }
 
 /**
+ * Inserts (value, key) into a top-4 list sorted by decreasing value (`val`/`idx`, the first `count`
+ * entries used) and returns the new count. Keys must arrive in increasing order: an equal value goes
+ * after the entries already there, so ties keep the lower key first (the CUDA kernels' rule). The
+ * caller filters values that may not enter (NaN, masked).
+ */
+export function pushTop4(val: number[], idx: number[], count: number, value: number, key: number): number {
+  if (count === GRAPH_TOP_K && !(value > val[GRAPH_TOP_K - 1])) return count;
+  let pos = count < GRAPH_TOP_K ? count : GRAPH_TOP_K - 1;
+  while (pos > 0 && value > val[pos - 1]) {
+    val[pos] = val[pos - 1];
+    idx[pos] = idx[pos - 1];
+    pos--;
+  }
+  val[pos] = value;
+  idx[pos] = key;
+  return count < GRAPH_TOP_K ? count + 1 : count;
+}
+
+/**
  * Selects the top-4 of one probability row and writes it into `out` at `offset` (4 neighbours, 4
  * weights), with exactly the CUDA writer's float32 arithmetic so both produce the same bits:
  * - each input is rounded to float32 first (the kernel reads float32 rows);
@@ -55,17 +74,7 @@ export function selectTopK(
   for (let j = 0; j < n; j++) {
     const p = f32(probs[rowOffset + j]);
     if (!(p > 0) || p === Number.POSITIVE_INFINITY) continue;
-    if (count === GRAPH_TOP_K && !(p > val[GRAPH_TOP_K - 1])) continue;
-    // Insert after every entry >= p (equal values keep the lower index first).
-    let pos = count < GRAPH_TOP_K ? count : GRAPH_TOP_K - 1;
-    while (pos > 0 && p > val[pos - 1]) {
-      val[pos] = val[pos - 1];
-      idx[pos] = idx[pos - 1];
-      pos--;
-    }
-    val[pos] = p;
-    idx[pos] = j;
-    if (count < GRAPH_TOP_K) count++;
+    count = pushTop4(val, idx, count, p, j);
   }
   writeNormalizedTop4(idx, val, count, outNeighbors, outWeights, offset);
 }

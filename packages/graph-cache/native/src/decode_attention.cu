@@ -1,6 +1,7 @@
 // Launchers of the fused decode attention (with and without the graph write).
 #include "launchers.h"
 #include "decode_attention.cuh"
+#include "kvwalk/pdl.h"
 
 namespace kvwalk {
 
@@ -28,21 +29,6 @@ size_t decode_workspace_bytes(int batch, int num_heads, int head_dim, int num_sp
 }
 
 bool decode_head_dim_supported(int d) { return d == 32 || d == 64 || d == 128 || d == 256; }
-
-// Programmatic dependent launch exists from compute capability 9.0 (griddepcontrol is compiled for
-// sm_90+ only; older devices get a plain launch).
-static bool device_supports_pdl() {
-  static int major = -1;
-  if (major < 0) {
-    int dev = 0, m = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&m, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
-      cudaGetLastError();
-      return false;
-    }
-    major = m;
-  }
-  return major >= 9;
-}
 
 template <int D, bool G, int L>
 static cudaError_t launch_typed(const DecodeParams& p, bool pdl, cudaStream_t stream) {

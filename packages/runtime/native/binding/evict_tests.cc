@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "test_registry.h"
+#define KVWALK_TESTS_NAME "evict kernel tests"
 #include "test_util.h"
 
 #ifdef KVWALK_WITH_CUDA
@@ -32,11 +33,6 @@ namespace {
 
 using namespace kvwalk_test;
 
-#ifdef KVWALK_WITH_CUDA
-#define KVWALK_REQUIRE_CUDA(env) (void)(env)
-#else
-#define KVWALK_REQUIRE_CUDA(env) throw Napi::Error::New((env), "evict kernel tests: @kvwalk/runtime engine addon not compiled with CUDA")
-#endif
 
 constexpr long long kMaxDim = 1 << 24;
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "test_registry.h"
+#define KVWALK_TESTS_NAME "prefill score tests"
 #include "test_util.h"
 
 #ifdef KVWALK_WITH_CUDA
@@ -34,11 +35,6 @@ namespace {
 
 using namespace kvwalk_test;
 
-#ifdef KVWALK_WITH_CUDA
-#define KVWALK_REQUIRE_CUDA(env) (void)(env)
-#else
-#define KVWALK_REQUIRE_CUDA(env) throw Napi::Error::New((env), "prefill score tests: @kvwalk/runtime engine addon not compiled with CUDA")
-#endif
 
 constexpr long long kMaxDim = 1 << 22;
 

@@ -16,6 +16,14 @@
 #include <cuda_runtime.h>
 #endif
 
+// Every kernel-test binding starts with KVWALK_REQUIRE_CUDA(env): a no-op in a CUDA build, else a JS
+// error naming the file's test group (KVWALK_TESTS_NAME, defined by the including file).
+#ifdef KVWALK_WITH_CUDA
+#define KVWALK_REQUIRE_CUDA(env) (void)(env)
+#else
+#define KVWALK_REQUIRE_CUDA(env) throw Napi::Error::New((env), KVWALK_TESTS_NAME ": @kvwalk/runtime engine addon not compiled with CUDA")
+#endif
+
 namespace kvwalk_test {
 
 [[noreturn]] inline void bad_arg(Napi::Env env, const std::string& name, const std::string& expected, const Napi::Value& got, bool range = false) {

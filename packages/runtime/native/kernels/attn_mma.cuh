@@ -6,6 +6,7 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -60,6 +61,61 @@ struct Config {
   static constexpr int LD = D + 8;  // padded row length (bf16 elements): 16-byte aligned rows, conflict-free fragments
   static constexpr size_t smem_bytes = static_cast<size_t>(BM + 4 * BN) * LD * sizeof(uint16_t);
 };
+
+// A warp's 16 query rows as mma A fragments (m16n8k16, row major), from bf16 rows in shared memory with
+// row stride LD; `rows` points at the warp's first row, (fr, fc) = (lane / 4, 2 * (lane % 4)).
+template <int D, int LD>
+__device__ __forceinline__ void load_a_fragments(const uint16_t* rows, int fr, int fc, uint32_t (&a)[D / 16][4]) {
+  const uint16_t* base = rows + fr * LD + fc;
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) {
+    a[kk][0] = *reinterpret_cast<const uint32_t*>(base + kk * 16);
+    a[kk][1] = *reinterpret_cast<const uint32_t*>(base + 8 * LD + kk * 16);
+    a[kk][2] = *reinterpret_cast<const uint32_t*>(base + kk * 16 + 8);
+    a[kk][3] = *reinterpret_cast<const uint32_t*>(base + 8 * LD + kk * 16 + 8);
+  }
+}
+
+// True when every key of the tile [kb, kb + BN) is invisible to every row of the warp's [q_min, q_max]:
+// in their future, or (window > 0) older than the window.
+template <int BN>
+__device__ __forceinline__ bool key_tile_masked(int kb, int q_min, int q_max, int window) {
+  return kb > q_max || (window > 0 && q_min - (kb + BN - 1) >= window);
+}
+
+// One S tile of a warp: s = (Q K^T) * scale_log2 for its 16 rows (lane rows row_a, row_b = row_a + 8)
+// and the BN keys of the shared-memory tile sKs (row stride LD) starting at key kb, with every key a row
+// may not see (key > row, key >= T, or outside the window) at -inf. The mask is evaluated only for
+// tiles that straddle one of those boundaries.
+template <int D, int BN, int LD>
+__device__ __forceinline__ void masked_scores_tile(const uint32_t (&qf)[D / 16][4], const uint16_t* sKs, int fr, int fc, float scale_log2, int kb,
+                                                   int row_a, int row_b, int q_min, int q_max, int T, int window, float (&s)[BN / 8][4]) {
+#pragma unroll
+  for (int nt = 0; nt < BN / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) {
+#pragma unroll
+    for (int nt = 0; nt < BN / 8; ++nt) {
+      const uint16_t* kp = sKs + (nt * 8 + fr) * LD + kk * 16 + fc;
+      mma_bf16_16816(s[nt], qf[kk], *reinterpret_cast<const uint32_t*>(kp), *reinterpret_cast<const uint32_t*>(kp + 8));
+    }
+  }
+  const bool need_mask = kb + BN - 1 > q_min || kb + BN > T || (window > 0 && q_max - kb >= window);
+#pragma unroll
+  for (int nt = 0; nt < BN / 8; ++nt) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      float x = s[nt][e] * scale_log2;
+      if (need_mask) {
+        const int key = kb + nt * 8 + fc + (e & 1);
+        const int row = e < 2 ? row_a : row_b;
+        const bool ok = key <= row && key < T && (window <= 0 || row - key < window);
+        if (!ok) x = -INFINITY;
+      }
+      s[nt][e] = x;
+    }
+  }
+}
 
 }  // namespace attn
 

@@ -175,16 +175,7 @@ __global__ void __launch_bounds__(NWARPS * 32) prefill_rows_kernel(const RowsPar
 
   const int fr = lane >> 2, fc = (lane & 3) * 2;  // fragment row / column of this lane
   uint32_t qf[D / 16][4];
-  {
-    const uint16_t* base = sQ + (warp * 16 + fr) * LD + fc;
-#pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk) {
-      qf[kk][0] = *reinterpret_cast<const uint32_t*>(base + kk * 16);
-      qf[kk][1] = *reinterpret_cast<const uint32_t*>(base + 8 * LD + kk * 16);
-      qf[kk][2] = *reinterpret_cast<const uint32_t*>(base + kk * 16 + 8);
-      qf[kk][3] = *reinterpret_cast<const uint32_t*>(base + 8 * LD + kk * 16 + 8);
-    }
-  }
+  attn::load_a_fragments<D, LD>(sQ + warp * 16 * LD, fr, fc, qf);
 
   float m_a = -INFINITY, m_b = -INFINITY, l_a = 0.0f, l_b = 0.0f;
   Top4 top_a, top_b;
@@ -202,35 +193,11 @@ __global__ void __launch_bounds__(NWARPS * 32) prefill_rows_kernel(const RowsPar
 
     const int kb = tile * BN;
     // whole tile masked for this warp: every key is in the future of every row, or too old for the window
-    const bool skip = kb > warp_q_max || (window > 0 && warp_q_min - (kb + BN - 1) >= window);
+    const bool skip = attn::key_tile_masked<BN>(kb, warp_q_min, warp_q_max, window);
     if (!skip) {
       const uint16_t* sKs = sK + stage * BN * LD;
       float s[BN / 8][4];
-#pragma unroll
-      for (int nt = 0; nt < BN / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
-#pragma unroll
-      for (int kk = 0; kk < D / 16; ++kk) {
-#pragma unroll
-        for (int nt = 0; nt < BN / 8; ++nt) {
-          const uint16_t* kp = sKs + (nt * 8 + fr) * LD + kk * 16 + fc;
-          attn::mma_bf16_16816(s[nt], qf[kk], *reinterpret_cast<const uint32_t*>(kp), *reinterpret_cast<const uint32_t*>(kp + 8));
-        }
-      }
-      const bool need_mask = kb + BN - 1 > warp_q_min || kb + BN > T || (window > 0 && warp_q_max - kb >= window);
-#pragma unroll
-      for (int nt = 0; nt < BN / 8; ++nt) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          float x = s[nt][e] * p.scale_log2;
-          if (need_mask) {
-            const int key = kb + nt * 8 + fc + (e & 1);
-            const int row = e < 2 ? row_a : row_b;
-            const bool ok = key <= row && key < T && (window <= 0 || row - key < window);
-            if (!ok) x = -INFINITY;
-          }
-          s[nt][e] = x;
-        }
-      }
+      attn::masked_scores_tile<D, BN, LD>(qf, sKs, fr, fc, p.scale_log2, kb, row_a, row_b, warp_q_min, warp_q_max, T, window, s);
       // this lane's maximum of each row over the tile
       float lm_a = -INFINITY, lm_b = -INFINITY;
 #pragma unroll

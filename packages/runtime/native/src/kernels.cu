@@ -15,6 +15,7 @@
 #include "../kernels/engine_kernels.cuh"
 #include "../kernels/gemv.cuh"
 #include "engine_launchers.h"
+#include "kvwalk/pdl.h"
 
 namespace kvwalk::engine {
 
@@ -153,21 +154,6 @@ int device_sm_count(int* dev_out) {
   return n;
 }
 
-// Programmatic dependent launch needs compute capability 9.0 (the kernel's griddepcontrol is compiled
-// for sm_90 and later only).
-bool pdl_supported() {
-  static int major = -1;
-  if (major < 0) {
-    int dev = 0, m = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&m, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
-      cudaGetLastError();
-      return false;
-    }
-    major = m;
-  }
-  return major >= 9;
-}
-
 int gemv_rows_tile(int M) { return M <= 1 ? 1 : M <= 2 ? 2 : M <= 4 ? 4 : 8; }
 
 size_t gemv_smem_bytes(const GemvParams& p) { return static_cast<size_t>(gemv_rows_tile(p.M)) * p.K * sizeof(uint16_t); }
@@ -225,7 +211,7 @@ cudaError_t gemv_launch_impl(const GemvParams& p, cudaStream_t stream, bool laun
   a.act = p.act;
   a.ld_act = p.ld_act;
   a.units_per_warp = static_cast<int>(per_warp);
-  if (p.pdl && pdl_supported()) {
+  if (p.pdl && kvwalk::device_supports_pdl()) {
     cudaLaunchConfig_t cfg = {};
     cfg.gridDim = dim3(blocks);
     cfg.blockDim = dim3(gemv::kWarps * 32);

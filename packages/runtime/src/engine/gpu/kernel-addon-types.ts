@@ -1,3 +1,5 @@
+import type { PrefillAttentionInput } from "../kernels/reference.js";
+
 /**
  * Typed contract of the kernel-test bindings in native/binding/kernel_tests.cc (registered on the engine
  * addon by register_kernel_tests). Every function takes one argument object, copies to fresh device
@@ -30,18 +32,7 @@ export interface KernelTestAddon {
     vCache: Uint16Array;
   }): { q: Float32Array; kCache: Uint16Array; vCache: Uint16Array };
   /** launch_prefill_attention. q f32 [T, H, D], k/v bf16 [KVH, capacity, D] -> bf16 [T, H * D]. D in {64, 128}. */
-  kernelPrefillAttention(args: {
-    q: Float32Array;
-    k: Uint16Array;
-    v: Uint16Array;
-    T: number;
-    H: number;
-    KVH: number;
-    D: number;
-    capacity: number;
-    window: number;
-    scale: number;
-  }): Uint16Array;
+  kernelPrefillAttention(args: PrefillAttentionInput): Uint16Array;
   /** launch_swiglu. gu f32 [T, 2I] -> bf16 [T, I]. */
   kernelSwiglu(args: { gu: Float32Array; T: number; I: number }): Uint16Array;
   /** launch_f32_to_bf16. */

@@ -1,3 +1,5 @@
+import type { PromptLogitsInput } from "../kernels/prefill-score-reference.js";
+
 /**
  * Typed contract of the prompt-scoring kernel-test bindings in native/binding/prefill_score_tests.cc
  * (registered on the engine addon by register_prefill_score_tests). Same conventions as
@@ -7,20 +9,8 @@
  * Errors: TypeError/RangeError with code KVWALK_INVALID_ARGUMENT and `parameter`; CUDA failures an Error
  * with code KVWALK_CUDA and `operation`; without CUDA, "not compiled with CUDA".
  */
-export interface PrefillScoreArgs {
-  /** f32 [T, H, D] */
-  q: Float32Array;
-  /** bf16 bits [KVH, capacity, D]; slots 0..T-1 are the prompt's keys */
-  k: Uint16Array;
-  T: number;
-  H: number;
-  KVH: number;
-  /** 64 or 128 */
-  D: number;
-  capacity: number;
-  /** 0: none */
-  window: number;
-  scale: number;
+/** q f32 [T, H, D], k bf16 bits [KVH, capacity, D] (slots 0..T-1 the prompt's keys), D 64 or 128, window 0: none. */
+export interface PrefillScoreArgs extends PromptLogitsInput {
   /** -1: no scores, 0: H2O, 1: TOVA */
   mode: -1 | 0 | 1;
   /** H2O decay in [0, 1] */

@@ -17,23 +17,13 @@
  * states the tolerance).
  */
 import { expectInt, expectNumber, InvalidArgumentError } from "@kvwalk/core";
-import { writeNormalizedTop4 } from "@kvwalk/graph-cache";
-import { bf16ToF32, f32ToBf16 } from "./reference.js";
+import { pushTop4, writeNormalizedTop4 } from "@kvwalk/graph-cache";
+import { bf16ToF32, f32ToBf16, type PrefillAttentionInput } from "./reference.js";
 
-export interface PrefillScoreInput {
-  /** f32 [T, H, D]: the prompt rows' rotated queries */
-  q: Float32Array;
-  /** bf16 bits [KVH, capacity, D]: the region's K of the layer; slots 0..T-1 hold the prompt's keys */
-  k: Uint16Array;
-  T: number;
-  H: number;
-  KVH: number;
-  D: number;
-  capacity: number;
-  /** 0: no sliding window */
-  window: number;
-  /** usually 1 / sqrt(D) */
-  scale: number;
+/** The prompt's rotated queries and the region's K of one layer: the prefill attention's inputs without V. */
+export type PromptLogitsInput = Omit<PrefillAttentionInput, "v">;
+
+export interface PrefillScoreInput extends PromptLogitsInput {
   /** H2O decay per step, in [0, 1]; default 1 */
   decay?: number;
   /** Round q to bf16 (round to nearest even) before the dot products, as the kernel does. Default false (the decode path's f32 q). */
@@ -120,16 +110,7 @@ export function prefillScoreReference(input: PrefillScoreInput): PrefillScoreRes
       for (let j = lo; j <= t; j++) {
         const s = logits[j];
         if (!(s > Number.NEGATIVE_INFINITY)) continue;
-        if (count === TOP_K && !(s > topVal[TOP_K - 1])) continue;
-        let pos = count < TOP_K ? count : TOP_K - 1;
-        while (pos > 0 && s > topVal[pos - 1]) {
-          topVal[pos] = topVal[pos - 1];
-          topIdx[pos] = topIdx[pos - 1];
-          pos--;
-        }
-        topVal[pos] = s;
-        topIdx[pos] = j;
-        if (count < TOP_K) count++;
+        count = pushTop4(topVal, topIdx, count, s, j);
       }
       const probs = topVal.map((s) => Math.fround(Math.exp(s - lse)));
       writeNormalizedTop4(topIdx, probs, count, indices, weights, (h * T + t) * TOP_K);
