@@ -244,19 +244,7 @@ Napi::Value prefill_attention_bench(const Napi::CallbackInfo& info) {
   Dev<uint16_t> d_k(env, nkv, "k");
   Dev<uint16_t> d_v(env, nkv, "v");
   Dev<uint16_t> d_out(env, nq, "out");
-  check(env, kvwalk::engine::launch_fill_uniform_bf16(d_k.get(), nkv, 1u, 1.0f, nullptr), "launch_fill_uniform_bf16(k)");
-  check(env, kvwalk::engine::launch_fill_uniform_bf16(d_v.get(), nkv, 2u, 1.0f, nullptr), "launch_fill_uniform_bf16(v)");
-  check(env, kvwalk::engine::launch_fill_uniform_bf16(d_qb.get(), nq, 3u, 1.0f, nullptr), "launch_fill_uniform_bf16(q)");
-  {
-    // widen the bf16 q to f32 on the host side of the contract: q is f32 [T, H, D]
-    std::vector<uint16_t> hb = d_qb.download(env, "q (bf16 staging)");
-    std::vector<float> hq(nq);
-    for (size_t i = 0; i < nq; ++i) {
-      const uint32_t bits = static_cast<uint32_t>(hb[i]) << 16;
-      std::memcpy(&hq[i], &bits, 4);
-    }
-    check(env, cudaMemcpy(d_q.get(), hq.data(), nq * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy(q to device)");
-  }
+  fill_prefill_bench_inputs(env, d_q, d_qb, d_k, d_v);
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   for (int i = 0; i < 2; ++i)
     check(env, kvwalk::engine::launch_prefill_attention(d_q.get(), d_k.get(), d_v.get(), T, H, KVH, D, T, window, scale, d_out.get(), nullptr),

@@ -152,18 +152,7 @@ Napi::Value prefill_score_bench(const Napi::CallbackInfo& info) {
   Dev<float> d_scores(env, static_cast<size_t>(KVH) * T, "scores");
   const size_t ws_bytes = kvwalk::engine::prefill_score_workspace_bytes(T, H, D);
   Dev<uint8_t> d_ws(env, ws_bytes, "workspace");
-  check(env, kvwalk::engine::launch_fill_uniform_bf16(d_k.get(), nkv, 1u, 1.0f, nullptr), "launch_fill_uniform_bf16(k)");
-  check(env, kvwalk::engine::launch_fill_uniform_bf16(d_v.get(), nkv, 2u, 1.0f, nullptr), "launch_fill_uniform_bf16(v)");
-  check(env, kvwalk::engine::launch_fill_uniform_bf16(d_qb.get(), nq, 3u, 1.0f, nullptr), "launch_fill_uniform_bf16(q)");
-  {
-    std::vector<uint16_t> hb = d_qb.download(env, "q (bf16 staging)");
-    std::vector<float> hq(nq);
-    for (size_t i = 0; i < nq; ++i) {
-      const uint32_t bits = static_cast<uint32_t>(hb[i]) << 16;
-      std::memcpy(&hq[i], &bits, 4);
-    }
-    check(env, cudaMemcpy(d_q.get(), hq.data(), nq * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy(q to device)");
-  }
+  fill_prefill_bench_inputs(env, d_q, d_qb, d_k, d_v);
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   auto attention = [&]() {
     return kvwalk::engine::launch_prefill_attention(d_q.get(), d_k.get(), d_v.get(), T, H, KVH, D, T, window, scale, d_out.get(), nullptr);

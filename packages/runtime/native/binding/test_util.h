@@ -14,6 +14,8 @@
 
 #ifdef KVWALK_WITH_CUDA
 #include <cuda_runtime.h>
+
+#include "engine_launchers.h"
 #endif
 
 // Every kernel-test binding starts with KVWALK_REQUIRE_CUDA(env): a no-op in a CUDA build, else a JS
@@ -140,6 +142,22 @@ class Dev {
   T* ptr_ = nullptr;
   size_t n_;
 };
+
+// Random prefill-attention inputs for the kernel benches: K and V uniform bf16, q f32 [T, H, D] holding
+// bf16-representable values (drawn as bf16 into `qb`, widened on the host), as the prefill attention
+// and prompt-scoring benches both use.
+inline void fill_prefill_bench_inputs(Napi::Env env, Dev<float>& q, Dev<uint16_t>& qb, Dev<uint16_t>& k, Dev<uint16_t>& v) {
+  check(env, kvwalk::engine::launch_fill_uniform_bf16(k.get(), k.size(), 1u, 1.0f, nullptr), "launch_fill_uniform_bf16(k)");
+  check(env, kvwalk::engine::launch_fill_uniform_bf16(v.get(), v.size(), 2u, 1.0f, nullptr), "launch_fill_uniform_bf16(v)");
+  check(env, kvwalk::engine::launch_fill_uniform_bf16(qb.get(), qb.size(), 3u, 1.0f, nullptr), "launch_fill_uniform_bf16(q)");
+  std::vector<uint16_t> hb = qb.download(env, "q (bf16 staging)");
+  std::vector<float> hq(hb.size());
+  for (size_t i = 0; i < hb.size(); ++i) {
+    const uint32_t bits = static_cast<uint32_t>(hb[i]) << 16;
+    std::memcpy(&hq[i], &bits, 4);
+  }
+  check(env, cudaMemcpy(q.get(), hq.data(), hq.size() * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy(q to device)");
+}
 
 // Two CUDA events, destroyed on scope exit.
 class EventPair {
