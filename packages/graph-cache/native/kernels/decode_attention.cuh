@@ -93,11 +93,11 @@ __device__ __forceinline__ float block_reduce(float x, float* s_red) {
   return r;
 }
 
-// Rank selection of the top-4 of n <= kDecodeThreads candidates held in shared memory (cv, ci): the
-// thread owning candidate `c` counts the candidates ranked before it (better under the total order, or
-// equal and stored earlier: sentinels tie) and, when that rank is < 4, writes its candidate to slot `rank`
-// of (out_v, out_i). Every compare is independent (no dependent shuffle chain), so the whole selection
-// costs about n shared-memory reads per thread; the result is the exact top-4, sorted, as warp_top4's.
+// Rank selection over n <= kDecodeThreads candidates held in shared memory (cv, ci): returns the rank of
+// candidate `c`, the number of candidates ranked before it (better under the total order, or equal and
+// stored earlier: sentinels tie). Ranks are a permutation, so the candidates of rank 0..3 are the exact
+// top-4, sorted, as warp_top4's; the caller stores them. Every compare is independent (no dependent
+// shuffle chain): about n shared-memory reads per thread.
 __device__ __forceinline__ int top4_rank(const float* cv, const int* ci, int n, int c) {
   const Cand me{cv[c], ci[c]};
   int rank = 0;
@@ -154,7 +154,7 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
       sum += w;
     }
   }
-  // Rank the candidates while the sum is reduced (results land in s_cv/s_ci[nc .. nc + 3]).
+  // Rank the candidates while the sum is reduced; the four winners go to s_cv/s_ci[kRankMergeMax ..].
   int rank = kTopK;
   if (WRITE_GRAPH && rank_merge && tid < nc) rank = top4_rank(s_cv, s_ci, nc, tid);
   const float L = block_reduce<false>(sum, s_red);  // ends with __syncthreads: s_w is complete, ranking reads are done
