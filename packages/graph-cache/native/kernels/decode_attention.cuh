@@ -109,41 +109,22 @@ __device__ __forceinline__ int top4_rank(const float* cv, const int* ci, int n, 
   return rank;
 }
 
-// Stage one of a two-stage rank selection: candidate c < n of (cv, ci), ranked within its segment of
-// 16 (c & ~15 .. ; the last may be shorter, but holds >= 4), moves to slot (c / 16) * 4 + rank of
-// (dv, di) if it is among its segment's top 4. Stage two ranks the ceil(n / 16) * 4 survivors: the
-// union of per-segment top-4s holds the overall top-4. 16 + n / 4 independent shared reads per
-// candidate instead of n; no shuffles. Every thread of the block calls it (no barrier inside).
-__device__ __forceinline__ void segment_top4(const float* cv, const int* ci, int n, float* dv, int* di) {
-  for (int c = threadIdx.x; c < n; c += kDecodeThreads) {
-    const int base = c & ~15;
-    const int rank = top4_rank(cv + base, ci + base, min(16, n - base), c - base);
-    if (rank < kTopK) {
-      dv[(c >> 4) * kTopK + rank] = cv[c];
-      di[(c >> 4) * kTopK + rank] = ci[c];
-    }
-  }
-}
-__host__ __device__ constexpr int segment_survivors(int n) { return (n + 15) / 16 * kTopK; }
-
-// The tail merges up to this many candidates (32 splits) by two-stage rank selection, one candidate per
-// thread; more go through per-lane lists and warp_top4.
-constexpr int kTailRankMax = kDecodeThreads;
+// Shared candidate slots of the rank selections (one candidate per thread).
+constexpr int kRankMergeMax = kDecodeThreads;
+// The tail merges up to this many candidates (8 splits) by rank selection; more go through per-lane
+// lists and warp_top4, which measured faster from 16 splits up (H200, batch 1 x 16k, 28 splits:
+// 80.9 -> 76.5 us), while the block-level merge of 32 group candidates is faster by rank.
+constexpr int kTailRankMax = 32;
 
 // Merges the splits of (b, h): run by the whole last block of (b, h) to finish. Partials written by
 // other blocks are read through L2 (__ldcg) after the ticket's fences. Loads are independent so the
 // tail costs a few L2 round trips: split weights and top-4 candidates in parallel, output loop unrolled.
-// Shared candidate space: s_cv/s_ci[0, kTailRankMax) the candidates, then segment_survivors() slots,
-// then the 4 winners at kTailWin.
 template <int D, bool WRITE_GRAPH, int LAYOUT>
 __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, float* s_w, float* s_red, float* s_cv, int* s_ci) {
-  constexpr int kTailS2 = kTailRankMax;
-  constexpr int kTailWin = kTailS2 + segment_survivors(kTailRankMax);
   const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
   const int S = p.num_splits;
-  const int nc = S * kTopK;  // top-4 candidates of all splits (each split's list sorted)
+  const int nc = S * kTopK;  // top-4 candidates of all splits
   const bool rank_merge = nc <= kTailRankMax;
-  const int n2 = segment_survivors(nc);
   const float* pl = p.part_lse + bh * S;
   const size_t cbase = bh * S * kTopK;
   // Issue the candidate loads first: they are independent of the weights below.
@@ -173,15 +154,13 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
       sum += w;
     }
   }
-  // Stage one of the rank selection while the sum is reduced.
-  if (WRITE_GRAPH && rank_merge) segment_top4(s_cv, s_ci, nc, s_cv + kTailS2, s_ci + kTailS2);
-  const float L = block_reduce<false>(sum, s_red);  // ends with __syncthreads: s_w and the survivors are complete
-  if (WRITE_GRAPH && rank_merge && tid < n2) {
-    const int rank = top4_rank(s_cv + kTailS2, s_ci + kTailS2, n2, tid);
-    if (rank < kTopK) {
-      s_cv[kTailWin + rank] = s_cv[kTailS2 + tid];
-      s_ci[kTailWin + rank] = s_ci[kTailS2 + tid];
-    }
+  // Rank the candidates while the sum is reduced; the four winners go to s_cv/s_ci[kRankMergeMax ..].
+  int rank = kTopK;
+  if (WRITE_GRAPH && rank_merge && tid < nc) rank = top4_rank(s_cv, s_ci, nc, tid);
+  const float L = block_reduce<false>(sum, s_red);  // ends with __syncthreads: s_w is complete, ranking reads are done
+  if (WRITE_GRAPH && rank < kTopK) {
+    s_cv[kRankMergeMax + rank] = mine.v;
+    s_ci[kRankMergeMax + rank] = mine.i;
   }
   const float lse2 = L == 0.f ? -INFINITY : M_use + log2f(L);
   const float inv_l = L == 0.f ? 0.f : 1.f / L;
@@ -198,10 +177,10 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
   if (WRITE_GRAPH) {
     Top4 t;
     if (rank_merge) {
-      __syncthreads();  // the four winners are in s_cv/s_ci[kTailWin ..]
+      __syncthreads();  // the four winners are in s_cv/s_ci[kRankMergeMax ..]
       if (tid == 0) {
 #pragma unroll
-        for (int r = 0; r < kTopK; r++) t.c[r] = Cand{s_cv[kTailWin + r], s_ci[kTailWin + r]};
+        for (int r = 0; r < kTopK; r++) t.c[r] = Cand{s_cv[kRankMergeMax + r], s_ci[kRankMergeMax + r]};
         write_graph_node<LAYOUT>(p, b, h, t, lse2);
       }
     } else if (tid < 32) {
@@ -221,13 +200,9 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? 7 : 8) decode_at
   static_assert(D % 8 == 0 && TPK <= 32 && (32 % TPK) == 0, "head dim");
   __shared__ float s_m[G], s_l[G];
   __shared__ float s_acc[G][D];
-  // Top-4 candidates: the block merge's G x kDecodeUnroll lists x 4 and their survivors, or the tail's
-  // splits x 4, survivors and 4 winners (reduce_splits).
-  static_assert(kDecodeUnroll <= TPK, "one list per tile position needs kDecodeUnroll lanes per group");
-  constexpr int NB = G * kDecodeUnroll * kTopK;
-  constexpr int NB_ALL = NB + segment_survivors(NB);
-  constexpr int NT_ALL = kTailRankMax + segment_survivors(kTailRankMax) + kTopK;
-  constexpr int NC = WRITE_GRAPH ? (NB_ALL > NT_ALL ? NB_ALL : NT_ALL) : 1;
+  // Top-4 candidates: the block's G groups x 4 (block merge), then the tail's splits x 4 and its 4 winners.
+  constexpr int NC = WRITE_GRAPH ? kRankMergeMax + kTopK : 1;
+  static_assert(!WRITE_GRAPH || G * kTopK <= kRankMergeMax, "block candidates fit the rank merge");
   __shared__ float s_cv[NC];
   __shared__ int s_ci[NC];
 
@@ -265,14 +240,13 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? 7 : 8) decode_at
   float acc[8];
 #pragma unroll
   for (int i = 0; i < 8; i++) acc[i] = 0.f;
-  // Running top-4 lists in registers: lane `sub` < kDecodeUnroll of each group keeps the keys at tile
-  // position u == sub (every lane of a group sees all the tile's logits). A list sees its keys in
-  // increasing index order, so push_scan's strict > keeps lower indices first on ties. Per key: a
-  // compare, rarely an insertion; no shuffles, votes or shared memory on the critical path (the
-  // per-group list updated by shuffles it replaces cost +20 % at batch 1 x 4k, where the kernel is
-  // latency-bound). The block merges the G x kDecodeUnroll lists at the end.
-  Top4 top;
-  top.init();
+  // Running top-4 of each key group, distributed over the group's lanes: lane `sub` holds the
+  // sub-th best (tv, ti) of the keys its group has seen (lanes >= 4 just extend the list). Every lane
+  // of a group sees the same logits, so an insertion is a shift by one lane (one shuffle pair), taken
+  // only when some logit of the warp beats its group's 4th best `thr`: no shared memory, no syncs,
+  // three registers.
+  float tv = -INFINITY, thr = -INFINITY;
+  int ti = INT_MAX;
   float qf[8];
   // One tile of keys j0 + u * G (u < kDecodeUnroll): logits, online softmax, V accumulation, top-4.
   auto step = [&](const int j0, const uint4 (&kr)[kDecodeUnroll], const uint4 (&vr)[kDecodeUnroll]) {
@@ -305,11 +279,32 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? 7 : 8) decode_at
 #pragma unroll
       for (int i = 0; i < 8; i++) acc[i] = fmaf(pu, vf[i], acc[i]);
     }
+    // One vote per tile in the common case (no key of the warp's tile beats its group's 4th best);
+    // otherwise the keys are inserted one by one.
     if (WRITE_GRAPH) {
-      float mine = s[0];
+      float smax = s[0];
 #pragma unroll
-      for (int u = 1; u < kDecodeUnroll; u++) mine = sub == u ? s[u] : mine;
-      if (sub < kDecodeUnroll) top.push_scan(mine, j0 + sub * G);  // -inf (out of range) and NaN never enter
+      for (int u = 1; u < kDecodeUnroll; u++) smax = fmaxf(smax, s[u]);
+      if (__any_sync(0xffffffffu, smax > thr)) {
+#pragma unroll
+        for (int u = 0; u < kDecodeUnroll; u++) {
+          // Keys of a group arrive in increasing index order, so strict > keeps lower indices first on ties.
+          if (__any_sync(0xffffffffu, s[u] > thr)) {
+            const float pv = __shfl_up_sync(0xffffffffu, tv, 1, TPK);
+            const int pi = __shfl_up_sync(0xffffffffu, ti, 1, TPK);
+            if (s[u] > tv) {
+              if (sub == 0 || !(s[u] > pv)) {
+                tv = s[u];
+                ti = j0 + u * G;
+              } else {
+                tv = pv;
+                ti = pi;
+              }
+            }
+            thr = __shfl_sync(0xffffffffu, tv, kTopK - 1, TPK);
+          }
+        }
+      }
     }
     m = m_new;
   };
@@ -351,16 +346,11 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? 7 : 8) decode_at
     s_m[grp] = m;
     s_l[grp] = l;
   }
-  if (WRITE_GRAPH && sub < kDecodeUnroll) {
-#pragma unroll
-    for (int r = 0; r < kTopK; r++) {
-      s_cv[(grp * kDecodeUnroll + sub) * kTopK + r] = top.c[r].v;
-      s_ci[(grp * kDecodeUnroll + sub) * kTopK + r] = top.c[r].i;
-    }
+  if (WRITE_GRAPH && sub < kTopK) {
+    s_cv[grp * kTopK + sub] = tv;
+    s_ci[grp * kTopK + sub] = ti;
   }
   __syncthreads();
-  // Stage one of the block's top-4 (each group's lists -> its top 4); stage two after the next barrier.
-  if (WRITE_GRAPH) segment_top4(s_cv, s_ci, NB, s_cv + NB, s_ci + NB);
   float M = -INFINITY;
   for (int g = 0; g < G; g++) M = fmaxf(M, s_m[g]);
   const float M_use = M == -INFINITY ? 0.f : M;
@@ -375,20 +365,16 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? 7 : 8) decode_at
     for (int g = 0; g < G; g++) o += s_acc[g][d] * exp2f(s_m[g] - M_use);
     p.part_o[(bh * p.num_splits + split) * D + d] = o * inv_l;
   }
-  if (tid == 0) p.part_lse[bh * p.num_splits + split] = lse2;
-  if (WRITE_GRAPH) {
-    // Stage two: the block's top-4 over the groups' survivors; the winners store their own slot.
-    constexpr int N2 = segment_survivors(NB);
-    __syncthreads();
-    if (tid < N2) {
-      const int rank = top4_rank(s_cv + NB, s_ci + NB, N2, tid);
-      if (rank < kTopK) {
-        const size_t o = (bh * p.num_splits + split) * kTopK + rank;
-        p.part_top_v[o] = s_cv[NB + tid];
-        p.part_top_i[o] = s_ci[NB + tid];
-      }
+  if (WRITE_GRAPH && tid < G * kTopK) {
+    // The block's top-4 by rank selection over its groups' lists; the winners store their own slot.
+    const int rank = top4_rank(s_cv, s_ci, G * kTopK, tid);
+    if (rank < kTopK) {
+      const size_t o = (bh * p.num_splits + split) * kTopK + rank;
+      p.part_top_v[o] = s_cv[tid];
+      p.part_top_i[o] = s_ci[tid];
     }
   }
+  if (tid == 0) p.part_lse[bh * p.num_splits + split] = lse2;
   // The last block of (b, h) to finish merges the splits (threadfence reduction); with one split that
   // is the block itself (one code path: the tail is fetched cold into the instruction cache).
   __shared__ bool s_last;
