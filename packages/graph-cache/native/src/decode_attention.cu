@@ -6,8 +6,8 @@
 namespace kvwalk {
 
 int decode_choose_splits(int batch, int num_heads, int max_length, int sm_count) {
-  // One wave = 7 resident blocks per SM (the graph variant's <= 73 registers x 128 threads; the
-  // baseline fits 8; both get the same grid so the overhead is measured like for like). A partly
+  // One wave = 7 resident blocks per SM (both variants compile for 7: <= 72 registers x 128 threads;
+  // both get the same grid so the overhead is measured like for like). A partly
   // filled extra wave costs a whole block time (measured on H200), so: up to one wave of (b, h)
   // blocks, fill the wave; beyond, split into >= 4 waves. At least 256 keys per split (shorter splits
   // pay the fixed per-block cost and a longer merge), at most 256 splits.
