@@ -102,6 +102,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     o.timeline = oo.Get("timeline").ToBoolean().Value();
     o.gemm = static_cast<kvwalk::engine::GemmBackend>(int_field(oo, "gemm", 0, 2, 0, false));
     o.fused_gemv_rows = int_field(oo, "gemvRows", 0, kvwalk::engine::kGemvMaxRows, 1, false);
+    o.gemm_split_k = int_field(oo, "gemmSplitK", -1, kvwalk::engine::kSplitKMax, -1, false);
     if (oo.Get("evict").IsObject()) {
       Napi::Object ev = oo.Get("evict").As<Napi::Object>();
       auto& x = o.evict;
@@ -374,6 +375,13 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     Napi::Object o = Napi::Object::New(env);
     o.Set("gemm", e->gemm_name());
     o.Set("gemvRows", e->gemv_rows());
+    {
+      // K slices of the O and down projections in a 32-row decode step (1: not split).
+      Napi::Object sk = Napi::Object::New(env);
+      sk.Set("o", e->split_k_for(32, e->shape().heads * e->shape().head_dim));
+      sk.Set("down", e->split_k_for(32, e->shape().intermediate));
+      o.Set("gemmSplitK", sk);
+    }
     o.Set("weightBytes", static_cast<double>(e->weight_bytes()));
     o.Set("kvBytes", static_cast<double>(e->kv_bytes()));
     o.Set("graphBytes", static_cast<double>(e->graph_bytes()));

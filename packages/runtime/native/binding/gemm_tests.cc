@@ -150,9 +150,19 @@ GemmPath path_from(const std::string& p) {
 }
 
 // Runs one GEMM through `backend` ("builtin" honours a forced path). Returns the path name that ran.
+// split_k > 1: launch_gemm_split_k into `parts` (f32 [split_k, M, N]) and the engine's epilogue
+// (launch_residual_rmsnorm without a norm) adds the slices to C (zeroed first unless accumulating);
+// compact strides only.
 std::string run_gemm(Napi::Env env, const std::string& backend, GemmPath path, const uint16_t* A, int lda, const uint16_t* W, int ldw, float* C,
-                     int ldc, int M, int N, int K, bool accumulate, cudaStream_t s) {
+                     int ldc, int M, int N, int K, bool accumulate, cudaStream_t s, int split_k = 1, float* parts = nullptr) {
   GemmContext* ctx = context_for(env, backend);
+  if (split_k > 1) {
+    const std::string what = " M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K) + " splitK=" + std::to_string(split_k);
+    check(env, kvwalk::engine::launch_gemm_split_k(ctx, A, lda, W, ldw, parts, M, N, K, split_k, s), "launch_gemm_split_k" + what);
+    if (!accumulate) check(env, cudaMemsetAsync(C, 0, static_cast<size_t>(M) * N * 4, s), "cudaMemset C");
+    check(env, kvwalk::engine::launch_residual_rmsnorm(C, parts, split_k, C, nullptr, M, N, 0.f, nullptr, s), "launch_residual_rmsnorm" + what);
+    return "split-k " + std::to_string(split_k) + " (" + (kvwalk::engine::gemm_context_backend(ctx) == GemmBackend::Builtin ? "builtin" : "cublas") + ")";
+  }
   const bool builtin = kvwalk::engine::gemm_context_backend(ctx) == GemmBackend::Builtin;
   if (builtin) {
     GemmPath used = GemmPath::Auto;
@@ -198,6 +208,11 @@ Napi::Value GemmTest(const Napi::CallbackInfo& info) {
     }
     path_s = p.As<Napi::String>().Utf8Value();
   }
+  const int split_k = static_cast<int>(opt_int(env, opts, "splitK", 1, 1, kvwalk::engine::kSplitKMax));
+  if (split_k > 1 && !kvwalk::engine::gemm_split_k_valid(K, split_k)) {
+    throw_arg(env, "options.splitK", "a slice count dividing K into multiples of 8 (K = " + std::to_string(K) + ")", opts->Get("splitK"), true);
+  }
+  if (split_k > 1 && (lda != K || ldw != K || ldc != N)) throw_arg(env, "options.splitK", "compact strides (lda = ldw = K, ldc = N)", opts->Get("splitK"), true);
   const size_t a_len = static_cast<size_t>(M) * lda, w_len = static_cast<size_t>(N) * ldw, c_len = static_cast<size_t>(M) * ldc;
   const uint16_t* A = typed_array_arg<uint16_t>(info, 3, "A", napi_uint16_array, "Uint16Array", a_len);
   const uint16_t* W = typed_array_arg<uint16_t>(info, 4, "W", napi_uint16_array, "Uint16Array", w_len);
@@ -216,8 +231,9 @@ Napi::Value GemmTest(const Napi::CallbackInfo& info) {
   } else {
     check(env, cudaMemsetAsync(dC.get<void>(), 0xFF, c_len * 4, s), "cudaMemset C (NaN sentinel)");
   }
+  DeviceBuffer dP(env, split_k > 1 ? c_len * 4 * split_k : 4, "split-K parts");
   const std::string used = run_gemm(env, backend, path_from(path_s), dA.get<uint16_t>(), lda, dW.get<uint16_t>(), ldw, dC.get<float>(), ldc, M,
-                                    N, K, C0 != nullptr, s);
+                                    N, K, C0 != nullptr, s, split_k, dP.get<float>());
   Napi::Float32Array out = Napi::Float32Array::New(env, c_len);
   check(env, cudaMemcpyAsync(out.Data(), dC.get<void>(), c_len * 4, cudaMemcpyDeviceToHost, s), "cudaMemcpy D2H C");
   check(env, cudaStreamSynchronize(s), "gemm (" + used + " path) M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K));
@@ -227,6 +243,7 @@ Napi::Value GemmTest(const Napi::CallbackInfo& info) {
   (void)A;
   (void)W;
   (void)C0;
+  (void)split_k;
   throw Napi::Error::New(env, "gemmTest: not compiled with CUDA");
 #endif
 }
@@ -260,6 +277,10 @@ Napi::Value GemmBench(const Napi::CallbackInfo& info) {
       accumulate = a.As<Napi::Boolean>().Value();
     }
   }
+  const int split_k = static_cast<int>(opt_int(env, opts, "splitK", 1, 1, kvwalk::engine::kSplitKMax));
+  if (split_k > 1 && !kvwalk::engine::gemm_split_k_valid(K, split_k)) {
+    throw_arg(env, "options.splitK", "a slice count dividing K into multiples of 8 (K = " + std::to_string(K) + ")", opts->Get("splitK"), true);
+  }
 #ifdef KVWALK_WITH_CUDA
   cudaStream_t s = gemm_stream(env);
   GemmContext* ctx = context_for(env, backend);
@@ -269,6 +290,7 @@ Napi::Value GemmBench(const Napi::CallbackInfo& info) {
   int copies = static_cast<int>(std::min<size_t>(64, (min_total + w_bytes - 1) / w_bytes));
   if (copies < 1) copies = 1;
   DeviceBuffer dA(env, a_len * 2, "A"), dW(env, w_len * 2 * copies, "W copies"), dC(env, c_len * 4, "C");
+  DeviceBuffer dP(env, split_k > 1 ? c_len * 4 * split_k : 4, "split-K parts");
   check(env, kvwalk::engine::launch_gemm_fill_random(dA.get<uint16_t>(), a_len, 1234u, s), "fill A");
   check(env, kvwalk::engine::launch_gemm_fill_random(dW.get<uint16_t>(), w_len * copies, 5678u, s), "fill W");
   check(env, cudaMemsetAsync(dC.get<void>(), 0, c_len * 4, s), "cudaMemset C");
@@ -278,7 +300,7 @@ Napi::Value GemmBench(const Napi::CallbackInfo& info) {
   auto launch = [&]() {
     const uint16_t* w = dW.get<uint16_t>() + static_cast<size_t>(next) * w_len;
     next = (next + 1) % copies;
-    used = run_gemm(env, backend, path, dA.get<uint16_t>(), K, w, K, dC.get<float>(), N, M, N, K, accumulate, s);
+    used = run_gemm(env, backend, path, dA.get<uint16_t>(), K, w, K, dC.get<float>(), N, M, N, K, accumulate, s, split_k, dP.get<float>());
   };
   Event e0(env), e1(env);
   for (int i = 0; i < 3; i++) launch();
@@ -319,6 +341,7 @@ Napi::Value GemmBench(const Napi::CallbackInfo& info) {
   (void)K;
   (void)iters;
   (void)accumulate;
+  (void)split_k;
   throw Napi::Error::New(env, "gemmBench: not compiled with CUDA");
 #endif
 }

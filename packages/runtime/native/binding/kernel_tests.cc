@@ -73,6 +73,31 @@ Napi::Value kernel_rmsnorm(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// { x: Float32Array [T*hidden], parts: Float32Array [numParts*T*hidden], numParts, w?: Uint16Array [hidden], T, hidden, eps }
+//   -> { x: Float32Array (x + sum of parts), out?: Uint16Array (its RMSNorm, when w is given) }
+Napi::Value kernel_residual_rmsnorm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  KVWALK_REQUIRE_CUDA(env);
+#ifdef KVWALK_WITH_CUDA
+  Napi::Object a = args_of(info);
+  const int T = static_cast<int>(int_arg(a, "T", 0, 1 << 20)), hidden = static_cast<int>(int_arg(a, "hidden", 1, 1 << 20));
+  const int parts_n = static_cast<int>(int_arg(a, "numParts", 1, 64));
+  const float eps = num_arg(a, "eps");
+  const size_t n = static_cast<size_t>(T) * hidden;
+  Dev<float> d_x(env, array_arg<float>(a, "x", n), "x");
+  Dev<float> d_parts(env, array_arg<float>(a, "parts", n * parts_n), "parts");
+  const bool norm = !absent(a, "w");
+  Dev<uint16_t> d_w(env, norm ? array_arg<uint16_t>(a, "w", hidden) : std::vector<uint16_t>{}, "w");
+  Dev<uint16_t> d_out(env, norm ? n : 0, "out");
+  run(env, kvwalk::engine::launch_residual_rmsnorm(d_x.get(), d_parts.get(), parts_n, d_x.get(), norm ? d_w.get() : nullptr, T, hidden, eps, d_out.get(), nullptr),
+      "launch_residual_rmsnorm");
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("x", to_js(env, d_x.download(env, "x")));
+  if (norm) r.Set("out", to_js(env, d_out.download(env, "out")));
+  return r;
+#endif
+}
+
 // { qkv: Float32Array [T*(H+2KVH)*D], T, H, KVH, D, invFreq: Float32Array [D/2], positions, region, slot: Int32Array [T],
 //   regions, capacity, kCache, vCache: Uint16Array [regions*KVH*capacity*D] (initial contents) }
 //   -> { q: Float32Array [T*H*D], kCache, vCache: Uint16Array }
@@ -406,6 +431,7 @@ Napi::Value gemv_bench(const Napi::CallbackInfo& info) {
 void register_kernel_tests(Napi::Env env, Napi::Object exports) {
   exports.Set("kernelEmbed", Napi::Function::New(env, kernel_embed, "kernelEmbed"));
   exports.Set("kernelRmsnorm", Napi::Function::New(env, kernel_rmsnorm, "kernelRmsnorm"));
+  exports.Set("kernelResidualRmsnorm", Napi::Function::New(env, kernel_residual_rmsnorm, "kernelResidualRmsnorm"));
   exports.Set("kernelRopeAppend", Napi::Function::New(env, kernel_rope_append, "kernelRopeAppend"));
   exports.Set("kernelPrefillAttention", Napi::Function::New(env, kernel_prefill_attention, "kernelPrefillAttention"));
   exports.Set("kernelSwiglu", Napi::Function::New(env, kernel_swiglu, "kernelSwiglu"));

@@ -76,29 +76,50 @@ __global__ void embed_kernel(const int* __restrict__ tokens, const uint16_t* __r
 // One block per row, f32 throughout (LlamaRMSNorm on f32 activations):
 //   ss = f32 sum of x^2 (block tree order); var = ss / hidden; r = 1 / sqrtf(var + eps) (IEEE sqrt and
 //   division, no rsqrtf approximation); out = bf16( f32(w) * (x * r) ) with both products rounded to f32.
-__global__ void rmsnorm_kernel(const float* __restrict__ x, const uint16_t* __restrict__ w, int hidden, float eps,
-                               uint16_t* __restrict__ out) {
+// One block per row t. With parts (f32 [num_parts, T, hidden], split-K partial products): first
+// x[t] += parts[0][t] + parts[1][t] + ... (float32, in that order; written to x_out[t]). Then, when w
+// is given: out[t] = bf16(w * (x[t] * r)), r = 1 / sqrt(mean(x[t]^2) + eps) (the plain RMSNorm when
+// num_parts is 0). x_out may alias x (each element is read and written by the same thread).
+__global__ void residual_rmsnorm_kernel(const float* x, const float* __restrict__ parts, int num_parts, float* x_out,
+                                        const uint16_t* __restrict__ w, int hidden, float eps, uint16_t* __restrict__ out) {
   __shared__ float red[33];
   const size_t row = blockIdx.x;
+  const size_t part_stride = static_cast<size_t>(gridDim.x) * hidden;
   const float* xr = x + row * hidden;
+  float* xo = x_out + row * hidden;
+  const float* pr = parts + row * hidden;
   uint16_t* o = out + row * hidden;
   const bool vec = (hidden & 3) == 0 && (reinterpret_cast<uintptr_t>(x) & 15) == 0 && (reinterpret_cast<uintptr_t>(w) & 7) == 0 &&
-                   (reinterpret_cast<uintptr_t>(out) & 7) == 0;
+                   (reinterpret_cast<uintptr_t>(out) & 7) == 0 && (reinterpret_cast<uintptr_t>(x_out) & 15) == 0 &&
+                   (reinterpret_cast<uintptr_t>(parts) & 15) == 0;
+  // The row after the residual update: read back from x_out (this thread wrote it) or x.
+  const float* xn = num_parts > 0 ? xo : xr;
   float ss = 0.0f;
   if (vec) {
     const float4* x4 = reinterpret_cast<const float4*>(xr);
     for (int i = threadIdx.x; i < hidden / 4; i += blockDim.x) {
-      const float4 v = x4[i];
+      float4 v = x4[i];
+      for (int p = 0; p < num_parts; p++) {
+        const float4 q = reinterpret_cast<const float4*>(pr + p * part_stride)[i];
+        v = make_float4(__fadd_rn(v.x, q.x), __fadd_rn(v.y, q.y), __fadd_rn(v.z, q.z), __fadd_rn(v.w, q.w));
+      }
+      if (num_parts > 0) reinterpret_cast<float4*>(xo)[i] = v;
       ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
     }
   } else {
-    for (int i = threadIdx.x; i < hidden; i += blockDim.x) ss += xr[i] * xr[i];
+    for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+      float v = xr[i];
+      for (int p = 0; p < num_parts; p++) v = __fadd_rn(v, pr[p * part_stride + i]);
+      if (num_parts > 0) xo[i] = v;
+      ss += v * v;
+    }
   }
+  if (!w) return;  // residual update only
   ss = block_sum(ss, red);
   const float var = __fdiv_rn(ss, static_cast<float>(hidden));
   const float r = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(var, eps)));
   if (vec) {
-    const float4* x4 = reinterpret_cast<const float4*>(xr);
+    const float4* x4 = reinterpret_cast<const float4*>(xn);
     const uint2* w4 = reinterpret_cast<const uint2*>(w);
     uint2* o4 = reinterpret_cast<uint2*>(o);
     for (int i = threadIdx.x; i < hidden / 4; i += blockDim.x) {
@@ -112,7 +133,7 @@ __global__ void rmsnorm_kernel(const float* __restrict__ x, const uint16_t* __re
                          static_cast<uint32_t>(f32_to_bf16_bits(y2)) | (static_cast<uint32_t>(f32_to_bf16_bits(y3)) << 16));
     }
   } else {
-    for (int i = threadIdx.x; i < hidden; i += blockDim.x) o[i] = f32_to_bf16_bits(__fmul_rn(bf16_bits_to_f32(w[i]), __fmul_rn(xr[i], r)));
+    for (int i = threadIdx.x; i < hidden; i += blockDim.x) o[i] = f32_to_bf16_bits(__fmul_rn(bf16_bits_to_f32(w[i]), __fmul_rn(xn[i], r)));
   }
 }
 

@@ -35,6 +35,11 @@ using SetWorkspaceFn = cublasStatus_t (*)(cublasHandle_t, void*, size_t);
 //              computeType, algo); the enums are C enums (int-sized).
 using GemmExFn = cublasStatus_t (*)(cublasHandle_t, int, int, int, int, int, const void*, const void*, cudaDataType_t, int, const void*,
                                     cudaDataType_t, int, const void*, void*, cudaDataType_t, int, int, int);
+// cublasGemmStridedBatchedEx: as cublasGemmEx plus a 64-bit element stride after each matrix and the
+// batch count before computeType.
+using GemmStridedBatchedExFn = cublasStatus_t (*)(cublasHandle_t, int, int, int, int, int, const void*, const void*, cudaDataType_t, int,
+                                                  long long, const void*, cudaDataType_t, int, long long, const void*, void*, cudaDataType_t, int,
+                                                  long long, int, int, int);
 
 constexpr size_t kCublasWorkspaceBytes = 32u << 20;
 
@@ -65,6 +70,7 @@ struct CublasLibrary {
   GetVersionFn get_version = nullptr;
   SetWorkspaceFn set_workspace = nullptr;
   GemmExFn gemm_ex = nullptr;
+  GemmStridedBatchedExFn gemm_strided_batched_ex = nullptr;  // optional: split-K falls back to one cublasGemmEx per slice
 };
 
 // Loads libcublas or returns nullptr with the reason in *why (every attempt and its dlerror).
@@ -110,6 +116,7 @@ const CublasLibrary* load_cublas(std::string* why) {
       loaded.get_version = reinterpret_cast<GetVersionFn>(sym("cublasGetVersion_v2"));
       loaded.set_workspace = reinterpret_cast<SetWorkspaceFn>(sym("cublasSetWorkspace_v2"));
       loaded.gemm_ex = reinterpret_cast<GemmExFn>(sym("cublasGemmEx"));
+      loaded.gemm_strided_batched_ex = reinterpret_cast<GemmStridedBatchedExFn>(sym("cublasGemmStridedBatchedEx"));
       std::string missing;
       if (!loaded.create) missing += " cublasCreate_v2";
       if (!loaded.destroy) missing += " cublasDestroy_v2";
@@ -205,30 +212,63 @@ std::string gemm_backend_name(const GemmContext* ctx) {
 
 GemmBackend gemm_context_backend(const GemmContext* ctx) { return ctx ? ctx->backend : GemmBackend::Builtin; }
 
+namespace {
+
+// Binds the handle to `stream` (and our workspace) when it is not already.
+bool bind_stream(GemmContext* ctx, cudaStream_t stream) {
+  if (ctx->stream_bound && ctx->bound_stream == stream) return true;
+  if (ctx->cublas->set_stream(ctx->handle, stream) != 0) return false;
+  // cublasSetStream resets the workspace to cuBLAS's own pool: set ours again.
+  if (ctx->workspace && ctx->cublas->set_workspace(ctx->handle, ctx->workspace, kCublasWorkspaceBytes) != 0) return false;
+  ctx->bound_stream = stream;
+  ctx->stream_bound = true;
+  return true;
+}
+
+// The CUDA error behind a failed cuBLAS call when there is one; else a generic failure.
+cudaError_t cublas_error(cublasStatus_t s) {
+  const cudaError_t e = cudaGetLastError();
+  return e != cudaSuccess ? e : (s == 7 ? cudaErrorInvalidValue : s == 15 ? cudaErrorNotSupported : cudaErrorUnknown);
+}
+
+}  // namespace
+
 cudaError_t launch_gemm(GemmContext* ctx, const bf16_t* A, int lda, const bf16_t* W, int ldw, float* C, int ldc, int M, int N, int K,
                         bool accumulate, cudaStream_t stream) {
   if (!ctx) return cudaErrorInvalidValue;
   if (ctx->backend != GemmBackend::Cublas) return launch_gemm_builtin(A, lda, W, ldw, C, ldc, M, N, K, accumulate, stream);
   if (M < 1 || N < 1 || K < 1 || lda < K || ldw < K || ldc < N || !A || !W || !C) return cudaErrorInvalidValue;
-  if (!ctx->stream_bound || ctx->bound_stream != stream) {
-    if (ctx->cublas->set_stream(ctx->handle, stream) != 0) return cudaErrorUnknown;
-    // cublasSetStream resets the workspace to cuBLAS's own pool: set ours again.
-    if (ctx->workspace && ctx->cublas->set_workspace(ctx->handle, ctx->workspace, kCublasWorkspaceBytes) != 0) return cudaErrorUnknown;
-    ctx->bound_stream = stream;
-    ctx->stream_bound = true;
-  }
+  if (!bind_stream(ctx, stream)) return cudaErrorUnknown;
   // Row-major C[M,N] = A[M,K] W[N,K]^T is column-major C^T[N,M] = W^T(op T of col-major [K,N]) * A^T
   // (col-major [K,M]).
   const float alpha = 1.0f;
   const float beta = accumulate ? 1.0f : 0.0f;
   const cublasStatus_t s = ctx->cublas->gemm_ex(ctx->handle, kCublasOpT, kCublasOpN, N, M, K, &alpha, W, CUDA_R_16BF, ldw, A, CUDA_R_16BF, lda,
                                                 &beta, C, CUDA_R_32F, ldc, kCublasCompute32F, kCublasGemmDefault);
-  if (s != 0) {
-    // Report the CUDA error behind an execution failure when there is one; else a generic failure.
-    const cudaError_t e = cudaGetLastError();
-    return e != cudaSuccess ? e : (s == 7 ? cudaErrorInvalidValue : s == 15 ? cudaErrorNotSupported : cudaErrorUnknown);
+  return s != 0 ? cublas_error(s) : cudaSuccess;
+}
+
+cudaError_t launch_gemm_split_k(GemmContext* ctx, const bf16_t* A, int lda, const bf16_t* W, int ldw, float* parts, int M, int N, int K,
+                                int splits, cudaStream_t stream) {
+  if (!ctx || M < 1 || N < 1 || K < 1 || lda < K || ldw < K || !A || !W || !parts || !gemm_split_k_valid(K, splits)) return cudaErrorInvalidValue;
+  const int ks = K / splits;
+  const size_t part = static_cast<size_t>(M) * N;
+  if (ctx->backend != GemmBackend::Cublas || !ctx->cublas->gemm_strided_batched_ex) {
+    for (int s = 0; s < splits; s++) {
+      const cudaError_t e = launch_gemm(ctx, A + static_cast<size_t>(s) * ks, lda, W + static_cast<size_t>(s) * ks, ldw, parts + s * part, N, M, N,
+                                        ks, false, stream);
+      if (e != cudaSuccess) return e;
+    }
+    return cudaSuccess;
   }
-  return cudaSuccess;
+  if (!bind_stream(ctx, stream)) return cudaErrorUnknown;
+  // Batch s: columns [s*ks, (s+1)*ks) of A and W (a pointer offset of ks elements per batch, strides
+  // unchanged) into parts[s] (column-major C^T [N, M], ldc N).
+  const float alpha = 1.0f, beta = 0.0f;
+  const cublasStatus_t st = ctx->cublas->gemm_strided_batched_ex(ctx->handle, kCublasOpT, kCublasOpN, N, M, ks, &alpha, W, CUDA_R_16BF, ldw, ks, A,
+                                                                 CUDA_R_16BF, lda, ks, &beta, parts, CUDA_R_32F, N,
+                                                                 static_cast<long long>(part), splits, kCublasCompute32F, kCublasGemmDefault);
+  return st != 0 ? cublas_error(st) : cudaSuccess;
 }
 
 #else  // !KVWALK_WITH_CUDA
@@ -245,7 +285,12 @@ GemmBackend gemm_context_backend(const GemmContext*) { return GemmBackend::Built
 cudaError_t launch_gemm(GemmContext*, const bf16_t*, int, const bf16_t*, int, float*, int, int, int, int, bool, cudaStream_t) {
   return cudaErrorNotSupported;
 }
+cudaError_t launch_gemm_split_k(GemmContext*, const bf16_t*, int, const bf16_t*, int, float*, int, int, int, int, cudaStream_t) {
+  return cudaErrorNotSupported;
+}
 
 #endif
+
+bool gemm_split_k_valid(int K, int splits) { return splits >= 1 && K % splits == 0 && (K / splits) % 8 == 0; }
 
 }  // namespace kvwalk::engine

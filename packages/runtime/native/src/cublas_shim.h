@@ -21,7 +21,4 @@ const char* gemm_path_name(GemmPath path);
 // Fills out[0..n) with bf16 values uniform in [-1, 1) (hash of seed and index); benchmark data.
 cudaError_t launch_gemm_fill_random(bf16_t* out, size_t n, uint32_t seed, cudaStream_t stream);
 
-// The backend a context dispatches to (Builtin or Cublas; never Auto).
-GemmBackend gemm_context_backend(const GemmContext* ctx);
-
 }  // namespace kvwalk::engine

@@ -168,6 +168,11 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
     e->activation_bytes_ += b.bytes;
   }
   if (!(err = e->check(cudaMemset(e->workspace_, 0, ws_bytes), "cudaMemset workspace")).empty()) return fail(err);
+  if (o.gemm_split_k > 1 || (o.gemm_split_k < 0 && gemm_context_backend(e->gemm_) == GemmBackend::Cublas)) {
+    const size_t bytes = static_cast<size_t>(kSplitKMax) * kSplitKMaxRows * hid * 4;
+    if (!(err = e->alloc(reinterpret_cast<void**>(&e->split_parts_), bytes, "split-K partial products")).empty()) return fail(err);
+    e->activation_bytes_ += bytes;
+  }
   if (o.score_prompt && (ev.policy == EvictPolicy::H2O || ev.policy == EvictPolicy::Tova)) {
     // prompt scoring: bf16 q, lse and column sums of the longest prompt one prefill may hold
     e->score_ws_bytes_ = prefill_score_workspace_bytes(static_cast<int>(T), static_cast<int>(H), static_cast<int>(D));
@@ -190,6 +195,12 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
   e->positions_.assign(B, 0);
   e->gemv_rows_ = e->fused_gemv_rows();
   return e;
+}
+
+int Engine::split_k_for(int T, int K) const {
+  if (!split_parts_ || T < 2 || T > kSplitKMaxRows) return 1;
+  const int want = opts_.gemm_split_k < 0 ? (K >= 2048 ? 4 : 1) : std::min(opts_.gemm_split_k, kSplitKMax);
+  return want > 1 && gemm_split_k_valid(K, want) ? want : 1;
 }
 
 int Engine::fused_gemv_rows() const {
@@ -454,14 +465,22 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
     g.pdl = true;
     return g;
   };
+  // Split-K of the O and down projections (see EngineOptions::gemm_split_k); h_normed: the previous
+  // layer's down-projection epilogue already wrote this layer's attention RMSNorm into h_.
+  const int split_o = fused ? 1 : split_k_for(T, H * D);
+  const int split_down = fused ? 1 : split_k_for(T, I);
+  bool h_normed = false;
   for (int l = 0; l < s.layers; l++) {
     bf16_t* kc = kv_ + static_cast<size_t>(l) * 2 * layer_kv;
     bf16_t* vc = kc + layer_kv;
     if (fused) {
       KV_TRY(launch_gemv(gemv(x_, hid, GemvInput::RmsNorm, attn_norm_[l], wqkv_[l], hid, qkv_rows, qkv_, false), stream_), "gemv qkv");
     } else {
-      KV_TRY(launch_rmsnorm(x_, attn_norm_[l], T, hid, s.rms_eps, h_, stream_), "rmsnorm");
-      mark(2);
+      if (!h_normed) {
+        KV_TRY(launch_rmsnorm(x_, attn_norm_[l], T, hid, s.rms_eps, h_, stream_), "rmsnorm");
+        mark(2);
+      }
+      h_normed = false;
       KV_TRY(launch_gemm(gemm_, h_, hid, wqkv_[l], hid, qkv_, qkv_rows, T, qkv_rows, hid, false, stream_), "gemm qkv");
     }
     mark(0);
@@ -551,16 +570,32 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
       mark(0);
       continue;
     }
-    KV_TRY(launch_gemm(gemm_, h_, H * D, wo_[l], H * D, x_, hid, T, hid, H * D, true, stream_), "gemm o");
-    mark(0);
-    KV_TRY(launch_rmsnorm(x_, mlp_norm_[l], T, hid, s.rms_eps, h_, stream_), "rmsnorm");
+    if (split_o > 1) {
+      KV_TRY(launch_gemm_split_k(gemm_, h_, H * D, wo_[l], H * D, split_parts_, T, hid, H * D, split_o, stream_), "gemm o (split-K)");
+      mark(0);
+      KV_TRY(launch_residual_rmsnorm(x_, split_parts_, split_o, x_, mlp_norm_[l], T, hid, s.rms_eps, h_, stream_), "split-K sum + rmsnorm");
+    } else {
+      KV_TRY(launch_gemm(gemm_, h_, H * D, wo_[l], H * D, x_, hid, T, hid, H * D, true, stream_), "gemm o");
+      mark(0);
+      KV_TRY(launch_rmsnorm(x_, mlp_norm_[l], T, hid, s.rms_eps, h_, stream_), "rmsnorm");
+    }
     mark(2);
     KV_TRY(launch_gemm(gemm_, h_, hid, wgu_[l], hid, gu_, 2 * I, T, 2 * I, hid, false, stream_), "gemm gate/up");
     mark(0);
     KV_TRY(launch_swiglu(gu_, T, I, h_, stream_), "swiglu");
     mark(2);
-    KV_TRY(launch_gemm(gemm_, h_, I, wdown_[l], I, x_, hid, T, hid, I, true, stream_), "gemm down");
-    mark(0);
+    if (split_down > 1) {
+      KV_TRY(launch_gemm_split_k(gemm_, h_, I, wdown_[l], I, split_parts_, T, hid, I, split_down, stream_), "gemm down (split-K)");
+      mark(0);
+      // The sum goes into the residual stream; the next layer's attention RMSNorm comes with it.
+      h_normed = l + 1 < s.layers;
+      KV_TRY(launch_residual_rmsnorm(x_, split_parts_, split_down, x_, h_normed ? attn_norm_[l + 1] : nullptr, T, hid, s.rms_eps, h_, stream_),
+             "split-K sum + rmsnorm");
+      mark(2);
+    } else {
+      KV_TRY(launch_gemm(gemm_, h_, I, wdown_[l], I, x_, hid, T, hid, I, true, stream_), "gemm down");
+      mark(0);
+    }
   }
 #undef KV_TRY
   (void)d_pos;

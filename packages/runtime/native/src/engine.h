@@ -74,6 +74,12 @@ struct EngineOptions {
   // what decode steps over the prompt would have written. Off: prompt tokens start with no graph nodes
   // and no attention mass (the behaviour before). The binding defaults it to on for h2o, tova, walker.
   bool score_prompt = false;
+  // Split-K for the O and down projections of steps of 2..64 rows (decode batches) that take the GEMM
+  // path: the product is cut into this many K slices (launch_gemm_split_k) and their sum is added to
+  // the residual stream inside the next RMSNorm (launch_residual_rmsnorm), so the narrow products
+  // (N = hidden) spread over all SMs at no extra launch. -1 auto: 4 slices with cuBLAS when K >= 2048
+  // and K splits into 16-byte aligned slices; 0 off; 2..8 forced (slices that do not fit: off).
+  int gemm_split_k = -1;
   EvictOptions evict;
 };
 
@@ -141,6 +147,8 @@ class Engine {
   size_t kv_bytes() const { return kv_bytes_; }
   size_t graph_bytes() const { return graph_bytes_; }
   int gemv_rows() const { return gemv_rows_; }
+  // K slices of a step of T rows for a product of depth K (1: no split).
+  int split_k_for(int T, int K) const;
   size_t activation_bytes() const { return activation_bytes_; }
   StepTimes take_times();
   const void* graph_device() const { return graph_; }
@@ -198,6 +206,7 @@ class Engine {
   float* logits_ = nullptr;
   float* inv_freq_ = nullptr;
   float* workspace_ = nullptr;
+  float* split_parts_ = nullptr;  // split-K partial products f32 [kSplitKMax, kSplitKMaxRows, hidden] (null: split-K off)
   int* ints_ = nullptr;        // device: tokens, positions, region, slot, lengths, starts, next  [7][max_tok]
   float* floats_ = nullptr;    // device: temperature, top_p, logprob [3][max_batch]
   int* host_ints_ = nullptr;   // pinned mirror of ints_

@@ -28,8 +28,19 @@ GemmContext* gemm_context_create(GemmBackend backend, std::string* error);
 void gemm_context_destroy(GemmContext* ctx);
 // "builtin" or "cublas <version>"
 std::string gemm_backend_name(const GemmContext* ctx);
+// The backend a context dispatches to (Builtin or Cublas; never Auto).
+GemmBackend gemm_context_backend(const GemmContext* ctx);
 cudaError_t launch_gemm(GemmContext* ctx, const bf16_t* A, int lda, const bf16_t* W, int ldw, float* C, int ldc, int M, int N,
                         int K, bool accumulate, cudaStream_t stream);
+// Split-K: parts[s] = A[:, s*K/S .. (s+1)*K/S) . W[:, same]^T, parts f32 [S, M, N] (compact), no accumulation;
+// the caller adds the S slices (launch_residual_rmsnorm). More CTAs for skinny products (decode: M = batch,
+// N = hidden) that one GEMM spreads over too few SMs. cuBLAS: one strided-batched call; built-in: one
+// GEMM per slice. Needs gemm_split_k_valid(K, S): K divisible by S into multiples of 8 (16-byte aligned slices).
+constexpr int kSplitKMax = 8;       // most K slices the engine uses
+constexpr int kSplitKMaxRows = 64;  // rows (decode batch) up to which it splits
+bool gemm_split_k_valid(int K, int splits);
+cudaError_t launch_gemm_split_k(GemmContext* ctx, const bf16_t* A, int lda, const bf16_t* W, int ldw, float* parts, int M, int N, int K,
+                                int splits, cudaStream_t stream);
 
 // ---------------------------------------------------------------- element-wise and attention (kernels.cu)
 // x[t, :] = f32(table[tokens[t], :]), table bf16 [vocab, hidden]. A token outside [0, vocab) writes
@@ -39,6 +50,12 @@ cudaError_t launch_embed(const int* tokens, int T, const bf16_t* table, int voca
 
 // out[t, :] = bf16( (x[t, :] * rsqrt(mean(x[t, :]^2) + eps)) * f32(w) ), x f32 [T, hidden], w bf16 [hidden].
 cudaError_t launch_rmsnorm(const float* x, const bf16_t* w, int T, int hidden, float eps, bf16_t* out, cudaStream_t stream);
+
+// Split-K epilogue fused with the next RMSNorm: x_out[t, :] = x[t, :] + parts[0][t, :] + parts[1][t, :] + ...
+// (f32, in that order; parts f32 [num_parts, T, hidden]; x_out may be x), then, when w is given,
+// out = launch_rmsnorm(x_out) (w null: the residual update only). num_parts 0 is launch_rmsnorm.
+cudaError_t launch_residual_rmsnorm(const float* x, const float* parts, int num_parts, float* x_out, const bf16_t* w, int T, int hidden,
+                                    float eps, bf16_t* out, cudaStream_t stream);
 
 // RoPE (transformers' "default" form: rotate_half, angle = inv_freq[i] * position in f32) and KV append.
 //   qkv f32 [T, (H + 2*KVH) * D]: per token the H query heads, then KVH key heads, then KVH value heads.

@@ -60,12 +60,20 @@ cudaError_t launch_embed(const int* tokens, int T, const bf16_t* table, int voca
   return cudaGetLastError();
 }
 
-cudaError_t launch_rmsnorm(const float* x, const bf16_t* w, int T, int hidden, float eps, bf16_t* out, cudaStream_t stream) {
-  if (T < 0 || hidden < 1) return cudaErrorInvalidValue;
+cudaError_t launch_residual_rmsnorm(const float* x, const float* parts, int num_parts, float* x_out, const bf16_t* w, int T, int hidden,
+                                    float eps, bf16_t* out, cudaStream_t stream) {
+  if (T < 0 || hidden < 1 || num_parts < 0 || (num_parts > 0 && (!parts || !x_out)) || (!w && num_parts == 0) || (w && !out)) {
+    return cudaErrorInvalidValue;
+  }
   if (T == 0) return cudaSuccess;
   const int threads = hidden >= 2048 ? 512 : (hidden >= 512 ? 256 : 128);
-  k::rmsnorm_kernel<<<T, threads, 0, stream>>>(x, w, hidden, eps, out);
+  k::residual_rmsnorm_kernel<<<T, threads, 0, stream>>>(x, parts, num_parts, x_out, w, hidden, eps, out);
   return cudaGetLastError();
+}
+
+cudaError_t launch_rmsnorm(const float* x, const bf16_t* w, int T, int hidden, float eps, bf16_t* out, cudaStream_t stream) {
+  if (!w) return cudaErrorInvalidValue;
+  return launch_residual_rmsnorm(x, nullptr, 0, nullptr, w, T, hidden, eps, out, stream);
 }
 
 // D must be even and <= 4096 (the cos/sin table lives in shared memory).

@@ -66,13 +66,21 @@ async function decodeStep(e: Engine, B: number, ctx: number): Promise<number> {
  * before a lazy compaction), every policy, against the full cache (4096 slots) in the same run. Mean
  * step time over 128 steps (compactions included: one per sequence every 64 steps, staggered).
  */
-async function evictionBench(preset: PresetName, batches: number[], rows: Row[]): Promise<void> {
+type BenchPolicy = "full" | "streaming" | "h2o" | "tova" | "walker";
+
+async function evictionBench(
+  preset: PresetName,
+  batches: number[],
+  rows: Row[],
+  opts: { policies?: readonly BenchPolicy[]; gemmSplitK?: "auto" | number } = {},
+): Promise<void> {
   const ctx = 4096;
   const budget = Math.floor(0.2 * ctx);
   const slack = 64;
   const steps = quick ? 64 : 128;
   const results: Record<string, number> = {};
-  for (const policy of ["full", "streaming", "h2o", "tova", "walker"] as const) {
+  const tag = opts.gemmSplitK === undefined ? "" : ` gemmSplitK ${opts.gemmSplitK}`;
+  for (const policy of opts.policies ?? (["full", "streaming", "h2o", "tova", "walker"] as const)) {
     const capacity = policy === "full" ? ctx + 64 : budget + slack;
     const maxB = Math.max(...batches);
     let e: Engine | undefined;
@@ -84,6 +92,7 @@ async function evictionBench(preset: PresetName, batches: number[], rows: Row[])
         maxPrefillTokens: 256,
         maxLogitRows: maxB,
         progress: false,
+        gemmSplitK: opts.gemmSplitK,
         eviction: policy === "full" ? undefined : { policy, budget, refresh: 32 },
       });
       e.native.fillCacheRandom(1);
@@ -121,10 +130,11 @@ async function evictionBench(preset: PresetName, batches: number[], rows: Row[])
           compactionMsPerStep: st && before ? (st.compactionMs - before.compactionMs) / steps : 0,
           walkerLaunches: st && before ? st.walkerLaunches - before.walkerLaunches : 0,
           walkerMsPerStep: st && before ? (st.walkerMs - before.walkerMs) / steps : 0,
+          gemmSplitK: e.stats().gemmSplitK,
         };
         rows.push(row);
         say(
-          `evict ${preset} B ${B} ${policy}: ${ms.toFixed(3)} ms/step, ${(row.tokensPerSecond as number).toFixed(0)} tok/s, x${(row.speedupVsFull as number).toFixed(2)} vs full; compaction ${(row.compactionMsPerStep as number).toFixed(3)} ms/step, walker ${(row.walkerMsPerStep as number).toFixed(3)} ms/step (on its own stream)`,
+          `evict ${preset}${tag} B ${B} ${policy}: ${ms.toFixed(3)} ms/step, ${(row.tokensPerSecond as number).toFixed(0)} tok/s, x${(row.speedupVsFull as number).toFixed(2)} vs full; compaction ${(row.compactionMsPerStep as number).toFixed(3)} ms/step, walker ${(row.walkerMsPerStep as number).toFixed(3)} ms/step (on its own stream)`,
         );
       }
     } catch (err) {
@@ -310,6 +320,31 @@ async function main(): Promise<void> {
   }
   if (process.argv.includes("--prompt-score-only")) {
     await promptScoreBenches(addon, { ...status.device }, presets, copyGBs);
+    return;
+  }
+  if (process.argv.includes("--split-k")) {
+    // Split-K of the O / down projections: GEMM + epilogue per slice count, then decode steps with it off
+    // and on (auto) in the same run.
+    const copy = gemmAddon.copyBandwidth(1 << 30, 7);
+    const gemmRows: Record<string, unknown>[] = [];
+    for (const [name, N, K] of [["o-proj", 4096, 4096], ["down", 4096, 11008]] as const) {
+      for (const M of [8, 32]) {
+        // the same bound as runtime-gemm.json (W + A + C bytes at the copy rate; split-K's partials not counted)
+        const boundUs = (N * K * 2 + M * K * 2 + M * N * 4) / copy / 1e3;
+        for (const splitK of [1, 2, 4, 8]) {
+          const r = gemmAddon.gemmBench(M, N, K, "cublas", quick ? 5 : 15, { accumulate: true, splitK });
+          const row = { shape: name, M, N, K, splitK, medianUs: r.medianUs, boundUs, fraction: boundUs / r.medianUs, backend: r.backend, path: r.path };
+          gemmRows.push(row);
+          say(`split-K gemm ${name} M ${M} S ${splitK}: ${r.medianUs.toFixed(1)} us (${(100 * row.fraction).toFixed(0)}% of the copy bound ${boundUs.toFixed(1)} us; ${r.path})`);
+        }
+      }
+    }
+    for (const gemmSplitK of [0, "auto"] as const) {
+      await evictionBench("llama2-7b", [8, 32], rows, { policies: ["full", "streaming", "walker"], gemmSplitK });
+    }
+    const file = join(outDir, "runtime-split-k.json");
+    writeJsonAtomic(file, { ...runMetadata(), commit: process.env.KVWALK_COMMIT ?? runMetadata().commit, gpu: status.device?.name, copyBandwidthGBs: copy, gemm: gemmRows, rows });
+    say(`wrote ${file}`);
     return;
   }
   if (process.argv.includes("--evict-only")) {

@@ -32,6 +32,8 @@ export interface NativeOptions {
   gemm: 0 | 1 | 2;
   /** Decode steps of at most this many sequences use the fused GEMV kernels; 0 = never. Default 1, at most 8. */
   gemvRows?: number;
+  /** K slices of the O and down projections in decode steps of 2..64 rows: -1 auto, 0 off, 2..8 forced. */
+  gemmSplitK?: number;
   /**
    * Score the prompt during prefill (graph nodes when the graph cache exists, H2O / TOVA scores): what
    * decode steps over the prompt would have written. Default: on for policies h2o, tova and walker.
@@ -101,6 +103,8 @@ export interface NativeEngine {
     gemm: string;
     /** Decode steps of up to this many sequences use the fused GEMV kernels (0: none). */
     gemvRows: number;
+    /** K slices of the O and down projections in a 32-row decode step (1: not split). */
+    gemmSplitK: { o: number; down: number };
     weightBytes: number;
     kvBytes: number;
     graphBytes: number;

@@ -59,6 +59,13 @@ export interface CreateEngineOptions {
    * faster than cuBLAS + element-wise kernels at batch 1, slower from batch 2); at most 8.
    */
   gemvRows?: number;
+  /**
+   * Split-K for the O and down projections of decode steps of 2..64 sequences on the GEMM path: the
+   * product is cut into K slices (one strided-batched cuBLAS call) whose sum joins the residual stream
+   * inside the next RMSNorm kernel, so these narrow products (N = hidden) use every SM at no extra
+   * launch. "auto" (default): 4 slices with cuBLAS for K >= 2048; 0 or 1: off; 2..8: that many slices.
+   */
+  gemmSplitK?: "auto" | number;
   /** Write the top-4 attention graph during decode (the graph cache of @kvwalk/graph-cache). */
   graph?: boolean;
   /** Time GEMM / attention / other with CUDA events (adds event records to every step; disables CUDA graphs). */
@@ -118,6 +125,8 @@ export interface EngineStats {
   gemm: string;
   /** Decode steps of up to this many sequences run the fused GEMV kernels (0: GEMMs only). */
   gemvRows: number;
+  /** K slices of the O and down projections in a 32-sequence decode step (1: not split). */
+  gemmSplitK: { o: number; down: number };
   memory: { weightBytes: number; kvBytes: number; graphBytes: number; activationBytes: number; deviceFreeBytes: number; deviceTotalBytes: number };
   prefillTokens: number;
   prefillSeconds: number;
@@ -438,6 +447,7 @@ export class Engine {
     const s: EngineStats = {
       gemm: info.gemm,
       gemvRows: info.gemvRows,
+      gemmSplitK: info.gemmSplitK,
       memory: {
         weightBytes: info.weightBytes,
         kvBytes: info.kvBytes,
@@ -489,6 +499,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
     // $KVWALK_GEMM sets the default (e.g. builtin under compute-sanitizer racecheck, which cannot model cuBLAS's TMA kernels)
     gemm: expectOneOf("gemm", opts.gemm ?? process.env.KVWALK_GEMM ?? "auto", ["auto", "builtin", "cublas"] as const),
     gemvRows: expectInt("gemvRows", opts.gemvRows ?? (process.env.KVWALK_GEMV_ROWS ? Number(process.env.KVWALK_GEMV_ROWS) : 1), 0, 8),
+    gemmSplitK: opts.gemmSplitK === undefined || opts.gemmSplitK === "auto" ? -1 : expectInt("gemmSplitK", opts.gemmSplitK, 0, 8),
     graph: opts.graph ?? false,
     profile: opts.profile ?? false,
     cudaGraphs: opts.cudaGraphs ?? true,

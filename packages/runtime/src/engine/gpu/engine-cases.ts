@@ -393,16 +393,26 @@ function mixedStepCase(dir: string, ids: Int32Array, V: number): GpuCase {
  * Batch of 4 prompts of different lengths vs the same prompts alone, per GEMM backend. With the fused
  * GEMV off (gemvRows 0) both run the same GEMM kernels and cuBLAS rows come out bit-identical; with the
  * default (single sequences through the fused GEMV, the batch through GEMMs) the two differ by f32
- * summation order only, within the logit tolerance.
+ * summation order only, within the logit tolerance. gemmSplitK 4 (forced; auto splits only K >= 2048)
+ * runs the batch's O and down projections as 4 K slices summed in the RMSNorm epilogue (single
+ * sequences never split): again f32 summation order only.
  */
 function batchCases(dir: string, ids: Int32Array, V: number, quick: boolean): GpuCase[] {
   const cases: GpuCase[] = [];
-  for (const [gemm, gemvRows] of [["builtin", 0], ["auto", 0], ["auto", undefined]] as const) {
+  const variants = [
+    ["builtin", 0, 0],
+    ["auto", 0, 0],
+    ["auto", undefined, 0],
+    ["auto", 0, 4],
+    ["builtin", 0, 4],
+  ] as const;
+  for (const [gemm, gemvRows, gemmSplitK] of variants) {
+    const sk = gemmSplitK ? `, gemmSplitK ${gemmSplitK}` : "";
     cases.push(
-      guard(`fixture batch of 4 vs single sequences (prefill + 48 teacher-forced decode steps), gemm ${gemm}, gemvRows ${gemvRows ?? "default"}`, async () => {
+      guard(`fixture batch of 4 vs single sequences (prefill + 48 teacher-forced decode steps), gemm ${gemm}, gemvRows ${gemvRows ?? "default"}${sk}`, async () => {
         const prompts = [ids.subarray(0, 17), ids.subarray(40, 140), ids.subarray(200, 203), ids.subarray(300, 361)];
         const steps = quick ? 4 : 48;
-        return withEngine({ model: dir, capacity: 1024, maxBatch: 4, gemm, gemvRows }, async (e) => {
+        return withEngine({ model: dir, capacity: 1024, maxBatch: 4, gemm, gemvRows, gemmSplitK }, async (e) => {
           const one = Float32Array.of(1);
           const zero = Float32Array.of(0);
           // single sequences: greedy, recording the logits of every step
@@ -441,7 +451,9 @@ function batchCases(dir: string, ids: Int32Array, V: number, quick: boolean): Gp
             const d = await e.native.decode(Int32Array.from(singles, (s) => s.toks[k]), new Float32Array(4), new Float32Array(4).fill(1), 0, true);
             for (let i = 0; i < 4; i++) cmp(d.logits as Float32Array, i * V, singles[i].logits[k + 1]);
           }
-          return { ok: maxDiff <= ENGINE_TOLERANCES.logitAbs, gemm: e.stats().gemm, gemvRows: e.stats().gemvRows, bitwiseEqual: bitwise, maxLogitAbsDiff: maxDiff, argmaxAgree, compared };
+          const st = e.stats();
+          if (gemmSplitK && st.gemmSplitK.o !== gemmSplitK) return { ok: false, detail: `split-K not in effect: ${JSON.stringify(st.gemmSplitK)}` };
+          return { ok: maxDiff <= ENGINE_TOLERANCES.logitAbs, gemm: st.gemm, gemvRows: st.gemvRows, gemmSplitK: st.gemmSplitK, bitwiseEqual: bitwise, maxLogitAbsDiff: maxDiff, argmaxAgree, compared };
         });
       }),
     );

@@ -14,6 +14,8 @@ export interface GemmTestOptions {
   lda?: number;
   ldw?: number;
   ldc?: number;
+  /** K slices (2..8): launch_gemm_split_k plus the engine's split-K epilogue; compact strides only. */
+  splitK?: number;
 }
 
 export interface GemmBenchResult {
@@ -47,7 +49,7 @@ export interface GemmAddon {
     options?: GemmTestOptions,
   ): Float32Array & { path?: string };
   /** Times one GEMM on random device data (A [M,K], W [N,K], C [M,N], compact strides). */
-  gemmBench(M: number, N: number, K: number, backend: GemmBackendName, iters: number, options?: { path?: GemmPathName; accumulate?: boolean }): GemmBenchResult;
+  gemmBench(M: number, N: number, K: number, backend: GemmBackendName, iters: number, options?: { path?: GemmPathName; accumulate?: boolean; splitK?: number }): GemmBenchResult;
   /** Device-to-device cudaMemcpyAsync of `bytes`, median GB/s counting read + write (2 * bytes per copy). */
   copyBandwidth(bytes: number, iters: number): number;
   /** Whether a backend can be created, and its name; never throws for an unavailable one. */

@@ -112,6 +112,21 @@ function backendCase(addon: GemmAddon, spec: CaseSpec, backend: GemmBackendName)
   });
 }
 
+/** Split-K through `backend` (slices summed by the engine's epilogue kernel) vs the float64 reference. */
+function splitKCase(addon: GemmAddon, spec: CaseSpec, backend: GemmBackendName, splitK: number): GemmCase {
+  return guard(`gemm split-K ${splitK} ${backend} ${label(spec)}`, () => {
+    const input = randomGemmInput(spec);
+    const rows = checkedRows(spec.M);
+    const ref = gemmReference(input, rows);
+    const out = addon.gemmTest(spec.M, spec.N, spec.K, input.a, input.w, input.c0, backend, { splitK });
+    const r = compareGemm(input, out, ref, rows);
+    const detail = r.ok
+      ? `max |err| ${r.maxAbsError.toExponential(2)}, worst err/tol ${r.worstRatio.toFixed(3)} over ${r.checked} outputs (${out.path})`
+      : `${r.bad} outputs over tolerance; first: ${r.firstBad}; worst err/tol ${r.worstRatio.toExponential(2)} (${out.path})`;
+    return { ok: r.ok, detail, path: out.path, maxAbsError: r.maxAbsError, worstRatio: r.worstRatio, checked: r.checked, M: spec.M, N: spec.N, K: spec.K };
+  });
+}
+
 /** The fixture model's (N, K) pairs: qkv, o-proj, gate+up, down, lm head. */
 export const FIXTURE_NK: readonly [number, number][] = [
   [1152, 384],
@@ -184,6 +199,17 @@ export function gemmCases(addon: GemmAddon, quick: boolean): GemmCase[] {
       run: async () => ({ name: "gemm cublas vs builtin (skipped)", ok: true, skipped: true, detail: `cuBLAS not loadable: ${info.error}` }),
     });
   }
+  // Split-K (the engine's O / down projections at decode batches) vs the float64 reference.
+  const splits: (CaseSpec & { splitK: number; backend: GemmBackendName })[] = [
+    { M: 32, N: 384, K: 1024, seed: seed++, accumulate: true, splitK: 4, backend: "builtin" },
+    { M: 5, N: 384, K: 384, seed: seed++, splitK: 2, backend: "builtin" },
+  ];
+  if (info.ok) {
+    splits.push({ M: 32, N: 384, K: 1024, seed: seed++, accumulate: true, splitK: 4, backend: "cublas" });
+    splits.push({ M: 17, N: 200, K: 384, seed: seed++, splitK: 8, backend: "cublas" });
+    if (!quick) splits.push({ M: 32, N: 4096, K: 11008, seed: seed++, accumulate: true, splitK: 4, backend: "cublas" });
+  }
+  for (const s of splits) cases.push(splitKCase(addon, s, s.backend, s.splitK));
   cases.push(
     guard("gemm auto backend", () => {
       const auto = addon.gemmBackend("auto");

@@ -12,6 +12,16 @@ export interface KernelTestAddon {
   kernelEmbed(args: { tokens: Int32Array; table: Uint16Array; vocab: number; hidden: number }): { x: Float32Array; errorFlag: number };
   /** launch_rmsnorm. x f32 [T, hidden], w bf16 [hidden] -> bf16 [T, hidden]. */
   kernelRmsnorm(args: { x: Float32Array; w: Uint16Array; T: number; hidden: number; eps: number }): Uint16Array;
+  /** launch_residual_rmsnorm: x' = x + sum of parts (f32 [numParts, T, hidden]), then RMSNorm of x' when w is given. */
+  kernelResidualRmsnorm(args: {
+    x: Float32Array;
+    parts: Float32Array;
+    numParts: number;
+    w?: Uint16Array;
+    T: number;
+    hidden: number;
+    eps: number;
+  }): { x: Float32Array; out?: Uint16Array };
   /**
    * launch_rope_append. qkv f32 [T, (H + 2KVH) D], invFreq f32 [D/2], positions/region/slot int [T],
    * kCache/vCache bf16 [regions, KVH, capacity, D] initial contents -> q f32 [T, H, D] and the updated caches.

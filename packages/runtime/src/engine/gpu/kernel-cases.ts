@@ -14,6 +14,7 @@ import {
   fillConstBf16Reference,
   fillUniformBf16Reference,
   prefillAttentionReference,
+  residualRmsnormReference,
   rmsnormReference,
   ropeAppendReference,
   sampleReference,
@@ -118,6 +119,25 @@ function rmsnormCase(addon: KernelTestAddon, T: number, hidden: number) {
     const w = toBf16(Float32Array.from({ length: hidden }, () => 1 + 0.3 * g()));
     const eps = 1e-5;
     return ulpReport(addon.kernelRmsnorm({ x, w, T, hidden, eps }), rmsnormReference(x, w, T, hidden, eps), KERNEL_TOLERANCES.bf16Ulps, `[${T}, ${hidden}]`);
+  });
+}
+
+/** Split-K epilogue: the residual sum bit-exact, the fused RMSNorm within the rmsnorm case's ulps. */
+function residualRmsnormCase(addon: KernelTestAddon, T: number, hidden: number, numParts: number, norm: boolean) {
+  return guarded(`residual rmsnorm T=${T} hidden=${hidden} parts=${numParts}${norm ? "" : " (sum only)"}`, () => {
+    const rnd = seededRandom(300 + T * 7 + hidden + numParts);
+    const g = gaussian(rnd);
+    const x = Float32Array.from({ length: T * hidden }, () => g() * 3);
+    const parts = Float32Array.from({ length: numParts * T * hidden }, () => g());
+    const w = norm ? toBf16(Float32Array.from({ length: hidden }, () => 1 + 0.3 * g())) : undefined;
+    const eps = 1e-5;
+    const cuda = addon.kernelResidualRmsnorm({ x, parts, numParts, w, T, hidden, eps });
+    const ref = residualRmsnormReference(x, parts, numParts, w ?? null, T, hidden, eps);
+    const diff = countDiff(cuda.x, ref.x);
+    if (diff !== 0 || !norm) return { ok: diff === 0, detail: `residual: ${diff} differing values (exact expected)`, differing: diff };
+    if (!cuda.out || !ref.out) return { ok: false, detail: "the normalized output is missing" };
+    const r = ulpReport(cuda.out, ref.out, KERNEL_TOLERANCES.bf16Ulps, `[${T}, ${hidden}]`);
+    return { ...r, detail: `residual exact; ${r.detail}` };
   });
 }
 
@@ -317,6 +337,12 @@ export function kernelCases(addon: KernelTestAddon, quick: boolean): { name: str
   for (const T of Ts) cases.push(embedCase(addon, T, T === 7));
   for (const T of Ts) cases.push(rmsnormCase(addon, T, 384));
   cases.push(rmsnormCase(addon, 3, 4096), rmsnormCase(addon, 5, 37));
+  cases.push(
+    residualRmsnormCase(addon, 32, 4096, 4, true),
+    residualRmsnormCase(addon, 7, 384, 2, true),
+    residualRmsnormCase(addon, 5, 37, 3, true),
+    residualRmsnormCase(addon, 9, 384, 8, false),
+  );
   for (const T of Ts) cases.push(ropeCase(addon, T, 6, 6, 64));
   cases.push(ropeCase(addon, 33, 8, 2, 128), ropeCase(addon, 3, 2, 1, 6));
   for (const T of Ts) cases.push(attentionCase(addon, T, 6, 6, 64, 0, 3));

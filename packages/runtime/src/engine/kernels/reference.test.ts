@@ -9,6 +9,7 @@ import {
   fillUniformBf16Reference,
   fromBf16,
   prefillAttentionReference,
+  residualRmsnormReference,
   rmsnormReference,
   ropeAppendReference,
   sampleReference,
@@ -203,5 +204,35 @@ describe("fills", () => {
   });
   it("const fill", () => {
     expect(Array.from(fillConstBf16Reference(3, 1.5))).toEqual([0x3fc0, 0x3fc0, 0x3fc0]);
+  });
+});
+
+describe("residualRmsnormReference (split-K epilogue twin)", () => {
+  it("adds the slices in order with f32 rounding, then normalizes like rmsnormReference", () => {
+    const T = 2;
+    const hidden = 8;
+    const x = Float32Array.from({ length: T * hidden }, (_, i) => (i % 5) - 2.5);
+    // 1 + 2^-24 and then -1: in f32 the order matters (x + 1e-8 + ... rounds at each step)
+    const parts = new Float32Array(3 * T * hidden);
+    for (let i = 0; i < T * hidden; i++) {
+      parts[i] = 1;
+      parts[T * hidden + i] = 2 ** -25;
+      parts[2 * T * hidden + i] = -1;
+    }
+    const w = toBf16(Float32Array.from({ length: hidden }, (_, i) => 1 + i / 8));
+    const r = residualRmsnormReference(x, parts, 3, w, T, hidden, 1e-5);
+    for (let i = 0; i < T * hidden; i++) {
+      expect(r.x[i]).toBe(Math.fround(Math.fround(Math.fround(x[i] + 1) + 2 ** -25) - 1));
+    }
+    expect(r.out).toEqual(rmsnormReference(r.x, w, T, hidden, 1e-5));
+    expect(x[0]).toBe(-2.5); // the input is not modified
+  });
+
+  it("returns only the sum without a norm weight, and checks the parts length", () => {
+    const x = Float32Array.of(1, 2);
+    const r = residualRmsnormReference(x, Float32Array.of(0.5, 0.25), 1, null, 1, 2, 1e-5);
+    expect(Array.from(r.x)).toEqual([1.5, 2.25]);
+    expect(r.out).toBeNull();
+    expect(() => residualRmsnormReference(x, new Float32Array(3), 1, null, 1, 2, 1e-5)).toThrow(/parts of length 2/);
   });
 });

@@ -60,6 +60,28 @@ export function rmsnormReference(x: Float32Array, w: Uint16Array, T: number, hid
   return out;
 }
 
+/**
+ * The split-K epilogue (launch_residual_rmsnorm): x' = x + parts[0] + parts[1] + ... per element, each
+ * addition rounded to f32 in that order (bit-exact with the kernel), then, when w is given, the RMSNorm
+ * of x' (rmsnormReference). x f32 [T, hidden]; parts f32 [numParts, T, hidden].
+ */
+export function residualRmsnormReference(
+  x: Float32Array,
+  parts: Float32Array,
+  numParts: number,
+  w: Uint16Array | null,
+  T: number,
+  hidden: number,
+  eps: number,
+): { x: Float32Array; out: Uint16Array | null } {
+  if (parts.length !== numParts * T * hidden) throw new RangeError(`Expected parts of length ${numParts * T * hidden}, received ${parts.length}`);
+  const xn = Float32Array.from(x);
+  for (let p = 0; p < numParts; p++) {
+    for (let i = 0; i < T * hidden; i++) xn[i] = Math.fround(xn[i] + parts[p * T * hidden + i]);
+  }
+  return { x: xn, out: w ? rmsnormReference(xn, w, T, hidden, eps) : null };
+}
+
 /** The RoPE angle's cos and sin as the CPU path computes them (packages/model/src/rope.ts): f32(inv * pos), then cos/sin. */
 export function ropeCosSin(invFreq: Float32Array, position: number): { cos: Float32Array; sin: Float32Array } {
   const half = invFreq.length;
