@@ -23,11 +23,6 @@ namespace kvwalk {
 
 constexpr int kDecodeThreads = 128;
 constexpr int kDecodeUnroll = 4;
-// Resident blocks per SM the kernel is compiled for (launch bound; decode_choose_splits fills waves of
-// this many). Four blocks of 128 threads with two K/V tiles in flight per thread keep as many bytes in
-// flight per SM as seven blocks with one tile, and the per-tile work (online softmax, top-4) overlaps
-// the next tile's loads instead of following them.
-constexpr int kDecodeBlocksPerSm = 4;
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 
@@ -213,10 +208,10 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
   }
 }
 
-// Both variants compile under the same bound (kDecodeBlocksPerSm): the double-buffered K/V tiles need
-// ~112 registers (capped at 64, the variant without the graph had run 10 % slower at batch 1 x 4k).
+// Both variants compile under the same bound (7 blocks/SM, 72 registers): capped at 64 registers (8
+// blocks) the variant without the graph ran 10 % slower at batch 1 x 4k (H200: 22.4 vs 20.4 us, PDL).
 template <int D, bool WRITE_GRAPH, int LAYOUT>
-__global__ void __launch_bounds__(kDecodeThreads, kDecodeBlocksPerSm) decode_attention_kernel(const DecodeParams p) {
+__global__ void __launch_bounds__(kDecodeThreads, 7) decode_attention_kernel(const DecodeParams p) {
   constexpr int TPK = D / 8;                   // threads per key: each owns 8 dims (16 bytes of bf16)
   constexpr int G = kDecodeThreads / TPK;      // key groups per block
   static_assert(D % 8 == 0 && TPK <= 32 && (32 % TPK) == 0, "head dim");
@@ -331,11 +326,7 @@ __global__ void __launch_bounds__(kDecodeThreads, kDecodeBlocksPerSm) decode_att
     m = m_new;
   };
   // The loop bounds are block-uniform (the group shuffles need every lane of a warp); each key is
-  // bounds-checked. The first tile's loads are issued before the wait; from then on the next tile is
-  // requested before the current one is processed (software pipelining: two tiles in flight), which
-  // hides the per-tile work under memory latency. Measured on H200 (session 5, prefetch-sweep): with
-  // the graph, batch 1 x 4k 27.0 -> 24.9 us, batch 32 x 883 keys 123.7 -> 119.4 us, batch 8 x 4k
-  // 129.1 -> 125.4 us; without it within +-3 % (batch 32 x 16k -2 %).
+  // bounds-checked. The first tile is peeled: its loads are issued before the wait.
   const int j_first = start + grp;
   {
     uint4 kr[kDecodeUnroll], vr[kDecodeUnroll];
@@ -355,21 +346,12 @@ __global__ void __launch_bounds__(kDecodeThreads, kDecodeBlocksPerSm) decode_att
     const float qs = p.scale * kLog2e;
 #pragma unroll
     for (int i = 0; i < 8; i++) qf[i] = qp[i] * qs;
-    int j0 = j_first;
-    for (;;) {
-      const int jn = j0 + G * kDecodeUnroll;
-      const bool more = jn - grp < end;  // block-uniform
-      uint4 nk[kDecodeUnroll], nv[kDecodeUnroll];
-      if (more) load_tile(jn, end, nk, nv);
-      if (j0 - grp < end) step(j0, kr, vr);
-      if (!more) break;
-#pragma unroll
-      for (int u = 0; u < kDecodeUnroll; u++) {
-        kr[u] = nk[u];
-        vr[u] = nv[u];
-      }
-      j0 = jn;
-    }
+    if (start < end) step(j_first, kr, vr);
+  }
+  for (int j0 = j_first + G * kDecodeUnroll; j0 - grp < end; j0 += G * kDecodeUnroll) {
+    uint4 kr[kDecodeUnroll], vr[kDecodeUnroll];
+    load_tile(j0, end, kr, vr);
+    step(j0, kr, vr);
   }
   // No griddepcontrol.launch_dependents here: an early trigger let the next launch's blocks take SM
   // slots while this grid's merges ran (H200, batch 1 x 4k with the graph, PDL: 34.8 -> 25.9 us without it).
