@@ -339,10 +339,13 @@ async function main(): Promise<void> {
         }
       }
     }
-    for (const gemmSplitK of [0, "auto"] as const) {
-      await evictionBench("llama2-7b", [8, 32], rows, { policies: ["full", "streaming", "walker"], gemmSplitK });
+    // --split-k-sweep: every slice count at batch 32 (streaming and walker) instead of off vs auto
+    const settings = process.argv.includes("--split-k-sweep") ? ([0, 2, 4, 8] as const) : ([0, "auto"] as const);
+    const sweep = process.argv.includes("--split-k-sweep");
+    for (const gemmSplitK of settings) {
+      await evictionBench("llama2-7b", sweep ? [32] : [8, 32], rows, { policies: sweep ? ["streaming", "walker"] : ["full", "streaming", "walker"], gemmSplitK });
     }
-    const file = join(outDir, "runtime-split-k.json");
+    const file = join(outDir, sweep ? "runtime-split-k-sweep.json" : "runtime-split-k.json");
     writeJsonAtomic(file, { ...runMetadata(), commit: process.env.KVWALK_COMMIT ?? runMetadata().commit, gpu: status.device?.name, copyBandwidthGBs: copy, gemm: gemmRows, rows });
     say(`wrote ${file}`);
     return;
