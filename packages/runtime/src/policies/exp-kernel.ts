@@ -1,4 +1,4 @@
-import { buildModule, Code, type FunctionDef } from "./wasm-builder.js";
+import { Code, type FunctionDef, KernelModule } from "./wasm-builder.js";
 
 /**
  * exp for softmax rows, two lanes at a time in WebAssembly SIMD (float64), for arguments d = x - max
@@ -67,13 +67,7 @@ function expKernel(): FunctionDef {
   return { name: "exp", params: ["i32", "i32", "f64"], results: ["f64"], locals: ["i32", "i32", ...new Array<"v128">(15 + DEGREE + 1 + 4).fill("v128")], body: b };
 }
 
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-  Memory: new (desc: { initial: number }) => { buffer: ArrayBuffer };
-}
-const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-let compiled: object | null = null;
+const expModule = new KernelModule<{ exp: (x: number, n: number, m: number) => number }>(() => [expKernel()]);
 
 /** Smallest argument the kernel handles (2^k stays a normal number); rows reaching below use Math.exp. */
 export const FAST_EXP_MIN = -700;
@@ -85,10 +79,9 @@ export class ExpRow {
   private readonly fn: (x: number, n: number, m: number) => number;
 
   constructor(readonly capacity: number) {
-    const memory = new wasm.Memory({ initial: Math.max(1, Math.ceil(((capacity + 4) * 8) / 65536)) });
-    compiled ??= new wasm.Module(buildModule([expKernel()]));
-    this.fn = (new wasm.Instance(compiled, { env: { memory } }).exports as { exp: (x: number, n: number, m: number) => number }).exp;
-    this.x = new Float64Array(memory.buffer, 0, capacity + 4);
+    const { exports, buffer } = expModule.instantiate((capacity + 4) * 8);
+    this.fn = exports.exp;
+    this.x = new Float64Array(buffer, 0, capacity + 4);
   }
 
   /**

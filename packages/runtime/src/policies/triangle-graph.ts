@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from "@kvwalk/core";
 import type { CacheState } from "./policy.js";
-import { buildModule, Code, type FunctionDef } from "./wasm-builder.js";
+import { Code, type FunctionDef, KernelModule } from "./wasm-builder.js";
 
 /**
  * The live attention graph of one (layer, KV head) as a packed lower-triangular matrix, for the exact
@@ -130,19 +130,7 @@ interface Kernels {
   compact(tri: number, start: number, count: number, map: number): void;
 }
 
-/** The slice of the WebAssembly JS API used here (the ES2023 lib without DOM does not declare it). */
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-  Memory: new (desc: { initial: number }) => { buffer: ArrayBuffer };
-}
-const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-
-let compiled: object | null = null;
-function kernelModule(): object {
-  compiled ??= new wasm.Module(buildModule([symKernel(), sweepKernel(), compactKernel()]));
-  return compiled;
-}
+const triangleModule = new KernelModule<Kernels>(() => [symKernel(), sweepKernel(), compactKernel()]);
 
 /** Largest node capacity of a TriangleGraph (packed float32 triangle of 512 MiB); policies fall back to sparse rows above it. */
 export const MAX_TRIANGLE_NODES = 16384;
@@ -152,7 +140,6 @@ export function triangleFits(length: number): boolean {
   return length <= MAX_TRIANGLE_NODES;
 }
 
-const PAGE = 65536;
 const align16 = (n: number) => (n + 15) & ~15;
 
 /** Dead nodes tolerated before `refresh`-time compaction (and at least this fraction of the nodes). */
@@ -219,16 +206,14 @@ export class TriangleGraph {
       return o;
     };
     const off = { tri: take(triBytes), x: take(vec), y: take(vec), f: take(vec), live: take(ivec), map: take(ivec) };
-    const memory = new wasm.Memory({ initial: Math.ceil(at / PAGE) });
-    const inst = new wasm.Instance(kernelModule(), { env: { memory } });
-    const buf = memory.buffer;
+    const { exports, buffer: buf } = triangleModule.instantiate(at);
     const tri = new Float32Array(buf, off.tri, (capacity * (capacity + 1)) / 2);
     const live = new Int32Array(buf, off.live, capacity);
     const nodes = new Int32Array(capacity);
     tri.set(this.tri.subarray(0, TriangleGraph.rowStart(this.count)));
     live.set(this.live.subarray(0, this.count));
     nodes.set(this.nodes.subarray(0, this.count));
-    this.kernels = inst.exports as unknown as Kernels;
+    this.kernels = exports;
     this.off = off;
     this.tri = tri;
     this.live = live;

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from "@kvwalk/core";
 import type { GraphView } from "@kvwalk/graph-cache";
 import { resolveWalkOptions, type WalkOptions } from "@kvwalk/walker-cuda";
-import { buildModule, Code, type FunctionDef } from "./wasm-builder.js";
+import { Code, type FunctionDef, KernelModule } from "./wasm-builder.js";
 
 // Philox4x32-10 constants (Salmon et al., 2011), as in @kvwalk/walker-cuda's philox.ts.
 const M0 = 0xd2511f53;
@@ -87,16 +87,9 @@ function walkKernel(): FunctionDef {
   };
 }
 
-/** The slice of the WebAssembly JS API used here (the ES2023 lib without DOM does not declare it). */
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-  Memory: new (desc: { initial: number }) => { buffer: ArrayBuffer };
-}
-const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-let compiled: object | null = null;
 
 type WalkFn = (nb: number, wt: number, counts: number, numNodes: number, lo: number, W: number, T: number, walkers: number, steps: number, seed: number, g: number) => void;
+const walkModule = new KernelModule<{ walk: WalkFn }>(() => [walkKernel()]);
 
 /**
  * Walks a top-4 graph of up to `capacity` nodes with the WebAssembly walker: visit counts bit-identical
@@ -115,13 +108,11 @@ export class Walker {
     if (!(Number.isInteger(capacity) && capacity >= 1 && capacity <= 1 << 24)) throw new InvalidArgumentError("capacity", "an integer in [1, 2^24]", capacity);
     const bytes = capacity * 16;
     this.off = { nb: 0, wt: bytes, counts: 2 * bytes };
-    const memory = new wasm.Memory({ initial: Math.ceil((2 * bytes + capacity * 4) / 65536) });
-    compiled ??= new wasm.Module(buildModule([walkKernel()]));
-    const inst = new wasm.Instance(compiled, { env: { memory } });
-    this.walkFn = (inst.exports as { walk: WalkFn }).walk;
-    this.nb = new Int32Array(memory.buffer, this.off.nb, capacity * 4);
-    this.wt = new Float32Array(memory.buffer, this.off.wt, capacity * 4);
-    this.counts = new Uint32Array(memory.buffer, this.off.counts, capacity);
+    const { exports, buffer } = walkModule.instantiate(2 * bytes + capacity * 4);
+    this.walkFn = exports.walk;
+    this.nb = new Int32Array(buffer, this.off.nb, capacity * 4);
+    this.wt = new Float32Array(buffer, this.off.wt, capacity * 4);
+    this.counts = new Uint32Array(buffer, this.off.counts, capacity);
   }
 
   /** Visit counts [numNodes] of walkReference(graph, opts); a view valid until the next call. */

@@ -344,3 +344,29 @@ export function buildModule(functions: FunctionDef[]): Uint8Array {
   section(10, code, out);
   return Uint8Array.from(out);
 }
+
+/** The slice of the WebAssembly JS API used here (the ES2023 lib without DOM does not declare it). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+  Memory: new (desc: { initial: number }) => { buffer: ArrayBuffer };
+}
+const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+/**
+ * Kernels built into one module, compiled on first use and shared by every instance. `instantiate`
+ * gives an instance over its own fresh memory of at least `bytes` bytes (whole 64 KiB pages, at least
+ * one): the exports and the memory's buffer.
+ */
+export class KernelModule<Exports> {
+  private compiled: object | null = null;
+
+  constructor(private readonly functions: () => FunctionDef[]) {}
+
+  instantiate(bytes: number): { exports: Exports; buffer: ArrayBuffer } {
+    this.compiled ??= new wasm.Module(buildModule(this.functions()));
+    const memory = new wasm.Memory({ initial: Math.max(1, Math.ceil(bytes / 65536)) });
+    const inst = new wasm.Instance(this.compiled, { env: { memory } });
+    return { exports: inst.exports as Exports, buffer: memory.buffer };
+  }
+}
