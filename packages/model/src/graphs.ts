@@ -105,6 +105,18 @@ function int64Scalar(g: GraphBuilder, v: number): string {
   return g.constant({ type: "INT64", dims: [], raw: new Uint8Array(new BigInt64Array([BigInt(v)]).buffer) });
 }
 
+/**
+ * The row blocks of the blocked attention graphs: int64 scalars bounds[0..blocks] = 0, floor(T i /
+ * blocks), ..., T (bounds[0] is the node of int64 zero), and as1d(x) = x as a 1-element tensor (for Slice).
+ */
+function rowBlocks(g: GraphBuilder, T: string, blocks: number): { bounds: string[]; as1d: (x: string) => string } {
+  const as1d = (x: string) => g.op("Unsqueeze", [x, g.constInt64([0])]);
+  const bounds = [int64Scalar(g, 0)];
+  for (let i = 1; i < blocks; i++) bounds.push(g.op("Div", [g.op("Mul", [T, int64Scalar(g, i)]), int64Scalar(g, blocks)]));
+  bounds.push(T);
+  return { bounds, as1d };
+}
+
 /** Number of query blocks of the blocked attention graph. */
 export const ATTENTION_BLOCKS = 8;
 
@@ -129,12 +141,9 @@ export function buildBlockedAttentionGraph(c: ModelConfig, withProbs: boolean, b
   const kT = g.op("Transpose", [k], { perm: [1, 0] });
   const ev = g.op("Cast", [evict], { to: 7 });
   const T = g.op("Gather", [g.op("Shape", [k]), int64Scalar(g, 0)], { axis: 0 });
-  const zero = int64Scalar(g, 0);
+  const { bounds, as1d } = rowBlocks(g, T, blocks);
+  const zero = bounds[0];
   const one = int64Scalar(g, 1);
-  const as1d = (x: string) => g.op("Unsqueeze", [x, g.constInt64([0])]);
-  const bounds = [zero];
-  for (let i = 1; i < blocks; i++) bounds.push(g.op("Div", [g.op("Mul", [T, int64Scalar(g, i)]), int64Scalar(g, blocks)]));
-  bounds.push(T);
   const outs: string[] = [];
   const probs: string[] = [];
   const zero1 = g.constInt64([0]);
@@ -189,10 +198,7 @@ export function buildBlockedScoresGraph(c: ModelConfig, blocks = ATTENTION_BLOCK
   const qs = g.op("Mul", [q, g.constant(tensorFloat32([], [1 / Math.sqrt(d)]))]);
   const kT = g.op("Transpose", [k], { perm: [1, 0] });
   const T = g.op("Gather", [g.op("Shape", [k]), int64Scalar(g, 0)], { axis: 0 });
-  const as1d = (x: string) => g.op("Unsqueeze", [x, g.constInt64([0])]);
-  const bounds = [int64Scalar(g, 0)];
-  for (let i = 1; i < blocks; i++) bounds.push(g.op("Div", [g.op("Mul", [T, int64Scalar(g, i)]), int64Scalar(g, blocks)]));
-  bounds.push(T);
+  const { bounds, as1d } = rowBlocks(g, T, blocks);
   const zero1 = g.constInt64([0]);
   for (let i = 0; i < blocks; i++) {
     const end1 = as1d(bounds[i + 1]);
@@ -220,12 +226,9 @@ export function buildScoresAttentionGraph(c: ModelConfig, blocks = ATTENTION_BLO
   const evict = g.input("evict", "INT32", ["T"]);
   const ev = g.op("Cast", [evict], { to: 7 });
   const T = g.op("Gather", [g.op("Shape", [v]), int64Scalar(g, 0)], { axis: 0 });
-  const zero = int64Scalar(g, 0);
+  const { bounds, as1d } = rowBlocks(g, T, blocks);
+  const zero = bounds[0];
   const one = int64Scalar(g, 1);
-  const as1d = (x: string) => g.op("Unsqueeze", [x, g.constInt64([0])]);
-  const bounds = [zero];
-  for (let i = 1; i < blocks; i++) bounds.push(g.op("Div", [g.op("Mul", [T, int64Scalar(g, i)]), int64Scalar(g, blocks)]));
-  bounds.push(T);
   const outs: string[] = [];
   const zero1 = g.constInt64([0]);
   for (let i = 0; i < blocks; i++) {
