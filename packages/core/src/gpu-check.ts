@@ -57,6 +57,33 @@ export async function runCases<R extends CaseReport>(cases: Iterable<CheckCase<R
   return reports;
 }
 
+/**
+ * Writes a check's summary (metadata, GPU, `extra` such as tolerances, pass/fail counts, every case),
+ * prints "<passed>/<total> cases passed; wrote <outPath>" and returns the exit code (0 or 1).
+ */
+export function writeCheckReport(
+  outPath: string,
+  status: BackendStatus,
+  quick: boolean,
+  reports: CaseReport[],
+  extra: Record<string, unknown> = {},
+): number {
+  const failed = reports.filter((r) => !r.ok).length;
+  writeJsonAtomic(outPath, {
+    ...checkMetadata(),
+    gpu: status.device?.name,
+    device: status.device,
+    quick,
+    ...extra,
+    ok: failed === 0,
+    passed: reports.length - failed,
+    failed,
+    cases: reports,
+  });
+  process.stdout.write(`${reports.length - failed}/${reports.length} cases passed; wrote ${outPath}\n`);
+  return failed === 0 ? 0 : 1;
+}
+
 /** Runs `main` and exits with its code; an unexpected error prints its stack and exits 1. */
 export function runCheckMain(main: () => Promise<number>): void {
   main().then(

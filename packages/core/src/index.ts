@@ -34,4 +34,5 @@ export {
   recordUnavailable,
   runCases,
   runCheckMain,
+  writeCheckReport,
 } from "./gpu-check.js";

@@ -6,7 +6,7 @@
  * case fails, 2 when CUDA is unavailable.
  *   node dist/gpu/check.js out.json [--quick]
  */
-import { checkMetadata, gpuCheckArgs, recordUnavailable, runCases, runCheckMain, writeJsonAtomic } from "@kvwalk/core";
+import { gpuCheckArgs, recordUnavailable, runCases, runCheckMain, writeCheckReport } from "@kvwalk/core";
 import { ENGINE_TOLERANCES, evictionOnlyCases, fixtureCases, oomCase, tinyCases } from "../engine/gpu/engine-cases.js";
 import { evictCases } from "../engine/gpu/evict-cases.js";
 import { gemmCases } from "../engine/gpu/gemm-cases.js";
@@ -41,20 +41,7 @@ async function main(): Promise<number> {
     if (!quick) cases.push(oomCase(addon));
   }
   const reports = await runCases(cases);
-  const failed = reports.filter((r) => !r.ok).length;
-  writeJsonAtomic(outPath, {
-    ...checkMetadata(),
-    gpu: status.device?.name,
-    device: status.device,
-    quick,
-    tolerances: ENGINE_TOLERANCES,
-    ok: failed === 0,
-    passed: reports.length - failed,
-    failed,
-    cases: reports,
-  });
-  process.stdout.write(`${reports.length - failed}/${reports.length} cases passed; wrote ${outPath}\n`);
-  return failed === 0 ? 0 : 1;
+  return writeCheckReport(outPath, status, quick, reports, { tolerances: ENGINE_TOLERANCES });
 }
 
 runCheckMain(main);

@@ -4,7 +4,7 @@
  * compute-sanitizer memcheck/racecheck). Exits 1 when a case fails, 2 when CUDA is unavailable.
  *   node dist/gpu/check.js out.json [--quick]
  */
-import { checkMetadata, gpuCheckArgs, recordUnavailable, runCases, runCheckMain, writeJsonAtomic } from "@kvwalk/core";
+import { gpuCheckArgs, recordUnavailable, runCases, runCheckMain, writeCheckReport } from "@kvwalk/core";
 import { backendStatus } from "../loader.js";
 import { allCases, TOLERANCES } from "./cases.js";
 
@@ -14,20 +14,7 @@ const status = backendStatus();
 async function main(): Promise<number> {
   if (status.backend !== "cuda") return recordUnavailable("walker-cuda", outPath, status);
   const reports = await runCases(allCases(quick));
-  const failed = reports.filter((r) => !r.ok).length;
-  writeJsonAtomic(outPath, {
-    ...checkMetadata(),
-    gpu: status.device?.name,
-    device: status.device,
-    quick,
-    tolerances: TOLERANCES,
-    ok: failed === 0,
-    passed: reports.length - failed,
-    failed,
-    cases: reports,
-  });
-  process.stdout.write(`${reports.length - failed}/${reports.length} cases passed; wrote ${outPath}\n`);
-  return failed === 0 ? 0 : 1;
+  return writeCheckReport(outPath, status, quick, reports, { tolerances: TOLERANCES });
 }
 
 runCheckMain(main);
