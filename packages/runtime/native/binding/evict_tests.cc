@@ -224,17 +224,10 @@ Napi::Value evict_bench(const Napi::CallbackInfo& info) {
   check(env, cudaMemset(d_lse.get(), 0, static_cast<size_t>(B) * H * sizeof(float)), "cudaMemset(lse)");
   check(env, cudaMemset(d_ms.get(), 0, static_cast<size_t>(B) * KVH * C * sizeof(float)), "cudaMemset(scores)");
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  std::vector<double> mass_us;
-  for (int i = 0; i < iters + 2; ++i) {
-    check(env, cudaEventRecord(ev.start, nullptr), "cudaEventRecord");
-    check(env,
-          kvwalk::engine::launch_attention_mass(d_q.get(), d_k.get(), d_lse.get(), d_len.get(), nullptr, B, H, KVH, D, C, scale, 0, 1.0f, d_ms.get(),
-                                                nullptr),
-          "launch_attention_mass");
-    check(env, cudaEventRecord(ev.stop, nullptr), "cudaEventRecord");
-    const double mu = ev.elapsed_us(env, "launch_attention_mass");
-    if (i >= 2) mass_us.push_back(mu);
-  }
+  const std::vector<double> mass_us = time_launches_us(env, iters, "launch_attention_mass", [&]() {
+    return kvwalk::engine::launch_attention_mass(d_q.get(), d_k.get(), d_lse.get(), d_len.get(), nullptr, B, H, KVH, D, C, scale, 0, 1.0f, d_ms.get(),
+                                                 nullptr);
+  });
 
   Napi::Object sel = Napi::Object::New(env);
   sel.Set("medianUs", median_of(sel_us));

@@ -271,36 +271,12 @@ Napi::Value prefill_attention_bench(const Napi::CallbackInfo& info) {
   Dev<uint16_t> d_out(env, nq, "out");
   fill_prefill_bench_inputs(env, d_q, d_qb, d_k, d_v);
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  for (int i = 0; i < 2; ++i)
-    check(env, kvwalk::engine::launch_prefill_attention(d_q.get(), d_k.get(), d_v.get(), T, H, KVH, D, T, window, scale, d_out.get(), nullptr),
-          "launch_prefill_attention (warm-up)");
-  check(env, cudaDeviceSynchronize(), "launch_prefill_attention (warm-up execution)");
-  cudaEvent_t start = nullptr, stop = nullptr;
-  check(env, cudaEventCreate(&start), "cudaEventCreate");
-  cudaError_t err = cudaEventCreate(&stop);
-  if (err != cudaSuccess) {
-    cudaEventDestroy(start);
-    throw_cuda(env, err, "cudaEventCreate");
-  }
-  std::vector<double> us;
-  for (int i = 0; i < iters && err == cudaSuccess; ++i) {
-    err = cudaEventRecord(start, nullptr);
-    if (err == cudaSuccess) err = kvwalk::engine::launch_prefill_attention(d_q.get(), d_k.get(), d_v.get(), T, H, KVH, D, T, window, scale, d_out.get(), nullptr);
-    if (err == cudaSuccess) err = cudaEventRecord(stop, nullptr);
-    if (err == cudaSuccess) err = cudaEventSynchronize(stop);
-    float ms = 0.0f;
-    if (err == cudaSuccess) err = cudaEventElapsedTime(&ms, start, stop);
-    us.push_back(static_cast<double>(ms) * 1000.0);
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  check(env, err, "prefillAttentionBench timed launch");
-  std::sort(us.begin(), us.end());
-  const size_t n = us.size();
-  const double median = n % 2 ? us[n / 2] : 0.5 * (us[n / 2 - 1] + us[n / 2]);
+  const std::vector<double> us = time_launches_us(env, iters, "launch_prefill_attention", [&]() {
+    return kvwalk::engine::launch_prefill_attention(d_q.get(), d_k.get(), d_v.get(), T, H, KVH, D, T, window, scale, d_out.get(), nullptr);
+  });
   Napi::Object out = Napi::Object::New(env);
-  out.Set("medianUs", median);
-  out.Set("minUs", us.front());
+  out.Set("medianUs", median_of(us));
+  out.Set("minUs", *std::min_element(us.begin(), us.end()));
   out.Set("iters", iters);
   return out;
 #endif

@@ -110,17 +110,8 @@ Napi::Value prefill_score(const Napi::CallbackInfo& info) {
 // Median and minimum of `iters` CUDA-event-timed runs of `launch` after 2 warm-ups, in milliseconds.
 template <class F>
 std::pair<double, double> time_ms(Napi::Env env, int iters, const char* what, F launch) {
-  for (int i = 0; i < 2; ++i) check(env, launch(), what);
-  check(env, cudaDeviceSynchronize(), std::string(what) + " (warm-up execution)");
-  EventPair ev(env);
-  std::vector<double> ms;
-  for (int i = 0; i < iters; ++i) {
-    check(env, cudaEventRecord(ev.start, nullptr), "cudaEventRecord");
-    check(env, launch(), what);
-    check(env, cudaEventRecord(ev.stop, nullptr), "cudaEventRecord");
-    ms.push_back(ev.elapsed_us(env, what) / 1000.0);
-  }
-  return {median_of(ms), *std::min_element(ms.begin(), ms.end())};
+  const std::vector<double> us = time_launches_us(env, iters, what, launch);
+  return {median_of(us) / 1000.0, *std::min_element(us.begin(), us.end()) / 1000.0};
 }
 #endif
 
@@ -178,22 +169,12 @@ Napi::Value prefill_score_bench(const Napi::CallbackInfo& info) {
     s.workspace_bytes = ws_bytes;
     return kvwalk::engine::launch_prefill_score(s, nullptr);
   };
+  // attention samples from before and after the configs, pooled (ms)
   std::vector<double> att;
-  {
-    // attention samples from before and after the configs, pooled
-    for (int i = 0; i < 2; ++i) check(env, attention(), "launch_prefill_attention (warm-up)");
-    check(env, cudaDeviceSynchronize(), "launch_prefill_attention (warm-up execution)");
-  }
-  auto sample_attention = [&]() {
-    EventPair ev(env);
-    for (int i = 0; i < iters; ++i) {
-      check(env, cudaEventRecord(ev.start, nullptr), "cudaEventRecord");
-      check(env, attention(), "launch_prefill_attention");
-      check(env, cudaEventRecord(ev.stop, nullptr), "cudaEventRecord");
-      att.push_back(ev.elapsed_us(env, "launch_prefill_attention") / 1000.0);
-    }
+  auto sample_attention = [&](int warmup) {
+    for (double us : time_launches_us(env, iters, "launch_prefill_attention", attention, warmup)) att.push_back(us / 1000.0);
   };
-  sample_attention();
+  sample_attention(2);
   struct Config {
     const char* name;
     bool graph;
@@ -202,7 +183,7 @@ Napi::Value prefill_score_bench(const Napi::CallbackInfo& info) {
   const Config configs[] = {{"graph", true, -1}, {"tova", false, 1}, {"h2o", false, 0}, {"h2o+graph", true, 0}};
   std::vector<std::pair<double, double>> times;
   for (const Config& c : configs) times.push_back(time_ms(env, iters, "launch_prefill_score", [&]() { return score(c.graph, c.mode); }));
-  sample_attention();
+  sample_attention(0);
   const double att_med = median_of(att);
   Napi::Object attention_out = Napi::Object::New(env);
   attention_out.Set("medianMs", att_med);

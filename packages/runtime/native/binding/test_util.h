@@ -187,6 +187,24 @@ class EventPair {
   cudaEvent_t start = nullptr, stop = nullptr;
 };
 
+// `iters` runs of `launch` (returns cudaError_t; default stream) each timed with CUDA events, after
+// `warmup` untimed runs and a device synchronize: microseconds per run, in run order.
+template <class F>
+std::vector<double> time_launches_us(Napi::Env env, int iters, const std::string& what, F launch, int warmup = 2) {
+  for (int i = 0; i < warmup; ++i) check(env, launch(), what + " (warm-up)");
+  if (warmup > 0) check(env, cudaDeviceSynchronize(), what + " (warm-up execution)");
+  EventPair ev(env);
+  std::vector<double> us;
+  us.reserve(iters > 0 ? iters : 0);
+  for (int i = 0; i < iters; ++i) {
+    check(env, cudaEventRecord(ev.start, nullptr), "cudaEventRecord");
+    check(env, launch(), what);
+    check(env, cudaEventRecord(ev.stop, nullptr), "cudaEventRecord");
+    us.push_back(ev.elapsed_us(env, what.c_str()));
+  }
+  return us;
+}
+
 // Launch + synchronize, naming the launcher in the error.
 inline void run(Napi::Env env, cudaError_t launch_err, const char* launcher) {
   check(env, launch_err, launcher);
