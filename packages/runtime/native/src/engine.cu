@@ -73,7 +73,15 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
   // other head sizes here rather than fail at the first prefill.
   if (s.head_dim != 64 && s.head_dim != 128)
     return fail("head_dim " + std::to_string(s.head_dim) + " is not supported by the prefill attention (expected 64 or 128)");
-  err = e->check(cudaStreamCreateWithFlags(&e->stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+  // Stream priorities (stream_priorities): decode steps (and the CUDA graphs replayed into their
+  // stream) get the device's highest priority, the walker the lowest, so when both have blocks waiting
+  // the block scheduler starts the decode step's first and the walker fills what is left.
+  int prio_low = 0, prio_high = 0;
+  if (o.stream_priorities && cudaDeviceGetStreamPriorityRange(&prio_low, &prio_high) != cudaSuccess) {
+    cudaGetLastError();
+    prio_low = prio_high = 0;
+  }
+  err = e->check(cudaStreamCreateWithPriority(&e->stream_, cudaStreamNonBlocking, prio_high), "cudaStreamCreate");
   if (!err.empty()) return fail(err);
   e->gemm_ = gemm_context_create(o.gemm, &err);
   if (!e->gemm_) return fail("GEMM backend: " + err);
@@ -133,7 +141,8 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
       if (!(err = e->alloc(reinterpret_cast<void**>(&e->counts_), L * B * H * C * 4, "walker counts")).empty()) return fail(err);
       if (!(err = e->alloc(reinterpret_cast<void**>(&e->num_nodes_), L * B * H * 4, "walker counts")).empty()) return fail(err);
       if (!(err = e->check(cudaMallocHost(reinterpret_cast<void**>(&e->host_num_nodes_), L * B * H * 4), "cudaMallocHost")).empty()) return fail(err);
-      if (!(err = e->check(cudaStreamCreateWithFlags(&e->walk_stream_, cudaStreamNonBlocking), "cudaStreamCreate walker")).empty()) return fail(err);
+      if (!(err = e->check(cudaStreamCreateWithPriority(&e->walk_stream_, cudaStreamNonBlocking, prio_low), "cudaStreamCreate walker")).empty())
+        return fail(err);
       if (!(err = e->check(cudaEventCreateWithFlags(&e->ev_step_, cudaEventDisableTiming), "cudaEventCreate")).empty()) return fail(err);
       if (!(err = e->check(cudaEventCreateWithFlags(&e->ev_walk_done_, cudaEventDisableTiming), "cudaEventCreate")).empty()) return fail(err);
     }

@@ -72,14 +72,14 @@ async function evictionBench(
   preset: PresetName,
   batches: number[],
   rows: Row[],
-  opts: { policies?: readonly BenchPolicy[]; gemmSplitK?: "auto" | number } = {},
+  opts: { policies?: readonly BenchPolicy[]; gemmSplitK?: "auto" | number; streamPriorities?: boolean } = {},
 ): Promise<void> {
   const ctx = 4096;
   const budget = Math.floor(0.2 * ctx);
   const slack = 64;
   const steps = quick ? 64 : 128;
   const results: Record<string, number> = {};
-  const tag = opts.gemmSplitK === undefined ? "" : ` gemmSplitK ${opts.gemmSplitK}`;
+  const tag = `${opts.gemmSplitK === undefined ? "" : ` gemmSplitK ${opts.gemmSplitK}`}${opts.streamPriorities === undefined ? "" : ` streamPriorities ${opts.streamPriorities}`}`;
   for (const policy of opts.policies ?? (["full", "streaming", "h2o", "tova", "walker"] as const)) {
     const capacity = policy === "full" ? ctx + 64 : budget + slack;
     const maxB = Math.max(...batches);
@@ -93,6 +93,7 @@ async function evictionBench(
         maxLogitRows: maxB,
         progress: false,
         gemmSplitK: opts.gemmSplitK,
+        streamPriorities: opts.streamPriorities,
         eviction: policy === "full" ? undefined : { policy, budget, refresh: 32 },
       });
       e.native.fillCacheRandom(1);
@@ -131,6 +132,7 @@ async function evictionBench(
           walkerLaunches: st && before ? st.walkerLaunches - before.walkerLaunches : 0,
           walkerMsPerStep: st && before ? (st.walkerMs - before.walkerMs) / steps : 0,
           gemmSplitK: e.stats().gemmSplitK,
+          streamPriorities: opts.streamPriorities ?? true,
         };
         rows.push(row);
         say(
@@ -320,6 +322,16 @@ async function main(): Promise<void> {
   }
   if (process.argv.includes("--prompt-score-only")) {
     await promptScoreBenches(addon, { ...status.device }, presets, copyGBs);
+    return;
+  }
+  if (process.argv.includes("--priority")) {
+    // Stream priorities off vs on (decode high, walker low), Llama-2-7B 20% budget, batch 8 and 32.
+    for (const streamPriorities of [false, true]) {
+      await evictionBench("llama2-7b", [8, 32], rows, { policies: ["streaming", "walker"], streamPriorities });
+    }
+    const file = join(outDir, "runtime-stream-priority.json");
+    writeJsonAtomic(file, { ...runMetadata(), commit: process.env.KVWALK_COMMIT ?? runMetadata().commit, gpu: status.device?.name, rows });
+    say(`wrote ${file}`);
     return;
   }
   if (process.argv.includes("--split-k")) {

@@ -66,6 +66,12 @@ export interface CreateEngineOptions {
    * launch. "auto" (default): 4 slices with cuBLAS for K >= 2048; 0 or 1: off; 2..8: that many slices.
    */
   gemmSplitK?: "auto" | number;
+  /**
+   * Stream priorities (default true): decode steps run on a stream of the device's highest priority and
+   * the walker on one of the lowest, so the walker's blocks fill what the decode step leaves instead of
+   * competing with it for SMs. false: both at the default priority.
+   */
+  streamPriorities?: boolean;
   /** Write the top-4 attention graph during decode (the graph cache of @kvwalk/graph-cache). */
   graph?: boolean;
   /** Time GEMM / attention / other with CUDA events (adds event records to every step; disables CUDA graphs). */
@@ -500,6 +506,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
     gemm: expectOneOf("gemm", opts.gemm ?? process.env.KVWALK_GEMM ?? "auto", ["auto", "builtin", "cublas"] as const),
     gemvRows: expectInt("gemvRows", opts.gemvRows ?? (process.env.KVWALK_GEMV_ROWS ? Number(process.env.KVWALK_GEMV_ROWS) : 1), 0, 8),
     gemmSplitK: opts.gemmSplitK === undefined || opts.gemmSplitK === "auto" ? -1 : expectInt("gemmSplitK", opts.gemmSplitK, 0, 8),
+    streamPriorities: opts.streamPriorities ?? true,
     graph: opts.graph ?? false,
     profile: opts.profile ?? false,
     cudaGraphs: opts.cudaGraphs ?? true,
