@@ -73,9 +73,10 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
   // other head sizes here rather than fail at the first prefill.
   if (s.head_dim != 64 && s.head_dim != 128)
     return fail("head_dim " + std::to_string(s.head_dim) + " is not supported by the prefill attention (expected 64 or 128)");
-  // Stream priorities (stream_priorities): decode steps (and the CUDA graphs replayed into their
-  // stream) get the device's highest priority, the walker the lowest, so when both have blocks waiting
-  // the block scheduler starts the decode step's first and the walker fills what is left.
+  // Stream priorities (stream_priorities; off by default, not yet measured): decode steps (and the
+  // CUDA graphs replayed into their stream) get the device's highest priority, the walker the lowest,
+  // so when both have blocks waiting the block scheduler starts the decode step's first. Off: both
+  // streams at priority 0, the default of cudaStreamCreateWithFlags.
   int prio_low = 0, prio_high = 0;
   if (o.stream_priorities && cudaDeviceGetStreamPriorityRange(&prio_low, &prio_high) != cudaSuccess) {
     cudaGetLastError();

@@ -132,7 +132,7 @@ async function evictionBench(
           walkerLaunches: st && before ? st.walkerLaunches - before.walkerLaunches : 0,
           walkerMsPerStep: st && before ? (st.walkerMs - before.walkerMs) / steps : 0,
           gemmSplitK: e.stats().gemmSplitK,
-          streamPriorities: opts.streamPriorities ?? true,
+          streamPriorities: opts.streamPriorities ?? false,
         };
         rows.push(row);
         say(

@@ -34,7 +34,7 @@ export interface NativeOptions {
   gemvRows?: number;
   /** K slices of the O and down projections in decode steps of 2..64 rows: -1 auto, 0 off, 2..8 forced. */
   gemmSplitK?: number;
-  /** Decode stream at the highest stream priority, the walker's at the lowest (default true). */
+  /** Decode stream at the highest stream priority, the walker's at the lowest (default false). */
   streamPriorities?: boolean;
   /**
    * Score the prompt during prefill (graph nodes when the graph cache exists, H2O / TOVA scores): what

@@ -67,9 +67,10 @@ export interface CreateEngineOptions {
    */
   gemmSplitK?: "auto" | number;
   /**
-   * Stream priorities (default true): decode steps run on a stream of the device's highest priority and
-   * the walker on one of the lowest, so the walker's blocks fill what the decode step leaves instead of
-   * competing with it for SMs. false: both at the default priority.
+   * Stream priorities: decode steps run on a stream of the device's highest priority and the walker on
+   * one of the lowest, so the walker's blocks would fill what the decode step leaves instead of competing
+   * with it for SMs. Default false (both at the default priority): not yet measured on a GPU; the engine
+   * bench's `--priority` mode compares the two.
    */
   streamPriorities?: boolean;
   /** Write the top-4 attention graph during decode (the graph cache of @kvwalk/graph-cache). */
@@ -506,7 +507,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
     gemm: expectOneOf("gemm", opts.gemm ?? process.env.KVWALK_GEMM ?? "auto", ["auto", "builtin", "cublas"] as const),
     gemvRows: expectInt("gemvRows", opts.gemvRows ?? (process.env.KVWALK_GEMV_ROWS ? Number(process.env.KVWALK_GEMV_ROWS) : 1), 0, 8),
     gemmSplitK: opts.gemmSplitK === undefined || opts.gemmSplitK === "auto" ? -1 : expectInt("gemmSplitK", opts.gemmSplitK, 0, 8),
-    streamPriorities: opts.streamPriorities ?? true,
+    streamPriorities: opts.streamPriorities ?? false,
     graph: opts.graph ?? false,
     profile: opts.profile ?? false,
     cudaGraphs: opts.cudaGraphs ?? true,
