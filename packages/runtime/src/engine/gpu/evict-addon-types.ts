@@ -7,60 +7,23 @@
  * Errors: TypeError/RangeError with code KVWALK_INVALID_ARGUMENT and `parameter`; CUDA failures an Error
  * with code KVWALK_CUDA and `operation` naming the launcher; without CUDA, "not compiled with CUDA".
  */
+import type { AttentionMassInput, GraphRemapInput, SelectCompactInput, SelectCompactResult } from "../kernels/evict-reference.js";
+
 export interface EvictTestAddon {
   /**
    * launch_attention_mass on one layer. q f32 [B, H, D], k bf16 [R, KVH, C, D], lse f32 [B, H],
    * lengths int [B], starts int [B] or null, scores f32 [R, KVH, C] (initial) -> new scores. D in {64, 128}.
    */
-  evictAttentionMass(args: {
-    q: Float32Array;
-    k: Uint16Array;
-    lse: Float32Array;
-    lengths: Int32Array;
-    starts: Int32Array | null;
-    B: number;
-    R: number;
-    H: number;
-    KVH: number;
-    D: number;
-    C: number;
-    scale: number;
-    mode: 0 | 1;
-    decay: number;
-    scores: Float32Array;
-  }): Float32Array;
+  evictAttentionMass(args: AttentionMassInput): Float32Array;
   /** launch_counts_to_scores. counts u32 [L, R, H, C], scores f32 [L, R, KVH, C] (initial) -> new scores. */
   evictCountsToScores(args: { counts: Uint32Array; L: number; R: number; H: number; KVH: number; C: number; decay: number; scores: Float32Array }): Float32Array;
   /**
    * launch_select_compact on region `region`. scores f32 [L, R, KVH, C] or null (streaming), kv bf16
    * [L, 2, R, KVH, C, D] -> updated scores (null when null) and kv, remap int [L, KVH, C], kept int [L * KVH].
    */
-  evictSelectCompact(args: {
-    scores: Float32Array | null;
-    kv: Uint16Array;
-    L: number;
-    R: number;
-    KVH: number;
-    C: number;
-    D: number;
-    region: number;
-    len: number;
-    budget: number;
-    sinks: number;
-    recent: number;
-  }): { scores: Float32Array | null; kv: Uint16Array; remap: Int32Array; kept: Int32Array };
+  evictSelectCompact(args: SelectCompactInput): SelectCompactResult;
   /** launch_graph_remap. graph int32 [L, R, H, C, 8], remap int [L, KVH, C] -> new graph. */
-  evictGraphRemap(args: {
-    graph: Int32Array;
-    L: number;
-    R: number;
-    H: number;
-    KVH: number;
-    C: number;
-    region: number;
-    remap: Int32Array;
-    newLen: number;
-  }): Int32Array;
+  evictGraphRemap(args: GraphRemapInput): Int32Array;
   /**
    * Timing on device-resident random data: select_compact of one region (R = 1) of L layers, KV and
    * scores restored from pristine copies before each timed launch (the restore copy, timed separately,

@@ -24,18 +24,8 @@ import {
 import { gaussian, type GpuCase, guarded } from "./case-frame.js";
 
 export interface GemvAddon {
-  kernelGemv(args: {
-    input: number;
-    output: number;
-    M: number;
-    N: number;
-    K: number;
-    a: Uint16Array | Float32Array;
-    normW?: Uint16Array;
-    eps?: number;
-    w: Uint16Array;
-    c0?: Float32Array | null;
-  }): { c?: Float32Array; act?: Uint16Array };
+  /** launch_gemv; input / output as GEMV_INPUT_CODE / GEMV_OUTPUT_CODE numbers. */
+  kernelGemv(args: Omit<GemvCaseInput, "input" | "output"> & { input: number; output: number }): { c?: Float32Array; act?: Uint16Array };
   gemvBench(args: { input: number; output: number; M: number; N: number; K: number; eps?: number; iters: number; pdl?: boolean }): {
     medianUs: number;
     minUs: number;

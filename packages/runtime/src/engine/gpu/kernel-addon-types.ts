@@ -1,4 +1,4 @@
-import type { PrefillAttentionInput } from "../kernels/reference.js";
+import type { PrefillAttentionInput, RopeAppendInput } from "../kernels/reference.js";
 
 /**
  * Typed contract of the kernel-test bindings in native/binding/kernel_tests.cc (registered on the engine
@@ -26,21 +26,7 @@ export interface KernelTestAddon {
    * launch_rope_append. qkv f32 [T, (H + 2KVH) D], invFreq f32 [D/2], positions/region/slot int [T],
    * kCache/vCache bf16 [regions, KVH, capacity, D] initial contents -> q f32 [T, H, D] and the updated caches.
    */
-  kernelRopeAppend(args: {
-    qkv: Float32Array;
-    T: number;
-    H: number;
-    KVH: number;
-    D: number;
-    invFreq: Float32Array;
-    positions: Int32Array;
-    region: Int32Array;
-    slot: Int32Array;
-    regions: number;
-    capacity: number;
-    kCache: Uint16Array;
-    vCache: Uint16Array;
-  }): { q: Float32Array; kCache: Uint16Array; vCache: Uint16Array };
+  kernelRopeAppend(args: RopeAppendInput & { regions: number }): { q: Float32Array; kCache: Uint16Array; vCache: Uint16Array };
   /** launch_prefill_attention. q f32 [T, H, D], k/v bf16 [KVH, capacity, D] -> bf16 [T, H * D]. D in {64, 128}. */
   kernelPrefillAttention(args: PrefillAttentionInput): Uint16Array;
   /** launch_swiglu. gu f32 [T, 2I] -> bf16 [T, I]. */

@@ -119,9 +119,10 @@ export function gemmTolerance(K: number, absSum: number, c0: number, ref: number
   );
 }
 
-export interface GemmComparison {
+/** A kernel's outputs against a reference with per-output tolerances (the GEMM and GEMV checks). */
+export interface KernelComparison {
   ok: boolean;
-  /** Outputs checked (rows in `rows` x N) plus padding entries checked. */
+  /** Outputs checked. */
   checked: number;
   /** Outputs over tolerance (NaN where a number was expected counts). */
   bad: number;
@@ -130,7 +131,10 @@ export interface GemmComparison {
   worstRatio: number;
   /** First failing output as "[m, n]: actual x, expected y, tol t", or "" when ok. */
   firstBad: string;
-  /** Padding entries (n in [N, ldc)) that changed (expected: none). */
+}
+
+export interface GemmComparison extends KernelComparison {
+  /** Padding entries (n in [N, ldc)) that changed (expected: none); also counted in `checked`. */
   paddingChanged: number;
 }
 

@@ -15,7 +15,7 @@
  * errors eg, eu through silu(g) u (|silu'| < 1.1) and adds its own bf16 rounding (2^-8 |act|, one ulp).
  */
 import { bf16ToF32, f32ToBf16 } from "@kvwalk/graph-cache";
-import { gemmReference, gemmTolerance } from "./gemm-reference.js";
+import { gemmReference, gemmTolerance, type KernelComparison } from "./gemm-reference.js";
 import { rmsnormReference } from "./reference.js";
 
 export type GemvInputKind = "bf16" | "f32" | "rmsnorm";
@@ -124,15 +124,7 @@ export function gemvReference(x: GemvCaseInput): GemvReference {
   return ref;
 }
 
-export interface GemvComparison {
-  ok: boolean;
-  checked: number;
-  bad: number;
-  maxAbsError: number;
-  /** max |kernel - ref| / tolerance. */
-  worstRatio: number;
-  firstBad: string;
-}
+export type GemvComparison = KernelComparison;
 
 /** Compares a kernel result ({ c } or { act }) with the reference. NaN anywhere fails. */
 export function compareGemv(x: GemvCaseInput, out: { c?: Float32Array; act?: Uint16Array }, ref: GemvReference): GemvComparison {
