@@ -12,6 +12,17 @@ export interface CaseReport {
   detail?: string;
 }
 
+/** A case report with free-form metrics, what the packages' GPU case lists return. */
+export interface MetricCaseReport extends CaseReport {
+  [metric: string]: unknown;
+}
+
+/** An asynchronous case of a package's GPU check (always resolves to a report; see runCases). */
+export interface GpuCase {
+  name: string;
+  run(): Promise<MetricCaseReport>;
+}
+
 export interface CheckCase<R extends CaseReport = CaseReport> {
   name: string;
   run(): R | Promise<R>;

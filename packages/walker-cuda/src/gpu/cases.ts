@@ -8,6 +8,7 @@
  * of double-precision atomic adds, so 1e-5 absolute (the brief's bound) is generous; the measured
  * maximum is reported.
  */
+import type { GpuCase } from "@kvwalk/core";
 import { seededRandom } from "@kvwalk/core/testing";
 import type { GraphBatch } from "@kvwalk/graph-cache";
 import { maxSharedWalkCapacity, WalkerContext, type WalkStaging } from "../context.js";
@@ -16,17 +17,7 @@ import { type GraphKind, randomBatch } from "../testing/graphs.js";
 
 export const TOLERANCES = { counts: 0, scores: 0, pagerankAbs: 1e-5 } as const;
 
-export interface CaseReport {
-  name: string;
-  ok: boolean;
-  detail?: string;
-  [metric: string]: unknown;
-}
-
-export interface GpuCase {
-  name: string;
-  run(): Promise<CaseReport>;
-}
+export type { GpuCase, MetricCaseReport as CaseReport } from "@kvwalk/core";
 
 interface WalkShape {
   name: string;

@@ -3,17 +3,11 @@
  * name and a run() that always resolves to a report (a thrown error becomes ok: false with its code
  * and stack), so one failure never hides the others.
  */
-export interface CaseReport {
-  name: string;
-  ok: boolean;
-  detail?: string;
-  [metric: string]: unknown;
-}
+import type { GpuCase, MetricCaseReport } from "@kvwalk/core";
 
-export interface GpuCase {
-  name: string;
-  run(): Promise<CaseReport>;
-}
+export type { GpuCase } from "@kvwalk/core";
+/** A case's report (core's MetricCaseReport: name, ok, detail and free-form metrics). */
+export type CaseReport = MetricCaseReport;
 
 /** A report without its name. */
 export type CaseBody = { ok: boolean; detail?: string; [metric: string]: unknown };

@@ -1,4 +1,4 @@
-import type { PrefillAttentionInput, RopeAppendInput } from "../kernels/reference.js";
+import type { PrefillAttentionInput, RopeAppendInput, SampleInput } from "../kernels/reference.js";
 
 /**
  * Typed contract of the kernel-test bindings in native/binding/kernel_tests.cc (registered on the engine
@@ -34,15 +34,7 @@ export interface KernelTestAddon {
   /** launch_f32_to_bf16. */
   kernelF32ToBf16(args: { values: Float32Array }): Uint16Array;
   /** launch_sample. logits f32 [B, V], temperature/topP f32 [B] -> tokens int [B], logprob f32 [B]. */
-  kernelSample(args: {
-    logits: Float32Array;
-    B: number;
-    V: number;
-    temperature: Float32Array;
-    topP: Float32Array;
-    seed: number;
-    step: number;
-  }): { tokens: Int32Array; logprob: Float32Array };
+  kernelSample(args: SampleInput): { tokens: Int32Array; logprob: Float32Array };
   /** launch_fill_uniform_bf16 -> bf16 [n]. */
   kernelFillUniformBf16(args: { n: number; seed: number; amplitude: number }): Uint16Array;
   /** launch_fill_const_bf16 -> bf16 [n]. */
