@@ -83,6 +83,34 @@ function yAxis(items: SceneItem[], f: Frame, ticks: number[], map: (v: number) =
   items.push({ kind: "line", x1: f.left, y1: f.bottom, x2: f.right, y2: f.bottom, stroke: AXIS });
 }
 
+/**
+ * The plot frame of a chart with a value axis on y: room for the y tick labels on the left and the
+ * legend of `legendNames` on the right; draws the header and the y axis (ticks within [yLo, yHi]) and
+ * returns the frame and the y mapping.
+ */
+function valueFrame(
+  items: SceneItem[],
+  spec: { title: string; xLabel?: string; yLabel?: string },
+  width: number,
+  height: number,
+  legendNames: string[],
+  yTicks: number[],
+  yLo: number,
+  yHi: number,
+): { f: Frame; my: (y: number) => number } {
+  const yTickLabelW = Math.max(...yTicks.map((t) => textWidth(formatTick(t), S)), 20);
+  const f: Frame = { left: 40 + yTickLabelW, right: width - legendWidth(legendNames), top: 44, bottom: height - 64 };
+  const my = (y: number) => f.bottom - ((y - yLo) / (yHi - yLo || 1)) * (f.bottom - f.top);
+  header(items, width, height, spec.title, spec.xLabel, spec.yLabel, f);
+  yAxis(
+    items,
+    f,
+    yTicks.filter((t) => t >= yLo - 1e-12 && t <= yHi + 1e-12),
+    my,
+  );
+  return { f, my };
+}
+
 export interface LinePoint {
   x: number;
   y: number;
@@ -128,18 +156,9 @@ export function lineChart(spec: LineChartSpec): Scene {
   const yTicks = extendTicks(niceTicks(spec.yMin ?? (ys.length ? Math.min(...ys) : 0), spec.yMax ?? (ys.length ? Math.max(...ys) : 1)), ys);
   const yLo = spec.yMin ?? Math.min(yTicks[0] ?? 0, ...ys);
   const yHi = spec.yMax ?? Math.max(yTicks[yTicks.length - 1] ?? 1, ...ys);
-  const yTickLabelW = Math.max(...yTicks.map((t) => textWidth(formatTick(t), S)), 20);
-  const f: Frame = { left: 40 + yTickLabelW, right: width - legendWidth(names), top: 44, bottom: height - 64 };
+  const { f, my } = valueFrame(items, spec, width, height, names, yTicks, yLo, yHi);
   const pad = (f.right - f.left) * 0.03;
   const mx = (x: number) => f.left + pad + ((x - x0) / (x1 - x0)) * (f.right - f.left - 2 * pad);
-  const my = (y: number) => f.bottom - ((y - yLo) / (yHi - yLo || 1)) * (f.bottom - f.top);
-  header(items, width, height, spec.title, spec.xLabel, spec.yLabel, f);
-  yAxis(
-    items,
-    f,
-    yTicks.filter((t) => t >= yLo - 1e-12 && t <= yHi + 1e-12),
-    my,
-  );
   const xTicks = spec.xTicks ?? niceTicks(x0, x1).map((v) => ({ value: v, label: formatTick(v) }));
   for (const t of xTicks) {
     const x = mx(t.value);
@@ -192,16 +211,7 @@ export function barChart(spec: BarChartSpec): Scene {
   const yTicks = extendTicks(niceTicks(spec.yMin ?? Math.min(0, ...vals), spec.yMax ?? Math.max(0, ...vals)), vals);
   const yLo = spec.yMin ?? Math.min(yTicks[0] ?? 0, 0);
   const yHi = spec.yMax ?? Math.max(yTicks[yTicks.length - 1] ?? 1, ...vals);
-  const yTickLabelW = Math.max(...yTicks.map((t) => textWidth(formatTick(t), S)), 20);
-  const f: Frame = { left: 40 + yTickLabelW, right: width - legendWidth(names.length > 1 ? names : []), top: 44, bottom: height - 64 };
-  const my = (y: number) => f.bottom - ((y - yLo) / (yHi - yLo || 1)) * (f.bottom - f.top);
-  header(items, width, height, spec.title, spec.xLabel, spec.yLabel, f);
-  yAxis(
-    items,
-    f,
-    yTicks.filter((t) => t >= yLo - 1e-12 && t <= yHi + 1e-12),
-    my,
-  );
+  const { f, my } = valueFrame(items, spec, width, height, names.length > 1 ? names : [], yTicks, yLo, yHi);
   const band = (f.right - f.left) / Math.max(1, spec.categories.length);
   const barW = (band * 0.8) / Math.max(1, spec.series.length);
   spec.categories.forEach((cat, c) => {
