@@ -3,8 +3,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=.gpu-bundle
-mkdir -p $B/bin && xz -dc $B/node.xz > $B/bin/node && chmod +x $B/bin/node && export PATH=$PWD/$B/bin:$PATH
-for f in $B/shared/models/fixture-lm/*.xz; do [ -f "${f%.xz}" ] || xz -dk "$f"; done
+bash $B/unpack.sh  # node, the addons (stripped + xz) and shared files (tools/gpu-bundle.mjs)
+export PATH=$PWD/$B/bin:$PATH
 export KVWALK_SHARED=$PWD/$B/shared
 export KVWALK_COMMIT=$(cat $B/COMMIT 2>/dev/null || echo unknown)
 export KVWALK_CUBLAS=$(find / -name 'libcublas.so.*' 2>/dev/null | grep -v Lt | head -1)

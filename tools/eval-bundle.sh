@@ -18,8 +18,9 @@ node tools/gpu-bundle.mjs --out "$OUT" --skip-dep onnxruntime-node \
   --with-data data/wikitext-2-raw/wiki.test.raw --with-data data/wikitext-2-raw/wiki.valid.raw \
   --with-data data/longbench/multi_news.jsonl \
   runtime eval
-rm -f "$OUT"/packages/graph-cache/build/Release/*.node "$OUT"/packages/walker-cuda/build/Release/*.node
-[ -f "$OUT/packages/runtime/build/Release/engine.node" ] || { echo "no engine addon in $OUT (build @kvwalk/runtime's native part first)" >&2; exit 1; }
+rm -f "$OUT"/packages/graph-cache/build/Release/*.node* "$OUT"/packages/walker-cuda/build/Release/*.node*
+[ -f "$OUT/packages/runtime/build/Release/engine.node.xz" ] || [ -f "$OUT/packages/runtime/build/Release/engine.node" ] ||
+  { echo "no engine addon in $OUT (build @kvwalk/runtime's native part first)" >&2; exit 1; }
 size=$(du -sb "$OUT" | cut -f1)
 limit=$((64 * 1024 * 1024))
 echo "bundle $OUT: $((size / 1024 / 1024)) MiB of the 64 MiB the device tool carries" >&2

@@ -29,6 +29,7 @@ B=${BUNDLE:-.gpu-bundle}
 B=$(cd "$B" && pwd)
 mkdir -p "$B/bin" && xz -dc "$B/node.xz" > "$B/bin/node" && chmod +x "$B/bin/node" && export PATH=$B/bin:$PATH
 find "$B/shared" -name '*.xz' | while read -r f; do [ -f "${f%.xz}" ] || xz -dk "$f"; done
+find "$B/packages" -name '*.node.xz' -exec xz -dkf {} \;  # addons travel compressed (tools/gpu-bundle.mjs)
 export KVWALK_SHARED=$B/shared
 export KVWALK_COMMIT=$(cat "$B/COMMIT" 2>/dev/null || echo unknown)
 if [ -z "${KVWALK_CUBLAS:-}" ]; then
