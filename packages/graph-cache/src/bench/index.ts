@@ -15,7 +15,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runMetadata, writeJsonAtomic } from "@kvwalk/core";
+import { checkMetadata, writeJsonAtomic } from "@kvwalk/core";
 import { seededRandom } from "@kvwalk/core/testing";
 import { Bench } from "tinybench";
 import type { BenchKind, GraphCacheAddon } from "../addon-types.js";
@@ -27,7 +27,6 @@ import { backendStatus, cudaAddon } from "../loader.js";
 import { writeTopKRows } from "../topk.js";
 
 const outDir = process.env.KVWALK_BENCH_OUT ?? fileURLToPath(new URL("../../../../bench/results/", import.meta.url));
-const meta = () => runMetadata(process.env.KVWALK_COMMIT ? { commit: process.env.KVWALK_COMMIT } : {});
 const say = (s: string) => process.stdout.write(`${s}\n`);
 
 /** Nominal HBM bandwidth (bytes/s) of known GPUs. */
@@ -244,7 +243,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
   });
   const path = join(outDir, "graph-cache-bench.json");
   writeJsonAtomic(path, {
-    ...meta(),
+    ...checkMetadata(),
     gpu: device.name,
     device,
     driverVersion: device.driverVersion,
@@ -293,7 +292,7 @@ async function benchTwins(reason: string): Promise<void> {
   const graph = tasks[1].medianMs ?? Number.NaN;
   say(`twin graph-write overhead: ${((graph / base - 1) * 100).toFixed(1)} %`);
   const path = join(outDir, "graph-cache-bench-typescript.json");
-  writeJsonAtomic(path, { ...meta(), backend: "typescript", reason, tasks, twinGraphOverhead: graph / base - 1 });
+  writeJsonAtomic(path, { ...checkMetadata(), backend: "typescript", reason, tasks, twinGraphOverhead: graph / base - 1 });
   say(`wrote ${path}`);
 }
 

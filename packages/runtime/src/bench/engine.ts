@@ -17,7 +17,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileSync } from "node:fs";
-import { runMetadata, writeJsonAtomic } from "@kvwalk/core";
+import { checkMetadata, writeJsonAtomic } from "@kvwalk/core";
 import { niceTicks, PALETTE, renderPng, renderSvg, type Scene, type SceneItem } from "@kvwalk/core/plot";
 import { Bench } from "tinybench";
 import type { NativeShape } from "../engine/addon-types.js";
@@ -183,8 +183,7 @@ async function timelineBench(): Promise<void> {
       .filter((x) => x.kind === "walker refresh")
       .map((w) => entries.filter((s) => s.kind === "decode step" && s.startMs < w.endMs && s.endMs > w.startMs).length);
     writeJsonAtomic(join(outDir, "runtime-engine-timeline.json"), {
-      ...runMetadata(),
-      commit: process.env.KVWALK_COMMIT ?? runMetadata().commit,
+      ...checkMetadata(),
       gpu: engineStatus().device?.name,
       setup: { preset: "llama2-7b", batch: B, budget, capacity: budget + 64, refresh: 8 },
       decodeStepsOverlappingEachWalkerRefresh: overlapped,
@@ -289,8 +288,7 @@ async function promptScoreBenches(addon: unknown, device: Record<string, unknown
   for (const preset of presets) await promptScoreEngineBench(preset, rows);
   const file = join(outDir, "runtime-prompt-score.json");
   writeJsonAtomic(file, {
-    ...runMetadata(),
-    commit: process.env.KVWALK_COMMIT ?? runMetadata().commit,
+    ...checkMetadata(),
     gpu: (device as { name?: string }).name,
     copyBandwidthGBs: copyGBs,
     quick,
@@ -312,7 +310,7 @@ async function main(): Promise<void> {
   say(`device ${status.device?.name}; copy bandwidth ${copyGBs.toFixed(0)} GB/s`);
   if (!process.argv.includes("--no-gemm")) {
     const g = await gemmBench(gemmAddon, { ...status.device }, { quick });
-    writeJsonAtomic(join(outDir, "runtime-gemm.json"), { ...runMetadata(), commit: process.env.KVWALK_COMMIT ?? runMetadata().commit, gpu: status.device?.name, ...g });
+    writeJsonAtomic(join(outDir, "runtime-gemm.json"), { ...checkMetadata(), gpu: status.device?.name, ...g });
   }
   const rows: Row[] = [];
   const presets: PresetName[] = quick ? ["llama2-7b"] : ["llama2-7b", "mistral-7b"];
@@ -330,7 +328,7 @@ async function main(): Promise<void> {
       await evictionBench("llama2-7b", [8, 32], rows, { policies: ["streaming", "walker"], streamPriorities });
     }
     const file = join(outDir, "runtime-stream-priority.json");
-    writeJsonAtomic(file, { ...runMetadata(), commit: process.env.KVWALK_COMMIT ?? runMetadata().commit, gpu: status.device?.name, rows });
+    writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, rows });
     say(`wrote ${file}`);
     return;
   }
@@ -358,17 +356,17 @@ async function main(): Promise<void> {
       await evictionBench("llama2-7b", sweep ? [32] : [8, 32], rows, { policies: sweep ? ["streaming", "walker"] : ["full", "streaming", "walker"], gemmSplitK });
     }
     const file = join(outDir, sweep ? "runtime-split-k-sweep.json" : "runtime-split-k.json");
-    writeJsonAtomic(file, { ...runMetadata(), commit: process.env.KVWALK_COMMIT ?? runMetadata().commit, gpu: status.device?.name, copyBandwidthGBs: copy, gemm: gemmRows, rows });
+    writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, copyBandwidthGBs: copy, gemm: gemmRows, rows });
     say(`wrote ${file}`);
     return;
   }
   if (process.argv.includes("--evict-only")) {
     await promptScoreBenches(addon, { ...status.device }, presets, copyGBs);
     const k = await evictBench(addon as never, { ...status.device });
-    writeJsonAtomic(join(outDir, "runtime-evict-kernels.json"), { ...runMetadata(), commit: process.env.KVWALK_COMMIT ?? runMetadata().commit, gpu: status.device?.name, ...k });
+    writeJsonAtomic(join(outDir, "runtime-evict-kernels.json"), { ...checkMetadata(), gpu: status.device?.name, ...k });
     for (const preset of presets) await evictionBench(preset, quick ? [32] : [1, 8, 32], rows);
     const file = join(outDir, "runtime-engine-evict.json");
-    writeJsonAtomic(file, { ...runMetadata(), commit: process.env.KVWALK_COMMIT ?? runMetadata().commit, gpu: status.device?.name, device: status.device, copyBandwidthGBs: copyGBs, quick, rows });
+    writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, device: status.device, copyBandwidthGBs: copyGBs, quick, rows });
     say(`wrote ${file}`);
     return;
   }
@@ -532,8 +530,7 @@ async function main(): Promise<void> {
   }
   const file = join(outDir, "runtime-engine.json");
   writeJsonAtomic(file, {
-    ...runMetadata(),
-    commit: process.env.KVWALK_COMMIT ?? runMetadata().commit,
+    ...checkMetadata(),
     gpu: status.device?.name,
     device: status.device,
     copyBandwidthGBs: copyGBs,

@@ -16,7 +16,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runMetadata, writeJsonAtomic } from "@kvwalk/core";
+import { checkMetadata, writeJsonAtomic } from "@kvwalk/core";
 import { Bench } from "tinybench";
 import { maxSharedWalkCapacity, resolveStaging, WalkerContext, type WalkStaging } from "../context.js";
 import { backendStatus, cudaAddon } from "../loader.js";
@@ -24,7 +24,6 @@ import { walkBatchReference } from "../reference.js";
 import { randomBatch } from "../testing/graphs.js";
 
 const outDir = process.env.KVWALK_BENCH_OUT ?? fileURLToPath(new URL("../../../../bench/results/", import.meta.url));
-const meta = () => runMetadata(process.env.KVWALK_COMMIT ? { commit: process.env.KVWALK_COMMIT } : {});
 const say = (s: string) => process.stdout.write(`${s}\n`);
 const REPEATS = 50;
 const WALKERS = 1024;
@@ -190,7 +189,7 @@ async function benchCuda(): Promise<void> {
   }
   const path = join(outDir, "walker-cuda-bench.json");
   writeJsonAtomic(path, {
-    ...meta(),
+    ...checkMetadata(),
     gpu: device.name,
     device,
     driverVersion: device.driverVersion,
@@ -214,7 +213,7 @@ async function benchTypescript(reason: string): Promise<void> {
     say(`${shape.label}: TS ${ms.toFixed(1)} ms (${(steps / (ms / 1e3) / 1e6).toFixed(2)} M steps/s)`);
   }
   const path = join(outDir, "walker-cuda-bench-typescript.json");
-  writeJsonAtomic(path, { ...meta(), backend: "typescript", reason, rows });
+  writeJsonAtomic(path, { ...checkMetadata(), backend: "typescript", reason, rows });
   say(`wrote ${path}`);
 }
 
