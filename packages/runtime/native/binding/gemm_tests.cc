@@ -71,6 +71,16 @@ const std::vector<std::string> kBackends = {"builtin", "cublas", "auto"};
 const std::vector<std::string> kPaths = {"auto", "decode", "prefill", "generic"};
 
 #ifdef KVWALK_WITH_CUDA
+// options.splitK (default 1): K slices for launch_gemm_split_k; more than 1 must split K into
+// 16-byte aligned slices (gemm_split_k_valid).
+int split_k_option(Napi::Env env, const Napi::Object* opts, int K) {
+  const int split_k = static_cast<int>(opt_int(env, opts, "splitK", 1, 1, kvwalk::engine::kSplitKMax));
+  if (split_k > 1 && !kvwalk::engine::gemm_split_k_valid(K, split_k)) {
+    throw_arg(env, "options.splitK", "a slice count dividing K into multiples of 8 (K = " + std::to_string(K) + ")", opts->Get("splitK"), true);
+  }
+  return split_k;
+}
+
 using kvwalk::engine::GemmBackend;
 using kvwalk::engine::GemmContext;
 using kvwalk::engine::GemmPath;
@@ -208,11 +218,6 @@ Napi::Value GemmTest(const Napi::CallbackInfo& info) {
     }
     path_s = p.As<Napi::String>().Utf8Value();
   }
-  const int split_k = static_cast<int>(opt_int(env, opts, "splitK", 1, 1, kvwalk::engine::kSplitKMax));
-  if (split_k > 1 && !kvwalk::engine::gemm_split_k_valid(K, split_k)) {
-    throw_arg(env, "options.splitK", "a slice count dividing K into multiples of 8 (K = " + std::to_string(K) + ")", opts->Get("splitK"), true);
-  }
-  if (split_k > 1 && (lda != K || ldw != K || ldc != N)) throw_arg(env, "options.splitK", "compact strides (lda = ldw = K, ldc = N)", opts->Get("splitK"), true);
   const size_t a_len = static_cast<size_t>(M) * lda, w_len = static_cast<size_t>(N) * ldw, c_len = static_cast<size_t>(M) * ldc;
   const uint16_t* A = typed_array_arg<uint16_t>(info, 3, "A", napi_uint16_array, "Uint16Array", a_len);
   const uint16_t* W = typed_array_arg<uint16_t>(info, 4, "W", napi_uint16_array, "Uint16Array", w_len);
@@ -222,6 +227,8 @@ Napi::Value GemmTest(const Napi::CallbackInfo& info) {
   }
   const std::string backend = string_arg(info, 6, "backend", kBackends);
 #ifdef KVWALK_WITH_CUDA
+  const int split_k = split_k_option(env, opts, K);
+  if (split_k > 1 && (lda != K || ldw != K || ldc != N)) throw_arg(env, "options.splitK", "compact strides (lda = ldw = K, ldc = N)", opts->Get("splitK"), true);
   cudaStream_t s = gemm_stream(env);
   DeviceBuffer dA(env, a_len * 2, "A"), dW(env, w_len * 2, "W"), dC(env, c_len * 4, "C");
   check(env, cudaMemcpyAsync(dA.get<void>(), A, a_len * 2, cudaMemcpyHostToDevice, s), "cudaMemcpy H2D A");
@@ -243,7 +250,6 @@ Napi::Value GemmTest(const Napi::CallbackInfo& info) {
   (void)A;
   (void)W;
   (void)C0;
-  (void)split_k;
   throw Napi::Error::New(env, "gemmTest: not compiled with CUDA");
 #endif
 }
@@ -277,11 +283,8 @@ Napi::Value GemmBench(const Napi::CallbackInfo& info) {
       accumulate = a.As<Napi::Boolean>().Value();
     }
   }
-  const int split_k = static_cast<int>(opt_int(env, opts, "splitK", 1, 1, kvwalk::engine::kSplitKMax));
-  if (split_k > 1 && !kvwalk::engine::gemm_split_k_valid(K, split_k)) {
-    throw_arg(env, "options.splitK", "a slice count dividing K into multiples of 8 (K = " + std::to_string(K) + ")", opts->Get("splitK"), true);
-  }
 #ifdef KVWALK_WITH_CUDA
+  const int split_k = split_k_option(env, opts, K);
   cudaStream_t s = gemm_stream(env);
   GemmContext* ctx = context_for(env, backend);
   const size_t a_len = static_cast<size_t>(M) * K, w_len = static_cast<size_t>(N) * K, c_len = static_cast<size_t>(M) * N;
@@ -341,7 +344,6 @@ Napi::Value GemmBench(const Napi::CallbackInfo& info) {
   (void)K;
   (void)iters;
   (void)accumulate;
-  (void)split_k;
   throw Napi::Error::New(env, "gemmBench: not compiled with CUDA");
 #endif
 }
