@@ -2,16 +2,17 @@
 // loaded at run time. cuBLAS is optional and never linked: libcublas is opened with dlopen
 // ($KVWALK_CUBLAS, else the usual sonames) and the handful of entry points used here are resolved with
 // dlsym against prototypes declared below from the public cuBLAS API documentation.
+// Compiled only with CUDA: the declarations come from engine_launchers.h (cuda_runtime.h), and no
+// code of a build without CUDA calls into the GEMM dispatch.
+#ifdef KVWALK_WITH_CUDA
 #include "cublas_shim.h"
 
+#include <dlfcn.h>
+#include <library_types.h>
 #include <cstdlib>
 #include <mutex>
 #include <string>
 #include <vector>
-
-#ifdef KVWALK_WITH_CUDA
-#include <dlfcn.h>
-#include <library_types.h>
 #endif
 
 namespace kvwalk::engine {
@@ -271,26 +272,8 @@ cudaError_t launch_gemm_split_k(GemmContext* ctx, const bf16_t* A, int lda, cons
   return st != 0 ? cublas_error(st) : cudaSuccess;
 }
 
-#else  // !KVWALK_WITH_CUDA
-
-struct GemmContext {};
-
-GemmContext* gemm_context_create(GemmBackend, std::string* error) {
-  if (error) *error = "not compiled with CUDA";
-  return nullptr;
-}
-void gemm_context_destroy(GemmContext* ctx) { delete ctx; }
-std::string gemm_backend_name(const GemmContext*) { return "none (not compiled with CUDA)"; }
-GemmBackend gemm_context_backend(const GemmContext*) { return GemmBackend::Builtin; }
-cudaError_t launch_gemm(GemmContext*, const bf16_t*, int, const bf16_t*, int, float*, int, int, int, int, bool, cudaStream_t) {
-  return cudaErrorNotSupported;
-}
-cudaError_t launch_gemm_split_k(GemmContext*, const bf16_t*, int, const bf16_t*, int, float*, int, int, int, int, cudaStream_t) {
-  return cudaErrorNotSupported;
-}
-
-#endif
-
 bool gemm_split_k_valid(int K, int splits) { return splits >= 1 && K % splits == 0 && (K / splits) % 8 == 0; }
+
+#endif  // KVWALK_WITH_CUDA
 
 }  // namespace kvwalk::engine
