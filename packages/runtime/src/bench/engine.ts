@@ -22,7 +22,7 @@ import { niceTicks, PALETTE, renderPng, renderSvg, type Scene, type SceneItem } 
 import { Bench } from "tinybench";
 import type { NativeShape } from "../engine/addon-types.js";
 import { evictBench } from "../engine/bench/evict.js";
-import { gemmBench } from "../engine/bench/gemm.js";
+import { decodeGemmBytes, gemmBench } from "../engine/bench/gemm.js";
 import { prefillScoreBench } from "../engine/bench/prefill-score.js";
 import { createEngine, type Engine } from "../engine/engine.js";
 import type { GemmAddon } from "../engine/gpu/gemm-addon-types.js";
@@ -340,7 +340,7 @@ async function main(): Promise<void> {
     for (const [name, N, K] of [["o-proj", 4096, 4096], ["down", 4096, 11008]] as const) {
       for (const M of [8, 32]) {
         // the same bound as runtime-gemm.json (W + A + C bytes at the copy rate; split-K's partials not counted)
-        const boundUs = (N * K * 2 + M * K * 2 + M * N * 4) / copy / 1e3;
+        const boundUs = decodeGemmBytes(M, N, K) / copy / 1e3;
         for (const splitK of [1, 2, 4, 8]) {
           const r = gemmAddon.gemmBench(M, N, K, "cublas", quick ? 5 : 15, { accumulate: true, splitK });
           const row = { shape: name, M, N, K, splitK, medianUs: r.medianUs, boundUs, fraction: boundUs / r.medianUs, backend: r.backend, path: r.path };

@@ -17,6 +17,11 @@ import type { GemvAddon } from "../gpu/gemv-cases.js";
 
 export const PEAK_BF16_TFLOPS = 989;
 
+/** Bytes a decode GEMM must move: W and A in bf16, C in f32 (the bound's numerator). */
+export function decodeGemmBytes(M: number, N: number, K: number): number {
+  return N * K * 2 + M * K * 2 + M * N * 4;
+}
+
 /** Llama-2-7B GEMM shapes [name, N, K]. */
 export const GEMM_7B_SHAPES: readonly [string, number, number][] = [
   ["qkv", 12288, 4096],
@@ -63,7 +68,7 @@ export async function gemmBench(addon: GemmAddon, deviceInfo: Record<string, unk
       for (const backend of backends) {
         try {
           const r = addon.gemmBench(M, N, K, backend, iters);
-          const bytes = N * K * 2 + M * K * 2 + M * N * 4;
+          const bytes = decodeGemmBytes(M, N, K);
           const gbPerS = bytes / r.medianUs / 1e3;
           rows.push({
             shape,
