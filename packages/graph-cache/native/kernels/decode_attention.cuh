@@ -218,8 +218,9 @@ __global__ void __launch_bounds__(kDecodeThreads, 7) decode_attention_kernel(con
   __shared__ float s_m[G], s_l[G];
   __shared__ float s_acc[G][D];
   // Top-4 candidates: the block's G groups x 4 (block merge), then the tail's splits x 4 and its 4 winners.
-  constexpr int NC = WRITE_GRAPH ? (kTailStaged > kRankMergeMax + kTopK ? kTailStaged : kRankMergeMax + kTopK) : 1;
+  constexpr int NC = WRITE_GRAPH ? kRankMergeMax + kTopK : 1;
   static_assert(!WRITE_GRAPH || G * kTopK <= kRankMergeMax, "block candidates fit the rank merge");
+  static_assert(kTailStaged <= kRankMergeMax, "the tail's staged candidates fit");
   __shared__ float s_cv[NC];
   __shared__ int s_ci[NC];
 
