@@ -110,6 +110,12 @@ export interface DecodeCudaOptions extends CudaOptions {
    * requests its first K/V tile before waiting for the preceding kernel. Results are identical.
    */
   pdl?: boolean;
+  /**
+   * DRAFT (not yet run on a GPU): one block per KV head serving its query heads (grouped-query attention
+   * with groups of 2 or 4, head dim 64 or 128), reading each K/V row once. Same results within the twin
+   * tolerances.
+   */
+  grouped?: boolean;
 }
 
 /**
@@ -150,6 +156,7 @@ export function decodeAttentionCuda(
       ...(input.nodes ? { nodes: input.nodes } : {}),
       ...(outputBf16 ? { outBf16: outputBf16 } : {}),
       ...(opts?.pdl ? { pdl: 1 } : {}),
+      ...(opts?.grouped ? { grouped: 1 } : {}),
     }),
   );
   return { output, lse, numSplits: r.numSplits, ...(outputBf16 ? { outputBf16 } : {}) };

@@ -279,6 +279,11 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
   float* lse = get_array<float>(a, "lse", static_cast<size_t>(batch) * num_heads);
   uint16_t* out_bf16 = a.Get("outBf16").IsUndefined() ? nullptr : get_array<uint16_t>(a, "outBf16", q_len);
   const bool pdl = a.Get("pdl").IsUndefined() ? false : get_int(a, "pdl", 0, 1) == 1;
+  const bool grouped = a.Get("grouped").IsUndefined() ? false : get_int(a, "grouped", 0, 1) == 1;
+  if (grouped && !(num_heads / num_kv_heads == 2 || num_heads / num_kv_heads == 4) ) {
+    throw_arg(env, "grouped", "0 unless numHeads / numKvHeads is 2 or 4 (the grouped kernel's groups)", a.Get("grouped"), true);
+  }
+  if (grouped && d != 64 && d != 128) throw_arg(env, "grouped", "0 unless headDim is 64 or 128", a.Get("grouped"), true);
   int max_len = 0;
   for (int b = 0; b < batch; b++) {
     if (lengths[b] < 1 || lengths[b] > cap) throw_arg(env, "lengths[" + std::to_string(b) + "]", "an integer in [1, kvCapacity]", Napi::Number::New(env, lengths[b]), true);
@@ -301,7 +306,10 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
       if (node < 0 || node >= gcap) throw_arg(env, nodes ? "nodes[" + std::to_string(b) + "]" : "lengths[" + std::to_string(b) + "] - 1 (default node)", "an integer in [0, graphCapacity)", Napi::Number::New(env, node), true);
     }
   }
-  if (splits == 0) splits = kvwalk::decode_choose_splits(batch, num_heads, max_len, sm_count());
+  if (splits == 0) {
+    splits = grouped ? kvwalk::decode_choose_splits_grouped(batch, num_kv_heads, max_len, sm_count())
+                     : kvwalk::decode_choose_splits(batch, num_heads, max_len, sm_count());
+  }
   DeviceBuffer d_q(env, q_len * 4, "q"), d_k(env, kv_len * 2, "k"), d_v(env, kv_len * 2, "v"), d_len(env, batch * 4, "lengths"),
       d_out(env, q_len * 4, "out"), d_lse(env, static_cast<size_t>(batch) * num_heads * 4, "lse"),
       d_ws(env, kvwalk::decode_workspace_bytes(batch, num_heads, d, splits), "workspace");
@@ -331,6 +339,7 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
   da.out_bf16 = out_bf16 ? d_out_bf16.get<uint16_t>() : nullptr;
   da.lse = d_lse.get<float>();
   da.pdl = pdl;
+  da.grouped = grouped ? 1 : 0;
   da.batch = batch;
   da.num_heads = num_heads;
   da.num_kv_heads = num_kv_heads;
@@ -388,9 +397,11 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
     const int d = get_int(o, "headDim", 32, 256), len = get_int(o, "length", 1, 1 << 22), layout = get_int(o, "layout", 0, 1);
     const bool graph = get_int(o, "writeGraph", 0, 1) == 1;
     const bool pdl = o.Get("pdl").IsUndefined() ? false : get_int(o, "pdl", 0, 1) == 1;
+    const bool grouped = o.Get("grouped").IsUndefined() ? false : get_int(o, "grouped", 0, 1) == 1;
     int splits = get_int(o, "numSplits", 0, 256);
     if (!kvwalk::decode_head_dim_supported(d) || heads % kvh) throw Napi::RangeError::New(env, "unsupported decode bench shape");
-    if (splits == 0) splits = kvwalk::decode_choose_splits(batch, heads, len, sm_count());
+    if (grouped && !((heads / kvh == 2 || heads / kvh == 4) && (d == 64 || d == 128))) throw Napi::RangeError::New(env, "unsupported grouped decode bench shape");
+    if (splits == 0) splits = grouped ? kvwalk::decode_choose_splits_grouped(batch, kvh, len, sm_count()) : kvwalk::decode_choose_splits(batch, heads, len, sm_count());
     const size_t kv = static_cast<size_t>(batch) * kvh * len * d;
     // Enough copies of K/V that the working set is >= 4x the 50 MB L2: every launch streams from HBM.
     const int copies = static_cast<int>(std::min<size_t>(8, std::max<size_t>(1, (size_t(256) << 20) / (kv * 4) + 1)));
@@ -418,7 +429,7 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
     da.q = q; da.lengths = lengths; da.out = out; da.lse = lse;
     da.batch = batch; da.num_heads = heads; da.num_kv_heads = kvh; da.head_dim = d; da.kv_capacity = len; da.max_length = len;
     da.scale = 1.f / std::sqrt(static_cast<float>(d)); da.num_splits = splits; da.workspace = ws;
-    da.graph = g; da.nodes = nullptr; da.graph_capacity = len; da.layout = layout; da.pdl = pdl;
+    da.graph = g; da.nodes = nullptr; da.graph_capacity = len; da.layout = layout; da.pdl = pdl; da.grouped = grouped ? 1 : 0;
     s->launch = [da, ks, vs](cudaStream_t stream, int i) {
       kvwalk::DecodeArgs x = da;
       x.k = ks[i % ks.size()];
@@ -427,7 +438,7 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
     };
     s->bytes = static_cast<double>(kv) * 4 + qn * 8;
     s->splits = splits;
-    s->op = "decode_attention_kernel<" + std::to_string(d) + (graph ? ", graph>" : ", no graph>") + (pdl ? " (PDL)" : "");
+    s->op = std::string(grouped ? "decode_attention_gqa_kernel<" : "decode_attention_kernel<") + std::to_string(d) + (graph ? ", graph>" : ", no graph>") + (pdl ? " (PDL)" : "");
   } else if (kind == "memcpy") {
     const double mib = get_number(o, "mebibytes");
     const size_t bytes = static_cast<size_t>(mib * 1048576.0);

@@ -1,9 +1,23 @@
 // Launchers of the fused decode attention (with and without the graph write).
+#include <type_traits>
 #include "launchers.h"
 #include "decode_attention.cuh"
+#include "decode_attention_gqa.cuh"
 #include "kvwalk/pdl.h"
 
 namespace kvwalk {
+
+int decode_choose_splits_grouped(int batch, int num_kv_heads, int max_length, int sm_count) {
+  // As decode_choose_splits with one block per (sequence, KV head) and 4 resident blocks per SM (the
+  // grouped kernel's launch bound).
+  const long long blocks = static_cast<long long>(batch) * num_kv_heads;
+  const long long wave = static_cast<long long>(sm_count > 0 ? sm_count : 132) * 4;
+  const long long by_len = (max_length + 255) / 256;
+  long long splits = blocks <= wave ? wave / blocks : (4 * wave + blocks - 1) / blocks;
+  if (splits > by_len) splits = by_len;
+  if (splits > 256) splits = 256;
+  return splits < 1 ? 1 : static_cast<int>(splits);
+}
 
 int decode_choose_splits(int batch, int num_heads, int max_length, int sm_count) {
   // One wave = 7 resident blocks per SM (both variants compile for 7: <= 72 registers x 128 threads;
@@ -43,6 +57,38 @@ static cudaError_t launch_typed(const DecodeParams& p, bool pdl, cudaStream_t st
   cfg.attrs = attr;
   cfg.numAttrs = pdl && device_supports_pdl() ? 1 : 0;
   return cudaLaunchKernelEx(&cfg, decode_attention_kernel<D, G, L>, p);
+}
+
+template <int D, int QG, bool G, int L>
+static cudaError_t launch_gqa_typed(const DecodeParams& p, bool pdl, cudaStream_t stream) {
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(p.num_splits, p.num_kv_heads, p.batch);
+  cfg.blockDim = dim3(kDecodeThreads);
+  cfg.dynamicSmemBytes = 0;
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = pdl && device_supports_pdl() ? 1 : 0;
+  return cudaLaunchKernelEx(&cfg, decode_attention_gqa_kernel<D, QG, G, L>, p);
+}
+
+// Grouped launch for D in {64, 128} and groups of 2 or 4 (8 spills: ~0.8 KB per thread at 128
+// registers; would need two blocks per group); cudaErrorInvalidValue otherwise.
+template <int D>
+static cudaError_t launch_gqa_dim(const DecodeParams& p, bool graph, int layout, bool pdl, cudaStream_t stream) {
+  const int qg = p.num_heads / p.num_kv_heads;
+  auto by_graph = [&](auto qgc) -> cudaError_t {
+    constexpr int Q = decltype(qgc)::value;
+    if (!graph) return launch_gqa_typed<D, Q, false, kLayoutAoS>(p, pdl, stream);
+    return layout == kLayoutAoS ? launch_gqa_typed<D, Q, true, kLayoutAoS>(p, pdl, stream) : launch_gqa_typed<D, Q, true, kLayoutSoA>(p, pdl, stream);
+  };
+  switch (qg) {
+    case 2: return by_graph(std::integral_constant<int, 2>{});
+    case 4: return by_graph(std::integral_constant<int, 4>{});
+    default: return cudaErrorInvalidValue;
+  }
 }
 
 template <int D>
@@ -89,6 +135,11 @@ cudaError_t launch_decode_attention(const DecodeArgs& a, cudaStream_t stream) {
   p.nodes = a.nodes;
   p.graph_capacity = a.graph_capacity;
   const bool graph = a.graph != nullptr;
+  if (a.grouped) {
+    if (a.head_dim == 128) return launch_gqa_dim<128>(p, graph, a.layout, a.pdl, stream);
+    if (a.head_dim == 64) return launch_gqa_dim<64>(p, graph, a.layout, a.pdl, stream);
+    return cudaErrorInvalidValue;
+  }
   switch (a.head_dim) {
     case 32: return launch_dim<32>(p, graph, a.layout, a.pdl, stream);
     case 64: return launch_dim<64>(p, graph, a.layout, a.pdl, stream);

@@ -34,6 +34,8 @@ struct DecodeArgs {
                          // start of the workspace in a region of this many batch rows, so launches that
                          // share one workspace with different batch sizes or split counts never find
                          // another launch's partial results where their (zero) tickets should be.
+  int grouped = 0;       // DRAFT: 1 = one block per KV head serving its num_heads / num_kv_heads query heads
+                         // (decode_attention_gqa.cuh; groups of 2 or 4), 0 = one block per query head
   void* graph;           // nullptr: no graph write (the baseline kernel)
   const int* nodes;      // [batch] or nullptr (= lengths[b] - 1)
   int graph_capacity;
@@ -47,6 +49,8 @@ struct DecodeArgs {
 // Splits: up to one wave of (b, h) blocks fill one wave (7 blocks per SM), beyond that >= 4 waves; at
 // least 256 keys per split; at most 256 splits.
 int decode_choose_splits(int batch, int num_heads, int max_length, int sm_count);
+// DRAFT: the split count for the grouped kernel (DecodeArgs::grouped).
+int decode_choose_splits_grouped(int batch, int num_kv_heads, int max_length, int sm_count);
 size_t decode_workspace_bytes(int batch, int num_heads, int head_dim, int num_splits);
 bool decode_head_dim_supported(int head_dim);
 cudaError_t launch_decode_attention(const DecodeArgs& args, cudaStream_t stream);

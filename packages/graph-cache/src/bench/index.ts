@@ -79,11 +79,13 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
   ];
   for (const [batch, length] of gqaShapes) {
     for (const writeGraph of [0, 1]) {
-      cases.push({
-        label: `decode gqa b=${batch} ctx=${length} ${writeGraph ? "graph" : "baseline"} pdl`,
-        kind: "decode",
-        opts: { batch, numHeads: 32, numKvHeads: 8, headDim: 128, length, writeGraph, layout: 0, numSplits: 0, pdl: 1 },
-      });
+      for (const grouped of [0, 1]) {
+        cases.push({
+          label: `decode gqa b=${batch} ctx=${length} ${writeGraph ? "graph" : "baseline"} pdl${grouped ? " grouped" : ""}`,
+          kind: "decode",
+          opts: { batch, numHeads: 32, numKvHeads: 8, headDim: 128, length, writeGraph, layout: 0, numSplits: 0, pdl: 1, grouped },
+        });
+      }
     }
   }
   for (const [batch, length] of [
@@ -196,6 +198,10 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     const base = median(`decode gqa b=${batch} ctx=${length} baseline pdl`);
     const graph = median(`decode gqa b=${batch} ctx=${length} graph pdl`);
     const i = info.get(`decode gqa b=${batch} ctx=${length} graph pdl`)!;
+    // DRAFT: the grouped kernel (one block per KV head), same shapes
+    const gBase = median(`decode gqa b=${batch} ctx=${length} baseline pdl grouped`);
+    const gGraph = median(`decode gqa b=${batch} ctx=${length} graph pdl grouped`);
+    const gi = info.get(`decode gqa b=${batch} ctx=${length} graph pdl grouped`)!;
     const row = {
       batch,
       context: length,
@@ -208,10 +214,19 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
       msGraphPdl: graph.ms,
       graphOverheadPdl: graph.ms / base.ms - 1,
       fractionOfMemcpyGraphPdl: i.bytes / (graph.ms / 1e3) / memcpyBw,
+      grouped: {
+        numSplits: gi.numSplits,
+        msBaselinePdl: gBase.ms,
+        msGraphPdl: gGraph.ms,
+        graphOverheadPdl: gGraph.ms / gBase.ms - 1,
+        fractionOfMemcpyGraphPdl: gi.bytes / (gGraph.ms / 1e3) / memcpyBw,
+      },
     };
     say(
       `decode gqa 32/8 b=${batch} ctx=${length} (PDL): baseline ${(base.ms * 1e3).toFixed(1)} us, graph ${(graph.ms * 1e3).toFixed(1)} us ` +
-        `(overhead ${(row.graphOverheadPdl * 100).toFixed(2)} %), ${(row.fractionOfMemcpyGraphPdl * 100).toFixed(1)} % of memcpy (KV bytes once)`,
+        `(overhead ${(row.graphOverheadPdl * 100).toFixed(2)} %), ${(row.fractionOfMemcpyGraphPdl * 100).toFixed(1)} % of memcpy (KV bytes once); ` +
+        `grouped kernel: baseline ${(gBase.ms * 1e3).toFixed(1)} us, graph ${(gGraph.ms * 1e3).toFixed(1)} us (overhead ${(row.grouped.graphOverheadPdl * 100).toFixed(2)} %, ` +
+        `${(row.grouped.fractionOfMemcpyGraphPdl * 100).toFixed(1)} % of memcpy, splits ${gi.numSplits})`,
     );
     return row;
   });

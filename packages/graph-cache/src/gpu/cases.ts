@@ -169,15 +169,15 @@ function logitsWithBounds(input: DecodeAttentionInput, b: number, h: number): { 
 export function decodeCase(
   seed: number,
   shape: DecodeShape,
-  opts: { withGraph: boolean; numSplits?: number; layout: GraphLayout; nanQuery?: boolean; fullLength?: boolean; pdl?: boolean },
+  opts: { withGraph: boolean; numSplits?: number; layout: GraphLayout; nanQuery?: boolean; fullLength?: boolean; pdl?: boolean; grouped?: boolean },
 ): CaseReport {
-  const name = `decode b=${shape.batch} h=${shape.numHeads}/${shape.numKvHeads} d=${shape.headDim} cap=${shape.kvCapacity} splits=${opts.numSplits ?? "auto"}${opts.withGraph ? ` graph ${opts.layout}` : ""}${opts.nanQuery ? " nan-query" : ""}${opts.pdl ? " pdl" : ""}`;
+  const name = `decode b=${shape.batch} h=${shape.numHeads}/${shape.numKvHeads} d=${shape.headDim} cap=${shape.kvCapacity} splits=${opts.numSplits ?? "auto"}${opts.withGraph ? ` graph ${opts.layout}` : ""}${opts.nanQuery ? " nan-query" : ""}${opts.pdl ? " pdl" : ""}${opts.grouped ? " grouped" : ""}`;
   const input = randomDecodeInput(seed, shape, { withGraph: opts.withGraph, fullLength: opts.fullLength });
   if (opts.nanQuery) input.q[0] = Number.NaN;
   const refInput = { ...input, graph: input.graph ? cloneBatch(input.graph) : undefined };
   const ref = decodeAttentionReference(refInput);
   const cudaInput = { ...input, graph: input.graph ? cloneBatch(input.graph) : undefined };
-  const cuda = decodeAttentionCuda(cudaInput, { numSplits: opts.numSplits, layout: opts.layout, outputBf16: true, pdl: opts.pdl });
+  const cuda = decodeAttentionCuda(cudaInput, { numSplits: opts.numSplits, layout: opts.layout, outputBf16: true, pdl: opts.pdl, grouped: opts.grouped });
   const out = compareClose(cuda.output, ref.output, TOLERANCES.decodeOutput);
   const lse = compareClose(cuda.lse, ref.lse, TOLERANCES.decodeLse);
   const problems: string[] = [];
@@ -303,6 +303,17 @@ export function allCases(quick: boolean): { name: string; run: () => CaseReport 
   ] as [DecodeShape, number][]) {
     const s = seed++;
     add(`decode pdl ${JSON.stringify(shape)} splits=${splits}`, () => decodeCase(s, shape, { withGraph: true, numSplits: splits, layout: "aos", pdl: true }));
+  }
+  // DRAFT: the grouped-query kernel (one block per KV head) against the same twin and tolerances.
+  for (const [shape, splits, graph, layout, pdl] of [
+    [{ batch: 2, numHeads: 4, numKvHeads: 2, headDim: 64, kvCapacity: 37 }, 7, true, "aos", false],
+    [{ batch: 3, numHeads: 8, numKvHeads: 2, headDim: 128, kvCapacity: 300 }, undefined, true, "soa", true],
+    [{ batch: 2, numHeads: 8, numKvHeads: 2, headDim: 128, kvCapacity: 600 }, undefined, false, "aos", false],
+    [{ batch: 1, numHeads: 4, numKvHeads: 1, headDim: 128, kvCapacity: 9000 }, 33, true, "aos", true],
+    ...(quick ? [] : ([[{ batch: 4, numHeads: 32, numKvHeads: 8, headDim: 128, kvCapacity: 2048 }, undefined, true, "aos", true]] as const)),
+  ] as [DecodeShape, number | undefined, boolean, GraphLayout, boolean][]) {
+    const s = seed++;
+    add(`decode grouped ${JSON.stringify(shape)} splits=${splits}`, () => decodeCase(s, shape, { withGraph: graph, numSplits: splits, layout, pdl, grouped: true }));
   }
   const s = seed++;
   add("decode nan query", () =>
