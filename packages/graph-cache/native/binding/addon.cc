@@ -308,7 +308,7 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
   }
   if (splits == 0) {
     splits = grouped ? kvwalk::decode_choose_splits_grouped(batch, num_kv_heads, max_len, sm_count())
-                     : kvwalk::decode_choose_splits(batch, num_heads, max_len, sm_count());
+                     : kvwalk::decode_choose_splits(batch, num_heads, max_len, sm_count(), with_graph);
   }
   DeviceBuffer d_q(env, q_len * 4, "q"), d_k(env, kv_len * 2, "k"), d_v(env, kv_len * 2, "v"), d_len(env, batch * 4, "lengths"),
       d_out(env, q_len * 4, "out"), d_lse(env, static_cast<size_t>(batch) * num_heads * 4, "lse"),
@@ -401,7 +401,7 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
     int splits = get_int(o, "numSplits", 0, 256);
     if (!kvwalk::decode_head_dim_supported(d) || heads % kvh) throw Napi::RangeError::New(env, "unsupported decode bench shape");
     if (grouped && !((heads / kvh == 2 || heads / kvh == 4) && (d == 64 || d == 128))) throw Napi::RangeError::New(env, "unsupported grouped decode bench shape");
-    if (splits == 0) splits = grouped ? kvwalk::decode_choose_splits_grouped(batch, kvh, len, sm_count()) : kvwalk::decode_choose_splits(batch, heads, len, sm_count());
+    if (splits == 0) splits = grouped ? kvwalk::decode_choose_splits_grouped(batch, kvh, len, sm_count()) : kvwalk::decode_choose_splits(batch, heads, len, sm_count(), graph);
     const size_t kv = static_cast<size_t>(batch) * kvh * len * d;
     // Enough copies of K/V that the working set is >= 4x the 50 MB L2: every launch streams from HBM.
     const int copies = static_cast<int>(std::min<size_t>(8, std::max<size_t>(1, (size_t(256) << 20) / (kv * 4) + 1)));

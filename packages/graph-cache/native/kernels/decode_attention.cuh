@@ -23,6 +23,7 @@ namespace kvwalk {
 
 constexpr int kDecodeThreads = 128;
 constexpr int kDecodeUnroll = 4;
+constexpr int kDecodeGraphBlocksPerSm = 4;  // DRAFT: the pipelined graph variant's launch bound
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 
@@ -211,7 +212,7 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
 // Both variants compile under the same bound (7 blocks/SM, 72 registers): capped at 64 registers (8
 // blocks) the variant without the graph ran 10 % slower at batch 1 x 4k (H200: 22.4 vs 20.4 us, PDL).
 template <int D, bool WRITE_GRAPH, int LAYOUT>
-__global__ void __launch_bounds__(kDecodeThreads, 7) decode_attention_kernel(const DecodeParams p) {
+__global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBlocksPerSm : 7) decode_attention_kernel(const DecodeParams p) {
   constexpr int TPK = D / 8;                   // threads per key: each owns 8 dims (16 bytes of bf16)
   constexpr int G = kDecodeThreads / TPK;      // key groups per block
   static_assert(D % 8 == 0 && TPK <= 32 && (32 % TPK) == 0, "head dim");
@@ -347,12 +348,36 @@ __global__ void __launch_bounds__(kDecodeThreads, 7) decode_attention_kernel(con
     const float qs = p.scale * kLog2e;
 #pragma unroll
     for (int i = 0; i < 8; i++) qf[i] = qp[i] * qs;
-    if (start < end) step(j_first, kr, vr);
+    if constexpr (WRITE_GRAPH) {
+      // DRAFT: software-pipelined tiles for the graph variant only (the next tile is requested before
+      // the current one is processed, so the top-4 work hides under memory latency; 4 blocks/SM).
+      // Measured for both variants in session 5 (a3bb5b1): the graph variant gained everywhere, the
+      // grouped-query variant without the graph lost 20 %, hence graph only.
+      int j0 = j_first;
+      for (;;) {
+        const int jn = j0 + G * kDecodeUnroll;
+        const bool more = jn - grp < end;  // block-uniform
+        uint4 nk[kDecodeUnroll], nv[kDecodeUnroll];
+        if (more) load_tile(jn, end, nk, nv);
+        if (j0 - grp < end) step(j0, kr, vr);
+        if (!more) break;
+#pragma unroll
+        for (int u = 0; u < kDecodeUnroll; u++) {
+          kr[u] = nk[u];
+          vr[u] = nv[u];
+        }
+        j0 = jn;
+      }
+    } else {
+      if (start < end) step(j_first, kr, vr);
+    }
   }
-  for (int j0 = j_first + G * kDecodeUnroll; j0 - grp < end; j0 += G * kDecodeUnroll) {
-    uint4 kr[kDecodeUnroll], vr[kDecodeUnroll];
-    load_tile(j0, end, kr, vr);
-    step(j0, kr, vr);
+  if constexpr (!WRITE_GRAPH) {
+    for (int j0 = j_first + G * kDecodeUnroll; j0 - grp < end; j0 += G * kDecodeUnroll) {
+      uint4 kr[kDecodeUnroll], vr[kDecodeUnroll];
+      load_tile(j0, end, kr, vr);
+      step(j0, kr, vr);
+    }
   }
   // No griddepcontrol.launch_dependents here: an early trigger let the next launch's blocks take SM
   // slots while this grid's merges ran (H200, batch 1 x 4k with the graph, PDL: 34.8 -> 25.9 us without it).

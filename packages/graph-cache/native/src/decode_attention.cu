@@ -19,14 +19,14 @@ int decode_choose_splits_grouped(int batch, int num_kv_heads, int max_length, in
   return splits < 1 ? 1 : static_cast<int>(splits);
 }
 
-int decode_choose_splits(int batch, int num_heads, int max_length, int sm_count) {
+int decode_choose_splits(int batch, int num_heads, int max_length, int sm_count, bool graph) {
   // One wave = 7 resident blocks per SM (both variants compile for 7: <= 72 registers x 128 threads;
   // both get the same grid so the overhead is measured like for like). A partly
   // filled extra wave costs a whole block time (measured on H200), so: up to one wave of (b, h)
   // blocks, fill the wave; beyond, split into >= 4 waves. At least 256 keys per split (shorter splits
   // pay the fixed per-block cost and a longer merge), at most 256 splits.
   const long long blocks = static_cast<long long>(batch) * num_heads;
-  const long long wave = static_cast<long long>(sm_count > 0 ? sm_count : 132) * 7;
+  const long long wave = static_cast<long long>(sm_count > 0 ? sm_count : 132) * (graph ? kDecodeGraphBlocksPerSm : 7);
   const long long by_len = (max_length + 255) / 256;
   // Up to one wave: fill it. Beyond: at least 4 waves, so the partly filled last wave is a small part.
   long long splits = blocks <= wave ? wave / blocks : (4 * wave + blocks - 1) / blocks;

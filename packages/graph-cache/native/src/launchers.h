@@ -48,7 +48,8 @@ struct DecodeArgs {
 
 // Splits: up to one wave of (b, h) blocks fill one wave (7 blocks per SM), beyond that >= 4 waves; at
 // least 256 keys per split; at most 256 splits.
-int decode_choose_splits(int batch, int num_heads, int max_length, int sm_count);
+// graph: the split count for the variant with the graph write (DRAFT: its own launch bound).
+int decode_choose_splits(int batch, int num_heads, int max_length, int sm_count, bool graph = false);
 // DRAFT: the split count for the grouped kernel (DecodeArgs::grouped).
 int decode_choose_splits_grouped(int batch, int num_kv_heads, int max_length, int sm_count);
 size_t decode_workspace_bytes(int batch, int num_heads, int head_dim, int num_splits);

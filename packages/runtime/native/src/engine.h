@@ -80,6 +80,9 @@ struct EngineOptions {
   // (N = hidden) spread over all SMs at no extra launch. -1 auto: 4 slices with cuBLAS when K >= 2048
   // and K splits into 16-byte aligned slices; 0 off; 2..8 forced (slices that do not fit: off).
   int gemm_split_k = -1;
+  // DRAFT (not yet run on a GPU): decode attention through graph-cache's grouped-query kernel (one block
+  // per KV head serving its 2 or 4 query heads) instead of one block per query head.
+  bool grouped_decode = false;
   // Decode stream at the device's highest stream priority, the walker's at the lowest (false, the
   // default: both at the default priority). Not measured yet: the bench's --priority mode compares them.
   bool stream_priorities = false;

@@ -72,14 +72,14 @@ async function evictionBench(
   preset: PresetName,
   batches: number[],
   rows: Row[],
-  opts: { policies?: readonly BenchPolicy[]; gemmSplitK?: "auto" | number; streamPriorities?: boolean } = {},
+  opts: { policies?: readonly BenchPolicy[]; gemmSplitK?: "auto" | number; streamPriorities?: boolean; groupedDecode?: boolean } = {},
 ): Promise<void> {
   const ctx = 4096;
   const budget = Math.floor(0.2 * ctx);
   const slack = 64;
   const steps = quick ? 64 : 128;
   const results: Record<string, number> = {};
-  const tag = `${opts.gemmSplitK === undefined ? "" : ` gemmSplitK ${opts.gemmSplitK}`}${opts.streamPriorities === undefined ? "" : ` streamPriorities ${opts.streamPriorities}`}`;
+  const tag = `${opts.gemmSplitK === undefined ? "" : ` gemmSplitK ${opts.gemmSplitK}`}${opts.streamPriorities === undefined ? "" : ` streamPriorities ${opts.streamPriorities}`}${opts.groupedDecode === undefined ? "" : ` groupedDecode ${opts.groupedDecode}`}`;
   for (const policy of opts.policies ?? (["full", "streaming", "h2o", "tova", "walker"] as const)) {
     const capacity = policy === "full" ? ctx + 64 : budget + slack;
     const maxB = Math.max(...batches);
@@ -94,6 +94,7 @@ async function evictionBench(
         progress: false,
         gemmSplitK: opts.gemmSplitK,
         streamPriorities: opts.streamPriorities,
+        groupedDecode: opts.groupedDecode,
         eviction: policy === "full" ? undefined : { policy, budget, refresh: 32 },
       });
       e.native.fillCacheRandom(1);
@@ -133,6 +134,7 @@ async function evictionBench(
           walkerMsPerStep: st && before ? (st.walkerMs - before.walkerMs) / steps : 0,
           gemmSplitK: e.stats().gemmSplitK,
           streamPriorities: opts.streamPriorities ?? false,
+          groupedDecode: opts.groupedDecode ?? false,
         };
         rows.push(row);
         say(
@@ -320,6 +322,16 @@ async function main(): Promise<void> {
   }
   if (process.argv.includes("--prompt-score-only")) {
     await promptScoreBenches(addon, { ...status.device }, presets, copyGBs);
+    return;
+  }
+  if (process.argv.includes("--grouped")) {
+    // DRAFT: the grouped-query decode kernel off vs on, Mistral-7B (32 query heads over 8 KV heads).
+    for (const groupedDecode of [false, true]) {
+      await evictionBench("mistral-7b", quick ? [32] : [1, 8, 32], rows, { policies: ["full", "streaming", "walker"], groupedDecode });
+    }
+    const file = join(outDir, "runtime-grouped-decode.json");
+    writeJsonAtomic(file, { ...runMetadata(), commit: process.env.KVWALK_COMMIT ?? runMetadata().commit, gpu: status.device?.name, rows });
+    say(`wrote ${file}`);
     return;
   }
   if (process.argv.includes("--priority")) {

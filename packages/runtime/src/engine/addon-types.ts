@@ -34,6 +34,8 @@ export interface NativeOptions {
   gemvRows?: number;
   /** K slices of the O and down projections in decode steps of 2..64 rows: -1 auto, 0 off, 2..8 forced. */
   gemmSplitK?: number;
+  /** DRAFT: decode attention through the grouped-query kernel (groups of 2 or 4). */
+  groupedDecode?: boolean;
   /** Decode stream at the highest stream priority, the walker's at the lowest (default false). */
   streamPriorities?: boolean;
   /**

@@ -66,6 +66,8 @@ export interface CreateEngineOptions {
    * launch. "auto" (default): 4 slices with cuBLAS for K >= 2048; 0 or 1: off; 2..8: that many slices.
    */
   gemmSplitK?: "auto" | number;
+  /** DRAFT (not yet run on a GPU): decode attention through graph-cache's grouped-query kernel (one block per KV head). */
+  groupedDecode?: boolean;
   /**
    * Stream priorities: decode steps run on a stream of the device's highest priority and the walker on
    * one of the lowest, so the walker's blocks would fill what the decode step leaves instead of competing
@@ -508,6 +510,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
     gemvRows: expectInt("gemvRows", opts.gemvRows ?? (process.env.KVWALK_GEMV_ROWS ? Number(process.env.KVWALK_GEMV_ROWS) : 1), 0, 8),
     gemmSplitK: opts.gemmSplitK === undefined || opts.gemmSplitK === "auto" ? -1 : expectInt("gemmSplitK", opts.gemmSplitK, 0, 8),
     streamPriorities: opts.streamPriorities ?? false,
+    groupedDecode: opts.groupedDecode ?? false,
     graph: opts.graph ?? false,
     profile: opts.profile ?? false,
     cudaGraphs: opts.cudaGraphs ?? true,
