@@ -10,7 +10,7 @@ export KVWALK_COMMIT=$(cat $B/COMMIT 2>/dev/null || echo unknown)
 export KVWALK_CUBLAS=$(find / -name 'libcublas.so.*' 2>/dev/null | grep -v Lt | head -1)
 echo "node $(node --version); cublas: $KVWALK_CUBLAS"
 FINAL=${OUT:-$PWD/out}; mkdir -p "$FINAL"; R=$(mktemp -d)
-trap "tar czf \"$FINAL/engine-${1:-all}.tar.gz\" -C \"$R\" ." EXIT
+trap "tar czf \"$FINAL/engine-${1:-all}${TAG:+-$TAG}.tar.gz\" -C \"$R\" ." EXIT
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv > "$R/nvidia-smi.csv" 2>&1
 what=${1:-all}; shift || true
 if [ "$what" = check ] || [ "$what" = all ]; then

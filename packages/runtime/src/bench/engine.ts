@@ -330,7 +330,7 @@ async function main(): Promise<void> {
       await evictionBench("mistral-7b", quick ? [32] : [1, 8, 32], rows, { policies: ["full", "streaming", "walker"], groupedDecode });
     }
     const file = join(outDir, "runtime-grouped-decode.json");
-    writeJsonAtomic(file, { ...runMetadata(), commit: process.env.KVWALK_COMMIT ?? runMetadata().commit, gpu: status.device?.name, rows });
+    writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, rows });
     say(`wrote ${file}`);
     return;
   }
