@@ -54,7 +54,7 @@ export interface NativeDecodeArgs {
   outBf16?: Uint16Array;
   /** 1: programmatic dependent launch. */
   pdl?: 0 | 1;
-  /** DRAFT: 1 = the grouped kernel (one block per KV head; groups of 2 or 4 query heads, head dim 64 or 128). */
+  /** 1 = the grouped kernel (one block per KV head; groups of 2 or 4 query heads, head dim 64 or 128). */
   grouped?: 0 | 1;
 }
 

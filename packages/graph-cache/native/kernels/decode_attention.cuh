@@ -23,7 +23,7 @@ namespace kvwalk {
 
 constexpr int kDecodeThreads = 128;
 constexpr int kDecodeUnroll = 4;
-constexpr int kDecodeGraphBlocksPerSm = 4;  // DRAFT: the pipelined graph variant's launch bound
+constexpr int kDecodeGraphBlocksPerSm = 4;  // the pipelined graph variant's launch bound
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 
@@ -209,8 +209,8 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
   }
 }
 
-// Both variants compile under the same bound (7 blocks/SM, 72 registers): capped at 64 registers (8
-// blocks) the variant without the graph ran 10 % slower at batch 1 x 4k (H200: 22.4 vs 20.4 us, PDL).
+// Without the graph: 7 blocks/SM (72 registers); capped at 64 registers (8 blocks) it ran 10 % slower at
+// batch 1 x 4k (H200: 22.4 vs 20.4 us, PDL). With the graph: 4 blocks/SM, for the pipelined tile loop.
 template <int D, bool WRITE_GRAPH, int LAYOUT>
 __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBlocksPerSm : 7) decode_attention_kernel(const DecodeParams p) {
   constexpr int TPK = D / 8;                   // threads per key: each owns 8 dims (16 bytes of bf16)
@@ -349,10 +349,11 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
 #pragma unroll
     for (int i = 0; i < 8; i++) qf[i] = qp[i] * qs;
     if constexpr (WRITE_GRAPH) {
-      // DRAFT: software-pipelined tiles for the graph variant only (the next tile is requested before
-      // the current one is processed, so the top-4 work hides under memory latency; 4 blocks/SM).
-      // Measured for both variants in session 5 (a3bb5b1): the graph variant gained everywhere, the
-      // grouped-query variant without the graph lost 20 %, hence graph only.
+      // Software-pipelined tiles for the graph variant only (the next tile is requested before the
+      // current one is processed, so the top-4 work hides under memory latency; 4 blocks/SM). Measured
+      // for both variants (a3bb5b1): the graph variant gained everywhere, the grouped-query variant
+      // without the graph lost 20 %, hence graph only. H200, PDL, graph overhead: batch 1 x 4k +33 ->
+      // +22 %, 16k +8.3 -> +4.2 %, 32k +3.7 -> +1.9 %, batch 8 x 4k +3.1 -> +2.0 %.
       int j0 = j_first;
       for (;;) {
         const int jn = j0 + G * kDecodeUnroll;

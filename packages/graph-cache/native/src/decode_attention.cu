@@ -7,6 +7,15 @@
 
 namespace kvwalk {
 
+bool decode_use_grouped(int mode, int batch, int num_heads, int num_kv_heads, int head_dim, int sm_count) {
+  if (mode == 0 || num_kv_heads < 1 || num_heads % num_kv_heads != 0) return false;
+  const int group = num_heads / num_kv_heads;
+  if ((group != 2 && group != 4) || (head_dim != 64 && head_dim != 128)) return false;
+  if (mode == 1) return true;
+  const long long pairs = static_cast<long long>(batch) * num_kv_heads;
+  return 2 * pairs >= 3LL * (sm_count > 0 ? sm_count : 132);
+}
+
 int decode_choose_splits_grouped(int batch, int num_kv_heads, int max_length, int sm_count) {
   // As decode_choose_splits with one block per (sequence, KV head) and 4 resident blocks per SM (the
   // grouped kernel's launch bound).

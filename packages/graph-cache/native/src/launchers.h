@@ -34,7 +34,7 @@ struct DecodeArgs {
                          // start of the workspace in a region of this many batch rows, so launches that
                          // share one workspace with different batch sizes or split counts never find
                          // another launch's partial results where their (zero) tickets should be.
-  int grouped = 0;       // DRAFT: 1 = one block per KV head serving its num_heads / num_kv_heads query heads
+  int grouped = 0;       // 1 = one block per KV head serving its num_heads / num_kv_heads query heads
                          // (decode_attention_gqa.cuh; groups of 2 or 4), 0 = one block per query head
   void* graph;           // nullptr: no graph write (the baseline kernel)
   const int* nodes;      // [batch] or nullptr (= lengths[b] - 1)
@@ -48,10 +48,15 @@ struct DecodeArgs {
 
 // Splits: up to one wave of (b, h) blocks fill one wave (7 blocks per SM), beyond that >= 4 waves; at
 // least 256 keys per split; at most 256 splits.
-// graph: the split count for the variant with the graph write (DRAFT: its own launch bound).
+// graph: the split count for the variant with the graph write (its own launch bound: 4 blocks per SM).
 int decode_choose_splits(int batch, int num_heads, int max_length, int sm_count, bool graph = false);
-// DRAFT: the split count for the grouped kernel (DecodeArgs::grouped).
+// The split count for the grouped kernel (DecodeArgs::grouped).
 int decode_choose_splits_grouped(int batch, int num_kv_heads, int max_length, int sm_count);
+// Whether a decode launch should take the grouped kernel. mode 0: never; 1: whenever it has the shape
+// (groups of 2 or 4, head dim 64 or 128); 2 (auto): with the shape and at least 1.5 (sequence, KV head)
+// pairs per SM. Measured on the H200 (Mistral-7B: 32 query heads over 8 KV heads, 132 SMs): at batch 32
+// (256 pairs) faster with and without the graph write, at batch 8 (64 pairs) and 1 slower.
+bool decode_use_grouped(int mode, int batch, int num_heads, int num_kv_heads, int head_dim, int sm_count);
 size_t decode_workspace_bytes(int batch, int num_heads, int head_dim, int num_splits);
 bool decode_head_dim_supported(int head_dim);
 cudaError_t launch_decode_attention(const DecodeArgs& args, cudaStream_t stream);

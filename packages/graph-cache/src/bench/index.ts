@@ -198,7 +198,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     const base = median(`decode gqa b=${batch} ctx=${length} baseline pdl`);
     const graph = median(`decode gqa b=${batch} ctx=${length} graph pdl`);
     const i = info.get(`decode gqa b=${batch} ctx=${length} graph pdl`)!;
-    // DRAFT: the grouped kernel (one block per KV head), same shapes
+    // The grouped kernel (one block per KV head), same shapes
     const gBase = median(`decode gqa b=${batch} ctx=${length} baseline pdl grouped`);
     const gGraph = median(`decode gqa b=${batch} ctx=${length} graph pdl grouped`);
     const gi = info.get(`decode gqa b=${batch} ctx=${length} graph pdl grouped`)!;

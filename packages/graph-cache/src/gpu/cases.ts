@@ -304,7 +304,7 @@ export function allCases(quick: boolean): { name: string; run: () => CaseReport 
     const s = seed++;
     add(`decode pdl ${JSON.stringify(shape)} splits=${splits}`, () => decodeCase(s, shape, { withGraph: true, numSplits: splits, layout: "aos", pdl: true }));
   }
-  // DRAFT: the grouped-query kernel (one block per KV head) against the same twin and tolerances.
+  // The grouped-query kernel (one block per KV head) against the same twin and tolerances.
   for (const [shape, splits, graph, layout, pdl] of [
     [{ batch: 2, numHeads: 4, numKvHeads: 2, headDim: 64, kvCapacity: 37 }, 7, true, "aos", false],
     [{ batch: 3, numHeads: 8, numKvHeads: 2, headDim: 128, kvCapacity: 300 }, undefined, true, "soa", true],

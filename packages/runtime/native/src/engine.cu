@@ -512,8 +512,7 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
       a.kv_capacity = static_cast<int>(C);
       a.max_length = max_len;
       a.scale = scale;
-      // DRAFT: the grouped-query kernel (one block per KV head) when asked for and the group size has one.
-      a.grouped = opts_.grouped_decode && (H / KVH == 2 || H / KVH == 4) ? 1 : 0;
+      a.grouped = decode_use_grouped(opts_.grouped_decode, Bd, H, KVH, D, sm_count_) ? 1 : 0;
       a.num_splits = a.grouped ? decode_choose_splits_grouped(Bd, KVH, max_len, sm_count_) : decode_choose_splits(Bd, H, max_len, sm_count_, graph_ != nullptr);
       a.workspace = workspace_;
       a.workspace_batch = opts_.max_batch;

@@ -80,11 +80,15 @@ struct EngineOptions {
   // (N = hidden) spread over all SMs at no extra launch. -1 auto: 4 slices with cuBLAS when K >= 2048
   // and K splits into 16-byte aligned slices; 0 off; 2..8 forced (slices that do not fit: off).
   int gemm_split_k = -1;
-  // DRAFT (not yet run on a GPU): decode attention through graph-cache's grouped-query kernel (one block
-  // per KV head serving its 2 or 4 query heads) instead of one block per query head.
-  bool grouped_decode = false;
+  // Decode attention through graph-cache's grouped-query kernel (one block per KV head serving its 2 or
+  // 4 query heads, each K/V row read once) instead of one block per query head: 0 never, 1 whenever the
+  // group (2 or 4) and head dim (64 or 128) allow, 2 auto (default): when a step has at least 1.5
+  // (sequence, KV head) pairs per SM (graph-cache's decode_use_grouped). H200, Mistral-7B shapes: 256 pairs (batch 32)
+  // faster with and without the graph, 64 (batch 8) and 8 (batch 1) slower.
+  int grouped_decode = 2;
   // Decode stream at the device's highest stream priority, the walker's at the lowest (false, the
-  // default: both at the default priority). Not measured yet: the bench's --priority mode compares them.
+  // default: both at the default priority). Measured on the H200 (Llama-2-7B, batch 8 / 32): no change
+  // in step time, the walker's own time longer (bench/results/h200-2026-11-30-b/).
   bool stream_priorities = false;
   EvictOptions evict;
 };

@@ -72,14 +72,14 @@ async function evictionBench(
   preset: PresetName,
   batches: number[],
   rows: Row[],
-  opts: { policies?: readonly BenchPolicy[]; gemmSplitK?: "auto" | number; streamPriorities?: boolean; groupedDecode?: boolean } = {},
+  opts: { policies?: readonly BenchPolicy[]; gemmSplitK?: "auto" | number; streamPriorities?: boolean; groupedDecode?: boolean | "auto"; walker?: { refresh?: number; walkers?: number } } = {},
 ): Promise<void> {
   const ctx = 4096;
   const budget = Math.floor(0.2 * ctx);
   const slack = 64;
   const steps = quick ? 64 : 128;
   const results: Record<string, number> = {};
-  const tag = `${opts.gemmSplitK === undefined ? "" : ` gemmSplitK ${opts.gemmSplitK}`}${opts.streamPriorities === undefined ? "" : ` streamPriorities ${opts.streamPriorities}`}${opts.groupedDecode === undefined ? "" : ` groupedDecode ${opts.groupedDecode}`}`;
+  const tag = `${opts.gemmSplitK === undefined ? "" : ` gemmSplitK ${opts.gemmSplitK}`}${opts.streamPriorities === undefined ? "" : ` streamPriorities ${opts.streamPriorities}`}${opts.groupedDecode === undefined ? "" : ` groupedDecode ${opts.groupedDecode}`}${opts.walker ? ` walker ${JSON.stringify(opts.walker)}` : ""}`;
   for (const policy of opts.policies ?? (["full", "streaming", "h2o", "tova", "walker"] as const)) {
     const capacity = policy === "full" ? ctx + 64 : budget + slack;
     const maxB = Math.max(...batches);
@@ -95,7 +95,7 @@ async function evictionBench(
         gemmSplitK: opts.gemmSplitK,
         streamPriorities: opts.streamPriorities,
         groupedDecode: opts.groupedDecode,
-        eviction: policy === "full" ? undefined : { policy, budget, refresh: 32 },
+        eviction: policy === "full" ? undefined : { policy, budget, refresh: 32, ...(policy === "walker" ? opts.walker : {}) },
       });
       e.native.fillCacheRandom(1);
       for (const B of batches) {
@@ -134,7 +134,8 @@ async function evictionBench(
           walkerMsPerStep: st && before ? (st.walkerMs - before.walkerMs) / steps : 0,
           gemmSplitK: e.stats().gemmSplitK,
           streamPriorities: opts.streamPriorities ?? false,
-          groupedDecode: opts.groupedDecode ?? false,
+          groupedDecode: opts.groupedDecode ?? "auto",
+          ...(policy === "walker" && opts.walker ? { walker: opts.walker } : {}),
         };
         rows.push(row);
         say(
@@ -325,11 +326,24 @@ async function main(): Promise<void> {
     return;
   }
   if (process.argv.includes("--grouped")) {
-    // DRAFT: the grouped-query decode kernel off vs on, Mistral-7B (32 query heads over 8 KV heads).
+    // The grouped-query decode kernel off vs on, Mistral-7B (32 query heads over 8 KV heads).
     for (const groupedDecode of [false, true]) {
       await evictionBench("mistral-7b", quick ? [32] : [1, 8, 32], rows, { policies: ["full", "streaming", "walker"], groupedDecode });
     }
     const file = join(outDir, "runtime-grouped-decode.json");
+    writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, rows });
+    say(`wrote ${file}`);
+    return;
+  }
+  if (process.argv.includes("--walker-split")) {
+    // Where the walker policy's step time goes beside streaming: the graph write alone (a refresh
+    // interval longer than the run: the fused attention writes the graph, no walker runs), the default
+    // walker (1024 walkers x 20 steps every 32 steps) and a quarter of the walkers.
+    for (const preset of presets) {
+      await evictionBench(preset, [8, 32], rows, { policies: ["streaming"] });
+      for (const walker of [{ refresh: 1 << 20 }, {}, { walkers: 256 }]) await evictionBench(preset, [8, 32], rows, { policies: ["walker"], walker });
+    }
+    const file = join(outDir, "runtime-walker-split.json");
     writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, rows });
     say(`wrote ${file}`);
     return;

@@ -34,8 +34,8 @@ export interface NativeOptions {
   gemvRows?: number;
   /** K slices of the O and down projections in decode steps of 2..64 rows: -1 auto, 0 off, 2..8 forced. */
   gemmSplitK?: number;
-  /** DRAFT: decode attention through the grouped-query kernel (groups of 2 or 4). */
-  groupedDecode?: boolean;
+  /** Decode attention through the grouped-query kernel (groups of 2 or 4): 0 never, 1 where allowed, 2 auto (default). */
+  groupedDecode?: 0 | 1 | 2;
   /** Decode stream at the highest stream priority, the walker's at the lowest (default false). */
   streamPriorities?: boolean;
   /**

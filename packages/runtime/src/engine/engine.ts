@@ -66,8 +66,14 @@ export interface CreateEngineOptions {
    * launch. "auto" (default): 4 slices with cuBLAS for K >= 2048; 0 or 1: off; 2..8: that many slices.
    */
   gemmSplitK?: "auto" | number;
-  /** DRAFT (not yet run on a GPU): decode attention through graph-cache's grouped-query kernel (one block per KV head). */
-  groupedDecode?: boolean;
+  /**
+   * Decode attention through graph-cache's grouped-query kernel: one block per KV head serving its 2 or
+   * 4 query heads, so each K/V row is read once instead of once per query head. "auto" (default): for
+   * steps with at least 1.5 (sequence, KV head) pairs per SM (H200, Mistral-7B: batch 32 faster with and
+   * without the graph write, batch 1 and 8 slower); true: whenever the group (2 or 4) and head dim (64 or
+   * 128) allow; false: never. Multi-head models (one query head per KV head) never use it.
+   */
+  groupedDecode?: boolean | "auto";
   /**
    * Stream priorities: decode steps run on a stream of the device's highest priority and the walker on
    * one of the lowest, so the walker's blocks would fill what the decode step leaves instead of competing
@@ -484,6 +490,12 @@ export class Engine {
 }
 
 /** Creates a GPU engine: loads a checkpoint (or builds random weights of a preset shape) onto the device. */
+function expectGroupedDecode(v: unknown): boolean | "auto" {
+  if (v === undefined || v === "auto") return "auto";
+  if (typeof v === "boolean") return v;
+  throw new InvalidArgumentError("groupedDecode", '"auto", true or false', v);
+}
+
 export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
   const addon = requireEngineAddon();
   let shape: NativeShape;
@@ -510,7 +522,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
     gemvRows: expectInt("gemvRows", opts.gemvRows ?? (process.env.KVWALK_GEMV_ROWS ? Number(process.env.KVWALK_GEMV_ROWS) : 1), 0, 8),
     gemmSplitK: opts.gemmSplitK === undefined || opts.gemmSplitK === "auto" ? -1 : expectInt("gemmSplitK", opts.gemmSplitK, 0, 8),
     streamPriorities: opts.streamPriorities ?? false,
-    groupedDecode: opts.groupedDecode ?? false,
+    groupedDecode: expectGroupedDecode(opts.groupedDecode),
     graph: opts.graph ?? false,
     profile: opts.profile ?? false,
     cudaGraphs: opts.cudaGraphs ?? true,
@@ -542,7 +554,8 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
     if (name === "walker") o.graph = true;
   }
   o.scorePrompt = opts.scorePrompt ?? (evict !== undefined && evict.name !== "streaming");
-  const native = new addon.Engine(shape, { ...o, gemm: GEMM_CODE[o.gemm], evict });
+  const groupedDecode = o.groupedDecode === "auto" ? 2 : o.groupedDecode ? 1 : 0;
+  const native = new addon.Engine(shape, { ...o, gemm: GEMM_CODE[o.gemm], groupedDecode, evict });
   try {
     let tokenizer: Tokenizer | undefined;
     let eos: number | null = null;

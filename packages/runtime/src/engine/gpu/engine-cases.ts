@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { optionalShared } from "@kvwalk/core";
-import { Checkpoint, loadConfig, loadWeights, referenceForward, SafetensorsFile, writeTinyCheckpoint } from "@kvwalk/model/checkpoint";
+import { Checkpoint, loadConfig, loadWeights, referenceForward, SafetensorsFile, type TinyCheckpointOptions, writeTinyCheckpoint } from "@kvwalk/model/checkpoint";
 import type { EngineAddon } from "../addon-types.js";
 import { type GpuCase, guarded as guard } from "./case-frame.js";
 import { createEngine, type Engine, tokenLogProb } from "../engine.js";
@@ -470,12 +470,20 @@ export function evictionOnlyCases(): GpuCase[] {
   return evictionCases(dir, ids, true);
 }
 
-/** Tiny random checkpoints (GQA, sliding window, untied head, rope_theta form) against the f32 TS reference. */
+/**
+ * Tiny random checkpoints (GQA, sliding window, untied head, rope_theta form) against the f32 TS
+ * reference. The GQA ones also run with `groupedDecode: true` (the grouped-query decode kernel; its
+ * automatic choice never takes it at batch 1), groups of 4 and of 2 with a sliding window.
+ */
 export function tinyCases(): GpuCase[] {
-  const variants = [
+  const gqa = { numHeads: 8, numKvHeads: 2, headDim: 128, hiddenSize: 256, tie: false };
+  const window = { modelType: "mistral" as const, slidingWindow: 16, numHeads: 4, numKvHeads: 2, headDim: 64, hiddenSize: 128 };
+  const variants: { name: string; o: Partial<TinyCheckpointOptions>; engine?: { groupedDecode: boolean } }[] = [
     { name: "llama MHA D64", o: { numHeads: 4, numKvHeads: 4, headDim: 64, hiddenSize: 128 } },
-    { name: "GQA 8/2 D128 untied", o: { numHeads: 8, numKvHeads: 2, headDim: 128, hiddenSize: 256, tie: false } },
-    { name: "mistral sliding window 16", o: { modelType: "mistral" as const, slidingWindow: 16, numHeads: 4, numKvHeads: 2, headDim: 64, hiddenSize: 128 } },
+    { name: "GQA 8/2 D128 untied", o: gqa },
+    { name: "GQA 8/2 D128 untied, groupedDecode", o: gqa, engine: { groupedDecode: true } },
+    { name: "mistral sliding window 16", o: window },
+    { name: "mistral sliding window 16, groupedDecode", o: window, engine: { groupedDecode: true } },
     { name: "rope_theta top-level form, theta 5e5", o: { ropeForm: "rope_theta" as const, ropeTheta: 500000, numHeads: 2, numKvHeads: 1, headDim: 64, hiddenSize: 96 } },
   ];
   return variants.map((v) =>
@@ -488,7 +496,7 @@ export function tinyCases(): GpuCase[] {
         const T = 48;
         const tokens = Int32Array.from({ length: T }, (_, i) => (i * 37 + 5) % c.vocabSize);
         const ref = referenceForward(c, w, tokens);
-        return withEngine({ model: dir, capacity: 128 }, async (e) => {
+        return withEngine({ model: dir, capacity: 128, ...v.engine }, async (e) => {
           const all = await e.logits(tokens);
           let prefillDiff = 0;
           for (let i = 0; i < all.length; i++) prefillDiff = Math.max(prefillDiff, Math.abs(all[i] - ref.logits[i]));
