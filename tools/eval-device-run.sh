@@ -11,6 +11,8 @@
 #   needle     packages/eval/configs/gpu-needle-4096.json   (passkey, 4096 tokens, 5 depths x 20)
 #   wikitext   packages/eval/configs/gpu-wikitext-all.json  (all 93 WikiText-2 test windows)
 #   longbench  packages/eval/configs/gpu-longbench-gen.json (multi_news generation, ROUGE-L)
+#   walkers    packages/eval/configs/gpu-wikitext-walkers.json (not in the default list: the walker at
+#              1024 walkers per graph vs the engine's default density, 5 visits per slot, budgets 0.1 / 0.2)
 # Each config runs as SHARDS processes (`--shard i/n`, whole batches per shard) with CONCURRENCY
 # batches in flight per process, then `kvwalk-eval report` writes its report.
 # Results: $RESULTS/<config>/ (default packages/eval/report-gpu/<config>/), archived with the logs
@@ -115,7 +117,8 @@ for s in "${steps[@]}"; do
     needle) run_config gpu-needle-4096 "${NEEDLE_CAP:-150}" "${NEEDLE_SHARDS:-2}" "${NEEDLE_CONC:-4}" ;;
     wikitext) run_config gpu-wikitext-all "${WIKI_CAP:-175}" "${WIKI_SHARDS:-8}" "${WIKI_CONC:-1}" ;;
     longbench) run_config gpu-longbench-gen "${LB_CAP:-150}" "${LB_SHARDS:-2}" "${LB_CONC:-4}" ;;
-    *) echo "unknown step $s (check, needle, wikitext, longbench)" >&2 ;;
+    walkers) run_config gpu-wikitext-walkers "${WIKI_CAP:-175}" "${WIKI_SHARDS:-8}" "${WIKI_CONC:-1}" ;;
+    *) echo "unknown step $s (check, needle, wikitext, longbench, walkers)" >&2 ;;
   esac
 done
 echo "== done after $SECONDS s"

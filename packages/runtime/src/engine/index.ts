@@ -6,6 +6,7 @@ export type { NativeShape } from "./addon-types.js";
 export {
   type CreateEngineOptions,
   createEngine,
+  defaultWalkers,
   ENGINE_POLICIES,
   Engine,
   type EnginePolicy,
