@@ -70,18 +70,28 @@ type BenchPolicy = "full" | "streaming" | "h2o" | "tova" | "walker";
 
 async function evictionBench(
   preset: PresetName,
-  batches: number[],
+  allBatches: number[],
   rows: Row[],
-  opts: { policies?: readonly BenchPolicy[]; gemmSplitK?: "auto" | number; streamPriorities?: boolean; groupedDecode?: boolean | "auto"; walker?: { refresh?: number; walkers?: number } } = {},
+  opts: { policies?: readonly BenchPolicy[]; gemmSplitK?: "auto" | number; streamPriorities?: boolean; groupedDecode?: boolean | "auto"; walker?: { refresh?: number; walkers?: number }; context?: number } = {},
 ): Promise<void> {
-  const ctx = 4096;
+  const ctx = opts.context ?? 4096;
   const budget = Math.floor(0.2 * ctx);
   const slack = 64;
   const steps = quick ? 64 : 128;
   const results: Record<string, number> = {};
   const tag = `${opts.gemmSplitK === undefined ? "" : ` gemmSplitK ${opts.gemmSplitK}`}${opts.streamPriorities === undefined ? "" : ` streamPriorities ${opts.streamPriorities}`}${opts.groupedDecode === undefined ? "" : ` groupedDecode ${opts.groupedDecode}`}${opts.walker ? ` walker ${JSON.stringify(opts.walker)}` : ""}`;
   for (const policy of opts.policies ?? (["full", "streaming", "h2o", "tova", "walker"] as const)) {
+    let batches = allBatches;
     const capacity = policy === "full" ? ctx + 64 : budget + slack;
+    // Batches whose cache fits next to the weights (<= 100 GiB of K/V; Llama-2-7B's full cache at
+    // 16k x 32 would need 257 GiB): the others get a row saying so.
+    const fits = (b: number) => b * capacity * kvBytesPerToken(PRESETS[preset]) <= 100 * 2 ** 30;
+    for (const B of batches.filter((b) => !fits(b))) {
+      rows.push({ kind: "evict", preset, context: ctx, batch: B, policy, capacity, error: `does not fit: ${((B * capacity * kvBytesPerToken(PRESETS[preset])) / 2 ** 30).toFixed(0)} GiB of K/V` });
+      say(`evict ${preset}${tag} ctx ${ctx} B ${B} ${policy}: does not fit`);
+    }
+    batches = batches.filter(fits);
+    if (batches.length === 0) continue;
     const maxB = Math.max(...batches);
     let e: Engine | undefined;
     try {
@@ -139,7 +149,7 @@ async function evictionBench(
         };
         rows.push(row);
         say(
-          `evict ${preset}${tag} B ${B} ${policy}: ${ms.toFixed(3)} ms/step, ${(row.tokensPerSecond as number).toFixed(0)} tok/s, x${(row.speedupVsFull as number).toFixed(2)} vs full; compaction ${(row.compactionMsPerStep as number).toFixed(3)} ms/step, walker ${(row.walkerMsPerStep as number).toFixed(3)} ms/step (on its own stream)`,
+          `evict ${preset}${tag} ctx ${ctx} B ${B} ${policy}: ${ms.toFixed(3)} ms/step, ${(row.tokensPerSecond as number).toFixed(0)} tok/s, x${(row.speedupVsFull as number).toFixed(2)} vs full; compaction ${(row.compactionMsPerStep as number).toFixed(3)} ms/step, walker ${(row.walkerMsPerStep as number).toFixed(3)} ms/step (on its own stream)`,
         );
       }
     } catch (err) {
@@ -390,7 +400,9 @@ async function main(): Promise<void> {
     await promptScoreBenches(addon, { ...status.device }, presets, copyGBs);
     const k = await evictBench(addon as never, { ...status.device });
     writeJsonAtomic(join(outDir, "runtime-evict-kernels.json"), { ...checkMetadata(), gpu: status.device?.name, ...k });
-    for (const preset of presets) await evictionBench(preset, quick ? [32] : [1, 8, 32], rows);
+    for (const context of quick ? [4096] : [4096, 16384]) {
+      for (const preset of presets) await evictionBench(preset, quick ? [32] : [1, 8, 32], rows, { context });
+    }
     const file = join(outDir, "runtime-engine-evict.json");
     writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, device: status.device, copyBandwidthGBs: copyGBs, quick, rows });
     say(`wrote ${file}`);
