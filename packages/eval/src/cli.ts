@@ -72,8 +72,12 @@ function preamble(config: EvalConfig, files: string[], backends: string[]): stri
   ];
 }
 
-/** Pairs compared on needles: h2o against every PageRank policy, and the traced pair. */
+/**
+ * Pairs (a, b) compared in the report (perplexity, needles, generation): `config.compare` when
+ * given, else h2o against every PageRank policy.
+ */
 function comparisons(config: EvalConfig): [string, string][] {
+  if (config.compare) return config.compare.map(([a, b]) => [a, b]);
   const labels = config.policies.map(policyLabel);
   const pairs: [string, string][] = [];
   if (labels.includes("h2o")) for (const p of config.policies) if (p.name.startsWith("pagerank-")) pairs.push(["h2o", policyLabel(p)]);

@@ -61,6 +61,12 @@ export interface EvalConfig {
    * window's place in its batch), so keep it fixed for a sweep.
    */
   batch?: number;
+  /**
+   * Pairs of policy labels [a, b] compared in the report: b's perplexity against a's (paired
+   * bootstrap over windows), needle sign tests, LongBench generation lines. Default: h2o against
+   * every pagerank-* policy (when h2o is configured).
+   */
+  compare?: [string, string][];
 }
 
 /** Default windows per batch on a batching backend. */
@@ -133,6 +139,17 @@ export function validateConfig(c: EvalConfig): EvalConfig {
     expectInt("config.traces.every", c.traces.every, 1);
   }
   if (c.batch !== undefined) expectInt("config.batch", c.batch, 1, 4096);
+  if (c.compare !== undefined) {
+    checkList("config.compare", c.compare, (pair, i) => {
+      const known = [...labels].map((l) => JSON.stringify(l)).join(", ");
+      if (!Array.isArray(pair) || pair.length !== 2) throw new InvalidArgumentError(`config.compare[${i}]`, `a pair [a, b] of policy labels (${known})`, pair);
+      for (const l of pair) {
+        if (typeof l !== "string" || !labels.has(l)) throw new InvalidArgumentError(`config.compare[${i}]`, `labels of policies in the config (${known})`, l);
+      }
+      if (pair[0] === pair[1]) throw new InvalidArgumentError(`config.compare[${i}]`, `a second label other than the first (${JSON.stringify(pair[0])})`, pair[1]);
+      return pair as [string, string];
+    }, 0);
+  }
   return c;
 }
 

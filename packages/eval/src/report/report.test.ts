@@ -1,9 +1,10 @@
+import { assertClose, seededRandom } from "@kvwalk/core/testing";
 import { describe, expect, it } from "vitest";
 import type { ResultRecord } from "../results.js";
 import { mkdtempSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generationCells, needleCells, pairedNeedle, perplexityCells, signTestP, summaryLines, writeReport } from "./report.js";
+import { generationCells, needleCells, pairedNeedle, pairedPerplexity, perplexityCells, signTestP, summaryLines, writeReport } from "./report.js";
 
 const ppl = (item: string, policy: string, budget: number, nllSum: number, filled: Record<string, [number, number]>): ResultRecord => ({
   v: 1,
@@ -53,8 +54,9 @@ describe("report aggregation", () => {
     const h2o = cells.find((c) => c.policy === "h2o")!;
     expect(h2o.filledPpl.value).toBeCloseTo(Math.exp(32 / 16), 12);
     const lines = summaryLines(recs, [["full", "h2o"]]);
-    expect(lines[0]).toContain("h2o vs full (2 windows)");
-    expect(lines[0]).toContain(`${Math.exp(2).toFixed(1)} vs ${Math.exp(1).toFixed(1)}`);
+    expect(lines[0]).toContain("h2o vs full (2 paired windows)");
+    expect(lines[0]).toContain(`0.2: ${Math.exp(2).toFixed(2)} vs ${Math.exp(1).toFixed(2)} (+${((Math.exp(1) - 1) * 100).toFixed(2)}% [`);
+    expect(lines[0]).toContain("lower in 0/2 windows)");
   });
   it("needle cells and paired comparisons", () => {
     const recs = [
@@ -126,5 +128,76 @@ describe("LongBench generation report", () => {
     expect(md).toContain("| h2o | -50.0 [");
     expect(md).toContain("LongBench multi_news generation, h2o at budget 0.2: rouge_l 33.3 vs the full cache -16.7 points");
     expect(existsSync(join(dir, "plots", "longbench-gen-multi_news.png"))).toBe(true);
+  });
+});
+
+describe("paired perplexity comparisons", () => {
+  // n windows of 100 filled tokens at budget 0.2 (and 0.1); a's filled NLL per window varies, b's is a's scaled.
+  const n = 12;
+  const rand = seededRandom(7);
+  const aNll = Array.from({ length: n }, () => 300 + 200 * rand());
+  const windows = (policy: string, budget: number, scale: (nll: number, i: number) => number) =>
+    aNll.map((s, i) => ppl(`w${i}`, policy, budget, 2 * s, { [budget.toFixed(4)]: [100, scale(s, i)] }));
+
+  it("b uniformly lower: the interval lies below 0 and b is lower in every window", () => {
+    const recs = [...windows("a", 0.2, (s) => s), ...windows("b", 0.2, (s) => s - 5), ...windows("a", 0.1, (s) => s)];
+    const [p, ...rest] = pairedPerplexity(recs, "wikitext2", "a", "b");
+    expect(rest).toEqual([]); // b did not run at 0.1
+    expect([p.budget, p.n, p.bLower]).toEqual([0.2, n, n]);
+    const total = aNll.reduce((x, y) => x + y, 0);
+    assertClose([p.pplA], [Math.exp(total / (100 * n))], { atol: 0, rtol: 1e-12 }, "PPL a");
+    assertClose([p.pplB], [Math.exp((total - 5 * n) / (100 * n))], { atol: 0, rtol: 1e-12 }, "PPL b");
+    // Every resample has the same token count, so the ratio is exactly exp(-5 / 100) on each.
+    assertClose([p.rel.value], [Math.exp(-0.05) - 1], { atol: 0, rtol: 1e-12 }, "relative difference");
+    expect(p.rel.hi).toBeLessThan(0);
+    expect(p.rel.lo).toBeLessThanOrEqual(p.rel.value);
+    expect(p.rel.hi).toBeGreaterThanOrEqual(p.rel.value);
+  });
+
+  it("identical records: 0 with a zero-width interval, lower in no window", () => {
+    const recs = [...windows("a", 0.2, (s) => s), ...windows("b", 0.2, (s) => s)];
+    const [p] = pairedPerplexity(recs, "wikitext2", "a", "b");
+    expect([p.rel.value, p.rel.lo, p.rel.hi, p.bLower]).toEqual([0, 0, 0, 0]);
+    expect(summaryLines(recs, [["a", "b"]])[0]).toBe(
+      `- wikitext2, perplexity after the cache filled, b vs a (${n} paired windows), by budget: 0.2: ${p.pplA.toFixed(2)} vs ${p.pplA.toFixed(2)} (0.00% [0.00, 0.00], lower in 0/${n} windows).`,
+    );
+  });
+
+  it("mixed windows: the interval straddles 0, pairs only windows both ran, and the report has the table", () => {
+    // b is better on even windows, worse on odd ones by the same amount; a ran one extra window.
+    const recs = [...windows("a", 0.2, (s) => s), ...windows("b", 0.2, (s, i) => s + (i % 2 ? 20 : -20)), ppl("extra", "a", 0.2, 1, { "0.2000": [100, 999] })];
+    const [p] = pairedPerplexity(recs, "wikitext2", "a", "b");
+    expect([p.n, p.bLower]).toEqual([n, n / 2]);
+    expect(p.rel.value).toBeCloseTo(0, 12);
+    expect(p.rel.lo).toBeLessThan(0);
+    expect(p.rel.hi).toBeGreaterThan(0);
+    // Deterministic: the same records give the same interval.
+    expect(pairedPerplexity(recs, "wikitext2", "a", "b")[0].rel).toEqual(p.rel);
+    const dir = mkdtempSync(join(tmpdir(), "eval-ppl-"));
+    const md = writeReport(dir, { records: recs, comparisons: [["a", "b"]] });
+    expect(md).toContain("## Paired perplexity comparisons");
+    expect(md).toContain("| dataset | budget | A | B | windows | PPL A | PPL B | B / A - 1 [95% CI] | B lower |");
+    expect(md).toContain(`| wikitext2 | 0.2 | a | b | ${n} | ${p.pplA.toFixed(2)} | ${p.pplB.toFixed(2)} | `);
+    expect(md).toContain(`| ${n / 2}/${n} |`);
+    expect(writeReport(dir, { records: recs })).not.toContain("## Paired perplexity comparisons");
+  });
+
+  it("one paired window: the difference without an interval", () => {
+    const recs = [ppl("w0", "a", 0.2, 1, { "0.2000": [10, 20] }), ppl("w0", "b", 0.2, 1, { "0.2000": [10, 10] })];
+    expect(summaryLines(recs, [["a", "b"]])[0]).toBe(
+      `- wikitext2, perplexity after the cache filled, b vs a (1 paired window), by budget: 0.2: ${Math.exp(1).toFixed(2)} vs ${Math.exp(2).toFixed(2)} (${((Math.exp(-1) - 1) * 100).toFixed(2)}% (one window: no interval), lower in 1/1 windows).`,
+    );
+  });
+
+  it("the full cache compares at every budget on that budget's tokens", () => {
+    const full = aNll.map((s, i) => ppl(`w${i}`, "full", 1, 2 * s, { "0.1000": [100, s - 10], "0.2000": [90, s - 20] }));
+    const recs = [...full, ...windows("b", 0.1, (s) => s), ...windows("b", 0.2, (s) => s)];
+    const ps = pairedPerplexity(recs, "wikitext2", "full", "b");
+    expect(ps.map((p) => [p.budget, p.n, p.bLower])).toEqual([
+      [0.1, n, 0],
+      [0.2, n, 0],
+    ]);
+    const total = aNll.reduce((x, y) => x + y, 0);
+    assertClose([ps[1].pplA], [Math.exp((total - 20 * n) / (90 * n))], { atol: 0, rtol: 1e-12 }, "full PPL at 0.2");
   });
 });

@@ -1,6 +1,17 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { bootstrapDraws, bootstrapInterval, bootstrapSample, type Interval, pairedDifference, perplexityInterval, seededRandom, writeFileAtomic } from "@kvwalk/core";
+import {
+  bootstrapDraws,
+  bootstrapInterval,
+  bootstrapSample,
+  type Interval,
+  pairedDifference,
+  percentileInterval,
+  perplexityInterval,
+  pooledPerplexity,
+  seededRandom,
+  writeFileAtomic,
+} from "@kvwalk/core";
 import { barChart, heatmap, lineChart, renderPng, renderSvg, type Scene } from "@kvwalk/core/plot";
 import type { ResultRecord } from "../results.js";
 import { wilsonInterval } from "../stats.js";
@@ -234,8 +245,94 @@ export function generationCells(records: readonly ResultRecord[]): GenCell[] {
   return cells.sort((a, b) => (a.task < b.task ? -1 : a.task > b.task ? 1 : 0) || a.budget - b.budget || (a.policy < b.policy ? -1 : a.policy > b.policy ? 1 : 0));
 }
 
+/** Paired comparison of two policies' "cache full" perplexity at one budget on the windows both ran. */
+export interface PairedPpl {
+  dataset: string;
+  budget: number;
+  a: string;
+  b: string;
+  /** Windows both policies ran at this budget (the full cache: at any budget, on this budget's tokens). */
+  n: number;
+  /** Pooled "after the cache filled" perplexity of each over those windows. */
+  pplA: number;
+  pplB: number;
+  /**
+   * PPL_b / PPL_a - 1 with a paired percentile bootstrap 95% interval over windows (each resample
+   * draws the same windows for both; seed 1234, 1000 resamples). Negative: b predicts better.
+   */
+  rel: Interval;
+  /** Windows where b's filled NLL sum is strictly lower than a's. */
+  bLower: number;
+}
+
+/** The "cache full" tokens and NLL of a record at `budget` (the full cache: from its per-budget map), or undefined. */
+function filledAt(r: ResultRecord, budget: number): { tokens: number; nllSum: number } | undefined {
+  const f = r.filled?.[bkey(budget)];
+  if (f) return f;
+  return bkey(r.budget) === bkey(budget) ? { tokens: r.filledTokens, nllSum: r.filledNllSum } : undefined;
+}
+
+/**
+ * Paired perplexity comparisons of `b` against `a` on a perplexity dataset, one per budget below 1
+ * where both have windows: pooled perplexity over the tokens predicted after the cache filled, the
+ * relative difference PPL_b / PPL_a - 1 with a paired bootstrap interval (the resampled windows
+ * are shared by both; a resample's perplexity is exp(sum filled NLL / sum filled tokens) over its
+ * windows), and the number of windows where b's filled NLL sum is lower. A policy run at budget 1
+ * (the full cache) takes part at every budget, on that budget's tokens.
+ */
+export function pairedPerplexity(records: readonly ResultRecord[], dataset: string, a: string, b: string): PairedPpl[] {
+  const recs = records.filter((r) => r.dataset === dataset && (r.policy === a || r.policy === b));
+  const budgets = [...new Set(recs.filter((r) => r.budget < 1).map((r) => r.budget))].sort((x, y) => x - y);
+  const out: PairedPpl[] = [];
+  for (const budget of budgets) {
+    const at = (p: string) => {
+      const m = new Map<string, { tokens: number; nllSum: number }>();
+      for (const r of recs) {
+        if (r.policy !== p || (r.budget < 1 && bkey(r.budget) !== bkey(budget))) continue;
+        const f = filledAt(r, budget);
+        if (f && !m.has(r.item)) m.set(r.item, f);
+      }
+      return m;
+    };
+    const ma = at(a);
+    const mb = at(b);
+    const items = [...ma.keys()].filter((k) => mb.has(k)).sort();
+    const n = items.length;
+    if (n === 0) continue;
+    const fa = items.map((k) => ma.get(k)!);
+    const fb = items.map((k) => mb.get(k)!);
+    const pa = pooledPerplexity(
+      fa.map((f) => f.nllSum),
+      fa.map((f) => f.tokens),
+    );
+    const pb = pooledPerplexity(
+      fb.map((f) => f.nllSum),
+      fb.map((f) => f.tokens),
+    );
+    const draws = bootstrapDraws(n, BOOT_RESAMPLES, seededRandom(BOOT_SEED));
+    const rel = bootstrapSample(n, draws, (idx) => pb(idx) / pa(idx) - 1);
+    const all = Int32Array.from(items, (_, i) => i);
+    out.push({
+      dataset,
+      budget,
+      a,
+      b,
+      n,
+      pplA: pa(all),
+      pplB: pb(all),
+      rel: percentileInterval(rel.point, rel.boot),
+      bLower: items.filter((_, i) => fb[i].nllSum < fa[i].nllSum).length,
+    });
+  }
+  return out;
+}
+
 const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : "--");
 const fmtIv = (iv: Interval, d = 1) => `${fmt(iv.value, d)} [${fmt(iv.lo, d)}, ${fmt(iv.hi, d)}]`;
+const sign = (v: number) => (v > 0 ? "+" : "");
+/** A relative difference in percent with its interval, "-0.61% [-0.72, -0.50]"; one window has none. */
+const fmtRel = (iv: Interval, n: number) =>
+  `${sign(iv.value)}${fmt(iv.value * 100, 2)}%${n < 2 ? " (one window: no interval)" : ` [${fmt(iv.lo * 100, 2)}, ${fmt(iv.hi * 100, 2)}]`}`;
 
 function mdTable(header: string[], rows: string[][]): string {
   return [`| ${header.join(" | ")} |`, `|${header.map((_, i) => (i === 0 ? " --- " : " ---: ")).join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
@@ -256,7 +353,7 @@ export interface ReportInput {
   preamble?: string[];
   /** Policy order for tables (labels). */
   policies?: readonly string[];
-  /** Pairs compared on needles, e.g. [["h2o", "pagerank-walker"]]. */
+  /** Pairs (A, B) compared: perplexity (paired bootstrap), needles (sign test), e.g. [["h2o", "pagerank-walker"]]. */
   comparisons?: [string, string][];
   /** Extra Markdown sections appended at the end (traces). */
   extraSections?: string[];
@@ -268,28 +365,22 @@ const DATASET_TITLES: Record<string, string> = {
 };
 
 /**
- * Plain statements of what was measured, computed from the records: per perplexity dataset and
- * budget, each PageRank policy's "cache full" perplexity relative to h2o's on the same windows;
+ * Plain statements of what was measured, computed from the records: per perplexity dataset,
+ * compared pair (a, b) and budget, b's "cache full" perplexity against a's on the windows both ran,
+ * the relative difference with its paired bootstrap 95% interval and the windows where b is lower
+ * (`pairedPerplexity`);
  * per needle kind, length and budget, the accuracies of the compared pairs and the sign test.
  */
 export function summaryLines(records: readonly ResultRecord[], comparisons: readonly [string, string][]): string[] {
   const lines: string[] = [];
   const pairs = comparisons.length ? comparisons : [];
   for (const ds of ["wikitext2", "longbench-context"] as const) {
-    const cells = perplexityCells(records, ds);
     for (const [a, b] of pairs) {
-      const budgets = [...new Set(cells.filter((c) => c.policy === a).map((c) => c.budget))].sort((x, y) => x - y);
-      const parts = budgets.flatMap((bud) => {
-        const ca = cells.find((c) => c.policy === a && c.budget === bud);
-        const cb = cells.find((c) => c.policy === b && c.budget === bud);
-        if (!ca || !cb) return [];
-        const rel = cb.filledPpl.value / ca.filledPpl.value - 1;
-        return [`${bud}: ${fmt(cb.filledPpl.value)} vs ${fmt(ca.filledPpl.value)} (${rel >= 0 ? "+" : ""}${(rel * 100).toFixed(1)}%)`];
-      });
-      if (parts.length) {
-        const n = cells.find((c) => c.policy === b)?.windows ?? 0;
-        lines.push(`- ${ds}, perplexity after the cache filled, ${b} vs ${a} (${n} window${n === 1 ? "" : "s"}), by budget: ${parts.join("; ")}.`);
-      }
+      const ps = pairedPerplexity(records, ds, a, b);
+      if (!ps.length) continue;
+      const n = Math.max(...ps.map((p) => p.n));
+      const parts = ps.map((p) => `${p.budget}: ${fmt(p.pplB, 2)} vs ${fmt(p.pplA, 2)} (${fmtRel(p.rel, p.n)}, lower in ${p.bLower}/${p.n} windows)`);
+      lines.push(`- ${ds}, perplexity after the cache filled, ${b} vs ${a} (${n} paired window${n === 1 ? "" : "s"}), by budget: ${parts.join("; ")}.`);
     }
   }
   for (const c of generationCells(records)) {
@@ -357,6 +448,22 @@ export function writeReport(dir: string, input: ReportInput): string {
       })),
     });
     out.push(writePlot(dir, `${ds}-ppl`, scene, `${ds} perplexity vs budget`), "");
+  }
+
+  const pairedPpl = (["wikitext2", "longbench-context"] as const).flatMap((ds) => (input.comparisons ?? []).flatMap(([a, b]) => pairedPerplexity(records, ds, a, b)));
+  if (pairedPpl.length) {
+    out.push("## Paired perplexity comparisons", "");
+    out.push(
+      'Perplexity after the cache filled of A and B on the windows both ran; relative difference PPL B / PPL A - 1 with a paired 95% percentile bootstrap interval over windows (the same resampled windows for both, 1000 resamples); "B lower" counts the windows where B\'s summed NLL on those tokens is lower than A\'s.',
+      "",
+    );
+    out.push(
+      mdTable(
+        ["dataset", "budget", "A", "B", "windows", "PPL A", "PPL B", "B / A - 1 [95% CI]", "B lower"],
+        pairedPpl.map((p) => [p.dataset, String(p.budget), p.a, p.b, String(p.n), fmt(p.pplA, 2), fmt(p.pplB, 2), fmtRel(p.rel, p.n), `${p.bLower}/${p.n}`]),
+      ),
+      "",
+    );
   }
 
   if (datasets.includes("longbench-answer")) {
