@@ -16,10 +16,14 @@ bool decode_use_grouped(int mode, int batch, int num_heads, int num_kv_heads, in
   return 2 * pairs >= 3LL * (sm_count > 0 ? sm_count : 132);
 }
 
-int decode_choose_splits_grouped(int batch, int num_kv_heads, int max_length, int sm_count) {
-  // As decode_choose_splits with one block per (sequence, KV head) and 4 resident blocks per SM (the
+int decode_grouped_heads(int grouped_heads, int num_heads, int num_kv_heads) {
+  return grouped_heads > 0 ? grouped_heads : (num_kv_heads > 0 ? num_heads / num_kv_heads : 0);
+}
+
+int decode_choose_splits_grouped(int batch, int head_blocks, int max_length, int sm_count) {
+  // As decode_choose_splits with one block per (sequence, head block) and 4 resident blocks per SM (the
   // grouped kernel's launch bound).
-  const long long blocks = static_cast<long long>(batch) * num_kv_heads;
+  const long long blocks = static_cast<long long>(batch) * head_blocks;
   const long long wave = static_cast<long long>(sm_count > 0 ? sm_count : 132) * 4;
   const long long by_len = (max_length + 255) / 256;
   long long splits = blocks <= wave ? wave / blocks : (4 * wave + blocks - 1) / blocks;
@@ -71,7 +75,7 @@ static cudaError_t launch_typed(const DecodeParams& p, bool pdl, cudaStream_t st
 template <int D, int QG, bool G, int L>
 static cudaError_t launch_gqa_typed(const DecodeParams& p, bool pdl, cudaStream_t stream) {
   cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(p.num_splits, p.num_kv_heads, p.batch);
+  cfg.gridDim = dim3(p.num_splits, p.num_heads / QG, p.batch);
   cfg.blockDim = dim3(kDecodeThreads);
   cfg.dynamicSmemBytes = 0;
   cfg.stream = stream;
@@ -83,11 +87,13 @@ static cudaError_t launch_gqa_typed(const DecodeParams& p, bool pdl, cudaStream_
   return cudaLaunchKernelEx(&cfg, decode_attention_gqa_kernel<D, QG, G, L>, p);
 }
 
-// Grouped launch for D in {64, 128} and groups of 2 or 4 (8 spills: ~0.8 KB per thread at 128
-// registers; would need two blocks per group); cudaErrorInvalidValue otherwise.
+// Grouped launch for D in {64, 128}, groups of 2 or 4 and qg query heads per block (a divisor of the
+// group: 2 or 4; groups of 8 spill at qg 8: ~0.8 KB per thread at 128 registers); cudaErrorInvalidValue
+// otherwise.
 template <int D>
-static cudaError_t launch_gqa_dim(const DecodeParams& p, bool graph, int layout, bool pdl, cudaStream_t stream) {
-  const int qg = p.num_heads / p.num_kv_heads;
+static cudaError_t launch_gqa_dim(const DecodeParams& p, int qg, bool graph, int layout, bool pdl, cudaStream_t stream) {
+  const int group = p.num_heads / p.num_kv_heads;
+  if (group % qg != 0) return cudaErrorInvalidValue;
   auto by_graph = [&](auto qgc) -> cudaError_t {
     constexpr int Q = decltype(qgc)::value;
     if (!graph) return launch_gqa_typed<D, Q, false, kLayoutAoS>(p, pdl, stream);
@@ -145,8 +151,9 @@ cudaError_t launch_decode_attention(const DecodeArgs& a, cudaStream_t stream) {
   p.graph_capacity = a.graph_capacity;
   const bool graph = a.graph != nullptr;
   if (a.grouped) {
-    if (a.head_dim == 128) return launch_gqa_dim<128>(p, graph, a.layout, a.pdl, stream);
-    if (a.head_dim == 64) return launch_gqa_dim<64>(p, graph, a.layout, a.pdl, stream);
+    const int qg = decode_grouped_heads(a.grouped_heads, a.num_heads, a.num_kv_heads);
+    if (a.head_dim == 128) return launch_gqa_dim<128>(p, qg, graph, a.layout, a.pdl, stream);
+    if (a.head_dim == 64) return launch_gqa_dim<64>(p, qg, graph, a.layout, a.pdl, stream);
     return cudaErrorInvalidValue;
   }
   switch (a.head_dim) {
