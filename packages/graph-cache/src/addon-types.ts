@@ -56,8 +56,6 @@ export interface NativeDecodeArgs {
   pdl?: 0 | 1;
   /** 1 = the grouped kernel (one block per KV head; groups of 2 or 4 query heads, head dim 64 or 128). */
   grouped?: 0 | 1;
-  /** With grouped: 1, query heads per block (2 or 4, dividing the group; default the whole group). */
-  groupedHeads?: 0 | 2 | 4;
 }
 
 export type BenchKind = "decode" | "memcpy" | "compact" | "gather" | "topk";

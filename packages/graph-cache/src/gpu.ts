@@ -116,8 +116,6 @@ export interface DecodeCudaOptions extends CudaOptions {
    * enough (sequence, KV head) pairs to fill the GPU (H200, 32/8 heads x 4k: batch 32 yes, 1 and 8 no).
    */
   grouped?: boolean;
-  /** With `grouped`: query heads per block, 2 or 4 dividing the group (default: the whole group). */
-  groupedHeads?: 2 | 4;
 }
 
 /**
@@ -159,7 +157,6 @@ export function decodeAttentionCuda(
       ...(outputBf16 ? { outBf16: outputBf16 } : {}),
       ...(opts?.pdl ? { pdl: 1 } : {}),
       ...(opts?.grouped ? { grouped: 1 } : {}),
-      ...(opts?.groupedHeads ? { groupedHeads: opts.groupedHeads } : {}),
     }),
   );
   return { output, lse, numSplits: r.numSplits, ...(outputBf16 ? { outputBf16 } : {}) };

@@ -284,10 +284,6 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
     throw_arg(env, "grouped", "0 unless numHeads / numKvHeads is 2 or 4 (the grouped kernel's groups)", a.Get("grouped"), true);
   }
   if (grouped && d != 64 && d != 128) throw_arg(env, "grouped", "0 unless headDim is 64 or 128", a.Get("grouped"), true);
-  const int grouped_heads = a.Get("groupedHeads").IsUndefined() ? 0 : get_int(a, "groupedHeads", 0, 4);
-  if (grouped_heads != 0 && (!grouped || (grouped_heads != 2 && grouped_heads != 4) || (num_heads / num_kv_heads) % grouped_heads != 0)) {
-    throw_arg(env, "groupedHeads", "0, or with grouped: 1 a divisor of numHeads / numKvHeads that is 2 or 4", a.Get("groupedHeads"), true);
-  }
   int max_len = 0;
   for (int b = 0; b < batch; b++) {
     if (lengths[b] < 1 || lengths[b] > cap) throw_arg(env, "lengths[" + std::to_string(b) + "]", "an integer in [1, kvCapacity]", Napi::Number::New(env, lengths[b]), true);
@@ -311,7 +307,7 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
     }
   }
   if (splits == 0) {
-    splits = grouped ? kvwalk::decode_choose_splits_grouped(batch, num_heads / kvwalk::decode_grouped_heads(grouped_heads, num_heads, num_kv_heads), max_len, sm_count())
+    splits = grouped ? kvwalk::decode_choose_splits_grouped(batch, num_kv_heads, max_len, sm_count())
                      : kvwalk::decode_choose_splits(batch, num_heads, max_len, sm_count(), with_graph);
   }
   DeviceBuffer d_q(env, q_len * 4, "q"), d_k(env, kv_len * 2, "k"), d_v(env, kv_len * 2, "v"), d_len(env, batch * 4, "lengths"),
@@ -344,7 +340,6 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
   da.lse = d_lse.get<float>();
   da.pdl = pdl;
   da.grouped = grouped ? 1 : 0;
-  da.grouped_heads = grouped_heads;
   da.batch = batch;
   da.num_heads = num_heads;
   da.num_kv_heads = num_kv_heads;
@@ -405,10 +400,8 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
     const bool grouped = o.Get("grouped").IsUndefined() ? false : get_int(o, "grouped", 0, 1) == 1;
     int splits = get_int(o, "numSplits", 0, 256);
     if (!kvwalk::decode_head_dim_supported(d) || heads % kvh) throw Napi::RangeError::New(env, "unsupported decode bench shape");
-    const int gheads = o.Get("groupedHeads").IsUndefined() ? 0 : get_int(o, "groupedHeads", 0, 4);
     if (grouped && !((heads / kvh == 2 || heads / kvh == 4) && (d == 64 || d == 128))) throw Napi::RangeError::New(env, "unsupported grouped decode bench shape");
-    if (gheads != 0 && (!grouped || (gheads != 2 && gheads != 4) || (heads / kvh) % gheads != 0)) throw Napi::RangeError::New(env, "unsupported groupedHeads");
-    if (splits == 0) splits = grouped ? kvwalk::decode_choose_splits_grouped(batch, heads / kvwalk::decode_grouped_heads(gheads, heads, kvh), len, sm_count()) : kvwalk::decode_choose_splits(batch, heads, len, sm_count(), graph);
+    if (splits == 0) splits = grouped ? kvwalk::decode_choose_splits_grouped(batch, kvh, len, sm_count()) : kvwalk::decode_choose_splits(batch, heads, len, sm_count(), graph);
     const size_t kv = static_cast<size_t>(batch) * kvh * len * d;
     // Enough copies of K/V that the working set is >= 4x the 50 MB L2: every launch streams from HBM.
     const int copies = static_cast<int>(std::min<size_t>(8, std::max<size_t>(1, (size_t(256) << 20) / (kv * 4) + 1)));
@@ -436,7 +429,7 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
     da.q = q; da.lengths = lengths; da.out = out; da.lse = lse;
     da.batch = batch; da.num_heads = heads; da.num_kv_heads = kvh; da.head_dim = d; da.kv_capacity = len; da.max_length = len;
     da.scale = 1.f / std::sqrt(static_cast<float>(d)); da.num_splits = splits; da.workspace = ws;
-    da.graph = g; da.nodes = nullptr; da.graph_capacity = len; da.layout = layout; da.pdl = pdl; da.grouped = grouped ? 1 : 0; da.grouped_heads = gheads;
+    da.graph = g; da.nodes = nullptr; da.graph_capacity = len; da.layout = layout; da.pdl = pdl; da.grouped = grouped ? 1 : 0;
     s->launch = [da, ks, vs](cudaStream_t stream, int i) {
       kvwalk::DecodeArgs x = da;
       x.k = ks[i % ks.size()];

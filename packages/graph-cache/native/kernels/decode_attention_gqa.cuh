@@ -37,11 +37,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
   __shared__ float s_w[kMaxSplits];
   __shared__ float s_red[kDecodeThreads / 32];
 
-  // blockIdx.y: a block of QG query heads, all of one KV head (QG = the whole group, or half of a group
-  // of 4: two blocks per KV head then share each K/V row, the second read mostly from L2).
-  const int split = blockIdx.x, b = blockIdx.z;
-  const int h0 = blockIdx.y * QG;  // first query head of the block
-  const int kvh = h0 / (p.num_heads / p.num_kv_heads);
+  const int split = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
   const int tid = threadIdx.x;
   const int grp = tid / TPK, sub = tid % TPK;
   const int d0 = sub * 8;
@@ -51,6 +47,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
   const size_t kv_off = (static_cast<size_t>(b) * p.num_kv_heads + kvh) * p.kv_capacity * D;
   const uint16_t* kb = p.k + kv_off;
   const uint16_t* vb = p.v + kv_off;
+  const int h0 = kvh * QG;  // first query head of the group
 
   auto load_tile = [&](int j0, int lim, uint4 (&kr)[U], uint4 (&vr)[U]) {
 #pragma unroll
@@ -232,7 +229,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
     }
     if (tid == 0) p.part_lse[bh * p.num_splits + split] = lse2;
   }
-  // One ticket per (sequence, head block): the slot of the block's first query head.
+  // One ticket per (sequence, KV head): the slot of the group's first query head.
   const size_t tk = static_cast<size_t>(b) * p.num_heads + h0;
   __threadfence();
   __syncthreads();

@@ -16,14 +16,10 @@ bool decode_use_grouped(int mode, int batch, int num_heads, int num_kv_heads, in
   return 2 * pairs >= 3LL * (sm_count > 0 ? sm_count : 132);
 }
 
-int decode_grouped_heads(int grouped_heads, int num_heads, int num_kv_heads) {
-  return grouped_heads > 0 ? grouped_heads : (num_kv_heads > 0 ? num_heads / num_kv_heads : 0);
-}
-
-int decode_choose_splits_grouped(int batch, int head_blocks, int max_length, int sm_count) {
-  // As decode_choose_splits with one block per (sequence, head block) and 4 resident blocks per SM (the
+int decode_choose_splits_grouped(int batch, int num_kv_heads, int max_length, int sm_count) {
+  // As decode_choose_splits with one block per (sequence, KV head) and 4 resident blocks per SM (the
   // grouped kernel's launch bound).
-  const long long blocks = static_cast<long long>(batch) * head_blocks;
+  const long long blocks = static_cast<long long>(batch) * num_kv_heads;
   const long long wave = static_cast<long long>(sm_count > 0 ? sm_count : 132) * 4;
   const long long by_len = (max_length + 255) / 256;
   long long splits = blocks <= wave ? wave / blocks : (4 * wave + blocks - 1) / blocks;
@@ -41,8 +37,12 @@ int decode_choose_splits(int batch, int num_heads, int max_length, int sm_count,
   const long long blocks = static_cast<long long>(batch) * num_heads;
   const long long wave = static_cast<long long>(sm_count > 0 ? sm_count : 132) * (graph ? kDecodeGraphBlocksPerSm : 7);
   const long long by_len = (max_length + 255) / 256;
-  // Up to one wave: fill it. Beyond: at least 4 waves, so the partly filled last wave is a small part.
-  long long splits = blocks <= wave ? wave / blocks : (4 * wave + blocks - 1) / blocks;
+  // Up to one wave: fill it. Beyond: without the graph at least 4 waves, so the partly filled last wave
+  // is a small part; with the graph one split, since every split adds a block's top-4 tracking warm-up
+  // and merges and a longer tail (H200, batch 32 x 896 keys, 32 heads: 116.7 us at 1 split vs 124.3 at
+  // 3; 32 query over 8 KV heads 65.6 vs 88.3; at 4096 keys flat or better: bench/results/
+  // h200-2026-11-30-b/gqa-variants/split-sweep.json).
+  long long splits = blocks <= wave ? wave / blocks : graph ? 1 : (4 * wave + blocks - 1) / blocks;
   if (splits > by_len) splits = by_len;
   if (splits > 256) splits = 256;
   return splits < 1 ? 1 : static_cast<int>(splits);
@@ -75,7 +75,7 @@ static cudaError_t launch_typed(const DecodeParams& p, bool pdl, cudaStream_t st
 template <int D, int QG, bool G, int L>
 static cudaError_t launch_gqa_typed(const DecodeParams& p, bool pdl, cudaStream_t stream) {
   cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(p.num_splits, p.num_heads / QG, p.batch);
+  cfg.gridDim = dim3(p.num_splits, p.num_kv_heads, p.batch);
   cfg.blockDim = dim3(kDecodeThreads);
   cfg.dynamicSmemBytes = 0;
   cfg.stream = stream;
@@ -87,13 +87,11 @@ static cudaError_t launch_gqa_typed(const DecodeParams& p, bool pdl, cudaStream_
   return cudaLaunchKernelEx(&cfg, decode_attention_gqa_kernel<D, QG, G, L>, p);
 }
 
-// Grouped launch for D in {64, 128}, groups of 2 or 4 and qg query heads per block (a divisor of the
-// group: 2 or 4; groups of 8 spill at qg 8: ~0.8 KB per thread at 128 registers); cudaErrorInvalidValue
-// otherwise.
+// Grouped launch for D in {64, 128} and groups of 2 or 4 (8 spills: ~0.8 KB per thread at 128
+// registers; would need two blocks per group); cudaErrorInvalidValue otherwise.
 template <int D>
-static cudaError_t launch_gqa_dim(const DecodeParams& p, int qg, bool graph, int layout, bool pdl, cudaStream_t stream) {
-  const int group = p.num_heads / p.num_kv_heads;
-  if (group % qg != 0) return cudaErrorInvalidValue;
+static cudaError_t launch_gqa_dim(const DecodeParams& p, bool graph, int layout, bool pdl, cudaStream_t stream) {
+  const int qg = p.num_heads / p.num_kv_heads;
   auto by_graph = [&](auto qgc) -> cudaError_t {
     constexpr int Q = decltype(qgc)::value;
     if (!graph) return launch_gqa_typed<D, Q, false, kLayoutAoS>(p, pdl, stream);
@@ -151,9 +149,8 @@ cudaError_t launch_decode_attention(const DecodeArgs& a, cudaStream_t stream) {
   p.graph_capacity = a.graph_capacity;
   const bool graph = a.graph != nullptr;
   if (a.grouped) {
-    const int qg = decode_grouped_heads(a.grouped_heads, a.num_heads, a.num_kv_heads);
-    if (a.head_dim == 128) return launch_gqa_dim<128>(p, qg, graph, a.layout, a.pdl, stream);
-    if (a.head_dim == 64) return launch_gqa_dim<64>(p, qg, graph, a.layout, a.pdl, stream);
+    if (a.head_dim == 128) return launch_gqa_dim<128>(p, graph, a.layout, a.pdl, stream);
+    if (a.head_dim == 64) return launch_gqa_dim<64>(p, graph, a.layout, a.pdl, stream);
     return cudaErrorInvalidValue;
   }
   switch (a.head_dim) {

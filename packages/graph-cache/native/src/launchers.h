@@ -34,7 +34,6 @@ struct DecodeArgs {
                          // start of the workspace in a region of this many batch rows, so launches that
                          // share one workspace with different batch sizes or split counts never find
                          // another launch's partial results where their (zero) tickets should be.
-  int grouped_heads = 0; // grouped kernel: query heads per block, 2 or 4 dividing the group; 0 = the group
   int grouped = 0;       // 1 = one block per KV head serving its num_heads / num_kv_heads query heads
                          // (decode_attention_gqa.cuh; groups of 2 or 4), 0 = one block per query head
   void* graph;           // nullptr: no graph write (the baseline kernel)
@@ -51,11 +50,8 @@ struct DecodeArgs {
 // least 256 keys per split; at most 256 splits.
 // graph: the split count for the variant with the graph write (its own launch bound: 4 blocks per SM).
 int decode_choose_splits(int batch, int num_heads, int max_length, int sm_count, bool graph = false);
-// Query heads per block of the grouped kernel: grouped_heads when set, else the whole group.
-int decode_grouped_heads(int grouped_heads, int num_heads, int num_kv_heads);
-// The split count for the grouped kernel (DecodeArgs::grouped); head_blocks = num_heads / query heads
-// per block (num_kv_heads when a block serves the whole group).
-int decode_choose_splits_grouped(int batch, int head_blocks, int max_length, int sm_count);
+// The split count for the grouped kernel (DecodeArgs::grouped).
+int decode_choose_splits_grouped(int batch, int num_kv_heads, int max_length, int sm_count);
 // Whether a decode launch should take the grouped kernel. mode 0: never; 1: whenever it has the shape
 // (groups of 2 or 4, head dim 64 or 128); 2 (auto): with the shape and at least 1.5 (sequence, KV head)
 // pairs per SM. Measured on the H200 (Mistral-7B: 32 query heads over 8 KV heads, 132 SMs): at batch 32

@@ -169,15 +169,15 @@ function logitsWithBounds(input: DecodeAttentionInput, b: number, h: number): { 
 export function decodeCase(
   seed: number,
   shape: DecodeShape,
-  opts: { withGraph: boolean; numSplits?: number; layout: GraphLayout; nanQuery?: boolean; fullLength?: boolean; pdl?: boolean; grouped?: boolean; groupedHeads?: 2 | 4 },
+  opts: { withGraph: boolean; numSplits?: number; layout: GraphLayout; nanQuery?: boolean; fullLength?: boolean; pdl?: boolean; grouped?: boolean },
 ): CaseReport {
-  const name = `decode b=${shape.batch} h=${shape.numHeads}/${shape.numKvHeads} d=${shape.headDim} cap=${shape.kvCapacity} splits=${opts.numSplits ?? "auto"}${opts.withGraph ? ` graph ${opts.layout}` : ""}${opts.nanQuery ? " nan-query" : ""}${opts.pdl ? " pdl" : ""}${opts.grouped ? " grouped" : ""}${opts.groupedHeads ? ` heads/block ${opts.groupedHeads}` : ""}`;
+  const name = `decode b=${shape.batch} h=${shape.numHeads}/${shape.numKvHeads} d=${shape.headDim} cap=${shape.kvCapacity} splits=${opts.numSplits ?? "auto"}${opts.withGraph ? ` graph ${opts.layout}` : ""}${opts.nanQuery ? " nan-query" : ""}${opts.pdl ? " pdl" : ""}${opts.grouped ? " grouped" : ""}`;
   const input = randomDecodeInput(seed, shape, { withGraph: opts.withGraph, fullLength: opts.fullLength });
   if (opts.nanQuery) input.q[0] = Number.NaN;
   const refInput = { ...input, graph: input.graph ? cloneBatch(input.graph) : undefined };
   const ref = decodeAttentionReference(refInput);
   const cudaInput = { ...input, graph: input.graph ? cloneBatch(input.graph) : undefined };
-  const cuda = decodeAttentionCuda(cudaInput, { numSplits: opts.numSplits, layout: opts.layout, outputBf16: true, pdl: opts.pdl, grouped: opts.grouped, groupedHeads: opts.groupedHeads });
+  const cuda = decodeAttentionCuda(cudaInput, { numSplits: opts.numSplits, layout: opts.layout, outputBf16: true, pdl: opts.pdl, grouped: opts.grouped });
   const out = compareClose(cuda.output, ref.output, TOLERANCES.decodeOutput);
   const lse = compareClose(cuda.lse, ref.lse, TOLERANCES.decodeLse);
   const problems: string[] = [];
@@ -314,17 +314,6 @@ export function allCases(quick: boolean): { name: string; run: () => CaseReport 
   ] as [DecodeShape, number | undefined, boolean, GraphLayout, boolean][]) {
     const s = seed++;
     add(`decode grouped ${JSON.stringify(shape)} splits=${splits}`, () => decodeCase(s, shape, { withGraph: graph, numSplits: splits, layout, pdl, grouped: true }));
-  }
-  // Two blocks per KV head (2 query heads each) of groups of 4: the ticket and partials per head block.
-  for (const [shape, splits, graph, layout] of [
-    [{ batch: 3, numHeads: 8, numKvHeads: 2, headDim: 128, kvCapacity: 300 }, undefined, true, "aos"],
-    [{ batch: 2, numHeads: 4, numKvHeads: 1, headDim: 64, kvCapacity: 1500 }, 5, true, "soa"],
-    ...(quick ? [] : ([[{ batch: 4, numHeads: 32, numKvHeads: 8, headDim: 128, kvCapacity: 2048 }, undefined, false, "aos"]] as const)),
-  ] as [DecodeShape, number | undefined, boolean, GraphLayout][]) {
-    const s = seed++;
-    add(`decode grouped 2 heads/block ${JSON.stringify(shape)} splits=${splits}`, () =>
-      decodeCase(s, shape, { withGraph: graph, numSplits: splits, layout, pdl: true, grouped: true, groupedHeads: 2 }),
-    );
   }
   const s = seed++;
   add("decode nan query", () =>
