@@ -46,7 +46,8 @@ struct DecodeArgs {
                          // each sequence (the engine's RoPE + append), never lengths/starts/other keys.
 };
 
-// Splits: up to one wave of (b, h) blocks fill one wave (7 blocks per SM), beyond that >= 4 waves; at
+// Splits: up to one wave of (b, h) blocks fill one wave (7 blocks per SM, 4 with the graph), beyond that >= 4
+// waves without the graph, 1 split with it; at
 // least 256 keys per split; at most 256 splits.
 // graph: the split count for the variant with the graph write (its own launch bound: 4 blocks per SM).
 int decode_choose_splits(int batch, int num_heads, int max_length, int sm_count, bool graph = false);

@@ -137,7 +137,7 @@ async function evictionBench(
           capacity,
           meanStepMs: ms,
           tokensPerSecond: (B * 1000) / ms,
-          speedupVsFull: full ? full / ms : 1,
+          speedupVsFull: policy === "full" ? 1 : full ? full / ms : null,
           compactionsPerStep: st && before ? (st.compactions - before.compactions) / steps : 0,
           compactionMsPerStep: st && before ? (st.compactionMs - before.compactionMs) / steps : 0,
           walkerLaunches: st && before ? st.walkerLaunches - before.walkerLaunches : 0,
@@ -149,7 +149,7 @@ async function evictionBench(
         };
         rows.push(row);
         say(
-          `evict ${preset}${tag} ctx ${ctx} B ${B} ${policy}: ${ms.toFixed(3)} ms/step, ${(row.tokensPerSecond as number).toFixed(0)} tok/s, x${(row.speedupVsFull as number).toFixed(2)} vs full; compaction ${(row.compactionMsPerStep as number).toFixed(3)} ms/step, walker ${(row.walkerMsPerStep as number).toFixed(3)} ms/step (on its own stream)`,
+          `evict ${preset}${tag} ctx ${ctx} B ${B} ${policy}: ${ms.toFixed(3)} ms/step, ${(row.tokensPerSecond as number).toFixed(0)} tok/s, ${row.speedupVsFull === null ? "full cache does not fit" : `x${(row.speedupVsFull as number).toFixed(2)} vs full`}; compaction ${(row.compactionMsPerStep as number).toFixed(3)} ms/step, walker ${(row.walkerMsPerStep as number).toFixed(3)} ms/step (on its own stream)`,
         );
       }
     } catch (err) {
@@ -400,7 +400,9 @@ async function main(): Promise<void> {
     await promptScoreBenches(addon, { ...status.device }, presets, copyGBs);
     const k = await evictBench(addon as never, { ...status.device });
     writeJsonAtomic(join(outDir, "runtime-evict-kernels.json"), { ...checkMetadata(), gpu: status.device?.name, ...k });
-    for (const context of quick ? [4096] : [4096, 16384]) {
+    // $KVWALK_EVICT_CONTEXTS (e.g. "4096") narrows the contexts
+    const contexts = process.env.KVWALK_EVICT_CONTEXTS ? process.env.KVWALK_EVICT_CONTEXTS.split(",").map(Number) : quick ? [4096] : [4096, 16384];
+    for (const context of contexts) {
       for (const preset of presets) await evictionBench(preset, quick ? [32] : [1, 8, 32], rows, { context });
     }
     const file = join(outDir, "runtime-engine-evict.json");
