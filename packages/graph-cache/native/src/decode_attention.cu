@@ -57,10 +57,11 @@ size_t decode_workspace_bytes(int batch, int num_heads, int head_dim, int num_sp
 
 bool decode_head_dim_supported(int d) { return d == 32 || d == 64 || d == 128 || d == 256; }
 
-template <int D, bool G, int L>
-static cudaError_t launch_typed(const DecodeParams& p, bool pdl, cudaStream_t stream) {
+// One launch of a decode kernel over (splits, y, batch) blocks of kDecodeThreads, as a programmatic
+// dependent launch when asked for and the device has it.
+static cudaError_t launch_decode_kernel(void (*kernel)(DecodeParams), const DecodeParams& p, int grid_y, bool pdl, cudaStream_t stream) {
   cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(p.num_splits, p.num_heads, p.batch);
+  cfg.gridDim = dim3(p.num_splits, grid_y, p.batch);
   cfg.blockDim = dim3(kDecodeThreads);
   cfg.dynamicSmemBytes = 0;
   cfg.stream = stream;
@@ -69,22 +70,17 @@ static cudaError_t launch_typed(const DecodeParams& p, bool pdl, cudaStream_t st
   attr[0].val.programmaticStreamSerializationAllowed = 1;
   cfg.attrs = attr;
   cfg.numAttrs = pdl && device_supports_pdl() ? 1 : 0;
-  return cudaLaunchKernelEx(&cfg, decode_attention_kernel<D, G, L>, p);
+  return cudaLaunchKernelEx(&cfg, kernel, p);
+}
+
+template <int D, bool G, int L>
+static cudaError_t launch_typed(const DecodeParams& p, bool pdl, cudaStream_t stream) {
+  return launch_decode_kernel(decode_attention_kernel<D, G, L>, p, p.num_heads, pdl, stream);
 }
 
 template <int D, int QG, bool G, int L>
 static cudaError_t launch_gqa_typed(const DecodeParams& p, bool pdl, cudaStream_t stream) {
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(p.num_splits, p.num_kv_heads, p.batch);
-  cfg.blockDim = dim3(kDecodeThreads);
-  cfg.dynamicSmemBytes = 0;
-  cfg.stream = stream;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = pdl && device_supports_pdl() ? 1 : 0;
-  return cudaLaunchKernelEx(&cfg, decode_attention_gqa_kernel<D, QG, G, L>, p);
+  return launch_decode_kernel(decode_attention_gqa_kernel<D, QG, G, L>, p, p.num_kv_heads, pdl, stream);
 }
 
 // Grouped launch for D in {64, 128} and groups of 2 or 4 (8 spills: ~0.8 KB per thread at 128
