@@ -73,6 +73,17 @@ export interface GraphCacheAddon extends BaseAddon {
   writeTopK(args: NativeTopKArgs): void;
   compact(args: NativeCompactArgs): void;
   decodeAttention(args: NativeDecodeArgs): { numSplits: number };
+  /** The launch plan of the decode kernels (host heuristics; works without a device). */
+  decodePlan(args: {
+    batch: number;
+    numHeads: number;
+    numKvHeads: number;
+    headDim: number;
+    maxLength: number;
+    writeGraph: 0 | 1;
+    groupedMode: 0 | 1 | 2;
+    smCount: number;
+  }): { grouped: boolean; numSplits: number };
   /** Allocates device-resident synthetic inputs for one benchmark case. */
   benchCreate(kind: BenchKind, opts: Record<string, number>): BenchSessionInfo;
   /** Milliseconds per launch, CUDA events around `launches` back-to-back launches (synchronizes). */

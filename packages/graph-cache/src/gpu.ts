@@ -8,7 +8,7 @@ import {
   validateDecodeAttention,
 } from "./decode-attention.js";
 import { createGraphBatch, type GraphBatch, validateGraphBatch } from "./graph.js";
-import { backendStatus, cudaAddon } from "./loader.js";
+import { backendStatus, compiledAddon, cudaAddon } from "./loader.js";
 import { type TopKRows, validateTopKRows, writeTopKRows } from "./topk.js";
 
 /**
@@ -20,6 +20,46 @@ export type GraphLayout = "aos" | "soa";
 
 export interface CudaOptions {
   layout?: GraphLayout;
+}
+
+/** A decode shape for `decodePlan`. */
+export interface DecodePlanInput {
+  batch: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  /** Longest sequence of the batch (keys). */
+  maxLength: number;
+  /** The variant that writes the graph (its own launch bound and split rule). */
+  writeGraph: boolean;
+  /** The grouped-query kernel: "never", "possible" (whenever the shape allows) or "auto" (the engine's default). */
+  grouped?: "never" | "possible" | "auto";
+  /** Streaming multiprocessors (default 132, an H200). */
+  smCount?: number;
+}
+
+/**
+ * Which decode kernel and how many key splits the launchers (and `@kvwalk/runtime`'s engine) choose
+ * for a shape: the host heuristics of `native/src/decode_attention.cu`, callable without a device
+ * (needs the addon compiled with CUDA). The grouped kernel serves 2 or 4 query heads per block (head
+ * dim 64 or 128); "auto" takes it from 1.5 (sequence, KV head) pairs per SM. Splits: up to one wave of
+ * blocks fill the wave (7 blocks per SM, 4 with the graph, 4 for the grouped kernel); beyond, 4 waves
+ * without the graph and one split with it; at least 256 keys per split.
+ */
+export function decodePlan(input: DecodePlanInput): { grouped: boolean; numSplits: number } {
+  const addon = compiledAddon();
+  if (!addon) throw new BackendUnavailableError("decodePlan", backendStatus().reason ?? "unknown reason");
+  const mode = expectOneOf("grouped", input.grouped ?? "never", ["never", "possible", "auto"] as const);
+  return addon.decodePlan({
+    batch: expectInt("batch", input.batch, 1, 1 << 20),
+    numHeads: expectInt("numHeads", input.numHeads, 1, 4096),
+    numKvHeads: expectInt("numKvHeads", input.numKvHeads, 1, 4096),
+    headDim: expectInt("headDim", input.headDim, 1, 4096),
+    maxLength: expectInt("maxLength", input.maxLength, 1, 1 << 24),
+    writeGraph: input.writeGraph ? 1 : 0,
+    groupedMode: mode === "never" ? 0 : mode === "possible" ? 1 : 2,
+    smCount: expectInt("smCount", input.smCount ?? 132, 1, 100000),
+  });
 }
 
 /** Which implementation a dispatching call uses: "auto" = CUDA when available, else the TypeScript twin. */

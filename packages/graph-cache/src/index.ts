@@ -28,6 +28,8 @@ export {
   type DecodeCudaOptions,
   decodeAttention,
   decodeAttentionCuda,
+  decodePlan,
+  type DecodePlanInput,
   type GraphLayout,
   writeTopKBatch,
   writeTopKRowsCuda,

@@ -10,6 +10,11 @@ export function backendStatus(): BackendStatus {
   return loaded.status;
 }
 
+/** The addon when it was compiled with CUDA, device or not (for host-only calls such as decodePlan). */
+export function compiledAddon(): GraphCacheAddon | undefined {
+  return loaded.status.cudaCompiled ? loaded.addon : undefined;
+}
+
 /** The addon when CUDA is usable, else undefined (callers use the TypeScript twin). */
 export function cudaAddon(): GraphCacheAddon | undefined {
   return loaded.status.backend === "cuda" ? loaded.addon : undefined;

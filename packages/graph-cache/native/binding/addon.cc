@@ -256,6 +256,26 @@ Napi::Value Compact(const Napi::CallbackInfo& info) {
 // decodeAttention({ q, k, v, lengths, out, lse, batch, numHeads, numKvHeads, headDim, kvCapacity, scale,
 //   numSplits (0 = auto), layout, [graphNeighbors, graphWeights, graphCapacity, nodes], [outBf16], [pdl] })
 //   -> { numSplits }
+// The decode launch plan (host heuristics only, no device call): which kernel and how many splits the
+// launchers and the engine choose for a shape. { batch, numHeads, numKvHeads, headDim, maxLength,
+// writeGraph 0/1, groupedMode 0 never / 1 where possible / 2 auto, smCount } -> { grouped, numSplits }.
+Napi::Value DecodePlan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw_arg(env, "args", "an object", info.Length() ? info[0] : env.Undefined());
+  Napi::Object o = info[0].As<Napi::Object>();
+  const int batch = get_int(o, "batch", 1, 1 << 20), heads = get_int(o, "numHeads", 1, 4096), kvh = get_int(o, "numKvHeads", 1, 4096);
+  const int d = get_int(o, "headDim", 1, 4096), len = get_int(o, "maxLength", 1, 1 << 24);
+  const bool graph = get_int(o, "writeGraph", 0, 1) == 1;
+  const int mode = get_int(o, "groupedMode", 0, 2), sms = get_int(o, "smCount", 1, 100000);
+  if (heads % kvh != 0) throw_arg(env, "numHeads", "a multiple of numKvHeads", o.Get("numHeads"));
+  const bool grouped = kvwalk::decode_use_grouped(mode, batch, heads, kvh, d, sms);
+  const int splits = grouped ? kvwalk::decode_choose_splits_grouped(batch, kvh, len, sms) : kvwalk::decode_choose_splits(batch, heads, len, sms, graph);
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("grouped", Napi::Boolean::New(env, grouped));
+  r.Set("numSplits", Napi::Number::New(env, splits));
+  return r;
+}
+
 Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object a = args_object(info);
@@ -559,11 +579,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("writeTopK", Napi::Function::New(env, WriteTopK));
   exports.Set("compact", Napi::Function::New(env, Compact));
   exports.Set("decodeAttention", Napi::Function::New(env, DecodeAttention));
+  exports.Set("decodePlan", Napi::Function::New(env, DecodePlan));
   exports.Set("benchCreate", Napi::Function::New(env, BenchCreate));
   exports.Set("benchRun", Napi::Function::New(env, BenchRun));
   exports.Set("benchDestroy", Napi::Function::New(env, BenchDestroy));
 #else
-  for (const char* name : {"writeTopK", "compact", "decodeAttention", "benchCreate", "benchRun", "benchDestroy"}) {
+  for (const char* name : {"writeTopK", "compact", "decodeAttention", "decodePlan", "benchCreate", "benchRun", "benchDestroy"}) {
     exports.Set(name, Napi::Function::New(env, NotCompiled));
   }
 #endif
