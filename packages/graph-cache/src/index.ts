@@ -9,6 +9,20 @@ export {
   validateDecodeAttention,
 } from "./decode-attention.js";
 export {
+  type Backend,
+  type CudaOptions,
+  compactGraphBatchCuda,
+  compactGraphs,
+  type DecodeCudaOptions,
+  type DecodePlanInput,
+  decodeAttention,
+  decodeAttentionCuda,
+  decodePlan,
+  type GraphLayout,
+  writeTopKBatch,
+  writeTopKRowsCuda,
+} from "./gpu.js";
+export {
   createGraph,
   createGraphBatch,
   GRAPH_TOP_K,
@@ -20,17 +34,3 @@ export {
 } from "./graph.js";
 export { backendStatus } from "./loader.js";
 export { pushTop4, selectTopK, type TopKRows, writeNormalizedTop4, writeTopK, writeTopKRows } from "./topk.js";
-export {
-  type Backend,
-  type CudaOptions,
-  compactGraphBatchCuda,
-  compactGraphs,
-  type DecodeCudaOptions,
-  decodeAttention,
-  decodeAttentionCuda,
-  decodePlan,
-  type DecodePlanInput,
-  type GraphLayout,
-  writeTopKBatch,
-  writeTopKRowsCuda,
-} from "./gpu.js";
