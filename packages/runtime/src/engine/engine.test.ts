@@ -23,6 +23,22 @@ describe("walker defaults", () => {
   });
 });
 
+describe("engine options are checked before the device", () => {
+  const preset = { preset: "llama2-7b" as const };
+  it.each([
+    [{ model: preset, groupedDecode: "sometimes" as never }, /Expected "auto", true or false for groupedDecode but received "sometimes"/],
+    [{ model: preset, gemmSplitK: 9 }, /gemmSplitK/],
+    [{ model: preset, maxBatch: 0 }, /maxBatch/],
+    [{ model: preset, capacity: 1 }, /capacity/],
+    [{ model: preset, gemm: "fast" as never }, /gemm/],
+    [{ model: preset, capacity: 100, eviction: { policy: "lru" as never, budget: 10 } }, /eviction.policy/],
+    [{ model: preset, capacity: 100, eviction: { policy: "walker" as const, budget: 100 } }, /eviction.budget/],
+    [{ model: { preset: "llama-3" as never } }, /preset/],
+  ])("rejects %j naming the parameter", async (opts, message) => {
+    await expect(createEngine(opts)).rejects.toMatchObject({ code: "KVWALK_INVALID_ARGUMENT", message: expect.stringMatching(message) });
+  });
+});
+
 describe("engine without a GPU", () => {
   const status = engineStatus();
   it.skipIf(status.backend === "cuda")("fails with BackendUnavailableError carrying the reason", async () => {

@@ -514,7 +514,7 @@ function expectGroupedDecode(v: unknown): boolean | "auto" {
 }
 
 export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
-  const addon = requireEngineAddon();
+  // Options are checked before the addon is required, so bad input gets its named error on any machine.
   let shape: NativeShape;
   let dir: string | undefined;
   if (typeof opts.model === "string") {
@@ -572,6 +572,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
   }
   o.scorePrompt = opts.scorePrompt ?? (evict !== undefined && evict.name !== "streaming");
   const groupedDecode = o.groupedDecode === "auto" ? 2 : o.groupedDecode ? 1 : 0;
+  const addon = requireEngineAddon();
   const native = new addon.Engine(shape, { ...o, gemm: GEMM_CODE[o.gemm], groupedDecode, evict });
   try {
     let tokenizer: Tokenizer | undefined;
