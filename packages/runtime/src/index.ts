@@ -34,7 +34,7 @@ export {
   validateOptions,
 } from "./policies/policy.js";
 export { RandomPolicy } from "./policies/random.js";
-export { createPolicy, isPageRankPolicy, POLICY_NAMES, type PolicyName } from "./policies/registry.js";
+export { createPolicy, EXPERIMENTAL_POLICY_NAMES, isPageRankPolicy, POLICY_NAMES, type PolicyName } from "./policies/registry.js";
 export { StreamingPolicy } from "./policies/streaming.js";
 export { TovaPolicy } from "./policies/tova.js";
 export { mixSeed, Rng } from "./rng.js";

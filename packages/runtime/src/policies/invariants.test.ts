@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { logitsRowSource, retrospectiveEvict, runPolicy, type SimulationResult, visibleCounts } from "../simulate.js";
 import { syntheticLogits } from "../synthetic.js";
 import type { PolicyOptions } from "./policy.js";
-import { createPolicy, POLICY_NAMES } from "./registry.js";
+import { createPolicy, EXPERIMENTAL_POLICY_NAMES, POLICY_NAMES } from "./registry.js";
 
 // Every registered policy through the same invariants on random attention-like logits.
 const T = 240;
@@ -49,7 +49,7 @@ function checkBudgetAndProtected(name: string, r: SimulationResult, budget: numb
   }
 }
 
-describe.each(POLICY_NAMES.map((n) => [n]))("policy %s: shared invariants", (name) => {
+describe.each([...POLICY_NAMES, ...EXPERIMENTAL_POLICY_NAMES].map((n) => [n]))("policy %s: shared invariants", (name) => {
   it.each([[0.25], [60], [0.5]])("budget %s: never over budget, protected kept, evicted never return", (budget) => {
     const r = runChecked(name, { ...base, budget });
     const B = budget <= 1 ? Math.floor(budget * T) : budget;

@@ -6,6 +6,7 @@ import { PageRankDensePolicy } from "./pagerank-dense.js";
 import { PageRankTop4Policy } from "./pagerank-top4.js";
 import { PageRankUndirectedPolicy } from "./pagerank-undirected.js";
 import { PageRankWalkerPolicy } from "./pagerank-walker.js";
+import { PageRankWalkerH2OPolicy } from "./pagerank-walker-h2o.js";
 import { type EvictionPolicy, type PolicyOptions, validateOptions } from "./policy.js";
 import { RandomPolicy } from "./random.js";
 import { StreamingPolicy } from "./streaming.js";
@@ -25,7 +26,13 @@ export const POLICY_NAMES = [
   "pagerank-undirected",
 ] as const;
 
-export type PolicyName = (typeof POLICY_NAMES)[number];
+/**
+ * Policies that createPolicy builds but the study's default list leaves out: experiments whose
+ * results are reported where they were run (pagerank-walker-h2o: packages/eval/report-hybrid-cpu/).
+ */
+export const EXPERIMENTAL_POLICY_NAMES = ["pagerank-walker-h2o"] as const;
+
+export type PolicyName = (typeof POLICY_NAMES)[number] | (typeof EXPERIMENTAL_POLICY_NAMES)[number];
 
 const FACTORIES: Record<PolicyName, (o: PolicyOptions) => EvictionPolicy> = {
   full: () => new FullPolicy(),
@@ -38,6 +45,7 @@ const FACTORIES: Record<PolicyName, (o: PolicyOptions) => EvictionPolicy> = {
   "pagerank-top4": (o) => new PageRankTop4Policy(o),
   "pagerank-walker": (o) => new PageRankWalkerPolicy(o),
   "pagerank-undirected": (o) => new PageRankUndirectedPolicy(o),
+  "pagerank-walker-h2o": (o) => new PageRankWalkerH2OPolicy(o),
 };
 
 /** True for the PageRank family (policies that refresh every `refreshEvery` steps). */
@@ -51,7 +59,7 @@ export function isPageRankPolicy(name: string): boolean {
  * (layer, KV head) at a time; `begin` resets it for the next.
  */
 export function createPolicy(name: string, options: PolicyOptions): EvictionPolicy {
-  const n = expectOneOf("policy", name, POLICY_NAMES);
+  const n = expectOneOf("policy", name, [...POLICY_NAMES, ...EXPERIMENTAL_POLICY_NAMES]);
   validateOptions(options);
   return FACTORIES[n](options);
 }
