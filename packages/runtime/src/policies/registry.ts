@@ -6,7 +6,7 @@ import { PageRankDensePolicy } from "./pagerank-dense.js";
 import { PageRankTop4Policy } from "./pagerank-top4.js";
 import { PageRankUndirectedPolicy } from "./pagerank-undirected.js";
 import { PageRankWalkerPolicy } from "./pagerank-walker.js";
-import { PageRankWalkerH2OPolicy } from "./pagerank-walker-h2o.js";
+import { PageRankWalkerH2OPolicy, PageRankWalkerH2ORankPolicy } from "./pagerank-walker-h2o.js";
 import { type EvictionPolicy, type PolicyOptions, validateOptions } from "./policy.js";
 import { RandomPolicy } from "./random.js";
 import { StreamingPolicy } from "./streaming.js";
@@ -28,9 +28,9 @@ export const POLICY_NAMES = [
 
 /**
  * Policies that createPolicy builds but the study's default list leaves out: experiments whose
- * results are reported where they were run (pagerank-walker-h2o: packages/eval/report-hybrid-cpu/).
+ * results are reported where they were run (both: packages/eval/report-hybrid-cpu/).
  */
-export const EXPERIMENTAL_POLICY_NAMES = ["pagerank-walker-h2o"] as const;
+export const EXPERIMENTAL_POLICY_NAMES = ["pagerank-walker-h2o", "pagerank-walker-h2o-rank"] as const;
 
 export type PolicyName = (typeof POLICY_NAMES)[number] | (typeof EXPERIMENTAL_POLICY_NAMES)[number];
 
@@ -46,6 +46,7 @@ const FACTORIES: Record<PolicyName, (o: PolicyOptions) => EvictionPolicy> = {
   "pagerank-walker": (o) => new PageRankWalkerPolicy(o),
   "pagerank-undirected": (o) => new PageRankUndirectedPolicy(o),
   "pagerank-walker-h2o": (o) => new PageRankWalkerH2OPolicy(o),
+  "pagerank-walker-h2o-rank": (o) => new PageRankWalkerH2ORankPolicy(o),
 };
 
 /** True for the PageRank family (policies that refresh every `refreshEvery` steps). */
