@@ -300,10 +300,9 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
   uint16_t* out_bf16 = a.Get("outBf16").IsUndefined() ? nullptr : get_array<uint16_t>(a, "outBf16", q_len);
   const bool pdl = a.Get("pdl").IsUndefined() ? false : get_int(a, "pdl", 0, 1) == 1;
   const bool grouped = a.Get("grouped").IsUndefined() ? false : get_int(a, "grouped", 0, 1) == 1;
-  if (grouped && !(num_heads / num_kv_heads == 2 || num_heads / num_kv_heads == 4) ) {
-    throw_arg(env, "grouped", "0 unless numHeads / numKvHeads is 2 or 4 (the grouped kernel's groups)", a.Get("grouped"), true);
+  if (grouped && !kvwalk::decode_grouped_supported(num_heads, num_kv_heads, d)) {
+    throw_arg(env, "grouped", "0 unless numHeads / numKvHeads is 2 or 4 and headDim is 64 or 128 (the grouped kernel's shapes)", a.Get("grouped"), true);
   }
-  if (grouped && d != 64 && d != 128) throw_arg(env, "grouped", "0 unless headDim is 64 or 128", a.Get("grouped"), true);
   int max_len = 0;
   for (int b = 0; b < batch; b++) {
     if (lengths[b] < 1 || lengths[b] > cap) throw_arg(env, "lengths[" + std::to_string(b) + "]", "an integer in [1, kvCapacity]", Napi::Number::New(env, lengths[b]), true);
@@ -420,7 +419,7 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
     const bool grouped = o.Get("grouped").IsUndefined() ? false : get_int(o, "grouped", 0, 1) == 1;
     int splits = get_int(o, "numSplits", 0, 256);
     if (!kvwalk::decode_head_dim_supported(d) || heads % kvh) throw Napi::RangeError::New(env, "unsupported decode bench shape");
-    if (grouped && !((heads / kvh == 2 || heads / kvh == 4) && (d == 64 || d == 128))) throw Napi::RangeError::New(env, "unsupported grouped decode bench shape");
+    if (grouped && !kvwalk::decode_grouped_supported(heads, kvh, d)) throw Napi::RangeError::New(env, "unsupported grouped decode bench shape");
     if (splits == 0) splits = grouped ? kvwalk::decode_choose_splits_grouped(batch, kvh, len, sm_count()) : kvwalk::decode_choose_splits(batch, heads, len, sm_count(), graph);
     const size_t kv = static_cast<size_t>(batch) * kvh * len * d;
     // Enough copies of K/V that the working set is >= 4x the 50 MB L2: every launch streams from HBM.

@@ -7,45 +7,45 @@
 
 namespace kvwalk {
 
-bool decode_use_grouped(int mode, int batch, int num_heads, int num_kv_heads, int head_dim, int sm_count) {
-  if (mode == 0 || num_kv_heads < 1 || num_heads % num_kv_heads != 0) return false;
+bool decode_grouped_supported(int num_heads, int num_kv_heads, int head_dim) {
+  if (num_kv_heads < 1 || num_heads % num_kv_heads != 0) return false;
   const int group = num_heads / num_kv_heads;
-  if ((group != 2 && group != 4) || (head_dim != 64 && head_dim != 128)) return false;
+  return (group == 2 || group == 4) && (head_dim == 64 || head_dim == 128);
+}
+
+bool decode_use_grouped(int mode, int batch, int num_heads, int num_kv_heads, int head_dim, int sm_count) {
+  if (mode == 0 || !decode_grouped_supported(num_heads, num_kv_heads, head_dim)) return false;
   if (mode == 1) return true;
   const long long pairs = static_cast<long long>(batch) * num_kv_heads;
   return 2 * pairs >= 3LL * (sm_count > 0 ? sm_count : 132);
 }
 
-int decode_choose_splits_grouped(int batch, int num_kv_heads, int max_length, int sm_count) {
-  // As decode_choose_splits with one block per (sequence, KV head) and 4 resident blocks per SM (the
-  // grouped kernel's launch bound).
-  const long long blocks = static_cast<long long>(batch) * num_kv_heads;
-  const long long wave = static_cast<long long>(sm_count > 0 ? sm_count : 132) * 4;
+// The split rule of both kernels, for `blocks` (sequence, head) blocks at `per_sm` resident blocks per
+// SM (one wave = per_sm x SMs). A partly filled extra wave costs a whole block time (measured on H200),
+// so: up to one wave of blocks, fill the wave; beyond, split into >= 4 waves, so the partly filled last
+// wave is a small part, or with `one_beyond_wave` not at all. At least 256 keys per split (shorter
+// splits pay the fixed per-block cost and a longer merge), at most 256 splits.
+static int choose_splits(long long blocks, int per_sm, bool one_beyond_wave, int max_length, int sm_count) {
+  const long long wave = static_cast<long long>(sm_count > 0 ? sm_count : 132) * per_sm;
   const long long by_len = (max_length + 255) / 256;
-  long long splits = blocks <= wave ? wave / blocks : (4 * wave + blocks - 1) / blocks;
+  long long splits = blocks <= wave ? wave / blocks : one_beyond_wave ? 1 : (4 * wave + blocks - 1) / blocks;
   if (splits > by_len) splits = by_len;
   if (splits > 256) splits = 256;
   return splits < 1 ? 1 : static_cast<int>(splits);
 }
 
+int decode_choose_splits_grouped(int batch, int num_kv_heads, int max_length, int sm_count) {
+  // One block per (sequence, KV head), 4 resident blocks per SM (the grouped kernel's launch bound).
+  return choose_splits(static_cast<long long>(batch) * num_kv_heads, 4, false, max_length, sm_count);
+}
+
 int decode_choose_splits(int batch, int num_heads, int max_length, int sm_count, bool graph) {
-  // One wave = 7 resident blocks per SM (both variants compile for 7: <= 72 registers x 128 threads;
-  // both get the same grid so the overhead is measured like for like). A partly
-  // filled extra wave costs a whole block time (measured on H200), so: up to one wave of (b, h)
-  // blocks, fill the wave; beyond, split into >= 4 waves. At least 256 keys per split (shorter splits
-  // pay the fixed per-block cost and a longer merge), at most 256 splits.
-  const long long blocks = static_cast<long long>(batch) * num_heads;
-  const long long wave = static_cast<long long>(sm_count > 0 ? sm_count : 132) * (graph ? kDecodeGraphBlocksPerSm : 7);
-  const long long by_len = (max_length + 255) / 256;
-  // Up to one wave: fill it. Beyond: without the graph at least 4 waves, so the partly filled last wave
-  // is a small part; with the graph one split, since every split adds a block's top-4 tracking warm-up
-  // and merges and a longer tail (H200, batch 32 x 896 keys, 32 heads: 116.7 us at 1 split vs 124.3 at
-  // 3; 32 query over 8 KV heads 65.6 vs 88.3; at 4096 keys flat or better: bench/results/
-  // h200-2026-11-30-b/gqa-variants/split-sweep.json).
-  long long splits = blocks <= wave ? wave / blocks : graph ? 1 : (4 * wave + blocks - 1) / blocks;
-  if (splits > by_len) splits = by_len;
-  if (splits > 256) splits = 256;
-  return splits < 1 ? 1 : static_cast<int>(splits);
+  // One block per (sequence, head). Without the graph 7 resident blocks per SM (<= 72 registers x 128
+  // threads); with it 4 (the pipelined loop's launch bound) and one split beyond a wave, since every
+  // split adds a block's top-4 tracking warm-up and merges and a longer tail (H200, batch 32 x 896 keys,
+  // 32 heads: 116.7 us at 1 split vs 124.3 at 3; 32 query over 8 KV heads 65.6 vs 88.3; at 4096 keys flat
+  // or better: bench/results/h200-2026-11-30-b/gqa-variants/split-sweep.json).
+  return choose_splits(static_cast<long long>(batch) * num_heads, graph ? kDecodeGraphBlocksPerSm : 7, graph, max_length, sm_count);
 }
 
 size_t decode_workspace_bytes(int batch, int num_heads, int head_dim, int num_splits) {

@@ -46,13 +46,14 @@ struct DecodeArgs {
                          // each sequence (the engine's RoPE + append), never lengths/starts/other keys.
 };
 
-// Splits: up to one wave of (b, h) blocks fill one wave (7 blocks per SM, 4 with the graph), beyond that >= 4
-// waves without the graph, 1 split with it; at
-// least 256 keys per split; at most 256 splits.
+// Splits: up to one wave of (b, h) blocks fill one wave (7 blocks per SM, 4 with the graph), beyond that
+// >= 4 waves without the graph, 1 split with it; at least 256 keys per split; at most 256 splits.
 // graph: the split count for the variant with the graph write (its own launch bound: 4 blocks per SM).
 int decode_choose_splits(int batch, int num_heads, int max_length, int sm_count, bool graph = false);
 // The split count for the grouped kernel (DecodeArgs::grouped).
 int decode_choose_splits_grouped(int batch, int num_kv_heads, int max_length, int sm_count);
+// Whether the grouped kernel has a shape: groups of 2 or 4 query heads per KV head, head dim 64 or 128.
+bool decode_grouped_supported(int num_heads, int num_kv_heads, int head_dim);
 // Whether a decode launch should take the grouped kernel. mode 0: never; 1: whenever it has the shape
 // (groups of 2 or 4, head dim 64 or 128); 2 (auto): with the shape and at least 1.5 (sequence, KV head)
 // pairs per SM. Measured on the H200 (Mistral-7B: 32 query heads over 8 KV heads, 132 SMs): at batch 32
