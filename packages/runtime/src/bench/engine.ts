@@ -25,6 +25,7 @@ import { evictBench } from "../engine/bench/evict.js";
 import { decodeGemmBytes, gemmBench } from "../engine/bench/gemm.js";
 import { prefillScoreBench } from "../engine/bench/prefill-score.js";
 import { createEngine, type Engine } from "../engine/engine.js";
+import { evictionShape, timeDecodeSteps } from "./evict-steps.js";
 import type { GemmAddon } from "../engine/gpu/gemm-addon-types.js";
 import { engineStatus, requireEngineAddon } from "../engine/loader.js";
 import { kvBytesPerToken, PRESETS, type PresetName, shapeParameters } from "../engine/shapes.js";
@@ -75,22 +76,19 @@ async function evictionBench(
   opts: { policies?: readonly BenchPolicy[]; gemmSplitK?: "auto" | number; streamPriorities?: boolean; groupedDecode?: boolean | "auto"; walker?: { refresh?: number; walkers?: number }; context?: number } = {},
 ): Promise<void> {
   const ctx = opts.context ?? 4096;
-  const budget = Math.floor(0.2 * ctx);
-  const slack = 64;
   const steps = quick ? 64 : 128;
   const results: Record<string, number> = {};
   const tag = `${opts.gemmSplitK === undefined ? "" : ` gemmSplitK ${opts.gemmSplitK}`}${opts.streamPriorities === undefined ? "" : ` streamPriorities ${opts.streamPriorities}`}${opts.groupedDecode === undefined ? "" : ` groupedDecode ${opts.groupedDecode}`}${opts.walker ? ` walker ${JSON.stringify(opts.walker)}` : ""}`;
   for (const policy of opts.policies ?? (["full", "streaming", "h2o", "tova", "walker"] as const)) {
-    let batches = allBatches;
-    const capacity = policy === "full" ? ctx + 64 : budget + slack;
+    const { budget, capacity } = evictionShape(policy, ctx);
     // Batches whose cache fits next to the weights (<= 100 GiB of K/V; Llama-2-7B's full cache at
     // 16k x 32 would need 257 GiB): the others get a row saying so.
-    const fits = (b: number) => b * capacity * kvBytesPerToken(PRESETS[preset]) <= 100 * 2 ** 30;
-    for (const B of batches.filter((b) => !fits(b))) {
-      rows.push({ kind: "evict", preset, context: ctx, batch: B, policy, capacity, error: `does not fit: ${((B * capacity * kvBytesPerToken(PRESETS[preset])) / 2 ** 30).toFixed(0)} GiB of K/V` });
+    const kvGiB = (b: number) => (b * capacity * kvBytesPerToken(PRESETS[preset])) / 2 ** 30;
+    for (const B of allBatches.filter((b) => kvGiB(b) > 100)) {
+      rows.push({ kind: "evict", preset, context: ctx, batch: B, policy, capacity, error: `does not fit: ${kvGiB(B).toFixed(0)} GiB of K/V` });
       say(`evict ${preset}${tag} ctx ${ctx} B ${B} ${policy}: does not fit`);
     }
-    batches = batches.filter(fits);
+    const batches = allBatches.filter((b) => kvGiB(b) <= 100);
     if (batches.length === 0) continue;
     const maxB = Math.max(...batches);
     let e: Engine | undefined;
@@ -109,21 +107,12 @@ async function evictionBench(
       });
       e.native.fillCacheRandom(1);
       for (const B of batches) {
-        const start = (b: number) => (policy === "full" ? ctx : budget + ((b * 37) % slack));
-        for (let b = 0; b < B; b++) e.native.setLength(b, start(b));
-        const tokens = Int32Array.from({ length: B }, (_, b) => (b * 31 + 7) % e!.shape.vocab);
-        const temp = new Float32Array(B);
-        const topP = new Float32Array(B).fill(1);
-        for (let i = 0; i < 4; i++) await e.native.decode(tokens, temp, topP, 0, false);
-        if (policy === "full") for (let b = 0; b < B; b++) e.native.setLength(b, ctx);
-        e.native.evictStats();
-        const before = policy === "full" ? undefined : e.native.evictStats();
-        const t0 = performance.now();
-        for (let i = 0; i < steps; i++) {
-          if (policy === "full" && i % 32 === 0) for (let b = 0; b < B; b++) e.native.setLength(b, ctx);
-          await e.native.decode(tokens, temp, topP, 0, false);
-        }
-        const ms = (performance.now() - t0) / steps;
+        const eng = e;
+        let before: ReturnType<Engine["native"]["evictStats"]> | undefined;
+        const ms = await timeDecodeSteps(eng, policy, ctx, B, steps, () => {
+          eng.native.evictStats();
+          before = policy === "full" ? undefined : eng.native.evictStats();
+        });
         const st = policy === "full" ? undefined : e.native.evictStats();
         results[`${policy}/${B}`] = ms;
         const full = results[`full/${B}`];
@@ -347,11 +336,12 @@ async function main(): Promise<void> {
   }
   if (process.argv.includes("--walker-split")) {
     // Where the walker policy's step time goes beside streaming: the graph write alone (a refresh
-    // interval longer than the run: the fused attention writes the graph, no walker runs), the default
-    // walker (1024 walkers x 20 steps every 32 steps) and a quarter of the walkers.
+    // interval longer than the run: the fused attention writes the graph, no walker runs), then the
+    // walker (20 steps every 32 steps) at 1024 and at 256 walkers per graph. (The recorded run of
+    // h200-2026-11-30-b/engine-walker-split/ labels the 1024 case {}: 1024 was the default then.)
     for (const preset of presets) {
       await evictionBench(preset, [8, 32], rows, { policies: ["streaming"] });
-      for (const walker of [{ refresh: 1 << 20 }, {}, { walkers: 256 }]) await evictionBench(preset, [8, 32], rows, { policies: ["walker"], walker });
+      for (const walker of [{ refresh: 1 << 20 }, { walkers: 1024 }, { walkers: 256 }]) await evictionBench(preset, [8, 32], rows, { policies: ["walker"], walker });
     }
     const file = join(outDir, "runtime-walker-split.json");
     writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, rows });

@@ -9,6 +9,7 @@
  */
 import { createEngine } from "../engine/engine.js";
 import { engineStatus } from "../engine/loader.js";
+import { evictionShape, timeDecodeSteps } from "./evict-steps.js";
 import type { EnginePolicy } from "../engine/engine.js";
 
 const say = (s: string) => process.stdout.write(`${s}\n`);
@@ -22,9 +23,7 @@ async function main(): Promise<void> {
   const policy = (process.argv[2] ?? "streaming") as EnginePolicy;
   const B = Number(process.argv[3] ?? 32);
   const ctx = 4096;
-  const budget = Math.floor(0.2 * ctx);
-  const full = policy === "full";
-  const capacity = full ? ctx + 64 : budget + 64;
+  const { budget, capacity } = evictionShape(policy, ctx);
   const e = await createEngine({
     model: { preset: "llama2-7b" },
     maxBatch: B,
@@ -32,22 +31,13 @@ async function main(): Promise<void> {
     maxPrefillTokens: 256,
     maxLogitRows: B,
     progress: false,
-    eviction: full ? undefined : { policy, budget, refresh: 32 },
+    eviction: policy === "full" ? undefined : { policy, budget, refresh: 32 },
   });
   try {
     e.native.fillCacheRandom(1);
-    for (let b = 0; b < B; b++) e.native.setLength(b, full ? ctx : budget + ((b * 37) % 64));
-    const tokens = Int32Array.from({ length: B }, (_, b) => (b * 31 + 7) % e.shape.vocab);
-    const temp = new Float32Array(B);
-    const topP = new Float32Array(B).fill(1);
-    for (let i = 0; i < 4; i++) await e.native.decode(tokens, temp, topP, 0, false);
     const steps = 64;
-    const t0 = performance.now();
-    for (let i = 0; i < steps; i++) {
-      if (full && i % 32 === 0) for (let b = 0; b < B; b++) e.native.setLength(b, ctx);
-      await e.native.decode(tokens, temp, topP, 0, false);
-    }
-    say(`step-kernels ${policy} B ${B}: ${((performance.now() - t0) / steps).toFixed(3)} ms per step over ${steps} steps`);
+    const ms = await timeDecodeSteps(e, policy, ctx, B, steps);
+    say(`step-kernels ${policy} B ${B}: ${ms.toFixed(3)} ms per step over ${steps} steps`);
   } finally {
     await e.dispose();
   }
