@@ -495,7 +495,6 @@ export class Engine {
   }
 }
 
-/** Creates a GPU engine: loads a checkpoint (or builds random weights of a preset shape) onto the device. */
 /**
  * The default walker count: 5 visits per cache slot (`capacity` slots, `steps` steps per walker),
  * rounded up to a multiple of 32, at least 128. On graphs captured from fixture-lm the rank agreement
@@ -513,6 +512,7 @@ function expectGroupedDecode(v: unknown): boolean | "auto" {
   throw new InvalidArgumentError("groupedDecode", '"auto", true or false', v);
 }
 
+/** Creates a GPU engine: loads a checkpoint (or builds random weights of a preset shape) onto the device. */
 export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
   // Options are checked before the addon is required, so bad input gets its named error on any machine.
   let shape: NativeShape;
