@@ -10,8 +10,12 @@ export class H2OPolicy extends ScoredPolicy {
   readonly name: string = "h2o";
 
   protected update(_t: number, cache: CacheState, probs: Float64Array): void {
-    const tokens = cache.tokens;
-    const s = this.scores;
-    for (let i = 0; i < cache.size; i++) s[tokens[i]] += probs[i];
+    addAttentionMass(this.scores, cache, probs);
   }
+}
+
+/** H2O's score update: each cached key's position in `mass` gains the probability query row `probs` gave it. */
+export function addAttentionMass(mass: Float64Array, cache: CacheState, probs: Float64Array): void {
+  const tokens = cache.tokens;
+  for (let i = 0; i < cache.size; i++) mass[tokens[i]] += probs[i];
 }

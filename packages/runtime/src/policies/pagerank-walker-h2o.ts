@@ -1,5 +1,6 @@
-import type { CacheState } from "./policy.js";
+import { addAttentionMass } from "./h2o.js";
 import { PageRankWalkerPolicy } from "./pagerank-walker.js";
+import type { CacheState } from "./policy.js";
 
 /**
  * `pagerank-walker-h2o` (experimental): the shadow walker's decayed visit counts and H2O's causal
@@ -12,24 +13,15 @@ export class PageRankWalkerH2OPolicy extends PageRankWalkerPolicy {
   override readonly name: string = "pagerank-walker-h2o";
   /** Float64Array [T]: H2O mass by position. */
   private mass = new Float64Array(0);
-  /** Float64Array [T]: the walker's accumulated score by position (as of the last refresh). */
-  private visits = new Float64Array(0);
 
   protected override resetGraph(): void {
     super.resetGraph();
     this.mass = new Float64Array(this.length);
-    this.visits = new Float64Array(this.length);
   }
 
   protected override update(t: number, cache: CacheState, probs: Float64Array): void {
     super.update(t, cache, probs);
-    const tokens = cache.tokens;
-    for (let i = 0; i < cache.size; i++) this.mass[tokens[i]] += probs[i];
-  }
-
-  protected override accumulate(cache: CacheState, counts: ArrayLike<number>, n: number): void {
-    super.accumulate(cache, counts, n);
-    for (let i = 0; i < n; i++) this.visits[cache.tokens[i]] = this.scores[cache.tokens[i]];
+    addAttentionMass(this.mass, cache, probs);
   }
 
   protected override beforeSelect(t: number, cache: CacheState): void {
@@ -43,7 +35,7 @@ export class PageRankWalkerH2OPolicy extends PageRankWalkerPolicy {
   }
 
   private combine(cache: CacheState): void {
-    this.combineScores(cache.tokens, cache.size, this.visits, this.mass, this.scores);
+    this.combineScores(cache.tokens, cache.size, this.acc, this.mass, this.scores);
   }
 
   /** scores = visits / sum(visits) + mass / sum(mass) over the first n tokens (the live ones). */

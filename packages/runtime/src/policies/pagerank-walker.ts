@@ -16,7 +16,8 @@ import { walkerFor } from "./walker-kernel.js";
  */
 export class PageRankWalkerPolicy extends Top4GraphPolicy {
   readonly name: string = "pagerank-walker";
-  private acc = new Float64Array(0);
+  /** Float64Array [T]: decayed visit counts by position (the scores as of the last refresh). */
+  protected acc = new Float64Array(0);
 
   protected override resetGraph(): void {
     super.resetGraph();
