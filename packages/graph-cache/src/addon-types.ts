@@ -50,6 +50,11 @@ export interface NativeDecodeArgs {
   graphWeights?: Float32Array;
   graphCapacity?: number;
   nodes?: Int32Array;
+  /**
+   * With a graph: 0 = fused (the attention kernel tracks the top-4 and writes the node), 1 = deferred (the
+   * attention kernel stores its logits, a selection kernel writes the node; bit-identical at the same split count).
+   */
+  graphWrite?: 0 | 1;
   /** Filled with the output rounded to bf16 (raw bits) when given. */
   outBf16?: Uint16Array;
   /** 1: programmatic dependent launch. */

@@ -20,6 +20,11 @@ describe.skipIf(!compiled)("decode launch plan (H200: 132 SMs)", () => {
     expect(decodePlan({ ...llama, batch: 32, maxLength: 896, writeGraph: true }).numSplits).toBe(1);
     expect(decodePlan({ ...llama, batch: 32, maxLength: 16384, writeGraph: true }).numSplits).toBe(1);
   });
+  it("the deferred graph write takes the baseline kernel's plan", () => {
+    expect(decodePlan({ ...llama, batch: 32, maxLength: 896, writeGraph: true, graphWrite: "deferred" }).numSplits).toBe(4);
+    expect(decodePlan({ ...llama, batch: 8, maxLength: 4096, writeGraph: true, graphWrite: "deferred" }).numSplits).toBe(3);
+    expect(() => decodePlan({ ...llama, batch: 8, maxLength: 4096, writeGraph: true, graphWrite: "later" as never })).toThrow(/graphWrite/);
+  });
   it("keeps at least 256 keys per split", () => {
     expect(decodePlan({ ...llama, batch: 1, maxLength: 300, writeGraph: false }).numSplits).toBe(2);
     expect(decodePlan({ ...llama, batch: 1, maxLength: 1, writeGraph: true }).numSplits).toBe(1);

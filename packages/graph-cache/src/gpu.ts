@@ -22,6 +22,16 @@ export interface CudaOptions {
   layout?: GraphLayout;
 }
 
+/**
+ * Where the decode step's graph nodes are computed. "fused": the attention kernel tracks each query
+ * head's top-4 logits and writes the node in its merge. "deferred": the attention kernel (the baseline
+ * kernel, its launch bound and split rule) stores every logit (4 bytes per key and query head) and the
+ * final log2-sum-exp; a selection kernel then writes the nodes, on the same stream here, on a side
+ * stream in the engine. Nodes are bit-identical at the same split count.
+ */
+export type GraphWrite = "fused" | "deferred";
+const GRAPH_WRITES = ["fused", "deferred"] as const;
+
 /** A decode shape for `decodePlan`. */
 export interface DecodePlanInput {
   batch: number;
@@ -32,6 +42,8 @@ export interface DecodePlanInput {
   maxLength: number;
   /** The variant that writes the graph (its own launch bound and split rule). */
   writeGraph: boolean;
+  /** How the graph is written (with writeGraph): "fused" (default) or "deferred" (the baseline kernel's plan). */
+  graphWrite?: GraphWrite;
   /** The grouped-query kernel: "never", "possible" (whenever the shape allows) or "auto" (the engine's default). */
   grouped?: "never" | "possible" | "auto";
   /** Streaming multiprocessors (default 132, an H200). */
@@ -56,7 +68,7 @@ export function decodePlan(input: DecodePlanInput): { grouped: boolean; numSplit
     numKvHeads: expectInt("numKvHeads", input.numKvHeads, 1, 4096),
     headDim: expectInt("headDim", input.headDim, 1, 4096),
     maxLength: expectInt("maxLength", input.maxLength, 1, 1 << 24),
-    writeGraph: input.writeGraph ? 1 : 0,
+    writeGraph: input.writeGraph && expectOneOf("graphWrite", input.graphWrite ?? "fused", GRAPH_WRITES) === "fused" ? 1 : 0,
     groupedMode: mode === "never" ? 0 : mode === "possible" ? 1 : 2,
     smCount: expectInt("smCount", input.smCount ?? 132, 1, 100000),
   });
@@ -156,6 +168,8 @@ export interface DecodeCudaOptions extends CudaOptions {
    * enough (sequence, KV head) pairs to fill the GPU (H200, 32/8 heads x 4k: batch 32 yes, 1 and 8 no).
    */
   grouped?: boolean;
+  /** With input.graph: how the nodes are written (see GraphWrite); default "fused". */
+  graphWrite?: GraphWrite;
 }
 
 /**
@@ -171,6 +185,7 @@ export function decodeAttentionCuda(
   const addon = requireAddon("decodeAttentionCuda");
   validateDecodeAttention(input, true);
   const numSplits = opts?.numSplits === undefined ? 0 : expectInt("numSplits", opts.numSplits, 1, 256);
+  const deferred = expectOneOf("graphWrite", opts?.graphWrite ?? "fused", GRAPH_WRITES) === "deferred";
   const output = new Float32Array(input.batch * input.numHeads * input.headDim);
   const lse = new Float32Array(input.batch * input.numHeads);
   const outputBf16 = opts?.outputBf16 ? new Uint16Array(output.length) : undefined;
@@ -197,6 +212,7 @@ export function decodeAttentionCuda(
       ...(outputBf16 ? { outBf16: outputBf16 } : {}),
       ...(opts?.pdl ? { pdl: 1 } : {}),
       ...(opts?.grouped ? { grouped: 1 } : {}),
+      ...(deferred ? { graphWrite: 1 } : {}),
     }),
   );
   return { output, lse, numSplits: r.numSplits, ...(outputBf16 ? { outputBf16 } : {}) };

@@ -19,6 +19,7 @@ export {
   decodeAttentionCuda,
   decodePlan,
   type GraphLayout,
+  type GraphWrite,
   writeTopKBatch,
   writeTopKRowsCuda,
 } from "./gpu.js";

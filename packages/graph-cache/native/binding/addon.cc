@@ -254,8 +254,9 @@ Napi::Value Compact(const Napi::CallbackInfo& info) {
 }
 
 // decodeAttention({ q, k, v, lengths, out, lse, batch, numHeads, numKvHeads, headDim, kvCapacity, scale,
-//   numSplits (0 = auto), layout, [graphNeighbors, graphWeights, graphCapacity, nodes], [outBf16], [pdl] })
-//   -> { numSplits }
+//   numSplits (0 = auto), layout, [graphNeighbors, graphWeights, graphCapacity, nodes, graphWrite], [outBf16], [pdl] })
+//   -> { numSplits }. graphWrite: 0 = fused (the top-4 tracked in the attention kernel), 1 = deferred (the
+//   kernel stores its logits, graph_select_kernel writes the nodes; same stream here).
 // The decode launch plan (host heuristics only, no device call): which kernel and how many splits the
 // launchers and the engine choose for a shape. { batch, numHeads, numKvHeads, headDim, maxLength,
 // writeGraph 0/1, groupedMode 0 never / 1 where possible / 2 auto, smCount } -> { grouped, numSplits }.
@@ -309,6 +310,7 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
     max_len = lengths[b] > max_len ? lengths[b] : max_len;
   }
   const bool with_graph = !a.Get("graphNeighbors").IsUndefined();
+  const bool deferred = with_graph && !a.Get("graphWrite").IsUndefined() && get_int(a, "graphWrite", 0, 1) == 1;
   int gcap = 0;
   int32_t* gnb = nullptr;
   float* gw = nullptr;
@@ -327,7 +329,7 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
   }
   if (splits == 0) {
     splits = grouped ? kvwalk::decode_choose_splits_grouped(batch, num_kv_heads, max_len, sm_count())
-                     : kvwalk::decode_choose_splits(batch, num_heads, max_len, sm_count(), with_graph);
+                     : kvwalk::decode_choose_splits(batch, num_heads, max_len, sm_count(), with_graph && !deferred);
   }
   DeviceBuffer d_q(env, q_len * 4, "q"), d_k(env, kv_len * 2, "k"), d_v(env, kv_len * 2, "v"), d_len(env, batch * 4, "lengths"),
       d_out(env, q_len * 4, "out"), d_lse(env, static_cast<size_t>(batch) * num_heads * 4, "lse"),
@@ -368,14 +370,27 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
   da.scale = static_cast<float>(scale);
   da.num_splits = splits;
   da.workspace = d_ws.get<float>();
-  da.graph = with_graph ? d_graph.get() : nullptr;
+  da.graph = with_graph && !deferred ? d_graph.get() : nullptr;
   da.nodes = nodes ? d_nodes.get<int>() : nullptr;
   da.graph_capacity = gcap;
   da.layout = layout;
-  const std::string op = "decode_attention_kernel<" + std::to_string(d) + (with_graph ? std::string(", graph ") + layout_name(layout) : ", no graph") +
-                         ">" + (splits > 1 ? " (split-K, " + std::to_string(splits) + " splits)" : "");
+  DeviceBuffer d_logits, d_lse2;
+  if (deferred) {
+    d_logits = DeviceBuffer(env, static_cast<size_t>(batch) * num_heads * cap * 4, "logits");
+    d_lse2 = DeviceBuffer(env, static_cast<size_t>(batch) * num_heads * 4, "logitsLse2");
+    da.logits = d_logits.get<float>();
+    da.logits_lse2 = d_lse2.get<float>();
+    da.logits_stride = cap;
+  }
+  const std::string op = std::string(grouped ? "decode_attention_gqa_kernel<" : "decode_attention_kernel<") + std::to_string(d) +
+                         (with_graph ? std::string(deferred ? ", logits" : ", graph ") + (deferred ? "" : layout_name(layout)) : ", no graph") + ">" +
+                         (splits > 1 ? " (split-K, " + std::to_string(splits) + " splits)" : "");
   if (d_ws.bytes()) check(env, cudaMemsetAsync(d_ws.get(), 0, d_ws.bytes(), stream(env)), "cudaMemset workspace");
   check(env, kvwalk::launch_decode_attention(da, stream(env)), op);
+  if (deferred) {
+    kvwalk::GraphSelectArgs ga{da.logits, da.logits_lse2, cap, da.lengths, nullptr, da.nodes, batch, num_heads, d_graph.get(), gcap, layout};
+    check(env, kvwalk::launch_graph_select(ga, stream(env)), std::string("graph_select_kernel<") + layout_name(layout) + ">");
+  }
   download(env, out, d_out, q_len * 4, "out");
   download(env, lse, d_lse, d_lse.bytes(), "lse");
   if (out_bf16) download(env, out_bf16, d_out_bf16, q_len * 2, "outBf16");
@@ -391,6 +406,14 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
 struct BenchSession {
   std::deque<DeviceBuffer> buffers;  // deque: references stay valid as buffers are added
   std::function<cudaError_t(cudaStream_t, int)> launch;  // (stream, launch index)
+  std::function<cudaError_t(cudaStream_t)> finish;       // optional: joins side work into the stream before the end event
+  cudaStream_t side = nullptr;                           // optional side stream (deferred graph write), owned
+  std::vector<cudaEvent_t> events;                       // owned
+  ~BenchSession() {
+    if (side) cudaStreamSynchronize(side);
+    for (cudaEvent_t e : events) cudaEventDestroy(e);
+    if (side) cudaStreamDestroy(side);
+  }
   std::string op;
   double bytes = 0;  // bytes one launch must move (the roofline numerator)
   int splits = 0;
@@ -414,7 +437,11 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
   if (kind == "decode") {
     const int batch = get_int(o, "batch", 1, 1 << 12), heads = get_int(o, "numHeads", 1, 1 << 12), kvh = get_int(o, "numKvHeads", 1, heads);
     const int d = get_int(o, "headDim", 32, 256), len = get_int(o, "length", 1, 1 << 22), layout = get_int(o, "layout", 0, 1);
-    const bool graph = get_int(o, "writeGraph", 0, 1) == 1;
+    // writeGraph: 0 none, 1 fused, 2 deferred with the top-4 selection on a side stream (forked after
+    // every launch, joined at the end; a ring of kRing logits buffers), 3 deferred on the same stream.
+    const int graph_mode = get_int(o, "writeGraph", 0, 3);
+    const bool graph = graph_mode == 1;
+    const bool deferred = graph_mode >= 2;
     const bool pdl = o.Get("pdl").IsUndefined() ? false : get_int(o, "pdl", 0, 1) == 1;
     const bool grouped = o.Get("grouped").IsUndefined() ? false : get_int(o, "grouped", 0, 1) == 1;
     int splits = get_int(o, "numSplits", 0, 256);
@@ -442,22 +469,67 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
     DeviceBuffer& wsb = add(env, *s, kvwalk::decode_workspace_bytes(batch, heads, d, splits), "workspace");
     float* ws = wsb.get<float>();
     if (wsb.bytes()) check(env, cudaMemset(ws, 0, wsb.bytes()), "cudaMemset workspace");
-    void* g = graph ? add(env, *s, static_cast<size_t>(batch) * heads * len * 32, "graph").get() : nullptr;
+    void* g = graph || deferred ? add(env, *s, static_cast<size_t>(batch) * heads * len * 32, "graph").get() : nullptr;
     if (g) check(env, cudaMemset(g, 0xff, static_cast<size_t>(batch) * heads * len * 32), "cudaMemset graph");
+    constexpr int kRing = 4;
+    std::vector<float*> logits, lse2;
+    if (deferred) {
+      for (int r = 0; r < kRing; r++) {
+        logits.push_back(add(env, *s, static_cast<size_t>(batch) * heads * len * 4, "logits").get<float>());
+        lse2.push_back(add(env, *s, static_cast<size_t>(batch) * heads * 4, "logits lse2").get<float>());
+      }
+    }
+    if (graph_mode == 2) {
+      check(env, cudaStreamCreateWithFlags(&s->side, cudaStreamNonBlocking), "cudaStreamCreate");
+      for (int r = 0; r < 2 * kRing; r++) {
+        cudaEvent_t e;
+        check(env, cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate");
+        s->events.push_back(e);
+      }
+    }
     kvwalk::DecodeArgs da{};
     da.q = q; da.lengths = lengths; da.out = out; da.lse = lse;
     da.batch = batch; da.num_heads = heads; da.num_kv_heads = kvh; da.head_dim = d; da.kv_capacity = len; da.max_length = len;
     da.scale = 1.f / std::sqrt(static_cast<float>(d)); da.num_splits = splits; da.workspace = ws;
-    da.graph = g; da.nodes = nullptr; da.graph_capacity = len; da.layout = layout; da.pdl = pdl; da.grouped = grouped ? 1 : 0;
-    s->launch = [da, ks, vs](cudaStream_t stream, int i) {
+    da.graph = graph ? g : nullptr; da.nodes = nullptr; da.graph_capacity = len; da.layout = layout; da.pdl = pdl; da.grouped = grouped ? 1 : 0;
+    kvwalk::GraphSelectArgs ga{nullptr, nullptr, len, lengths, nullptr, nullptr, batch, heads, g, len, layout};
+    BenchSession* sp = s.get();
+    s->launch = [da, ga, ks, vs, logits, lse2, graph_mode, sp](cudaStream_t stream, int i) {
       kvwalk::DecodeArgs x = da;
       x.k = ks[i % ks.size()];
       x.v = vs[i % vs.size()];
-      return kvwalk::launch_decode_attention(x, stream);
+      if (graph_mode < 2) return kvwalk::launch_decode_attention(x, stream);
+      const int r = i % kRing;
+      kvwalk::GraphSelectArgs y = ga;
+      x.logits = logits[r];
+      x.logits_lse2 = lse2[r];
+      x.logits_stride = ga.stride;
+      y.logits = logits[r];
+      y.lse2 = lse2[r];
+      if (graph_mode == 3) {
+        cudaError_t e = kvwalk::launch_decode_attention(x, stream);
+        return e != cudaSuccess ? e : kvwalk::launch_graph_select(y, stream);
+      }
+      // Side stream: launch i may overwrite ring slot r only once launch i - kRing's selection is done.
+      cudaEvent_t fork = sp->events[r], done = sp->events[kRing + r];
+      cudaError_t e = i >= kRing ? cudaStreamWaitEvent(stream, done, 0) : cudaSuccess;
+      if (e == cudaSuccess) e = kvwalk::launch_decode_attention(x, stream);
+      if (e == cudaSuccess) e = cudaEventRecord(fork, stream);
+      if (e == cudaSuccess) e = cudaStreamWaitEvent(sp->side, fork, 0);
+      if (e == cudaSuccess) e = kvwalk::launch_graph_select(y, sp->side);
+      if (e == cudaSuccess) e = cudaEventRecord(done, sp->side);
+      return e;
     };
+    if (graph_mode == 2) {
+      s->finish = [sp](cudaStream_t stream) {
+        cudaError_t e = cudaEventRecord(sp->events[0], sp->side);
+        return e != cudaSuccess ? e : cudaStreamWaitEvent(stream, sp->events[0], 0);
+      };
+    }
     s->bytes = static_cast<double>(kv) * 4 + qn * 8;
     s->splits = splits;
-    s->op = std::string(grouped ? "decode_attention_gqa_kernel<" : "decode_attention_kernel<") + std::to_string(d) + (graph ? ", graph>" : ", no graph>") + (pdl ? " (PDL)" : "");
+    s->op = std::string(grouped ? "decode_attention_gqa_kernel<" : "decode_attention_kernel<") + std::to_string(d) +
+            (graph ? ", graph>" : deferred ? ", logits> + graph_select_kernel" : ", no graph>") + (graph_mode == 2 ? " (side stream)" : "") + (pdl ? " (PDL)" : "");
   } else if (kind == "memcpy") {
     const double mib = get_number(o, "mebibytes");
     const size_t bytes = static_cast<size_t>(mib * 1048576.0);
@@ -546,6 +618,7 @@ Napi::Value BenchRun(const Napi::CallbackInfo& info) {
   check(env, cudaEventCreate(&e1), "cudaEventCreate");
   cudaError_t err = cudaEventRecord(e0, st);
   for (int i = 0; i < launches && err == cudaSuccess; i++) err = s.launch(st, i);
+  if (err == cudaSuccess && s.finish) err = s.finish(st);
   if (err == cudaSuccess) err = cudaEventRecord(e1, st);
   if (err == cudaSuccess) err = cudaEventSynchronize(e1);
   float ms = 0.f;

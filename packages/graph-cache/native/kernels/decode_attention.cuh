@@ -49,6 +49,12 @@ struct DecodeParams {
   void* graph;
   const int* nodes;  // [batch] or nullptr: lengths[b] - 1
   int graph_capacity;
+  // Deferred graph write (SPILL only): every visible key's log2 logit at logits[(b * num_heads + h) *
+  // logits_stride + key], the final log2-sum-exp at logits_lse2[b * num_heads + h]; graph_select_kernel
+  // (graph_select.cuh) then picks the top-4 and writes the node, off the decode's critical path.
+  float* logits;
+  float* logits_lse2;
+  int logits_stride;
 };
 
 __device__ __forceinline__ void bf16x8_to_f32(const uint4 raw, float f[8]) {
@@ -63,18 +69,24 @@ __device__ __forceinline__ void bf16x8_to_f32(const uint4 raw, float f[8]) {
 // The graph node a decode step of sequence b writes (nodes[b], else its newest key).
 __device__ __forceinline__ int graph_node_of(const DecodeParams& p, int b) { return p.nodes ? __ldg(p.nodes + b) : __ldg(p.lengths + b) - 1; }
 
-// Writes graph node `node` of (b, h) from the final top-4 (log2 logits) and the final log2-sum-exp.
+// Writes node `node` of graph `g` (graphs of `capacity` nodes, `num_graphs` in all) from a final top-4
+// (log2 logits) and the final log2-sum-exp: p = exp2(logit - lse2), renormalized (normalize_top4).
 template <int LAYOUT>
-__device__ __forceinline__ void write_graph_node(const DecodeParams& p, int b, int h, int node, const Top4& t, float lse2) {
-  if (node < 0 || node >= p.graph_capacity) return;
+__device__ __forceinline__ void write_top4_node(void* graph, int64_t num_graphs, int capacity, int64_t g, int node, const Top4& t, float lse2) {
+  if (node < 0 || node >= capacity) return;
   float pr[kTopK];
 #pragma unroll
   for (int s = 0; s < kTopK; s++) pr[s] = exp2f(t.c[s].v - lse2);
   int4 n;
   float4 w;
   normalize_top4(t, pr, n, w);
-  const int64_t num_nodes = static_cast<int64_t>(p.batch) * p.num_heads * p.graph_capacity;
-  store_node<LAYOUT>(p.graph, num_nodes, (static_cast<int64_t>(b) * p.num_heads + h) * p.graph_capacity + node, n, w);
+  store_node<LAYOUT>(graph, num_graphs * capacity, g * capacity + node, n, w);
+}
+
+// Writes graph node `node` of (b, h) (graph b * num_heads + h).
+template <int LAYOUT>
+__device__ __forceinline__ void write_graph_node(const DecodeParams& p, int b, int h, int node, const Top4& t, float lse2) {
+  write_top4_node<LAYOUT>(p.graph, static_cast<int64_t>(p.batch) * p.num_heads, p.graph_capacity, static_cast<int64_t>(b) * p.num_heads + h, node, t, lse2);
 }
 
 constexpr int kMaxSplits = 256;
@@ -182,6 +194,7 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
     if (p.out_bf16) p.out_bf16[bh * D + d] = __bfloat16_as_ushort(__float2bfloat16_rn(o));
   }
   if (tid == 0) p.lse[bh] = lse2 * kLn2;
+  if (tid == 0 && p.logits_lse2) p.logits_lse2[bh] = lse2;  // the deferred graph write's normalizer
   if (WRITE_GRAPH) {
     Top4 t;
     if (rank_merge) {
@@ -209,10 +222,23 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
   }
 }
 
+// Stores the tile's valid logits (log2 units) of one query head for the deferred graph write: one lane
+// per key (the key group's first), keys j0 + u * stride.
+template <int U>
+__device__ __forceinline__ void spill_logits(float* row, int j0, int stride, int end, const float (&s)[U]) {
+#pragma unroll
+  for (int u = 0; u < U; u++) {
+    const int j = j0 + u * stride;
+    if (j < end) row[j] = s[u];
+  }
+}
+
 // Without the graph: 7 blocks/SM (72 registers); capped at 64 registers (8 blocks) it ran 10 % slower at
 // batch 1 x 4k (H200: 22.4 vs 20.4 us, PDL). With the graph: 4 blocks/SM, for the pipelined tile loop.
-template <int D, bool WRITE_GRAPH, int LAYOUT>
+// SPILL (deferred graph write; WRITE_GRAPH false): the baseline kernel that also stores every logit.
+template <int D, bool WRITE_GRAPH, int LAYOUT, bool SPILL = false>
 __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBlocksPerSm : 7) decode_attention_kernel(const DecodeParams p) {
+  static_assert(!(WRITE_GRAPH && SPILL), "the graph is written either in the kernel or deferred");
   constexpr int TPK = D / 8;                   // threads per key: each owns 8 dims (16 bytes of bf16)
   constexpr int G = kDecodeThreads / TPK;      // key groups per block
   static_assert(D % 8 == 0 && TPK <= 32 && (32 % TPK) == 0, "head dim");
@@ -281,6 +307,7 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
       for (int off = TPK / 2; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
       s[u] = (j0 + u * G < end) ? dot : -INFINITY;
     }
+    if (SPILL && sub == 0) spill_logits(p.logits + (static_cast<size_t>(b) * p.num_heads + h) * p.logits_stride, j0, G, end, s);
     float m_new = m;
 #pragma unroll
     for (int u = 0; u < kDecodeUnroll; u++) m_new = fmaxf(m_new, s[u]);

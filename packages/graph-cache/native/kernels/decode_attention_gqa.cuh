@@ -20,8 +20,10 @@ namespace kvwalk {
 
 constexpr int kGqaUnroll = 2;  // keys per key group and tile (the per-head kernel: 4; registers go to q and acc)
 
-template <int D, int QG, bool WRITE_GRAPH, int LAYOUT>
+// SPILL: the deferred graph write (no top-4 here; every logit stored, as in decode_attention_kernel).
+template <int D, int QG, bool WRITE_GRAPH, int LAYOUT, bool SPILL = false>
 __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel(const DecodeParams p) {
+  static_assert(!(WRITE_GRAPH && SPILL), "the graph is written either in the kernel or deferred");
   constexpr int TPK = D / 8;
   constexpr int G = kDecodeThreads / TPK;
   constexpr int U = kGqaUnroll;
@@ -93,6 +95,10 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
         for (int off = TPK / 2; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
         s[g][u] = valid ? dot : -INFINITY;
       }
+    }
+    if (SPILL && sub == 0) {
+#pragma unroll
+      for (int g = 0; g < QG; g++) spill_logits(p.logits + (static_cast<size_t>(b) * p.num_heads + h0 + g) * p.logits_stride, j0, G, end, s[g]);
     }
     float vf[U][8];
 #pragma unroll

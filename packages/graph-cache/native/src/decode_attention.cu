@@ -3,6 +3,7 @@
 #include "launchers.h"
 #include "decode_attention.cuh"
 #include "decode_attention_gqa.cuh"
+#include "graph_select.cuh"
 #include "kvwalk/pdl.h"
 
 namespace kvwalk {
@@ -73,14 +74,14 @@ static cudaError_t launch_decode_kernel(void (*kernel)(DecodeParams), const Deco
   return cudaLaunchKernelEx(&cfg, kernel, p);
 }
 
-template <int D, bool G, int L>
+template <int D, bool G, int L, bool SPILL = false>
 static cudaError_t launch_typed(const DecodeParams& p, bool pdl, cudaStream_t stream) {
-  return launch_decode_kernel(decode_attention_kernel<D, G, L>, p, p.num_heads, pdl, stream);
+  return launch_decode_kernel(decode_attention_kernel<D, G, L, SPILL>, p, p.num_heads, pdl, stream);
 }
 
-template <int D, int QG, bool G, int L>
+template <int D, int QG, bool G, int L, bool SPILL = false>
 static cudaError_t launch_gqa_typed(const DecodeParams& p, bool pdl, cudaStream_t stream) {
-  return launch_decode_kernel(decode_attention_gqa_kernel<D, QG, G, L>, p, p.num_kv_heads, pdl, stream);
+  return launch_decode_kernel(decode_attention_gqa_kernel<D, QG, G, L, SPILL>, p, p.num_kv_heads, pdl, stream);
 }
 
 // Grouped launch for D in {64, 128} and groups of 2 or 4 (8 spills: ~0.8 KB per thread at 128
@@ -90,6 +91,7 @@ static cudaError_t launch_gqa_dim(const DecodeParams& p, bool graph, int layout,
   const int qg = p.num_heads / p.num_kv_heads;
   auto by_graph = [&](auto qgc) -> cudaError_t {
     constexpr int Q = decltype(qgc)::value;
+    if (p.logits) return launch_gqa_typed<D, Q, false, kLayoutAoS, true>(p, pdl, stream);
     if (!graph) return launch_gqa_typed<D, Q, false, kLayoutAoS>(p, pdl, stream);
     return layout == kLayoutAoS ? launch_gqa_typed<D, Q, true, kLayoutAoS>(p, pdl, stream) : launch_gqa_typed<D, Q, true, kLayoutSoA>(p, pdl, stream);
   };
@@ -102,13 +104,14 @@ static cudaError_t launch_gqa_dim(const DecodeParams& p, bool graph, int layout,
 
 template <int D>
 static cudaError_t launch_dim(const DecodeParams& p, bool graph, int layout, bool pdl, cudaStream_t stream) {
+  if (p.logits) return launch_typed<D, false, kLayoutAoS, true>(p, pdl, stream);
   if (!graph) return launch_typed<D, false, kLayoutAoS>(p, pdl, stream);
   return layout == kLayoutAoS ? launch_typed<D, true, kLayoutAoS>(p, pdl, stream) : launch_typed<D, true, kLayoutSoA>(p, pdl, stream);
 }
 
 cudaError_t launch_decode_attention(const DecodeArgs& a, cudaStream_t stream) {
   if (!decode_head_dim_supported(a.head_dim) || a.num_splits < 1 || a.batch < 1 || a.num_heads < 1 || a.num_kv_heads < 1 ||
-      a.num_heads % a.num_kv_heads != 0) {
+      a.num_heads % a.num_kv_heads != 0 || (a.logits && (a.graph || !a.logits_lse2 || a.logits_stride < a.kv_capacity))) {
     return cudaErrorInvalidValue;
   }
   DecodeParams p{};
@@ -143,6 +146,9 @@ cudaError_t launch_decode_attention(const DecodeArgs& a, cudaStream_t stream) {
   p.graph = a.graph;
   p.nodes = a.nodes;
   p.graph_capacity = a.graph_capacity;
+  p.logits = a.logits;
+  p.logits_lse2 = a.logits_lse2;
+  p.logits_stride = a.logits_stride;
   const bool graph = a.graph != nullptr;
   if (a.grouped) {
     if (a.head_dim == 128) return launch_gqa_dim<128>(p, graph, a.layout, a.pdl, stream);
@@ -155,6 +161,19 @@ cudaError_t launch_decode_attention(const DecodeArgs& a, cudaStream_t stream) {
     case 128: return launch_dim<128>(p, graph, a.layout, a.pdl, stream);
     default: return launch_dim<256>(p, graph, a.layout, a.pdl, stream);
   }
+}
+
+cudaError_t launch_graph_select(const GraphSelectArgs& a, cudaStream_t stream) {
+  if (a.batch < 1 || a.num_heads < 1 || a.stride < 1 || a.graph_capacity < 1 || !a.logits || !a.lse2 || !a.lengths || !a.graph) return cudaErrorInvalidValue;
+  const long long blocks = static_cast<long long>(a.batch) * a.num_heads;
+  if (blocks > 0x7fffffffLL) return cudaErrorInvalidValue;
+  GraphSelectParams p{a.logits, a.lse2, a.stride, a.lengths, a.starts, a.nodes, a.batch, a.num_heads, a.graph, a.graph_capacity};
+  if (a.layout == kLayoutSoA) {
+    graph_select_kernel<kLayoutSoA><<<static_cast<unsigned>(blocks), kSelectThreads, 0, stream>>>(p);
+  } else {
+    graph_select_kernel<kLayoutAoS><<<static_cast<unsigned>(blocks), kSelectThreads, 0, stream>>>(p);
+  }
+  return cudaGetLastError();
 }
 
 }  // namespace kvwalk

@@ -40,6 +40,10 @@ struct DecodeArgs {
   const int* nodes;      // [batch] or nullptr (= lengths[b] - 1)
   int graph_capacity;
   int layout;
+  float* logits = nullptr;       // deferred graph write (graph must be nullptr): every visible key's log2 logit,
+                                 // [batch, num_heads, logits_stride], for launch_graph_select
+  float* logits_lse2 = nullptr;  // [batch, num_heads] the final log2-sum-exp (with logits)
+  int logits_stride = 0;         // >= kv_capacity
   bool pdl;              // programmatic dependent launch (compute capability >= 9.0; ignored below): the
                          // kernel requests its first K/V tile before waiting for the preceding kernel, so
                          // that kernel may only write q, out, lse, the graph and key lengths[b] - 1 of
@@ -62,6 +66,24 @@ bool decode_use_grouped(int mode, int batch, int num_heads, int num_kv_heads, in
 size_t decode_workspace_bytes(int batch, int num_heads, int head_dim, int num_splits);
 bool decode_head_dim_supported(int head_dim);
 cudaError_t launch_decode_attention(const DecodeArgs& args, cudaStream_t stream);
+
+// The deferred graph write's second half (native/kernels/graph_select.cuh): from the logits and
+// log2-sum-exp a decode launch with DecodeArgs::logits stored, the top-4 of each (sequence, query head)
+// into graph node nodes[b] (nullptr: lengths[b] - 1) of graph b * num_heads + h; bit-identical to the
+// fused write at the same split count. May run on another stream, ordered after the decode launch.
+struct GraphSelectArgs {
+  const float* logits;  // [batch, num_heads, stride]
+  const float* lse2;    // [batch, num_heads]
+  int stride;
+  const int* lengths;   // [batch], the decode launch's
+  const int* starts;    // [batch] or nullptr
+  const int* nodes;     // [batch] or nullptr
+  int batch, num_heads;
+  void* graph;
+  int graph_capacity;
+  int layout;
+};
+cudaError_t launch_graph_select(const GraphSelectArgs& args, cudaStream_t stream);
 
 // Benchmark helpers.
 cudaError_t launch_fill_bf16(uint16_t* out, size_t n, uint32_t seed, cudaStream_t stream);

@@ -37,6 +37,8 @@ function nominalBandwidth(name: string): number | undefined {
   return undefined;
 }
 
+const DEFERRED_LABEL: Record<number, string> = { 2: "deferred-side", 3: "deferred-serial" };
+
 interface Case {
   label: string;
   kind: BenchKind;
@@ -70,6 +72,14 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
         });
       }
     }
+    // The deferred graph write (PDL): selection on a side stream (2) or after each launch on the same stream (3).
+    for (const writeGraph of [2, 3]) {
+      cases.push({
+        label: `decode b=${batch} ctx=${length} ${DEFERRED_LABEL[writeGraph]} pdl`,
+        kind: "decode",
+        opts: { batch, numHeads: 32, numKvHeads: 32, headDim: 128, length, writeGraph, layout: 0, numSplits: 0, pdl: 1 },
+      });
+    }
   }
   // Grouped-query attention (Mistral-7B: 32 query heads over 8 KV heads), PDL launches as in the engine.
   const gqaShapes: [number, number][] = [
@@ -78,10 +88,10 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     [32, 4096],
   ];
   for (const [batch, length] of gqaShapes) {
-    for (const writeGraph of [0, 1]) {
+    for (const writeGraph of [0, 1, 2, 3]) {
       for (const grouped of [0, 1]) {
         cases.push({
-          label: `decode gqa b=${batch} ctx=${length} ${writeGraph ? "graph" : "baseline"} pdl${grouped ? " grouped" : ""}`,
+          label: `decode gqa b=${batch} ctx=${length} ${writeGraph >= 2 ? DEFERRED_LABEL[writeGraph] : writeGraph ? "graph" : "baseline"} pdl${grouped ? " grouped" : ""}`,
           kind: "decode",
           opts: { batch, numHeads: 32, numKvHeads: 8, headDim: 128, length, writeGraph, layout: 0, numSplits: 0, pdl: 1, grouped },
         });
@@ -152,6 +162,9 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     const graph = median(`decode b=${batch} ctx=${length} graph`);
     const basePdl = median(`decode b=${batch} ctx=${length} baseline pdl`);
     const graphPdl = median(`decode b=${batch} ctx=${length} graph pdl`);
+    const sidePdl = median(`decode b=${batch} ctx=${length} deferred-side pdl`);
+    const serialPdl = median(`decode b=${batch} ctx=${length} deferred-serial pdl`);
+    const sideInfo = info.get(`decode b=${batch} ctx=${length} deferred-side pdl`)!;
     const i = info.get(`decode b=${batch} ctx=${length} graph`)!;
     const same = median(`memcpy same traffic b=${batch} ctx=${length}`);
     const sameBw = info.get(`memcpy same traffic b=${batch} ctx=${length}`)!.bytes / (same.ms / 1e3);
@@ -185,12 +198,21 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
       graphOverheadPdl: graphPdl.ms / basePdl.ms - 1,
       fractionOfMemcpyBaselinePdl: i.bytes / (basePdl.ms / 1e3) / memcpyBw,
       fractionOfMemcpyGraphPdl: i.bytes / (graphPdl.ms / 1e3) / memcpyBw,
+      // Deferred graph write: the baseline kernel stores its logits; graph_select_kernel writes the nodes
+      // on a side stream (forked after each launch, joined before the end event) or on the same stream.
+      deferredNumSplits: sideInfo.numSplits,
+      msDeferredSidePdl: sidePdl.ms,
+      msDeferredSerialPdl: serialPdl.ms,
+      graphOverheadDeferredSidePdl: sidePdl.ms / basePdl.ms - 1,
+      graphOverheadDeferredSerialPdl: serialPdl.ms / basePdl.ms - 1,
+      fractionOfMemcpyDeferredSidePdl: i.bytes / (sidePdl.ms / 1e3) / memcpyBw,
     };
     say(
       `decode b=${batch} ctx=${length}: baseline ${(base.ms * 1e3).toFixed(1)} us, with graph ${(graph.ms * 1e3).toFixed(1)} us ` +
         `(overhead ${(row.graphOverhead * 100).toFixed(2)} %), ${row.bandwidthGraphTBps.toFixed(2)} TB/s = ${(row.fractionOfMemcpyGraph * 100).toFixed(1)} % of memcpy` +
         `${nominal ? `, ${((row.fractionOfNominalGraph ?? 0) * 100).toFixed(1)} % of nominal` : ""}, ${(row.fractionOfSameSizeMemcpyGraph * 100).toFixed(1)} % of a same-traffic memcpy (${(sameBw / 1e12).toFixed(2)} TB/s) (splits ${i.numSplits})` +
-        `; PDL: baseline ${(basePdl.ms * 1e3).toFixed(1)} us, graph ${(graphPdl.ms * 1e3).toFixed(1)} us (overhead ${(row.graphOverheadPdl * 100).toFixed(2)} %, ${(row.fractionOfMemcpyGraphPdl * 100).toFixed(1)} % of memcpy)`,
+        `; PDL: baseline ${(basePdl.ms * 1e3).toFixed(1)} us, graph ${(graphPdl.ms * 1e3).toFixed(1)} us (overhead ${(row.graphOverheadPdl * 100).toFixed(2)} %, ${(row.fractionOfMemcpyGraphPdl * 100).toFixed(1)} % of memcpy)` +
+        `; deferred: side stream ${(sidePdl.ms * 1e3).toFixed(1)} us (${(row.graphOverheadDeferredSidePdl * 100).toFixed(2)} %, ${(row.fractionOfMemcpyDeferredSidePdl * 100).toFixed(1)} % of memcpy), same stream ${(serialPdl.ms * 1e3).toFixed(1)} us (${(row.graphOverheadDeferredSerialPdl * 100).toFixed(2)} %)`,
     );
     return row;
   });
@@ -202,6 +224,19 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     const gBase = median(`decode gqa b=${batch} ctx=${length} baseline pdl grouped`);
     const gGraph = median(`decode gqa b=${batch} ctx=${length} graph pdl grouped`);
     const gi = info.get(`decode gqa b=${batch} ctx=${length} graph pdl grouped`)!;
+    const deferred = (grouped: boolean) => {
+      const g = grouped ? " grouped" : "";
+      const b0 = grouped ? gBase : base;
+      const side = median(`decode gqa b=${batch} ctx=${length} deferred-side pdl${g}`);
+      const serial = median(`decode gqa b=${batch} ctx=${length} deferred-serial pdl${g}`);
+      return {
+        numSplits: info.get(`decode gqa b=${batch} ctx=${length} deferred-side pdl${g}`)!.numSplits,
+        msSidePdl: side.ms,
+        msSerialPdl: serial.ms,
+        overheadSidePdl: side.ms / b0.ms - 1,
+        overheadSerialPdl: serial.ms / b0.ms - 1,
+      };
+    };
     const row = {
       batch,
       context: length,
@@ -214,6 +249,8 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
       msGraphPdl: graph.ms,
       graphOverheadPdl: graph.ms / base.ms - 1,
       fractionOfMemcpyGraphPdl: i.bytes / (graph.ms / 1e3) / memcpyBw,
+      deferred: deferred(false),
+      groupedDeferred: deferred(true),
       grouped: {
         numSplits: gi.numSplits,
         msBaselinePdl: gBase.ms,
@@ -226,7 +263,9 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
       `decode gqa 32/8 b=${batch} ctx=${length} (PDL): baseline ${(base.ms * 1e3).toFixed(1)} us, graph ${(graph.ms * 1e3).toFixed(1)} us ` +
         `(overhead ${(row.graphOverheadPdl * 100).toFixed(2)} %), ${(row.fractionOfMemcpyGraphPdl * 100).toFixed(1)} % of memcpy (KV bytes once); ` +
         `grouped kernel: baseline ${(gBase.ms * 1e3).toFixed(1)} us, graph ${(gGraph.ms * 1e3).toFixed(1)} us (overhead ${(row.grouped.graphOverheadPdl * 100).toFixed(2)} %, ` +
-        `${(row.grouped.fractionOfMemcpyGraphPdl * 100).toFixed(1)} % of memcpy, splits ${gi.numSplits})`,
+        `${(row.grouped.fractionOfMemcpyGraphPdl * 100).toFixed(1)} % of memcpy, splits ${gi.numSplits}); deferred (side / same stream): ` +
+        `per-head ${(row.deferred.overheadSidePdl * 100).toFixed(2)} / ${(row.deferred.overheadSerialPdl * 100).toFixed(2)} %, ` +
+        `grouped ${(row.groupedDeferred.overheadSidePdl * 100).toFixed(2)} / ${(row.groupedDeferred.overheadSerialPdl * 100).toFixed(2)} %`,
     );
     return row;
   });

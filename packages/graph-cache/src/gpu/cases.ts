@@ -12,7 +12,7 @@ import { compareClose, seededRandom } from "@kvwalk/core/testing";
 import { f32ToBf16, toBf16 } from "../bf16.js";
 import { compactGraphBatch } from "../compact.js";
 import { type DecodeAttentionInput, decodeAttentionReference } from "../decode-attention.js";
-import { compactGraphBatchCuda, decodeAttentionCuda, type GraphLayout, writeTopKRowsCuda } from "../gpu.js";
+import { compactGraphBatchCuda, decodeAttentionCuda, type GraphLayout, type GraphWrite, writeTopKRowsCuda } from "../gpu.js";
 import { createGraphBatch, GRAPH_TOP_K, type GraphBatch } from "../graph.js";
 import { type TopKRows, writeTopKRows } from "../topk.js";
 
@@ -169,15 +169,31 @@ function logitsWithBounds(input: DecodeAttentionInput, b: number, h: number): { 
 export function decodeCase(
   seed: number,
   shape: DecodeShape,
-  opts: { withGraph: boolean; numSplits?: number; layout: GraphLayout; nanQuery?: boolean; fullLength?: boolean; pdl?: boolean; grouped?: boolean },
+  opts: {
+    withGraph: boolean;
+    numSplits?: number;
+    layout: GraphLayout;
+    nanQuery?: boolean;
+    fullLength?: boolean;
+    pdl?: boolean;
+    grouped?: boolean;
+    graphWrite?: GraphWrite;
+  },
 ): CaseReport {
-  const name = `decode b=${shape.batch} h=${shape.numHeads}/${shape.numKvHeads} d=${shape.headDim} cap=${shape.kvCapacity} splits=${opts.numSplits ?? "auto"}${opts.withGraph ? ` graph ${opts.layout}` : ""}${opts.nanQuery ? " nan-query" : ""}${opts.pdl ? " pdl" : ""}${opts.grouped ? " grouped" : ""}`;
+  const name = `decode b=${shape.batch} h=${shape.numHeads}/${shape.numKvHeads} d=${shape.headDim} cap=${shape.kvCapacity} splits=${opts.numSplits ?? "auto"}${opts.withGraph ? ` graph ${opts.layout}` : ""}${opts.graphWrite === "deferred" ? " deferred" : ""}${opts.nanQuery ? " nan-query" : ""}${opts.pdl ? " pdl" : ""}${opts.grouped ? " grouped" : ""}`;
   const input = randomDecodeInput(seed, shape, { withGraph: opts.withGraph, fullLength: opts.fullLength });
   if (opts.nanQuery) input.q[0] = Number.NaN;
   const refInput = { ...input, graph: input.graph ? cloneBatch(input.graph) : undefined };
   const ref = decodeAttentionReference(refInput);
   const cudaInput = { ...input, graph: input.graph ? cloneBatch(input.graph) : undefined };
-  const cuda = decodeAttentionCuda(cudaInput, { numSplits: opts.numSplits, layout: opts.layout, outputBf16: true, pdl: opts.pdl, grouped: opts.grouped });
+  const cuda = decodeAttentionCuda(cudaInput, {
+    numSplits: opts.numSplits,
+    layout: opts.layout,
+    outputBf16: true,
+    pdl: opts.pdl,
+    grouped: opts.grouped,
+    graphWrite: opts.graphWrite,
+  });
   const out = compareClose(cuda.output, ref.output, TOLERANCES.decodeOutput);
   const lse = compareClose(cuda.lse, ref.lse, TOLERANCES.decodeLse);
   const problems: string[] = [];
@@ -241,6 +257,42 @@ export function decodeCase(
       graphNodesTieSwapped: tieNodes,
       graphMaxWeightDiff: maxWeightDiff,
     },
+  };
+}
+
+/**
+ * The deferred graph write against the fused one on the device, same input and split count: output,
+ * lse and every graph entry identical to the bit (same logits, same total order, same log2-sum-exp).
+ */
+export function deferredCase(
+  seed: number,
+  shape: DecodeShape,
+  opts: { numSplits: number; layout: GraphLayout; grouped?: boolean; pdl?: boolean; nanQuery?: boolean },
+): CaseReport {
+  const name = `decode deferred = fused b=${shape.batch} h=${shape.numHeads}/${shape.numKvHeads} d=${shape.headDim} cap=${shape.kvCapacity} splits=${opts.numSplits} ${opts.layout}${opts.grouped ? " grouped" : ""}${opts.pdl ? " pdl" : ""}${opts.nanQuery ? " nan-query" : ""}`;
+  const input = randomDecodeInput(seed, shape, { withGraph: true });
+  if (opts.nanQuery) input.q[0] = Number.NaN;
+  const run = (graphWrite: GraphWrite) => {
+    const x = { ...input, graph: cloneBatch(input.graph!) };
+    const r = decodeAttentionCuda(x, { numSplits: opts.numSplits, layout: opts.layout, grouped: opts.grouped, pdl: opts.pdl, graphWrite });
+    return { ...r, graph: x.graph };
+  };
+  const fused = run("fused");
+  const deferred = run("deferred");
+  const problems: string[] = [];
+  const d = {
+    output: sameBits(fused.output, deferred.output),
+    lse: sameBits(fused.lse, deferred.lse),
+    neighbors: sameInts(fused.graph.neighbors, deferred.graph.neighbors),
+    weights: sameBits(fused.graph.weights, deferred.graph.weights),
+  };
+  for (const [k, v] of Object.entries(d)) if (v > 0) problems.push(`${k}: ${v} entries differ`);
+  if (fused.numSplits !== deferred.numSplits) problems.push(`splits ${fused.numSplits} vs ${deferred.numSplits}`);
+  return {
+    name,
+    ok: problems.length === 0,
+    detail: problems.length ? problems.join("; ") : `ok (bit-identical, splits ${deferred.numSplits})`,
+    metrics: { numSplits: deferred.numSplits, ...Object.fromEntries(Object.entries(d).map(([k, v]) => [`${k}Differing`, v])) },
   };
 }
 
@@ -319,5 +371,36 @@ export function allCases(quick: boolean): { name: string; run: () => CaseReport 
   add("decode nan query", () =>
     decodeCase(s, { batch: 2, numHeads: 2, numKvHeads: 1, headDim: 64, kvCapacity: 700 }, { withGraph: true, numSplits: 3, layout: "aos", nanQuery: true }),
   );
+  // The deferred graph write (logits stored by the baseline kernel, nodes by graph_select_kernel): against
+  // the twin (automatic splits: the baseline kernel's rule), and bit for bit against the fused write.
+  for (const [shape, splits, layout, grouped, pdl] of [
+    [{ batch: 1, numHeads: 1, numKvHeads: 1, headDim: 32, kvCapacity: 1 }, undefined, "aos", false, false],
+    [{ batch: 2, numHeads: 4, numKvHeads: 2, headDim: 64, kvCapacity: 37 }, 7, "soa", false, true],
+    [{ batch: 3, numHeads: 8, numKvHeads: 1, headDim: 256, kvCapacity: 300 }, undefined, "aos", false, false],
+    [{ batch: 3, numHeads: 8, numKvHeads: 2, headDim: 128, kvCapacity: 300 }, undefined, "aos", true, true],
+    [{ batch: 1, numHeads: 4, numKvHeads: 1, headDim: 128, kvCapacity: 9000 }, 33, "aos", true, true],
+    ...(quick
+      ? []
+      : ([
+          [{ batch: 1, numHeads: 32, numKvHeads: 32, headDim: 128, kvCapacity: 4096 }, undefined, "aos", false, true],
+          [{ batch: 4, numHeads: 32, numKvHeads: 8, headDim: 128, kvCapacity: 2048 }, undefined, "aos", true, true],
+          [{ batch: 1, numHeads: 8, numKvHeads: 8, headDim: 128, kvCapacity: 32768 }, undefined, "aos", false, false],
+        ] as const)),
+  ] as [DecodeShape, number | undefined, GraphLayout, boolean, boolean][]) {
+    const s1 = seed++;
+    add(`decode deferred ${JSON.stringify(shape)} splits=${splits}`, () =>
+      decodeCase(s1, shape, { withGraph: true, numSplits: splits, layout, pdl, grouped, graphWrite: "deferred" }),
+    );
+  }
+  for (const [shape, splits, layout, grouped, nanQuery] of [
+    [{ batch: 2, numHeads: 4, numKvHeads: 2, headDim: 64, kvCapacity: 37 }, 3, "aos", false, false],
+    [{ batch: 2, numHeads: 4, numKvHeads: 4, headDim: 128, kvCapacity: 5000 }, 40, "soa", false, false],
+    [{ batch: 2, numHeads: 8, numKvHeads: 2, headDim: 128, kvCapacity: 700 }, 2, "aos", true, false],
+    [{ batch: 2, numHeads: 2, numKvHeads: 1, headDim: 64, kvCapacity: 700 }, 3, "aos", false, true],
+    ...(quick ? [] : ([[{ batch: 8, numHeads: 32, numKvHeads: 32, headDim: 128, kvCapacity: 4096 }, 2, "aos", false, false]] as const)),
+  ] as [DecodeShape, number, GraphLayout, boolean, boolean][]) {
+    const s2 = seed++;
+    add(`decode deferred = fused ${JSON.stringify(shape)} splits=${splits}`, () => deferredCase(s2, shape, { numSplits: splits, layout, grouped, nanQuery, pdl: true }));
+  }
   return cases;
 }

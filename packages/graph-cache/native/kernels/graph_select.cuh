@@ -1,0 +1,78 @@
+// Deferred graph write: the top-4 of each (sequence, query head)'s logits stored by a SPILL decode
+// kernel (decode_attention.cuh), normalized with that kernel's final log2-sum-exp, written as graph
+// node nodes[b] (else lengths[b] - 1) of graph b * num_heads + h. Raw pointers only; no Node includes.
+//
+// Same candidates (the visible keys starts[b] .. lengths[b] - 1, the same float32 log2 logits), same
+// total order (larger logit, then lower key index; NaN and -inf never chosen) and same normalization
+// (write_top4_node) as the fused kernel's in-kernel top-4: the nodes are bit-identical to the fused
+// variant's at the same split count (the split count changes the log2-sum-exp's rounding).
+//
+// Why deferred: at batch 1 the fused top-4 tracking, block merge and node write lengthen a 20 us
+// latency-bound attention launch by ~20 %; stored logits cost 4 bytes per key and query head (0.8 % of
+// Llama-2-7B's K/V bytes, 3 % of Mistral-7B's) and this kernel runs on another stream, beside the GEMMs
+// that follow the attention.
+#pragma once
+#include "decode_attention.cuh"
+
+namespace kvwalk {
+
+constexpr int kSelectThreads = 128;
+constexpr int kSelectUnroll = 4;
+
+struct GraphSelectParams {
+  const float* logits;  // [batch, num_heads, stride] log2 logits (decode SPILL)
+  const float* lse2;    // [batch, num_heads] log2-sum-exp
+  int stride;
+  const int* lengths;   // [batch]
+  const int* starts;    // [batch] or nullptr (0)
+  const int* nodes;     // [batch] or nullptr (lengths[b] - 1)
+  int batch, num_heads;
+  void* graph;
+  int graph_capacity;
+};
+
+// One block per (sequence, head): each thread scans keys start + tid + k * kSelectThreads in increasing
+// order (push_scan keeps the lower index among equal logits), then warp and block merges (exact).
+template <int LAYOUT>
+__global__ void __launch_bounds__(kSelectThreads) graph_select_kernel(const GraphSelectParams p) {
+  const int bh = blockIdx.x;
+  const int b = bh / p.num_heads;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int len = p.lengths[b];
+  const int start = p.starts ? max(p.starts[b], 0) : 0;
+  const float* row = p.logits + static_cast<size_t>(bh) * p.stride;
+  Top4 t;
+  t.init();
+  for (int j0 = start + tid; j0 < len; j0 += kSelectUnroll * kSelectThreads) {
+    float v[kSelectUnroll];
+#pragma unroll
+    for (int u = 0; u < kSelectUnroll; u++) {
+      const int j = j0 + u * kSelectThreads;
+      v[u] = j < len ? __ldcg(row + j) : -INFINITY;
+    }
+#pragma unroll
+    for (int u = 0; u < kSelectUnroll; u++) t.push_scan(v[u], j0 + u * kSelectThreads);
+  }
+  t = warp_top4(t);
+  __shared__ float s_v[kSelectThreads / 32 * kTopK];
+  __shared__ int s_i[kSelectThreads / 32 * kTopK];
+#pragma unroll
+  for (int r = 0; r < kTopK; r++) {
+    if (lane == r) {  // compile-time register index (no local memory)
+      s_v[warp * kTopK + r] = t.c[r].v;
+      s_i[warp * kTopK + r] = t.c[r].i;
+    }
+  }
+  __syncthreads();
+  if (warp != 0) return;
+  Top4 u;
+  u.init();
+  if (lane < kSelectThreads / 32 * kTopK) u.c[0] = Cand{s_v[lane], s_i[lane]};
+  u = warp_top4(u);
+  if (lane == 0) {
+    const int node = p.nodes ? p.nodes[b] : len - 1;
+    write_top4_node<LAYOUT>(p.graph, static_cast<int64_t>(p.batch) * p.num_heads, p.graph_capacity, bh, node, u, __ldcg(p.lse2 + bh));
+  }
+}
+
+}  // namespace kvwalk
