@@ -122,6 +122,13 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
     e->graph_bytes_ = L * B * H * C * kGraphNodeBytes;
     if (!(err = e->alloc(&e->graph_, e->graph_bytes_, "the graph cache")).empty()) return fail(err);
     if (!(err = e->check(cudaMemset(e->graph_, 0xff, e->graph_bytes_), "cudaMemset graph")).empty()) return fail(err);
+    if (o.graph_write == 1) {
+      if (!(err = e->alloc(reinterpret_cast<void**>(&e->logits_spill_), L * B * H * C * 4, "the deferred graph write's logits")).empty()) return fail(err);
+      if (!(err = e->alloc(reinterpret_cast<void**>(&e->logits_lse2_), L * B * H * 4, "the deferred graph write's logits")).empty()) return fail(err);
+      if (!(err = e->check(cudaStreamCreateWithFlags(&e->select_stream_, cudaStreamNonBlocking), "cudaStreamCreate graph select")).empty()) return fail(err);
+      if (!(err = e->check(cudaEventCreateWithFlags(&e->ev_fork_, cudaEventDisableTiming), "cudaEventCreate")).empty()) return fail(err);
+      if (!(err = e->check(cudaEventCreateWithFlags(&e->ev_join_, cudaEventDisableTiming), "cudaEventCreate")).empty()) return fail(err);
+    }
   }
   // eviction state
   const EvictOptions& ev = o.evict;
@@ -296,6 +303,10 @@ Engine::~Engine() {
   if (timeline_base_) cudaEventDestroy(timeline_base_);
   if (ev_step_) cudaEventDestroy(ev_step_);
   if (ev_walk_done_) cudaEventDestroy(ev_walk_done_);
+  if (select_stream_) cudaStreamSynchronize(select_stream_);
+  if (ev_fork_) cudaEventDestroy(ev_fork_);
+  if (ev_join_) cudaEventDestroy(ev_join_);
+  if (select_stream_) cudaStreamDestroy(select_stream_);
   if (host_num_nodes_) cudaFreeHost(host_num_nodes_);
   if (walk_stream_) cudaStreamDestroy(walk_stream_);
   if (gemm_) gemm_context_destroy(gemm_);
@@ -480,6 +491,19 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
   const int split_o = fused ? 1 : split_k_for(T, H * D);
   const int split_down = fused ? 1 : split_k_for(T, I);
   bool h_normed = false;
+  // Deferred graph write: each layer's top-4 selection runs on select_stream_, forked after the layer's
+  // attention; the fork joins back into stream_ after the last layer (also on an early error return, so
+  // a stream capture never ends with the side stream unjoined).
+  const bool deferred = decode && graph_ && select_stream_;
+  bool forked = false;
+  struct Join {
+    Engine* e;
+    bool* forked;
+    ~Join() {
+      if (!*forked) return;
+      if (cudaEventRecord(e->ev_join_, e->select_stream_) == cudaSuccess) cudaStreamWaitEvent(e->stream_, e->ev_join_, 0);
+    }
+  } join{this, &forked};
   for (int l = 0; l < s.layers; l++) {
     bf16_t* kc = kv_ + static_cast<size_t>(l) * 2 * layer_kv;
     bf16_t* vc = kc + layer_kv;
@@ -513,10 +537,17 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
       a.max_length = max_len;
       a.scale = scale;
       a.grouped = decode_use_grouped(opts_.grouped_decode, Bd, H, KVH, D, sm_count_) ? 1 : 0;
-      a.num_splits = a.grouped ? decode_choose_splits_grouped(Bd, KVH, max_len, sm_count_) : decode_choose_splits(Bd, H, max_len, sm_count_, graph_ != nullptr);
+      a.num_splits = a.grouped ? decode_choose_splits_grouped(Bd, KVH, max_len, sm_count_)
+                               : decode_choose_splits(Bd, H, max_len, sm_count_, graph_ != nullptr && !deferred);
       a.workspace = workspace_;
       a.workspace_batch = opts_.max_batch;
-      a.graph = graph_ ? static_cast<char*>(graph_) + static_cast<size_t>(l) * B * H * C * kGraphNodeBytes : nullptr;
+      void* layer_graph = graph_ ? static_cast<char*>(graph_) + static_cast<size_t>(l) * B * H * C * kGraphNodeBytes : nullptr;
+      a.graph = deferred ? nullptr : layer_graph;
+      if (deferred) {
+        a.logits = logits_spill_ + static_cast<size_t>(l) * B * H * C;
+        a.logits_lse2 = logits_lse2_ + static_cast<size_t>(l) * B * H;
+        a.logits_stride = static_cast<int>(C);
+      }
       a.nodes = nullptr;
       a.graph_capacity = static_cast<int>(C);
       a.layout = 0;
@@ -526,6 +557,13 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
       // Unfused steps feed the O projection a bf16 copy written by the attention's merge (no convert kernel).
       a.out_bf16 = fused ? nullptr : h_;
       KV_TRY(launch_decode_attention(a, stream_), "decode attention");
+      if (deferred) {
+        KV_TRY(cudaEventRecord(ev_fork_, stream_), "fork the graph selection");
+        KV_TRY(cudaStreamWaitEvent(select_stream_, ev_fork_, 0), "fork the graph selection");
+        forked = true;
+        GraphSelectArgs ga{a.logits, a.logits_lse2, a.logits_stride, d_len, a.starts, nullptr, Bd, H, layer_graph, static_cast<int>(C), 0};
+        KV_TRY(launch_graph_select(ga, select_stream_), "graph select");
+      }
       if (opts_.evict.policy == EvictPolicy::H2O || opts_.evict.policy == EvictPolicy::Tova) {
         const bool h2o = opts_.evict.policy == EvictPolicy::H2O;
         KV_TRY(launch_attention_mass(q_, kc, lse_, d_len, a.starts, Bd, H, KVH, D, static_cast<int>(C), scale, h2o ? 0 : 1,

@@ -90,6 +90,13 @@ struct EngineOptions {
   // default: both at the default priority). Measured on the H200 (Llama-2-7B, batch 8 / 32): no change
   // in step time, the walker's own time longer (bench/results/h200-2026-11-30-b/).
   bool stream_priorities = false;
+  // How decode steps write the graph cache (graph true): 0 fused (the attention kernel tracks each query
+  // head's top-4 and writes the node), 1 deferred (default; the baseline attention kernel stores its
+  // logits, 4 bytes per key and query head, and graph-cache's graph_select_kernel writes the nodes on a
+  // side stream forked after each layer's attention and joined at the end of the layers). Nodes are
+  // bit-identical at the same split count. Costs a logits buffer of layers x max_batch x heads x
+  // capacity floats (0.8 % of the K/V bytes for Llama-2-7B, 3 % for Mistral-7B).
+  int graph_write = 1;
   EvictOptions evict;
 };
 
@@ -205,6 +212,10 @@ class Engine {
   // cache
   bf16_t* kv_ = nullptr;  // [layers][2][max_batch][KVH][capacity][D]
   void* graph_ = nullptr;  // [layers][max_batch][H][capacity] nodes of 32 bytes
+  float* logits_spill_ = nullptr;  // deferred graph write: [layers][max_batch][H][capacity] log2 logits
+  float* logits_lse2_ = nullptr;   // [layers][max_batch][H] log2-sum-exp
+  cudaStream_t select_stream_ = nullptr;  // deferred graph write: top-4 selection beside the layers
+  cudaEvent_t ev_fork_ = nullptr, ev_join_ = nullptr;
   // activations
   float* x_ = nullptr;
   bf16_t* h_ = nullptr;

@@ -28,6 +28,7 @@ describe("engine options are checked before the device", () => {
   it.each([
     [{ model: preset, groupedDecode: "sometimes" as never }, /Expected "auto", true or false for groupedDecode but received "sometimes"/],
     [{ model: preset, gemmSplitK: 9 }, /gemmSplitK/],
+    [{ model: preset, graphWrite: "later" as never }, /graphWrite/],
     [{ model: preset, maxBatch: 0 }, /maxBatch/],
     [{ model: preset, capacity: 1 }, /capacity/],
     [{ model: preset, gemm: "fast" as never }, /gemm/],

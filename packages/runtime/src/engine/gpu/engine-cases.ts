@@ -115,6 +115,7 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
 
   cases.push(mixedStepCase(dir, ids, V));
   cases.push(regionResetCase(dir, ids, V));
+  cases.push(...graphWriteCases(dir, ids, quick));
   const greedyFile = new URL("./fixture-greedy.json", import.meta.url);
   // quick (compute-sanitizer): the reference, decode, mixed and batch cases only
   if (quick) return cases.concat(batchCases(dir, ids, V, quick), evictionCases(dir, ids, true));
@@ -242,6 +243,70 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
  * where two candidates' scores nearly tie, so NLL is compared in aggregate: |dPPL|/PPL <= 2% and mean
  * |dNLL| <= 0.05 (the full cache alone differs by ~0.008 mean |dNLL|).
  */
+/**
+ * The deferred graph write (the default: logits stored by the attention kernel, nodes written by
+ * graph-cache's selection kernel on a side stream) against the fused one (top-4 in the attention kernel):
+ * 3 sequences, 150 teacher-forced decode steps (12 in quick mode, CUDA graphs only), every graph node of every layer, region and query head
+ * and every logit identical to the bit. Capacity 256 keeps both at one key split (the split count sets
+ * the log2-sum-exp's rounding); with CUDA graphs (the side stream forked and joined inside the capture)
+ * and without; the fixture (32 x 32 heads, per-head kernel) and a tiny GQA checkpoint on the grouped kernel.
+ */
+function graphWriteCases(dir: string, ids: Int32Array, quick: boolean): GpuCase[] {
+  const steps = quick ? 12 : 150;
+  const run = async (model: string, cudaGraphs: boolean, extra: Record<string, unknown>, tokens: Int32Array) => {
+    const out: Record<string, { graph: Int32Array[]; logits: Float32Array[] }> = {};
+    for (const graphWrite of ["fused", "deferred"] as const) {
+      out[graphWrite] = await withEngine({ model, capacity: 256, maxBatch: 3, graph: true, graphWrite, cudaGraphs, ...extra }, async (e) => {
+        const offsets = Int32Array.of(0, 5, 17, 40);
+        await e.native.prefill(Int32Array.of(0, 1, 2), tokens.subarray(0, 40), offsets, false);
+        const logits: Float32Array[] = [];
+        for (let t = 0; t < steps; t++) {
+          const step = Int32Array.of(tokens[40 + t], tokens[(200 + t) % tokens.length], tokens[(300 + t) % tokens.length]);
+          const d = await e.native.decode(step, new Float32Array(3), new Float32Array(3).fill(1), 0, true);
+          logits.push(d.logits as Float32Array);
+        }
+        const graph: Int32Array[] = [];
+        for (let l = 0; l < e.shape.layers; l++) for (let r = 0; r < 3; r++) graph.push(e.native.debugEvictionState(l, r).graph!);
+        return { graph, logits };
+      });
+    }
+    let graphDiff = 0;
+    let logitDiff = 0;
+    let written = 0;
+    const f = out.fused;
+    const d = out.deferred;
+    for (let i = 0; i < f.graph.length; i++) {
+      for (let k = 0; k < f.graph[i].length; k++) if (f.graph[i][k] !== d.graph[i][k]) graphDiff++;
+      for (let k = 0; k < f.graph[i].length; k += 8) if (f.graph[i][k] >= 0) written++;
+    }
+    for (let i = 0; i < f.logits.length; i++) for (let k = 0; k < f.logits[i].length; k++) if (!Object.is(f.logits[i][k], d.logits[i][k])) logitDiff++;
+    return {
+      ok: graphDiff === 0 && logitDiff === 0 && written > 0,
+      graphEntriesDiffering: graphDiff,
+      logitsDiffering: logitDiff,
+      nodesWritten: written,
+      detail: graphDiff || logitDiff ? `${graphDiff} graph entries and ${logitDiff} logits differ` : `identical (${written} nodes)`,
+    };
+  };
+  const cases = (quick ? [true] : [true, false]).map((cudaGraphs) =>
+    guard(`graph write: deferred == fused, fixture, batch 3 x ${steps} steps${cudaGraphs ? " (CUDA graphs)" : " (eager)"}`, () => run(dir, cudaGraphs, {}, ids)),
+  );
+  if (quick) return cases;
+  cases.push(
+    guard("graph write: deferred == fused, tiny GQA 8/2 checkpoint on the grouped kernel (CUDA graphs)", async () => {
+      const tiny = mkdtempSync(join(tmpdir(), "kvwalk-tiny-"));
+      try {
+        writeTinyCheckpoint(tiny, { seed: 11, numLayers: 2, intermediateSize: 192, vocabSize: 300, maxPositions: 512, dtype: "BF16", numHeads: 8, numKvHeads: 2, headDim: 128, hiddenSize: 256 });
+        const tokens = Int32Array.from({ length: 512 }, (_, i) => (i * 37 + 5) % 300);
+        return await run(tiny, true, { groupedDecode: true }, tokens);
+      } finally {
+        rmSync(tiny, { recursive: true, force: true });
+      }
+    }),
+  );
+  return cases;
+}
+
 /**
  * A prefill starts a sequence from clean eviction state: after one H2O sequence has run (and evicted)
  * in region 0, prefilling a new prompt there must give the same logits, bit for bit, as the same
