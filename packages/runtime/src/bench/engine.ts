@@ -73,12 +73,12 @@ async function evictionBench(
   preset: PresetName,
   allBatches: number[],
   rows: Row[],
-  opts: { policies?: readonly BenchPolicy[]; gemmSplitK?: "auto" | number; streamPriorities?: boolean; groupedDecode?: boolean | "auto"; walker?: { refresh?: number; walkers?: number }; context?: number } = {},
+  opts: { policies?: readonly BenchPolicy[]; gemmSplitK?: "auto" | number; streamPriorities?: boolean; groupedDecode?: boolean | "auto"; graphWrite?: "fused" | "deferred"; walker?: { refresh?: number; walkers?: number }; context?: number } = {},
 ): Promise<void> {
   const ctx = opts.context ?? 4096;
   const steps = quick ? 64 : 128;
   const results: Record<string, number> = {};
-  const tag = `${opts.gemmSplitK === undefined ? "" : ` gemmSplitK ${opts.gemmSplitK}`}${opts.streamPriorities === undefined ? "" : ` streamPriorities ${opts.streamPriorities}`}${opts.groupedDecode === undefined ? "" : ` groupedDecode ${opts.groupedDecode}`}${opts.walker ? ` walker ${JSON.stringify(opts.walker)}` : ""}`;
+  const tag = `${opts.gemmSplitK === undefined ? "" : ` gemmSplitK ${opts.gemmSplitK}`}${opts.streamPriorities === undefined ? "" : ` streamPriorities ${opts.streamPriorities}`}${opts.groupedDecode === undefined ? "" : ` groupedDecode ${opts.groupedDecode}`}${opts.graphWrite === undefined ? "" : ` graphWrite ${opts.graphWrite}`}${opts.walker ? ` walker ${JSON.stringify(opts.walker)}` : ""}`;
   for (const policy of opts.policies ?? (["full", "streaming", "h2o", "tova", "walker"] as const)) {
     const { budget, capacity } = evictionShape(policy, ctx);
     // Batches whose cache fits next to the weights (<= 100 GiB of K/V; Llama-2-7B's full cache at
@@ -103,6 +103,7 @@ async function evictionBench(
         gemmSplitK: opts.gemmSplitK,
         streamPriorities: opts.streamPriorities,
         groupedDecode: opts.groupedDecode,
+        graphWrite: opts.graphWrite,
         eviction: policy === "full" ? undefined : { policy, budget, refresh: 32, ...(policy === "walker" ? opts.walker : {}) },
       });
       e.native.fillCacheRandom(1);
@@ -134,6 +135,7 @@ async function evictionBench(
           gemmSplitK: e.stats().gemmSplitK,
           streamPriorities: opts.streamPriorities ?? false,
           groupedDecode: opts.groupedDecode ?? "auto",
+          graphWrite: opts.graphWrite ?? "deferred",
           ...(policy === "walker" && opts.walker ? { walker: opts.walker } : {}),
         };
         rows.push(row);
@@ -344,6 +346,21 @@ async function main(): Promise<void> {
       for (const walker of [{ refresh: 1 << 20 }, { walkers: 1024 }, { walkers: 256 }]) await evictionBench(preset, [8, 32], rows, { policies: ["walker"], walker });
     }
     const file = join(outDir, "runtime-walker-split.json");
+    writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, rows });
+    say(`wrote ${file}`);
+    return;
+  }
+  if (process.argv.includes("--graph-write")) {
+    // The graph write fused in the attention kernel vs deferred (logits stored, nodes written by the
+    // selection kernel on a side stream), beside streaming in the same run: graph write alone (no walker
+    // within the run) and the walker policy, both presets, batch 1 / 8 / 32.
+    for (const preset of presets) {
+      await evictionBench(preset, [1, 8, 32], rows, { policies: ["streaming"] });
+      for (const graphWrite of ["fused", "deferred"] as const) {
+        for (const walker of [{ refresh: 1 << 20 }, {}]) await evictionBench(preset, [1, 8, 32], rows, { policies: ["walker"], walker, graphWrite });
+      }
+    }
+    const file = join(outDir, "runtime-graph-write.json");
     writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, rows });
     say(`wrote ${file}`);
     return;
