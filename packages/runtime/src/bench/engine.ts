@@ -352,13 +352,12 @@ async function main(): Promise<void> {
   }
   if (process.argv.includes("--graph-write")) {
     // The graph write fused in the attention kernel vs deferred (logits stored, nodes written by the
-    // selection kernel on a side stream), beside streaming in the same run: graph write alone (no walker
-    // within the run) and the walker policy, both presets, batch 1 / 8 / 32.
-    for (const preset of presets) {
+    // selection kernel on a side stream): the walker policy beside streaming in the same run, batch 1 / 8 /
+    // 32 ($KVWALK_BENCH_PRESETS, e.g. "mistral-7b", narrows the presets).
+    const only = process.env.KVWALK_BENCH_PRESETS?.split(",") as PresetName[] | undefined;
+    for (const preset of only ?? presets) {
       await evictionBench(preset, [1, 8, 32], rows, { policies: ["streaming"] });
-      for (const graphWrite of ["fused", "deferred"] as const) {
-        for (const walker of [{ refresh: 1 << 20 }, {}]) await evictionBench(preset, [1, 8, 32], rows, { policies: ["walker"], walker, graphWrite });
-      }
+      for (const graphWrite of ["fused", "deferred"] as const) await evictionBench(preset, [1, 8, 32], rows, { policies: ["walker"], graphWrite });
     }
     const file = join(outDir, "runtime-graph-write.json");
     writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, rows });
