@@ -87,8 +87,10 @@ export interface GraphCacheAddon extends BaseAddon {
     maxLength: number;
     writeGraph: 0 | 1;
     groupedMode: 0 | 1 | 2;
+    /** 0 fused (default), 1 deferred, 2 auto (the engine's rule). */
+    graphWriteMode?: 0 | 1 | 2;
     smCount: number;
-  }): { grouped: boolean; numSplits: number };
+  }): { grouped: boolean; deferred: boolean; numSplits: number };
   /** Allocates device-resident synthetic inputs for one benchmark case. */
   benchCreate(kind: BenchKind, opts: Record<string, number>): BenchSessionInfo;
   /** Milliseconds per launch, CUDA events around `launches` back-to-back launches (synchronizes). */

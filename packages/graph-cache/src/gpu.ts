@@ -42,8 +42,12 @@ export interface DecodePlanInput {
   maxLength: number;
   /** The variant that writes the graph (its own launch bound and split rule). */
   writeGraph: boolean;
-  /** How the graph is written (with writeGraph): "fused" (default) or "deferred" (the baseline kernel's plan). */
-  graphWrite?: GraphWrite;
+  /**
+   * How the graph is written (with writeGraph): "fused" (default), "deferred" (the baseline kernel's plan)
+   * or "auto" (the engine's default rule: deferred with the grouped kernel or fewer (sequence, head)
+   * blocks than SMs).
+   */
+  graphWrite?: GraphWrite | "auto";
   /** The grouped-query kernel: "never", "possible" (whenever the shape allows) or "auto" (the engine's default). */
   grouped?: "never" | "possible" | "auto";
   /** Streaming multiprocessors (default 132, an H200). */
@@ -58,7 +62,7 @@ export interface DecodePlanInput {
  * blocks fill the wave (7 blocks per SM, 4 with the graph, 4 for the grouped kernel); beyond, 4 waves
  * without the graph and one split with it; at least 256 keys per split.
  */
-export function decodePlan(input: DecodePlanInput): { grouped: boolean; numSplits: number } {
+export function decodePlan(input: DecodePlanInput): { grouped: boolean; deferred: boolean; numSplits: number } {
   const addon = compiledAddon();
   if (!addon) throw new BackendUnavailableError("decodePlan", backendStatus().reason ?? "unknown reason");
   const mode = expectOneOf("grouped", input.grouped ?? "never", ["never", "possible", "auto"] as const);
@@ -68,7 +72,8 @@ export function decodePlan(input: DecodePlanInput): { grouped: boolean; numSplit
     numKvHeads: expectInt("numKvHeads", input.numKvHeads, 1, 4096),
     headDim: expectInt("headDim", input.headDim, 1, 4096),
     maxLength: expectInt("maxLength", input.maxLength, 1, 1 << 24),
-    writeGraph: input.writeGraph && expectOneOf("graphWrite", input.graphWrite ?? "fused", GRAPH_WRITES) === "fused" ? 1 : 0,
+    writeGraph: input.writeGraph ? 1 : 0,
+    graphWriteMode: ({ fused: 0, deferred: 1, auto: 2 } as const)[expectOneOf("graphWrite", input.graphWrite ?? "fused", [...GRAPH_WRITES, "auto"] as const)],
     groupedMode: mode === "never" ? 0 : mode === "possible" ? 1 : 2,
     smCount: expectInt("smCount", input.smCount ?? 132, 1, 100000),
   });

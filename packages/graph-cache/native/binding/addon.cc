@@ -259,7 +259,8 @@ Napi::Value Compact(const Napi::CallbackInfo& info) {
 //   kernel stores its logits, graph_select_kernel writes the nodes; same stream here).
 // The decode launch plan (host heuristics only, no device call): which kernel and how many splits the
 // launchers and the engine choose for a shape. { batch, numHeads, numKvHeads, headDim, maxLength,
-// writeGraph 0/1, groupedMode 0 never / 1 where possible / 2 auto, smCount } -> { grouped, numSplits }.
+// writeGraph 0/1, groupedMode 0 never / 1 where possible / 2 auto, [graphWriteMode 0 fused / 1 deferred /
+// 2 auto], smCount } -> { grouped, deferred, numSplits }.
 Napi::Value DecodePlan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) throw_arg(env, "args", "an object", info.Length() ? info[0] : env.Undefined());
@@ -268,11 +269,14 @@ Napi::Value DecodePlan(const Napi::CallbackInfo& info) {
   const int d = get_int(o, "headDim", 1, 4096), len = get_int(o, "maxLength", 1, 1 << 24);
   const bool graph = get_int(o, "writeGraph", 0, 1) == 1;
   const int mode = get_int(o, "groupedMode", 0, 2), sms = get_int(o, "smCount", 1, 100000);
+  const int write_mode = o.Get("graphWriteMode").IsUndefined() ? 0 : get_int(o, "graphWriteMode", 0, 2);
   if (heads % kvh != 0) throw_arg(env, "numHeads", "a multiple of numKvHeads", o.Get("numHeads"));
   const bool grouped = kvwalk::decode_use_grouped(mode, batch, heads, kvh, d, sms);
-  const int splits = grouped ? kvwalk::decode_choose_splits_grouped(batch, kvh, len, sms) : kvwalk::decode_choose_splits(batch, heads, len, sms, graph);
+  const bool deferred = graph && kvwalk::decode_defer_graph(write_mode, grouped, batch, heads, sms);
+  const int splits = grouped ? kvwalk::decode_choose_splits_grouped(batch, kvh, len, sms) : kvwalk::decode_choose_splits(batch, heads, len, sms, graph && !deferred);
   Napi::Object r = Napi::Object::New(env);
   r.Set("grouped", Napi::Boolean::New(env, grouped));
+  r.Set("deferred", Napi::Boolean::New(env, deferred));
   r.Set("numSplits", Napi::Number::New(env, splits));
   return r;
 }

@@ -17,7 +17,9 @@
 namespace kvwalk {
 
 constexpr int kSelectThreads = 128;
-constexpr int kSelectUnroll = 4;
+// Loads in flight per thread: 128 x 16 = 2048 logits per round trip (H200, session 7: 4 per thread left
+// the kernel latency-bound, ~14 us for 32 rows of 4096 logits).
+constexpr int kSelectUnroll = 16;
 
 struct GraphSelectParams {
   const float* logits;  // [batch, num_heads, stride] log2 logits (decode SPILL)

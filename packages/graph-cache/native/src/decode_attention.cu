@@ -21,6 +21,11 @@ bool decode_use_grouped(int mode, int batch, int num_heads, int num_kv_heads, in
   return 2 * pairs >= 3LL * (sm_count > 0 ? sm_count : 132);
 }
 
+bool decode_defer_graph(int mode, bool grouped, int batch, int num_heads, int sm_count) {
+  if (mode != 2) return mode == 1;
+  return grouped || static_cast<long long>(batch) * num_heads < (sm_count > 0 ? sm_count : 132);
+}
+
 // The split rule of both kernels, for `blocks` (sequence, head) blocks at `per_sm` resident blocks per
 // SM (one wave = per_sm x SMs). A partly filled extra wave costs a whole block time (measured on H200),
 // so: up to one wave of blocks, fill the wave; beyond, split into >= 4 waves, so the partly filled last

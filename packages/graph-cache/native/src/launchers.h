@@ -63,6 +63,14 @@ bool decode_grouped_supported(int num_heads, int num_kv_heads, int head_dim);
 // pairs per SM. Measured on the H200 (Mistral-7B: 32 query heads over 8 KV heads, 132 SMs): at batch 32
 // (256 pairs) faster with and without the graph write, at batch 8 (64 pairs) and 1 slower.
 bool decode_use_grouped(int mode, int batch, int num_heads, int num_kv_heads, int head_dim, int sm_count);
+// Whether a decode step with the graph write takes the deferred write (DecodeArgs::logits, then
+// launch_graph_select on a side stream). mode 0: never (fused); 1: always; 2 (auto): when the step takes
+// the grouped kernel or has fewer (sequence, query head) blocks than SMs, where the fused top-4 lengthens
+// a latency-bound kernel. Measured on the H200 engine (7B shapes, 20 % budget, overhead of the walker
+// policy over streaming, session 7): Llama-2-7B batch 1 deferred +0.7 % vs fused +1.8 %, batch 8 +5.1 vs
+// +0.2 %, batch 32 +5.7 vs +1.8 %; Mistral-7B batch 1 +0.9 vs +2.2 %, batch 8 +5.3 vs +2.5 %, batch 32
+// (grouped kernel) +8.1 vs +11.5 %.
+bool decode_defer_graph(int mode, bool grouped, int batch, int num_heads, int sm_count);
 size_t decode_workspace_bytes(int batch, int num_heads, int head_dim, int num_splits);
 bool decode_head_dim_supported(int head_dim);
 cudaError_t launch_decode_attention(const DecodeArgs& args, cudaStream_t stream);

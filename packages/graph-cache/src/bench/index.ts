@@ -48,7 +48,10 @@ interface Case {
 async function benchCuda(addon: GraphCacheAddon): Promise<void> {
   const device = backendStatus().device!;
   const nominal = nominalBandwidth(device.name);
-  const decodeShapes: [number, number][] = [
+  // $KVWALK_BENCH_ONLY=decode: the decode rows of batch 1 x 4k and the GQA rows only (no split sweep,
+  // layout probe, compaction or writer): a short run for kernel iterations.
+  const decodeOnly = process.env.KVWALK_BENCH_ONLY === "decode";
+  const allDecodeShapes: [number, number][] = [
     [1, 4096],
     [1, 16384],
     [1, 32768],
@@ -57,6 +60,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     [32, 4096],
     [32, 16384],
   ];
+  const decodeShapes = decodeOnly ? allDecodeShapes.slice(0, 1) : allDecodeShapes;
   const cases: Case[] = [{ label: "memcpy D2D 1 GiB", kind: "memcpy", opts: { mebibytes: 1024 } }];
   for (const [batch, length] of decodeShapes) {
     // The same traffic as a device-to-device copy (K+V bytes = read + write of half of them): the
@@ -85,6 +89,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
   const gqaShapes: [number, number][] = [
     [1, 4096],
     [8, 4096],
+    [32, 896], // the engine's 20 % budget cache (819 + 64 slots)
     [32, 4096],
   ];
   for (const [batch, length] of gqaShapes) {
@@ -98,7 +103,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
       }
     }
   }
-  for (const [batch, length] of [
+  for (const [batch, length] of decodeOnly ? [] : [
     [1, 4096],
     [8, 16384],
   ]) {
@@ -110,11 +115,11 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
   }
   // Split-K sweep (baseline kernel) to check the automatic split choice.
   const sweep: [number, number, number][] = [];
-  for (const [batch, length, splitList] of [
+  for (const [batch, length, splitList] of (decodeOnly ? [] : [
     [1, 4096, [8, 16, 32]],
     [1, 32768, [16, 28, 56]],
     [32, 4096, [1, 2, 4, 8]],
-  ] as [number, number, number[]][]) {
+  ]) as [number, number, number[]][]) {
     for (const numSplits of splitList) {
       sweep.push([batch, length, numSplits]);
       cases.push({
@@ -124,7 +129,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
       });
     }
   }
-  for (const layout of [0, 1]) {
+  for (const layout of decodeOnly ? [] : [0, 1]) {
     const l = layout ? "soa" : "aos";
     cases.push({ label: `gather ${l} 1024x4096 1024w x 20 steps`, kind: "gather", opts: { numGraphs: 1024, capacity: 4096, layout, walkers: 1024, steps: 20 } });
     cases.push({ label: `compact ${l} 1024x4096`, kind: "compact", opts: { numGraphs: 1024, capacity: 4096, layout } });
@@ -274,7 +279,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     const mb = median(b);
     return { aosMs: ma.ms, soaMs: mb.ms, soaOverAos: mb.ms / ma.ms };
   };
-  const layout = {
+  const layout = decodeOnly ? {} : {
     gatherWalk: pair("gather aos 1024x4096 1024w x 20 steps", "gather soa 1024x4096 1024w x 20 steps"),
     compaction: pair("compact aos 1024x4096", "compact soa 1024x4096"),
     topkWriter: pair("topk aos 1024 rows x 4096", "topk soa 1024 rows x 4096"),
@@ -290,12 +295,12 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
   for (const [k, v] of Object.entries(layout)) {
     say(`layout ${k}: AoS ${(v.aosMs * 1e3).toFixed(1)} us, SoA ${(v.soaMs * 1e3).toFixed(1)} us (SoA/AoS ${v.soaOverAos.toFixed(3)})`);
   }
-  const compactBytes = info.get("compact aos 1024x4096")!.bytes;
+  const compactBytes = decodeOnly ? 0 : info.get("compact aos 1024x4096")!.bytes;
   const tasks = bench.tasks.map((t) => {
     const r = t.result as { latency?: { p50: number; rme: number; min: number; max: number; samplesCount?: number } };
     return { name: t.name, ...info.get(t.name), medianMs: r.latency?.p50, rmePct: r.latency?.rme, minMs: r.latency?.min, maxMs: r.latency?.max };
   });
-  const path = join(outDir, "graph-cache-bench.json");
+  const path = join(outDir, decodeOnly ? "graph-cache-bench-decode.json" : "graph-cache-bench.json");
   writeJsonAtomic(path, {
     ...checkMetadata(),
     gpu: device.name,
@@ -308,8 +313,12 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     gqa,
     splitSweep,
     layout,
-    compaction7B: { ms: median("compact aos 1024x4096").ms, bandwidthTBps: compactBytes / (median("compact aos 1024x4096").ms / 1e3) / 1e12 },
-    topkWriter7B: { ms: median("topk aos 1024 rows x 4096").ms },
+    ...(decodeOnly
+      ? { only: "decode" }
+      : {
+          compaction7B: { ms: median("compact aos 1024x4096").ms, bandwidthTBps: compactBytes / (median("compact aos 1024x4096").ms / 1e3) / 1e12 },
+          topkWriter7B: { ms: median("topk aos 1024 rows x 4096").ms },
+        }),
     tasks,
   });
   say(`wrote ${path}`);

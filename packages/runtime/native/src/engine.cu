@@ -122,7 +122,7 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
     e->graph_bytes_ = L * B * H * C * kGraphNodeBytes;
     if (!(err = e->alloc(&e->graph_, e->graph_bytes_, "the graph cache")).empty()) return fail(err);
     if (!(err = e->check(cudaMemset(e->graph_, 0xff, e->graph_bytes_), "cudaMemset graph")).empty()) return fail(err);
-    if (o.graph_write == 1) {
+    if (o.graph_write != 0) {
       if (!(err = e->alloc(reinterpret_cast<void**>(&e->logits_spill_), L * B * H * C * 4, "the deferred graph write's logits")).empty()) return fail(err);
       if (!(err = e->alloc(reinterpret_cast<void**>(&e->logits_lse2_), L * B * H * 4, "the deferred graph write's logits")).empty()) return fail(err);
       if (!(err = e->check(cudaStreamCreateWithFlags(&e->select_stream_, cudaStreamNonBlocking), "cudaStreamCreate graph select")).empty()) return fail(err);
@@ -494,7 +494,8 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
   // Deferred graph write: each layer's top-4 selection runs on select_stream_, forked after the layer's
   // attention; the fork joins back into stream_ after the last layer (also on an early error return, so
   // a stream capture never ends with the side stream unjoined).
-  const bool deferred = decode && graph_ && select_stream_;
+  const bool use_grouped = decode && decode_use_grouped(opts_.grouped_decode, Bd, H, KVH, D, sm_count_);
+  const bool deferred = decode && graph_ && select_stream_ && decode_defer_graph(opts_.graph_write, use_grouped, Bd, H, sm_count_);
   bool forked = false;
   struct Join {
     Engine* e;
@@ -536,7 +537,7 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
       a.kv_capacity = static_cast<int>(C);
       a.max_length = max_len;
       a.scale = scale;
-      a.grouped = decode_use_grouped(opts_.grouped_decode, Bd, H, KVH, D, sm_count_) ? 1 : 0;
+      a.grouped = use_grouped ? 1 : 0;
       a.num_splits = a.grouped ? decode_choose_splits_grouped(Bd, KVH, max_len, sm_count_)
                                : decode_choose_splits(Bd, H, max_len, sm_count_, graph_ != nullptr && !deferred);
       a.workspace = workspace_;

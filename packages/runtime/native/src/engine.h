@@ -91,12 +91,14 @@ struct EngineOptions {
   // in step time, the walker's own time longer (bench/results/h200-2026-11-30-b/).
   bool stream_priorities = false;
   // How decode steps write the graph cache (graph true): 0 fused (the attention kernel tracks each query
-  // head's top-4 and writes the node), 1 deferred (default; the baseline attention kernel stores its
-  // logits, 4 bytes per key and query head, and graph-cache's graph_select_kernel writes the nodes on a
-  // side stream forked after each layer's attention and joined at the end of the layers). Nodes are
-  // bit-identical at the same split count. Costs a logits buffer of layers x max_batch x heads x
-  // capacity floats (0.8 % of the K/V bytes for Llama-2-7B, 3 % for Mistral-7B).
-  int graph_write = 1;
+  // head's top-4 and writes the node), 1 deferred (the baseline attention kernel stores its logits, 4
+  // bytes per key and query head, and graph-cache's graph_select_kernel writes the nodes on a side stream
+  // forked after each layer's attention and joined after the last layer), 2 auto (default): deferred when
+  // the step takes the grouped kernel or has fewer (sequence, query head) blocks than SMs
+  // (graph-cache's decode_defer_graph, with the measurements behind it). Nodes are bit-identical at the
+  // same split count. Modes 1 and 2 allocate a logits buffer of layers x max_batch x heads x capacity
+  // floats (0.8 % of the K/V bytes for Llama-2-7B, 3 % for Mistral-7B).
+  int graph_write = 2;
   EvictOptions evict;
 };
 

@@ -73,7 +73,7 @@ async function evictionBench(
   preset: PresetName,
   allBatches: number[],
   rows: Row[],
-  opts: { policies?: readonly BenchPolicy[]; gemmSplitK?: "auto" | number; streamPriorities?: boolean; groupedDecode?: boolean | "auto"; graphWrite?: "fused" | "deferred"; walker?: { refresh?: number; walkers?: number }; context?: number } = {},
+  opts: { policies?: readonly BenchPolicy[]; gemmSplitK?: "auto" | number; streamPriorities?: boolean; groupedDecode?: boolean | "auto"; graphWrite?: "fused" | "deferred" | "auto"; walker?: { refresh?: number; walkers?: number }; context?: number } = {},
 ): Promise<void> {
   const ctx = opts.context ?? 4096;
   const steps = quick ? 64 : 128;
@@ -135,7 +135,7 @@ async function evictionBench(
           gemmSplitK: e.stats().gemmSplitK,
           streamPriorities: opts.streamPriorities ?? false,
           groupedDecode: opts.groupedDecode ?? "auto",
-          graphWrite: opts.graphWrite ?? "deferred",
+          graphWrite: opts.graphWrite ?? "auto",
           ...(policy === "walker" && opts.walker ? { walker: opts.walker } : {}),
         };
         rows.push(row);
@@ -357,7 +357,7 @@ async function main(): Promise<void> {
     const only = process.env.KVWALK_BENCH_PRESETS?.split(",") as PresetName[] | undefined;
     for (const preset of only ?? presets) {
       await evictionBench(preset, [1, 8, 32], rows, { policies: ["streaming"] });
-      for (const graphWrite of ["fused", "deferred"] as const) await evictionBench(preset, [1, 8, 32], rows, { policies: ["walker"], graphWrite });
+      for (const graphWrite of ["fused", "deferred", "auto"] as const) await evictionBench(preset, [1, 8, 32], rows, { policies: ["walker"], graphWrite });
     }
     const file = join(outDir, "runtime-graph-write.json");
     writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, rows });

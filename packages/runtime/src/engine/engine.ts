@@ -81,13 +81,15 @@ export interface CreateEngineOptions {
    */
   groupedDecode?: boolean | "auto";
   /**
-   * How decode steps write the graph cache (with `graph`): "deferred" (default) = the attention kernel
-   * (the baseline kernel, without top-4 tracking) stores its logits and graph-cache's selection kernel
-   * writes each layer's nodes on a side stream, beside the following GEMMs; "fused" = the attention
-   * kernel tracks the top-4 and writes the nodes itself. Same nodes (bit-identical at the same split
-   * count). Deferred needs a logits buffer of layers x maxBatch x heads x capacity floats.
+   * How decode steps write the graph cache (with `graph`). "fused": the attention kernel tracks each
+   * query head's top-4 and writes the nodes. "deferred": the attention kernel (the baseline kernel)
+   * stores its logits and graph-cache's selection kernel writes each layer's nodes on a side stream,
+   * beside the following GEMMs. "auto" (default): deferred where it measured faster on the H200 (steps
+   * on the grouped-query kernel, or with fewer (sequence, head) pairs than SMs, e.g. batch 1), fused
+   * elsewhere. Same nodes (bit-identical at the same split count). Deferred and auto need a logits
+   * buffer of layers x maxBatch x heads x capacity floats.
    */
-  graphWrite?: "fused" | "deferred";
+  graphWrite?: "fused" | "deferred" | "auto";
   /**
    * Stream priorities: decode steps run on a stream of the device's highest priority and the walker on
    * one of the lowest, so the walker's blocks would fill what the decode step leaves instead of competing
@@ -548,7 +550,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
     gemmSplitK: opts.gemmSplitK === undefined || opts.gemmSplitK === "auto" ? -1 : expectInt("gemmSplitK", opts.gemmSplitK, 0, 8),
     streamPriorities: opts.streamPriorities ?? false,
     groupedDecode: expectGroupedDecode(opts.groupedDecode),
-    graphWrite: expectOneOf("graphWrite", opts.graphWrite ?? "deferred", ["fused", "deferred"] as const),
+    graphWrite: expectOneOf("graphWrite", opts.graphWrite ?? "auto", ["fused", "deferred", "auto"] as const),
     graph: opts.graph ?? false,
     profile: opts.profile ?? false,
     cudaGraphs: opts.cudaGraphs ?? true,
@@ -582,7 +584,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
   o.scorePrompt = opts.scorePrompt ?? (evict !== undefined && evict.name !== "streaming");
   const groupedDecode = o.groupedDecode === "auto" ? 2 : o.groupedDecode ? 1 : 0;
   const addon = requireEngineAddon();
-  const native = new addon.Engine(shape, { ...o, gemm: GEMM_CODE[o.gemm], groupedDecode, graphWrite: o.graphWrite === "fused" ? 0 : 1, evict });
+  const native = new addon.Engine(shape, { ...o, gemm: GEMM_CODE[o.gemm], groupedDecode, graphWrite: ({ fused: 0, deferred: 1, auto: 2 } as const)[o.graphWrite], evict });
   try {
     let tokenizer: Tokenizer | undefined;
     let eos: number | null = null;
