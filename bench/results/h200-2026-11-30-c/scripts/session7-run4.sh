@@ -26,5 +26,5 @@ echo "t=$SECONDS s"
 if [ $ok != 0 ]; then echo "graph-cache check failed: benches skipped"; exit 1; fi
 TAG=graph-write KVWALK_BENCH_PRESETS=mistral-7b timeout 120 bash $B/engine-run.sh bench --no-gemm --graph-write 2>&1 | grep -E "^evict |wrote|rror" | tail -14
 echo "t=$SECONDS s"
-KVWALK_EVICT_CONTEXTS=4096 TAG=evict timeout ${EVICT_TIMEOUT:-230} bash $B/engine-run.sh bench --no-gemm --evict-only 2>&1 | grep -E "^evict |wrote|rror" | tail -40
+KVWALK_EVICT_CONTEXTS=4096 TAG=evict timeout ${EVICT_TIMEOUT:-230} bash $B/engine-run.sh bench --no-gemm --evict-only --steps-only 2>&1 | grep -E "^evict |wrote|rror" | tail -40
 echo "t=$SECONDS s"

@@ -403,9 +403,12 @@ async function main(): Promise<void> {
     return;
   }
   if (process.argv.includes("--evict-only")) {
-    await promptScoreBenches(addon, { ...status.device }, presets, copyGBs);
-    const k = await evictBench(addon as never, { ...status.device });
-    writeJsonAtomic(join(outDir, "runtime-evict-kernels.json"), { ...checkMetadata(), gpu: status.device?.name, ...k });
+    // --steps-only: the decode-step rows only (no prompt-scoring or eviction-kernel benches)
+    if (!process.argv.includes("--steps-only")) {
+      await promptScoreBenches(addon, { ...status.device }, presets, copyGBs);
+      const k = await evictBench(addon as never, { ...status.device });
+      writeJsonAtomic(join(outDir, "runtime-evict-kernels.json"), { ...checkMetadata(), gpu: status.device?.name, ...k });
+    }
     // $KVWALK_EVICT_CONTEXTS (e.g. "4096") narrows the contexts
     const contexts = process.env.KVWALK_EVICT_CONTEXTS ? process.env.KVWALK_EVICT_CONTEXTS.split(",").map(Number) : quick ? [4096] : [4096, 16384];
     for (const context of contexts) {
