@@ -272,7 +272,7 @@ Napi::Value DecodePlan(const Napi::CallbackInfo& info) {
   const int write_mode = o.Get("graphWriteMode").IsUndefined() ? 0 : get_int(o, "graphWriteMode", 0, 2);
   if (heads % kvh != 0) throw_arg(env, "numHeads", "a multiple of numKvHeads", o.Get("numHeads"));
   const bool grouped = kvwalk::decode_use_grouped(mode, batch, heads, kvh, d, sms);
-  const bool deferred = graph && kvwalk::decode_defer_graph(write_mode, grouped, batch, heads, kvh, sms);
+  const bool deferred = graph && kvwalk::decode_defer_graph(write_mode, grouped, batch, heads, sms);
   const int splits = grouped ? kvwalk::decode_choose_splits_grouped(batch, kvh, len, sms) : kvwalk::decode_choose_splits(batch, heads, len, sms, graph && !deferred);
   Napi::Object r = Napi::Object::New(env);
   r.Set("grouped", Napi::Boolean::New(env, grouped));
@@ -315,9 +315,6 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
   }
   const bool with_graph = !a.Get("graphNeighbors").IsUndefined();
   const bool deferred = with_graph && !a.Get("graphWrite").IsUndefined() && get_int(a, "graphWrite", 0, 1) == 1;
-  if (deferred && !kvwalk::decode_defer_supported(num_heads, num_kv_heads)) {
-    throw_arg(env, "graphWrite", "0 unless numHeads / numKvHeads is 1, 2, 4 or 8 (the deferred write's group sizes)", a.Get("graphWrite"), true);
-  }
   int gcap = 0;
   int32_t* gnb = nullptr;
   float* gw = nullptr;
@@ -395,7 +392,7 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
   if (d_ws.bytes()) check(env, cudaMemsetAsync(d_ws.get(), 0, d_ws.bytes(), stream(env)), "cudaMemset workspace");
   check(env, kvwalk::launch_decode_attention(da, stream(env)), op);
   if (deferred) {
-    kvwalk::GraphSelectArgs ga{da.logits, da.logits_lse2, cap, da.lengths, nullptr, da.nodes, batch, num_heads, num_kv_heads, d_graph.get(), gcap, layout};
+    kvwalk::GraphSelectArgs ga{da.logits, da.logits_lse2, cap, da.lengths, nullptr, da.nodes, batch, num_heads, d_graph.get(), gcap, layout};
     check(env, kvwalk::launch_graph_select(ga, stream(env)), std::string("graph_select_kernel<") + layout_name(layout) + ">");
   }
   download(env, out, d_out, q_len * 4, "out");
@@ -499,7 +496,7 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
     da.batch = batch; da.num_heads = heads; da.num_kv_heads = kvh; da.head_dim = d; da.kv_capacity = len; da.max_length = len;
     da.scale = 1.f / std::sqrt(static_cast<float>(d)); da.num_splits = splits; da.workspace = ws;
     da.graph = graph ? g : nullptr; da.nodes = nullptr; da.graph_capacity = len; da.layout = layout; da.pdl = pdl; da.grouped = grouped ? 1 : 0;
-    kvwalk::GraphSelectArgs ga{nullptr, nullptr, len, lengths, nullptr, nullptr, batch, heads, kvh, g, len, layout};
+    kvwalk::GraphSelectArgs ga{nullptr, nullptr, len, lengths, nullptr, nullptr, batch, heads, g, len, layout};
     BenchSession* sp = s.get();
     s->launch = [da, ga, ks, vs, logits, lse2, graph_mode, sp](cudaStream_t stream, int i) {
       kvwalk::DecodeArgs x = da;

@@ -49,12 +49,9 @@ struct DecodeParams {
   void* graph;
   const int* nodes;  // [batch] or nullptr: lengths[b] - 1
   int graph_capacity;
-  // Deferred graph write (SPILL only): every visible key's log2 logit of query head h = kvh * QG + g
-  // (QG = num_heads / num_kv_heads) at logits[((b * num_kv_heads + kvh) * logits_stride + key) * QG + g]
-  // (logit_index): the QG heads of a KV head side by side, so the grouped kernel stores one vector per
-  // key and the selection reads them together; the final log2-sum-exp at logits_lse2[b * num_heads + h].
-  // graph_select_kernel (graph_select.cuh) then picks the top-4 and writes the nodes, off the decode's
-  // critical path.
+  // Deferred graph write (SPILL only): every visible key's log2 logit at logits[(b * num_heads + h) *
+  // logits_stride + key], the final log2-sum-exp at logits_lse2[b * num_heads + h]; graph_select_kernel
+  // (graph_select.cuh) then picks the top-4 and writes the node, off the decode's critical path.
   float* logits;
   float* logits_lse2;
   int logits_stride;
@@ -225,11 +222,15 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
   }
 }
 
-// Where the logit of (b, query head h, key) goes in DecodeParams::logits.
-__device__ __forceinline__ size_t logit_index(const DecodeParams& p, int b, int h, int key) {
-  const int qg = p.num_heads / p.num_kv_heads;
-  const int kvh = h / qg;
-  return ((static_cast<size_t>(b) * p.num_kv_heads + kvh) * p.logits_stride + key) * qg + (h - kvh * qg);
+// Stores the tile's valid logits (log2 units) of one query head for the deferred graph write: one lane
+// per key (the key group's first), keys j0 + u * stride.
+template <int U>
+__device__ __forceinline__ void spill_logits(float* row, int j0, int stride, int end, const float (&s)[U]) {
+#pragma unroll
+  for (int u = 0; u < U; u++) {
+    const int j = j0 + u * stride;
+    if (j < end) row[j] = s[u];
+  }
 }
 
 // Without the graph: 7 blocks/SM (72 registers); capped at 64 registers (8 blocks) it ran 10 % slower at
@@ -292,9 +293,6 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
   float tv = -INFINITY, thr = -INFINITY;
   int ti = INT_MAX;
   float qf[8];
-  // SPILL: this head's logits, key j at spill_row[j * spill_qg] (logit_index).
-  float* const spill_row = SPILL ? p.logits + logit_index(p, b, h, 0) : nullptr;
-  const int spill_qg = p.num_heads / p.num_kv_heads;
   // One tile of keys j0 + u * G (u < kDecodeUnroll): logits, online softmax, V accumulation, top-4.
   auto step = [&](const int j0, const uint4 (&kr)[kDecodeUnroll], const uint4 (&vr)[kDecodeUnroll]) {
     float s[kDecodeUnroll];
@@ -309,13 +307,7 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
       for (int off = TPK / 2; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
       s[u] = (j0 + u * G < end) ? dot : -INFINITY;
     }
-    if (SPILL && sub == 0) {  // one lane per key (the key group's first) stores its logit
-#pragma unroll
-      for (int u = 0; u < kDecodeUnroll; u++) {
-        const int j = j0 + u * G;
-        if (j < end) spill_row[static_cast<size_t>(j) * spill_qg] = s[u];
-      }
-    }
+    if (SPILL && sub == 0) spill_logits(p.logits + (static_cast<size_t>(b) * p.num_heads + h) * p.logits_stride, j0, G, end, s);
     float m_new = m;
 #pragma unroll
     for (int u = 0; u < kDecodeUnroll; u++) m_new = fmaxf(m_new, s[u]);

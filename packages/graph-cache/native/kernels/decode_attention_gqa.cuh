@@ -159,20 +159,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
     }
     if (SPILL && sub == 0) {
 #pragma unroll
-      for (int u = 0; u < U; u++) {  // the QG heads' logits of key j side by side: one vector store per key
-        const int j = j0 + u * G;
-        if (j < end) {
-          float* dst = p.logits + logit_index(p, b, h0, j);
-          if constexpr (QG == 4) {
-            *reinterpret_cast<float4*>(dst) = make_float4(s[0][u], s[1][u], s[2][u], s[3][u]);
-          } else if constexpr (QG == 2) {
-            *reinterpret_cast<float2*>(dst) = make_float2(s[0][u], s[1][u]);
-          } else {
-#pragma unroll
-            for (int g = 0; g < QG; g++) dst[g] = s[g][u];
-          }
-        }
-      }
+      for (int g = 0; g < QG; g++) spill_logits(p.logits + (static_cast<size_t>(b) * p.num_heads + h0 + g) * p.logits_stride, j0, G, end, s[g]);
     }
     float vf[U][8];
 #pragma unroll

@@ -17,101 +17,63 @@
 namespace kvwalk {
 
 constexpr int kSelectThreads = 128;
+// Loads in flight per thread: 128 x 16 = 2048 logits per round trip (H200, session 7: 4 per thread left
+// the kernel latency-bound, ~14 us for 32 rows of 4096 logits).
+constexpr int kSelectUnroll = 16;
 
 struct GraphSelectParams {
-  const float* logits;  // decode SPILL layout (logit_index): [batch, num_kv_heads, stride, QG]
+  const float* logits;  // [batch, num_heads, stride] log2 logits (decode SPILL)
   const float* lse2;    // [batch, num_heads] log2-sum-exp
   int stride;
   const int* lengths;   // [batch]
   const int* starts;    // [batch] or nullptr (0)
   const int* nodes;     // [batch] or nullptr (lengths[b] - 1)
-  int batch, num_heads, num_kv_heads;
+  int batch, num_heads;
   void* graph;
   int graph_capacity;
 };
 
-// The QG logits of one key (heads side by side): one 4-, 8- or 16-byte load, or two for QG 8.
-template <int QG>
-__device__ __forceinline__ void load_key_logits(const float* src, float (&v)[QG]) {
-  if constexpr (QG == 1) {
-    v[0] = __ldcg(src);
-  } else if constexpr (QG == 2) {
-    const float2 x = __ldcg(reinterpret_cast<const float2*>(src));
-    v[0] = x.x;
-    v[1] = x.y;
-  } else {
-#pragma unroll
-    for (int q = 0; q < QG; q += 4) {
-      const float4 x = __ldcg(reinterpret_cast<const float4*>(src + q));
-      v[q] = x.x;
-      v[q + 1] = x.y;
-      v[q + 2] = x.z;
-      v[q + 3] = x.w;
-    }
-  }
-}
-
-// One block per (sequence, KV head) serving its QG query heads: each thread scans keys start + tid + k *
-// kSelectThreads in increasing order, loading the QG logits of a key at once (push_scan keeps the lower
-// index among equal logits), with kUnroll keys in flight; then per head a warp merge and a block merge
-// (exact under the total order).
-template <int QG, int LAYOUT>
+// One block per (sequence, head): each thread scans keys start + tid + k * kSelectThreads in increasing
+// order (push_scan keeps the lower index among equal logits), then warp and block merges (exact).
+template <int LAYOUT>
 __global__ void __launch_bounds__(kSelectThreads) graph_select_kernel(const GraphSelectParams p) {
-  // Loads in flight per thread (H200, session 7: 4 scalar loads per thread left the kernel latency-bound).
-  constexpr int kUnroll = QG >= 8 ? 2 : 16 / QG;
-  constexpr int W = kSelectThreads / 32;
-  const int bk = blockIdx.x;  // b * num_kv_heads + kvh
-  const int b = bk / p.num_kv_heads, kvh = bk - b * p.num_kv_heads;
+  const int bh = blockIdx.x;
+  const int b = bh / p.num_heads;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int len = p.lengths[b];
   const int start = p.starts ? max(p.starts[b], 0) : 0;
-  const float* rows = p.logits + static_cast<size_t>(bk) * p.stride * QG;
-  Top4 t[QG];
+  const float* row = p.logits + static_cast<size_t>(bh) * p.stride;
+  Top4 t;
+  t.init();
+  for (int j0 = start + tid; j0 < len; j0 += kSelectUnroll * kSelectThreads) {
+    float v[kSelectUnroll];
 #pragma unroll
-  for (int g = 0; g < QG; g++) t[g].init();
-  for (int j0 = start + tid; j0 < len; j0 += kUnroll * kSelectThreads) {
-    float v[kUnroll][QG];
-#pragma unroll
-    for (int u = 0; u < kUnroll; u++) {
+    for (int u = 0; u < kSelectUnroll; u++) {
       const int j = j0 + u * kSelectThreads;
-      if (j < len) {
-        load_key_logits<QG>(rows + static_cast<size_t>(j) * QG, v[u]);
-      } else {
-#pragma unroll
-        for (int g = 0; g < QG; g++) v[u][g] = -INFINITY;
-      }
+      v[u] = j < len ? __ldcg(row + j) : -INFINITY;
     }
 #pragma unroll
-    for (int u = 0; u < kUnroll; u++) {
-#pragma unroll
-      for (int g = 0; g < QG; g++) t[g].push_scan(v[u][g], j0 + u * kSelectThreads);
-    }
+    for (int u = 0; u < kSelectUnroll; u++) t.push_scan(v[u], j0 + u * kSelectThreads);
   }
-  __shared__ float s_v[QG][W * kTopK];
-  __shared__ int s_i[QG][W * kTopK];
+  t = warp_top4(t);
+  __shared__ float s_v[kSelectThreads / 32 * kTopK];
+  __shared__ int s_i[kSelectThreads / 32 * kTopK];
 #pragma unroll
-  for (int g = 0; g < QG; g++) {
-    const Top4 w = warp_top4(t[g]);
-#pragma unroll
-    for (int r = 0; r < kTopK; r++) {
-      if (lane == r) {  // compile-time register index (no local memory)
-        s_v[g][warp * kTopK + r] = w.c[r].v;
-        s_i[g][warp * kTopK + r] = w.c[r].i;
-      }
+  for (int r = 0; r < kTopK; r++) {
+    if (lane == r) {  // compile-time register index (no local memory)
+      s_v[warp * kTopK + r] = t.c[r].v;
+      s_i[warp * kTopK + r] = t.c[r].i;
     }
   }
   __syncthreads();
-  const int node = p.nodes ? p.nodes[b] : len - 1;
-  for (int g = warp; g < QG; g += W) {
-    Top4 u;
-    u.init();
-    if (lane < W * kTopK) u.c[0] = Cand{s_v[g][lane], s_i[g][lane]};
-    u = warp_top4(u);
-    if (lane == 0) {
-      const int h = kvh * QG + g;
-      const int64_t bh = static_cast<int64_t>(b) * p.num_heads + h;
-      write_top4_node<LAYOUT>(p.graph, static_cast<int64_t>(p.batch) * p.num_heads, p.graph_capacity, bh, node, u, __ldcg(p.lse2 + bh));
-    }
+  if (warp != 0) return;
+  Top4 u;
+  u.init();
+  if (lane < kSelectThreads / 32 * kTopK) u.c[0] = Cand{s_v[lane], s_i[lane]};
+  u = warp_top4(u);
+  if (lane == 0) {
+    const int node = p.nodes ? p.nodes[b] : len - 1;
+    write_top4_node<LAYOUT>(p.graph, static_cast<int64_t>(p.batch) * p.num_heads, p.graph_capacity, bh, node, u, __ldcg(p.lse2 + bh));
   }
 }
 

@@ -21,15 +21,8 @@ bool decode_use_grouped(int mode, int batch, int num_heads, int num_kv_heads, in
   return 2 * pairs >= 3LL * (sm_count > 0 ? sm_count : 132);
 }
 
-bool decode_defer_supported(int num_heads, int num_kv_heads) {
-  if (num_kv_heads < 1 || num_heads % num_kv_heads != 0) return false;
-  const int qg = num_heads / num_kv_heads;
-  return qg == 1 || qg == 2 || qg == 4 || qg == 8;
-}
-
-bool decode_defer_graph(int mode, bool grouped, int batch, int num_heads, int num_kv_heads, int sm_count) {
-  if (mode == 0 || !decode_defer_supported(num_heads, num_kv_heads)) return false;
-  if (mode == 1) return true;
+bool decode_defer_graph(int mode, bool grouped, int batch, int num_heads, int sm_count) {
+  if (mode != 2) return mode == 1;
   return grouped || static_cast<long long>(batch) * num_heads < (sm_count > 0 ? sm_count : 132);
 }
 
@@ -123,8 +116,7 @@ static cudaError_t launch_dim(const DecodeParams& p, bool graph, int layout, boo
 
 cudaError_t launch_decode_attention(const DecodeArgs& a, cudaStream_t stream) {
   if (!decode_head_dim_supported(a.head_dim) || a.num_splits < 1 || a.batch < 1 || a.num_heads < 1 || a.num_kv_heads < 1 ||
-      a.num_heads % a.num_kv_heads != 0 ||
-      (a.logits && (a.graph || !a.logits_lse2 || a.logits_stride < a.kv_capacity || !decode_defer_supported(a.num_heads, a.num_kv_heads)))) {
+      a.num_heads % a.num_kv_heads != 0 || (a.logits && (a.graph || !a.logits_lse2 || a.logits_stride < a.kv_capacity))) {
     return cudaErrorInvalidValue;
   }
   DecodeParams p{};
@@ -176,31 +168,17 @@ cudaError_t launch_decode_attention(const DecodeArgs& a, cudaStream_t stream) {
   }
 }
 
-template <int QG>
-static cudaError_t launch_select_typed(const GraphSelectParams& p, int layout, unsigned blocks, cudaStream_t stream) {
-  if (layout == kLayoutSoA) {
-    graph_select_kernel<QG, kLayoutSoA><<<blocks, kSelectThreads, 0, stream>>>(p);
+cudaError_t launch_graph_select(const GraphSelectArgs& a, cudaStream_t stream) {
+  if (a.batch < 1 || a.num_heads < 1 || a.stride < 1 || a.graph_capacity < 1 || !a.logits || !a.lse2 || !a.lengths || !a.graph) return cudaErrorInvalidValue;
+  const long long blocks = static_cast<long long>(a.batch) * a.num_heads;
+  if (blocks > 0x7fffffffLL) return cudaErrorInvalidValue;
+  GraphSelectParams p{a.logits, a.lse2, a.stride, a.lengths, a.starts, a.nodes, a.batch, a.num_heads, a.graph, a.graph_capacity};
+  if (a.layout == kLayoutSoA) {
+    graph_select_kernel<kLayoutSoA><<<static_cast<unsigned>(blocks), kSelectThreads, 0, stream>>>(p);
   } else {
-    graph_select_kernel<QG, kLayoutAoS><<<blocks, kSelectThreads, 0, stream>>>(p);
+    graph_select_kernel<kLayoutAoS><<<static_cast<unsigned>(blocks), kSelectThreads, 0, stream>>>(p);
   }
   return cudaGetLastError();
-}
-
-cudaError_t launch_graph_select(const GraphSelectArgs& a, cudaStream_t stream) {
-  if (a.batch < 1 || a.num_heads < 1 || a.stride < 1 || a.graph_capacity < 1 || !a.logits || !a.lse2 || !a.lengths || !a.graph ||
-      !decode_defer_supported(a.num_heads, a.num_kv_heads)) {
-    return cudaErrorInvalidValue;
-  }
-  const long long blocks = static_cast<long long>(a.batch) * a.num_kv_heads;
-  if (blocks > 0x7fffffffLL) return cudaErrorInvalidValue;
-  GraphSelectParams p{a.logits, a.lse2, a.stride, a.lengths, a.starts, a.nodes, a.batch, a.num_heads, a.num_kv_heads, a.graph, a.graph_capacity};
-  const unsigned n = static_cast<unsigned>(blocks);
-  switch (a.num_heads / a.num_kv_heads) {
-    case 1: return launch_select_typed<1>(p, a.layout, n, stream);
-    case 2: return launch_select_typed<2>(p, a.layout, n, stream);
-    case 4: return launch_select_typed<4>(p, a.layout, n, stream);
-    default: return launch_select_typed<8>(p, a.layout, n, stream);
-  }
 }
 
 }  // namespace kvwalk

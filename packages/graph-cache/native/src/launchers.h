@@ -41,8 +41,7 @@ struct DecodeArgs {
   int graph_capacity;
   int layout;
   float* logits = nullptr;       // deferred graph write (graph must be nullptr): every visible key's log2 logit,
-                                 // batch x num_heads x logits_stride floats (layout: decode_attention.cuh,
-                                 // logit_index), for launch_graph_select
+                                 // [batch, num_heads, logits_stride], for launch_graph_select
   float* logits_lse2 = nullptr;  // [batch, num_heads] the final log2-sum-exp (with logits)
   int logits_stride = 0;         // >= kv_capacity
   bool pdl;              // programmatic dependent launch (compute capability >= 9.0; ignored below): the
@@ -71,10 +70,7 @@ bool decode_use_grouped(int mode, int batch, int num_heads, int num_kv_heads, in
 // policy over streaming, session 7): Llama-2-7B batch 1 deferred +0.7 % vs fused +1.8 %, batch 8 +5.1 vs
 // +0.2 %, batch 32 +5.7 vs +1.8 %; Mistral-7B batch 1 +0.9 vs +2.2 %, batch 8 +5.3 vs +2.5 %, batch 32
 // (grouped kernel) +8.1 vs +11.5 %.
-// Deferred only where the selection kernel has the group size (decode_defer_supported).
-bool decode_defer_graph(int mode, bool grouped, int batch, int num_heads, int num_kv_heads, int sm_count);
-// Whether the deferred write has the shape: num_heads / num_kv_heads in {1, 2, 4, 8}.
-bool decode_defer_supported(int num_heads, int num_kv_heads);
+bool decode_defer_graph(int mode, bool grouped, int batch, int num_heads, int sm_count);
 size_t decode_workspace_bytes(int batch, int num_heads, int head_dim, int num_splits);
 bool decode_head_dim_supported(int head_dim);
 cudaError_t launch_decode_attention(const DecodeArgs& args, cudaStream_t stream);
@@ -84,13 +80,13 @@ cudaError_t launch_decode_attention(const DecodeArgs& args, cudaStream_t stream)
 // into graph node nodes[b] (nullptr: lengths[b] - 1) of graph b * num_heads + h; bit-identical to the
 // fused write at the same split count. May run on another stream, ordered after the decode launch.
 struct GraphSelectArgs {
-  const float* logits;  // DecodeArgs::logits of the decode launch (its layout: graph_select.cuh)
+  const float* logits;  // [batch, num_heads, stride]
   const float* lse2;    // [batch, num_heads]
   int stride;
   const int* lengths;   // [batch], the decode launch's
   const int* starts;    // [batch] or nullptr
   const int* nodes;     // [batch] or nullptr
-  int batch, num_heads, num_kv_heads;  // num_heads / num_kv_heads in {1, 2, 4, 8} (decode_defer_supported)
+  int batch, num_heads;
   void* graph;
   int graph_capacity;
   int layout;

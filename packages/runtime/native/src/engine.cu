@@ -495,7 +495,7 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
   // attention; the fork joins back into stream_ after the last layer (also on an early error return, so
   // a stream capture never ends with the side stream unjoined).
   const bool use_grouped = decode && decode_use_grouped(opts_.grouped_decode, Bd, H, KVH, D, sm_count_);
-  const bool deferred = decode && graph_ && select_stream_ && decode_defer_graph(opts_.graph_write, use_grouped, Bd, H, KVH, sm_count_);
+  const bool deferred = decode && graph_ && select_stream_ && decode_defer_graph(opts_.graph_write, use_grouped, Bd, H, sm_count_);
   bool forked = false;
   struct Join {
     Engine* e;
@@ -562,7 +562,7 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
         KV_TRY(cudaEventRecord(ev_fork_, stream_), "fork the graph selection");
         KV_TRY(cudaStreamWaitEvent(select_stream_, ev_fork_, 0), "fork the graph selection");
         forked = true;
-        GraphSelectArgs ga{a.logits, a.logits_lse2, a.logits_stride, d_len, a.starts, nullptr, Bd, H, KVH, layer_graph, static_cast<int>(C), 0};
+        GraphSelectArgs ga{a.logits, a.logits_lse2, a.logits_stride, d_len, a.starts, nullptr, Bd, H, layer_graph, static_cast<int>(C), 0};
         KV_TRY(launch_graph_select(ga, select_stream_), "graph select");
       }
       if (opts_.evict.policy == EvictPolicy::H2O || opts_.evict.policy == EvictPolicy::Tova) {
