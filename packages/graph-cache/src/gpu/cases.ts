@@ -396,6 +396,8 @@ export function allCases(quick: boolean): { name: string; run: () => CaseReport 
     [{ batch: 2, numHeads: 4, numKvHeads: 2, headDim: 64, kvCapacity: 37 }, 3, "aos", false, false],
     [{ batch: 2, numHeads: 4, numKvHeads: 4, headDim: 128, kvCapacity: 5000 }, 40, "soa", false, false],
     [{ batch: 2, numHeads: 8, numKvHeads: 2, headDim: 128, kvCapacity: 700 }, 2, "aos", true, false],
+    [{ batch: 2, numHeads: 8, numKvHeads: 2, headDim: 128, kvCapacity: 700 }, 2, "soa", false, false],
+    [{ batch: 1, numHeads: 16, numKvHeads: 2, headDim: 64, kvCapacity: 530 }, 3, "aos", false, false],
     [{ batch: 2, numHeads: 2, numKvHeads: 1, headDim: 64, kvCapacity: 700 }, 3, "aos", false, true],
     ...(quick ? [] : ([[{ batch: 8, numHeads: 32, numKvHeads: 32, headDim: 128, kvCapacity: 4096 }, 2, "aos", false, false]] as const)),
   ] as [DecodeShape, number, GraphLayout, boolean, boolean][]) {
