@@ -1,8 +1,8 @@
 // Fused flash-decoding attention for grouped-query
 // heads, one block per (split, KV head, sequence) serving all QG = num_heads / num_kv_heads query heads of
 // that KV head, so each K/V row is read from memory once instead of once per query head. Same contract,
-// partial layout, split tickets and graph write as decode_attention_kernel (decode_attention.cuh), whose
-// helpers it reuses; its epilogue and tail merge the QG heads in parallel, one warp per head. Per query head the arithmetic is the per-head kernel's except that a key
+// partial layout, split tickets, tail merge and graph write as decode_attention_kernel (decode_attention.cuh),
+// whose helpers it reuses. Per query head the arithmetic is the per-head kernel's except that a key
 // group advances 2 keys per tile instead of 4 (registers go to the QG queries and accumulators), so the
 // online-softmax rescaling points differ: results agree with the TypeScript twin within the same
 // tolerances as the per-head kernel's, not bit for bit with it (H200: all "decode grouped" cases pass).
@@ -18,67 +18,7 @@
 
 namespace kvwalk {
 
-constexpr int kGqaUnroll = 2;
-
-// Merges the splits of (b, h) with one warp (the grouped kernel's tail: its QG heads merge in parallel,
-// one warp each). Same contract and arithmetic as reduce_splits except the order of the split-weight
-// sum (per lane, then across the warp). s_w: kMaxSplits floats of this warp's shared memory.
-template <int D, bool WRITE_GRAPH, int LAYOUT>
-__device__ void reduce_splits_warp(const DecodeParams& p, int b, int h, int lane, float* s_w) {
-  const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
-  const int S = p.num_splits;
-  const float* pl = p.part_lse + bh * S;
-  constexpr int R = kMaxSplits / 32;
-  float lv[R];
-  float mx = -INFINITY;
-#pragma unroll
-  for (int r = 0; r < R; r++) {
-    const int s = lane + 32 * r;
-    lv[r] = s < S ? __ldcg(pl + s) : -INFINITY;
-    mx = fmaxf(mx, lv[r]);
-  }
-#pragma unroll
-  for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
-  const float M_use = mx == -INFINITY ? 0.f : mx;
-  float sum = 0.f;
-#pragma unroll
-  for (int r = 0; r < R; r++) {
-    const int s = lane + 32 * r;
-    if (s < S) {
-      const float w = exp2f(lv[r] - M_use);
-      s_w[s] = w;
-      sum += w;
-    }
-  }
-#pragma unroll
-  for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-  __syncwarp();
-  const float lse2 = sum == 0.f ? -INFINITY : M_use + log2f(sum);
-  const float inv_l = sum == 0.f ? 0.f : 1.f / sum;
-  const float* po = p.part_o + bh * S * D;
-  for (int d = lane; d < D; d += 32) {
-    float o = 0.f;
-#pragma unroll 8
-    for (int s = 0; s < S; s++) o = fmaf(s_w[s], __ldcg(po + static_cast<size_t>(s) * D + d), o);
-    o *= inv_l;
-    p.out[bh * D + d] = o;
-    if (p.out_bf16) p.out_bf16[bh * D + d] = __bfloat16_as_ushort(__float2bfloat16_rn(o));
-  }
-  if (lane == 0) {
-    p.lse[bh] = lse2 * kLn2;
-    if (p.logits_lse2) p.logits_lse2[bh] = lse2;
-  }
-  if (WRITE_GRAPH) {
-    const size_t cbase = bh * S * kTopK;
-    Top4 t;
-    t.init();
-#pragma unroll 1
-    for (int c = lane; c < S * kTopK; c += 32) top4_insert(t, Cand{__ldcg(p.part_top_v + cbase + c), __ldcg(p.part_top_i + cbase + c)});
-    t = warp_top4(t);
-    if (lane == 0) write_graph_node<LAYOUT>(p, b, h, graph_node_of(p, b), t, lse2);
-  }
-  __syncwarp();  // s_w is read by every lane above; the caller may reuse it
-}  // keys per key group and tile (the per-head kernel: 4; registers go to q and acc)
+constexpr int kGqaUnroll = 2;  // keys per key group and tile (the per-head kernel: 4; registers go to q and acc)
 
 // SPILL: the deferred graph write (no top-4 here; every logit stored, as in decode_attention_kernel).
 template <int D, int QG, bool WRITE_GRAPH, int LAYOUT, bool SPILL = false>
@@ -89,16 +29,15 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
   constexpr int U = kGqaUnroll;
   static_assert(D % 8 == 0 && TPK <= 32 && (32 % TPK) == 0, "head dim");
   static_assert(QG >= 2 && QG <= 8, "query heads per KV head");
-  static_assert(QG <= kDecodeThreads / 32, "one warp per query head in the epilogue");
-  // Every head's state at once (the epilogue merges the QG heads in parallel, one warp each): QG x G x D
-  // floats of accumulators (16 KB at QG 4), the groups' running max / sum and top-4 lists.
-  __shared__ float s_m[QG][G], s_l[QG][G];
-  __shared__ float s_acc[QG][G][D];
-  constexpr int NC = WRITE_GRAPH ? QG * G * kTopK : 1;
+  __shared__ float s_m[G], s_l[G];
+  __shared__ float s_acc[G][D];
+  constexpr int NC = WRITE_GRAPH ? kRankMergeMax + kTopK : 1;
+  static_assert(!WRITE_GRAPH || G * kTopK <= kRankMergeMax, "block candidates fit the rank merge");
   __shared__ float s_cv[NC];
   __shared__ int s_ci[NC];
   __shared__ bool s_last;
-  __shared__ float s_w[kDecodeThreads / 32][kMaxSplits];  // the tail's split weights, per warp
+  __shared__ float s_w[kMaxSplits];
+  __shared__ float s_red[kDecodeThreads / 32];
 
   const int split = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
   const int tid = threadIdx.x;
@@ -240,55 +179,61 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
     step(j0, kr, vr);
   }
 
-  // The split's partial of every query head: all threads store their heads' state, then warp w merges
-  // head w's G key groups (max, sum, output, top-4 over the groups' lists) -- the QG heads in parallel
-  // with one barrier, instead of one head after another with two barriers each (session 7).
-#pragma unroll
+  // Per query head: merge the G groups and write the split's partial (the per-head kernel's epilogue).
+#pragma unroll 1
   for (int g = 0; g < QG; g++) {
+    const int h = h0 + g;
+    // Select this head's registers with a compile-time index: unrolled compare (keeps them in registers).
+    float mg = m[0], lg = l[0], tvg = tv[0];
+    int tig = ti[0];
+    float ag[8];
 #pragma unroll
-    for (int i = 0; i < 8; i++) s_acc[g][grp][d0 + i] = acc[g][i];
+    for (int i = 0; i < 8; i++) ag[i] = acc[0][i];
+#pragma unroll
+    for (int k = 1; k < QG; k++) {
+      if (g == k) {
+        mg = m[k];
+        lg = l[k];
+        tvg = tv[k];
+        tig = ti[k];
+#pragma unroll
+        for (int i = 0; i < 8; i++) ag[i] = acc[k][i];
+      }
+    }
+    __syncthreads();  // the previous head's readers of s_acc / s_m / s_l / s_cv are done
+#pragma unroll
+    for (int i = 0; i < 8; i++) s_acc[grp][d0 + i] = ag[i];
     if (sub == 0) {
-      s_m[g][grp] = m[g];
-      s_l[g][grp] = l[g];
+      s_m[grp] = mg;
+      s_l[grp] = lg;
     }
     if (WRITE_GRAPH && sub < kTopK) {
-      s_cv[(g * G + grp) * kTopK + sub] = tv[g];
-      s_ci[(g * G + grp) * kTopK + sub] = ti[g];
+      s_cv[grp * kTopK + sub] = tvg;
+      s_ci[grp * kTopK + sub] = tig;
     }
-  }
-  __syncthreads();
-  const int warp = tid >> 5, lane = tid & 31;
-  if (warp < QG) {
-    const int g = warp, h = h0 + g;
+    __syncthreads();
     float M = -INFINITY;
-    for (int k = 0; k < G; k++) M = fmaxf(M, s_m[g][k]);
+    for (int k = 0; k < G; k++) M = fmaxf(M, s_m[k]);
     const float M_use = M == -INFINITY ? 0.f : M;
     float L = 0.f;
-    for (int k = 0; k < G; k++) L += s_l[g][k] * exp2f(s_m[g][k] - M_use);
+    for (int k = 0; k < G; k++) L += s_l[k] * exp2f(s_m[k] - M_use);
     const float lse2 = L == 0.f ? -INFINITY : M_use + log2f(L);
     const float inv_l = L == 0.f ? 0.f : 1.f / L;
     const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
-    for (int d = lane; d < D; d += 32) {
+    for (int d = tid; d < D; d += kDecodeThreads) {
       float o = 0.f;
-      for (int k = 0; k < G; k++) o += s_acc[g][k][d] * exp2f(s_m[g][k] - M_use);
+      for (int k = 0; k < G; k++) o += s_acc[k][d] * exp2f(s_m[k] - M_use);
       p.part_o[(bh * p.num_splits + split) * D + d] = o * inv_l;
     }
-    if (WRITE_GRAPH) {
-      // The split's top-4: the union of the G groups' lists (exact under the total order).
-      Top4 t;
-      t.init();
-      for (int c = lane; c < G * kTopK; c += 32) top4_insert(t, Cand{s_cv[g * G * kTopK + c], s_ci[g * G * kTopK + c]});
-      t = warp_top4(t);
-#pragma unroll
-      for (int r = 0; r < kTopK; r++) {
-        if (lane == r) {
-          const size_t o = (bh * p.num_splits + split) * kTopK + r;
-          p.part_top_v[o] = t.c[r].v;
-          p.part_top_i[o] = t.c[r].i;
-        }
+    if (WRITE_GRAPH && tid < G * kTopK) {
+      const int rank = top4_rank(s_cv, s_ci, G * kTopK, tid);
+      if (rank < kTopK) {
+        const size_t o = (bh * p.num_splits + split) * kTopK + rank;
+        p.part_top_v[o] = s_cv[tid];
+        p.part_top_i[o] = s_ci[tid];
       }
     }
-    if (lane == 0) p.part_lse[bh * p.num_splits + split] = lse2;
+    if (tid == 0) p.part_lse[bh * p.num_splits + split] = lse2;
   }
   // One ticket per (sequence, KV head): the slot of the group's first query head.
   const size_t tk = static_cast<size_t>(b) * p.num_heads + h0;
@@ -301,7 +246,11 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
   __syncthreads();
   if (!s_last) return;
   __threadfence();
-  if (warp < QG) reduce_splits_warp<D, WRITE_GRAPH, LAYOUT>(p, b, h0 + warp, lane, s_w[warp]);
+#pragma unroll 1
+  for (int g = 0; g < QG; g++) {
+    __syncthreads();  // the previous head's tail is done with the shared arrays
+    reduce_splits<D, WRITE_GRAPH, LAYOUT>(p, b, h0 + g, tid, s_w, s_red, s_cv, s_ci);
+  }
   if (tid == 0) p.tickets[tk] = 0;
 }
 
