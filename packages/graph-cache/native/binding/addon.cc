@@ -442,8 +442,10 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
     const int batch = get_int(o, "batch", 1, 1 << 12), heads = get_int(o, "numHeads", 1, 1 << 12), kvh = get_int(o, "numKvHeads", 1, heads);
     const int d = get_int(o, "headDim", 32, 256), len = get_int(o, "length", 1, 1 << 22), layout = get_int(o, "layout", 0, 1);
     // writeGraph: 0 none, 1 fused, 2 deferred with the top-4 selection on a side stream (forked after
-    // every launch, joined at the end; a ring of kRing logits buffers), 3 deferred on the same stream.
-    const int graph_mode = get_int(o, "writeGraph", 0, 3);
+    // every launch, joined at the end; a ring of kRing logits buffers), 3 deferred on the same stream;
+    // attribution of the deferred write: 4 the logit-storing kernel alone (no selection), 5 the selection
+    // kernel alone (over logits stored once at setup).
+    const int graph_mode = get_int(o, "writeGraph", 0, 5);
     const bool graph = graph_mode == 1;
     const bool deferred = graph_mode >= 2;
     const bool pdl = o.Get("pdl").IsUndefined() ? false : get_int(o, "pdl", 0, 1) == 1;
@@ -514,6 +516,8 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
         cudaError_t e = kvwalk::launch_decode_attention(x, stream);
         return e != cudaSuccess ? e : kvwalk::launch_graph_select(y, stream);
       }
+      if (graph_mode == 4) return kvwalk::launch_decode_attention(x, stream);
+      if (graph_mode == 5) return kvwalk::launch_graph_select(y, stream);
       // Side stream: launch i may overwrite ring slot r only once launch i - kRing's selection is done.
       cudaEvent_t fork = sp->events[r], done = sp->events[kRing + r];
       cudaError_t e = i >= kRing ? cudaStreamWaitEvent(stream, done, 0) : cudaSuccess;
@@ -532,8 +536,22 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
     }
     s->bytes = static_cast<double>(kv) * 4 + qn * 8;
     s->splits = splits;
-    s->op = std::string(grouped ? "decode_attention_gqa_kernel<" : "decode_attention_kernel<") + std::to_string(d) +
-            (graph ? ", graph>" : deferred ? ", logits> + graph_select_kernel" : ", no graph>") + (graph_mode == 2 ? " (side stream)" : "") + (pdl ? " (PDL)" : "");
+    if (graph_mode == 5) {
+      // logits to select from: one launch of the storing kernel per ring slot
+      for (int r = 0; r < kRing; r++) {
+        kvwalk::DecodeArgs x = da;
+        x.k = ks[r % ks.size()];
+        x.v = vs[r % vs.size()];
+        x.logits = logits[r];
+        x.logits_lse2 = lse2[r];
+        x.logits_stride = len;
+        check(env, kvwalk::launch_decode_attention(x, st), "decode_attention_kernel (logits for the selection bench)");
+      }
+    }
+    s->op = graph_mode == 5 ? std::string("graph_select_kernel")
+                            : std::string(grouped ? "decode_attention_gqa_kernel<" : "decode_attention_kernel<") + std::to_string(d) +
+                                  (graph ? ", graph>" : graph_mode == 4 ? ", logits>" : deferred ? ", logits> + graph_select_kernel" : ", no graph>") +
+                                  (graph_mode == 2 ? " (side stream)" : "") + (pdl ? " (PDL)" : "");
   } else if (kind == "memcpy") {
     const double mib = get_number(o, "mebibytes");
     const size_t bytes = static_cast<size_t>(mib * 1048576.0);

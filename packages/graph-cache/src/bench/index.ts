@@ -37,7 +37,7 @@ function nominalBandwidth(name: string): number | undefined {
   return undefined;
 }
 
-const DEFERRED_LABEL: Record<number, string> = { 2: "deferred-side", 3: "deferred-serial" };
+const DEFERRED_LABEL: Record<number, string> = { 2: "deferred-side", 3: "deferred-serial", 4: "deferred-store-only", 5: "deferred-select-only" };
 
 interface Case {
   label: string;
@@ -93,7 +93,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     [32, 4096],
   ];
   for (const [batch, length] of gqaShapes) {
-    for (const writeGraph of [0, 1, 2, 3]) {
+    for (const writeGraph of [0, 1, 2, 3, 4, 5]) {
       for (const grouped of [0, 1]) {
         cases.push({
           label: `decode gqa b=${batch} ctx=${length} ${writeGraph >= 2 ? DEFERRED_LABEL[writeGraph] : writeGraph ? "graph" : "baseline"} pdl${grouped ? " grouped" : ""}`,
@@ -234,7 +234,13 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
       const b0 = grouped ? gBase : base;
       const side = median(`decode gqa b=${batch} ctx=${length} deferred-side pdl${g}`);
       const serial = median(`decode gqa b=${batch} ctx=${length} deferred-serial pdl${g}`);
+      // attribution: the logit-storing kernel alone and the selection kernel alone
+      const store = median(`decode gqa b=${batch} ctx=${length} deferred-store-only pdl${g}`);
+      const select = median(`decode gqa b=${batch} ctx=${length} deferred-select-only pdl${g}`);
       return {
+        msStoreOnlyPdl: store.ms,
+        msSelectOnly: select.ms,
+        storeOverheadPdl: store.ms / b0.ms - 1,
         numSplits: info.get(`decode gqa b=${batch} ctx=${length} deferred-side pdl${g}`)!.numSplits,
         msSidePdl: side.ms,
         msSerialPdl: serial.ms,
@@ -270,7 +276,9 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
         `grouped kernel: baseline ${(gBase.ms * 1e3).toFixed(1)} us, graph ${(gGraph.ms * 1e3).toFixed(1)} us (overhead ${(row.grouped.graphOverheadPdl * 100).toFixed(2)} %, ` +
         `${(row.grouped.fractionOfMemcpyGraphPdl * 100).toFixed(1)} % of memcpy, splits ${gi.numSplits}); deferred (side / same stream): ` +
         `per-head ${(row.deferred.overheadSidePdl * 100).toFixed(2)} / ${(row.deferred.overheadSerialPdl * 100).toFixed(2)} %, ` +
-        `grouped ${(row.groupedDeferred.overheadSidePdl * 100).toFixed(2)} / ${(row.groupedDeferred.overheadSerialPdl * 100).toFixed(2)} %`,
+        `grouped ${(row.groupedDeferred.overheadSidePdl * 100).toFixed(2)} / ${(row.groupedDeferred.overheadSerialPdl * 100).toFixed(2)} %; ` +
+        `storing logits alone: per-head ${(row.deferred.storeOverheadPdl * 100).toFixed(2)} %, grouped ${(row.groupedDeferred.storeOverheadPdl * 100).toFixed(2)} %; ` +
+        `selection alone: per-head ${(row.deferred.msSelectOnly * 1e3).toFixed(1)} us, grouped ${(row.groupedDeferred.msSelectOnly * 1e3).toFixed(1)} us`,
     );
     return row;
   });
