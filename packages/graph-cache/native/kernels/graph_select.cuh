@@ -7,18 +7,21 @@
 // (write_top4_node) as the fused kernel's in-kernel top-4: the nodes are bit-identical to the fused
 // variant's at the same split count (the split count changes the log2-sum-exp's rounding).
 //
-// Why deferred: at batch 1 the fused top-4 tracking, block merge and node write lengthen a 20 us
-// latency-bound attention launch by ~20 %; stored logits cost 4 bytes per key and query head (0.8 % of
-// Llama-2-7B's K/V bytes, 3 % of Mistral-7B's) and this kernel runs on another stream, beside the GEMMs
-// that follow the attention.
+// Why deferred: where the fused kernel is latency-bound (batch 1; the grouped kernel, four top-4 lists per
+// block) its top-4 tracking and merges lengthen the attention itself; stored logits cost 4 bytes per key
+// and query head (0.8 % of Llama-2-7B's K/V bytes, 3 % of Mistral-7B's) and this kernel can run on
+// another stream, beside the GEMMs that follow the attention. Measured (H200, session 7): in a loop of
+// attention launches it never pays (batch 1 x 4k +22 % with the selection on a side stream vs +21 % fused);
+// in the engine it does at batch 1 and on the grouped kernel at batch 32 (graph-cache README).
 #pragma once
 #include "decode_attention.cuh"
 
 namespace kvwalk {
 
 constexpr int kSelectThreads = 128;
-// Loads in flight per thread: 128 x 16 = 2048 logits per round trip (H200, session 7: 4 per thread left
-// the kernel latency-bound, ~14 us for 32 rows of 4096 logits).
+// Loads in flight per thread: 128 x 16 = 2048 logits per round trip. H200, batch 1 x 4k, 32 heads, the
+// deferred write on the same stream over the baseline kernel: 14.6 us with 4 loads per thread, 11.1 us
+// with 16 (session 7, runs 2 and 3).
 constexpr int kSelectUnroll = 16;
 
 struct GraphSelectParams {
