@@ -233,6 +233,50 @@ __device__ __forceinline__ void spill_logits(float* row, int j0, int stride, int
   }
 }
 
+// The block's split partial of query head h of sequence b: merges its G key groups' states
+// (acc, m, l and, with WRITE_GRAPH, the distributed top-4 lists tv / ti) through shared memory and writes
+// part_o (normalized), the split's top-4 (part_top_v / part_top_i, by rank selection) and part_lse (log2).
+// Shared by decode_attention_kernel and decode_attention_gqa_kernel; starts by storing into the shared
+// arrays, so a caller reusing them syncs first.
+template <int D, int G, bool WRITE_GRAPH>
+__device__ __forceinline__ void write_split_partial(const DecodeParams& p, int b, int h, int split, int tid, int grp, int sub, int d0, const float (&acc)[8], float m, float l, float tv, int ti, float (&s_m)[G], float (&s_l)[G], float (&s_acc)[G][D], float* s_cv, int* s_ci) {
+#pragma unroll
+  for (int i = 0; i < 8; i++) s_acc[grp][d0 + i] = acc[i];
+  if (sub == 0) {
+    s_m[grp] = m;
+    s_l[grp] = l;
+  }
+  if (WRITE_GRAPH && sub < kTopK) {
+    s_cv[grp * kTopK + sub] = tv;
+    s_ci[grp * kTopK + sub] = ti;
+  }
+  __syncthreads();
+  float M = -INFINITY;
+  for (int g = 0; g < G; g++) M = fmaxf(M, s_m[g]);
+  const float M_use = M == -INFINITY ? 0.f : M;
+  float L = 0.f;
+  for (int g = 0; g < G; g++) L += s_l[g] * exp2f(s_m[g] - M_use);
+  // L is 0 only for an empty range (lse -inf, output 0); NaN propagates (a NaN logit gives NaN).
+  const float lse2 = L == 0.f ? -INFINITY : M_use + log2f(L);
+  const float inv_l = L == 0.f ? 0.f : 1.f / L;
+  const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
+  for (int d = tid; d < D; d += kDecodeThreads) {
+    float o = 0.f;
+    for (int g = 0; g < G; g++) o += s_acc[g][d] * exp2f(s_m[g] - M_use);
+    p.part_o[(bh * p.num_splits + split) * D + d] = o * inv_l;
+  }
+  if (WRITE_GRAPH && tid < G * kTopK) {
+    // The block's top-4 by rank selection over its groups' lists; the winners store their own slot.
+    const int rank = top4_rank(s_cv, s_ci, G * kTopK, tid);
+    if (rank < kTopK) {
+      const size_t o = (bh * p.num_splits + split) * kTopK + rank;
+      p.part_top_v[o] = s_cv[tid];
+      p.part_top_i[o] = s_ci[tid];
+    }
+  }
+  if (tid == 0) p.part_lse[bh * p.num_splits + split] = lse2;
+}
+
 // Without the graph: 7 blocks/SM (72 registers); capped at 64 registers (8 blocks) it ran 10 % slower at
 // batch 1 x 4k (H200: 22.4 vs 20.4 us, PDL). With the graph: 4 blocks/SM, for the pipelined tile loop.
 // SPILL (deferred graph write; WRITE_GRAPH false): the baseline kernel that also stores every logit.
@@ -410,44 +454,11 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
   // No griddepcontrol.launch_dependents here: an early trigger let the next launch's blocks take SM
   // slots while this grid's merges ran (H200, batch 1 x 4k with the graph, PDL: 34.8 -> 25.9 us without it).
 
-  // Merge the G groups of this block.
-#pragma unroll
-  for (int i = 0; i < 8; i++) s_acc[grp][d0 + i] = acc[i];
-  if (sub == 0) {
-    s_m[grp] = m;
-    s_l[grp] = l;
-  }
-  if (WRITE_GRAPH && sub < kTopK) {
-    s_cv[grp * kTopK + sub] = tv;
-    s_ci[grp * kTopK + sub] = ti;
-  }
-  __syncthreads();
-  float M = -INFINITY;
-  for (int g = 0; g < G; g++) M = fmaxf(M, s_m[g]);
-  const float M_use = M == -INFINITY ? 0.f : M;
-  float L = 0.f;
-  for (int g = 0; g < G; g++) L += s_l[g] * exp2f(s_m[g] - M_use);
-  // L is 0 only for an empty range (lse -inf, output 0); NaN propagates (a NaN logit gives NaN).
-  const float lse2 = L == 0.f ? -INFINITY : M_use + log2f(L);
-  const float inv_l = L == 0.f ? 0.f : 1.f / L;
-  const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
-  for (int d = tid; d < D; d += kDecodeThreads) {
-    float o = 0.f;
-    for (int g = 0; g < G; g++) o += s_acc[g][d] * exp2f(s_m[g] - M_use);
-    p.part_o[(bh * p.num_splits + split) * D + d] = o * inv_l;
-  }
-  if (WRITE_GRAPH && tid < G * kTopK) {
-    // The block's top-4 by rank selection over its groups' lists; the winners store their own slot.
-    const int rank = top4_rank(s_cv, s_ci, G * kTopK, tid);
-    if (rank < kTopK) {
-      const size_t o = (bh * p.num_splits + split) * kTopK + rank;
-      p.part_top_v[o] = s_cv[tid];
-      p.part_top_i[o] = s_ci[tid];
-    }
-  }
-  if (tid == 0) p.part_lse[bh * p.num_splits + split] = lse2;
+  // Merge the G groups of this block and write the split's partial.
+  write_split_partial<D, G, WRITE_GRAPH>(p, b, h, split, tid, grp, sub, d0, acc, m, l, tv, ti, s_m, s_l, s_acc, s_cv, s_ci);
   // The last block of (b, h) to finish merges the splits (threadfence reduction); with one split that
   // is the block itself (one code path: the tail is fetched cold into the instruction cache).
+  const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
   __shared__ bool s_last;
   __shared__ float s_w[kMaxSplits];
   __shared__ float s_red[kDecodeThreads / 32];

@@ -179,7 +179,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
     step(j0, kr, vr);
   }
 
-  // Per query head: merge the G groups and write the split's partial (the per-head kernel's epilogue).
+  // Per query head: merge the G groups and write the split's partial (write_split_partial, the per-head kernel's epilogue).
 #pragma unroll 1
   for (int g = 0; g < QG; g++) {
     const int h = h0 + g;
@@ -201,39 +201,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
       }
     }
     __syncthreads();  // the previous head's readers of s_acc / s_m / s_l / s_cv are done
-#pragma unroll
-    for (int i = 0; i < 8; i++) s_acc[grp][d0 + i] = ag[i];
-    if (sub == 0) {
-      s_m[grp] = mg;
-      s_l[grp] = lg;
-    }
-    if (WRITE_GRAPH && sub < kTopK) {
-      s_cv[grp * kTopK + sub] = tvg;
-      s_ci[grp * kTopK + sub] = tig;
-    }
-    __syncthreads();
-    float M = -INFINITY;
-    for (int k = 0; k < G; k++) M = fmaxf(M, s_m[k]);
-    const float M_use = M == -INFINITY ? 0.f : M;
-    float L = 0.f;
-    for (int k = 0; k < G; k++) L += s_l[k] * exp2f(s_m[k] - M_use);
-    const float lse2 = L == 0.f ? -INFINITY : M_use + log2f(L);
-    const float inv_l = L == 0.f ? 0.f : 1.f / L;
-    const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
-    for (int d = tid; d < D; d += kDecodeThreads) {
-      float o = 0.f;
-      for (int k = 0; k < G; k++) o += s_acc[k][d] * exp2f(s_m[k] - M_use);
-      p.part_o[(bh * p.num_splits + split) * D + d] = o * inv_l;
-    }
-    if (WRITE_GRAPH && tid < G * kTopK) {
-      const int rank = top4_rank(s_cv, s_ci, G * kTopK, tid);
-      if (rank < kTopK) {
-        const size_t o = (bh * p.num_splits + split) * kTopK + rank;
-        p.part_top_v[o] = s_cv[tid];
-        p.part_top_i[o] = s_ci[tid];
-      }
-    }
-    if (tid == 0) p.part_lse[bh * p.num_splits + split] = lse2;
+    write_split_partial<D, G, WRITE_GRAPH>(p, b, h, split, tid, grp, sub, d0, ag, mg, lg, tvg, tig, s_m, s_l, s_acc, s_cv, s_ci);
   }
   // One ticket per (sequence, KV head): the slot of the group's first query head.
   const size_t tk = static_cast<size_t>(b) * p.num_heads + h0;
