@@ -18,13 +18,14 @@ import { engineStatus, requireEngineAddon } from "../engine/loader.js";
 
 const { outPath, quick } = gpuCheckArgs("runtime-gpu-check.json");
 const status = engineStatus();
-const only = process.env.KVWALK_CHECK_ONLY; // "kernels" | "engine" | "evict" | "prompt-score" to run a subset
+const only = process.env.KVWALK_CHECK_ONLY; // "kernels" | "gemm" | "engine" | "evict" | "prompt-score" to run a subset
 
 async function main(): Promise<number> {
   if (status.backend !== "cuda") return recordUnavailable("runtime", outPath, status);
   const addon = requireEngineAddon();
   const cases = [];
-  if (only === "evict") cases.push(...evictCases(addon as never, true), ...evictionOnlyCases());
+  if (only === "gemm") cases.push(...gemmCases(addon as never, quick));
+  else if (only === "evict") cases.push(...evictCases(addon as never, true), ...evictionOnlyCases());
   else if (only === "prompt-score") cases.push(...prefillScoreCases(addon as never, quick), ...promptScoreCases(quick));
   else if (only !== "engine")
     cases.push(
@@ -34,7 +35,7 @@ async function main(): Promise<number> {
       ...evictCases(addon as never, quick),
       ...prefillScoreCases(addon as never, quick),
     );
-  if (only !== "kernels" && only !== "evict" && only !== "prompt-score") {
+  if (only !== "kernels" && only !== "gemm" && only !== "evict" && only !== "prompt-score") {
     cases.push(...tinyCases());
     cases.push(...fixtureCases(addon, quick));
     cases.push(...promptScoreCases(quick));
