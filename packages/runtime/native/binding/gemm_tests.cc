@@ -81,15 +81,14 @@ int split_k_option(Napi::Env env, const Napi::Object* opts, int K) {
   return split_k;
 }
 
-// options.skinnyWarps (0 = automatic, else 1..8) and options.skinnyStages (0, 3, 4, 6 or 8) of the
-// skinny kernel.
+// options.skinnyWarps (0 = automatic, else 1..8), options.skinnyStages (0, 4 or 8) and
+// options.skinnyCopy (0 = automatic, 1 per-lane fragments, 2 row segments, 3 bulk copies) of the skinny kernel.
 kvwalk::engine::SkinnyConfig skinny_option(Napi::Env env, const Napi::Object* opts) {
   kvwalk::engine::SkinnyConfig c;
   c.warps = static_cast<int>(opt_int(env, opts, "skinnyWarps", 0, 0, 8));
   c.stages = static_cast<int>(opt_int(env, opts, "skinnyStages", 0, 0, 8));
-  if (c.stages != 0 && c.stages != 3 && c.stages != 4 && c.stages != 6 && c.stages != 8) {
-    throw_arg(env, "options.skinnyStages", "one of 0 (automatic), 3, 4, 6, 8", opts->Get("skinnyStages"), true);
-  }
+  if (c.stages != 0 && c.stages != 4 && c.stages != 8) throw_arg(env, "options.skinnyStages", "one of 0 (automatic), 4, 8", opts->Get("skinnyStages"), true);
+  c.copy = static_cast<int>(opt_int(env, opts, "skinnyCopy", 0, 0, 3));
   return c;
 }
 

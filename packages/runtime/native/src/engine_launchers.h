@@ -48,11 +48,15 @@ cudaError_t launch_gemm_split_k(GemmContext* ctx, const bf16_t* A, int lda, cons
 // layout of launch_gemm_split_k when ldc = N). pdl: launch as a programmatic dependent launch (W
 // streaming starts before the previous kernel ends; A is read after it). Needs K / splits, lda and ldw
 // multiples of 8 and 16-byte aligned A and W; anything else is cudaErrorInvalidValue (use launch_gemm).
-// cfg: 0 = automatic (warps per CTA 4 or 8, cp.async ring depth 3/4/6/8); for benchmarks.
+// cfg: 0 = automatic (warps per CTA 4 or 8, ring depth 4 or 8, copies by cp.async.bulk where the slice
+// is whole 64-k stages on sm_90+, else cp.async of whole row segments); for benchmarks (copy 1:
+// per-lane fragment cp.async, 2: row-segment cp.async, 3: cp.async.bulk; 3 where it cannot run is
+// cudaErrorInvalidValue).
 constexpr int kSkinnyMaxRows = 64;
 struct SkinnyConfig {
   int warps = 0;
   int stages = 0;
+  int copy = 0;
 };
 cudaError_t launch_gemm_skinny(const bf16_t* A, int lda, const bf16_t* W, int ldw, float* C, int ldc, int M, int N, int K, int splits,
                                bool accumulate, bool pdl, cudaStream_t stream, SkinnyConfig cfg = {});

@@ -412,10 +412,12 @@ async function main(): Promise<void> {
     }
     for (const [shape, N, K, splitK] of shapes) {
       const M = 32;
-      for (const s of splitK > 1 ? [1, 2, 4, 8] : [1]) {
-        for (const skinnyWarps of [4, 8]) {
-          for (const skinnyStages of [3, 4, 6, 8]) {
-            bench(shape, M, N, K, "skinny sweep", "builtin", { accumulate: s > 1, splitK: s, path: "skinny", pdl: true, skinnyWarps, skinnyStages });
+      for (const s of splitK > 1 ? [4, 8] : [1]) {
+        for (const skinnyCopy of [2, 3]) {
+          for (const skinnyWarps of [4, 8]) {
+            for (const skinnyStages of [4, 8]) {
+              bench(shape, M, N, K, "skinny sweep", "builtin", { accumulate: s > 1, splitK: s, path: "skinny", pdl: true, skinnyWarps, skinnyStages, skinnyCopy });
+            }
           }
         }
       }

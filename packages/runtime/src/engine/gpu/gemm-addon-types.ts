@@ -15,8 +15,10 @@ export type GemmPathName = "auto" | "decode" | "prefill" | "generic" | "skinny";
 export interface SkinnyOptions {
   /** Warps per CTA (one 16-row W tile each), 1..8. */
   skinnyWarps?: number;
-  /** Depth of the cp.async ring: 3, 4, 6 or 8. */
+  /** Depth of the cp.async ring: 4 or 8. */
   skinnyStages?: number;
+  /** How W reaches shared memory: 1 per-lane MMA fragments, 2 whole 128-byte row segments (swizzled), 3 cp.async.bulk (sm_90+, K slices of whole 64-k stages). */
+  skinnyCopy?: number;
 }
 
 export interface GemmTestOptions extends SkinnyOptions {
