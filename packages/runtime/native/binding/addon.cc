@@ -105,7 +105,6 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     o.gemm_split_k = int_field(oo, "gemmSplitK", -1, kvwalk::engine::kSplitKMax, -1, false);
     o.grouped_decode = int_field(oo, "groupedDecode", 0, 2, 2, false);
     o.graph_write = int_field(oo, "graphWrite", 0, 2, 2, false);
-    o.skinny_gemm = int_field(oo, "skinnyGemm", 0, 2, 2, false);
     o.stream_priorities = oo.Get("streamPriorities").ToBoolean().Value();
     if (oo.Get("evict").IsObject()) {
       Napi::Object ev = oo.Get("evict").As<Napi::Object>();
@@ -386,8 +385,6 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       sk.Set("down", e->split_k_for(32, e->shape().intermediate));
       o.Set("gemmSplitK", sk);
     }
-    // Whether a 32-row decode step's products take the skinny kernel.
-    o.Set("skinnyGemm", e->use_skinny(32));
     o.Set("weightBytes", static_cast<double>(e->weight_bytes()));
     o.Set("kvBytes", static_cast<double>(e->kv_bytes()));
     o.Set("graphBytes", static_cast<double>(e->graph_bytes()));

@@ -68,7 +68,7 @@ std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* nam
 }
 
 const std::vector<std::string> kBackends = {"builtin", "cublas", "auto"};
-const std::vector<std::string> kPaths = {"auto", "decode", "prefill", "generic", "skinny"};
+const std::vector<std::string> kPaths = {"auto", "decode", "prefill", "generic"};
 
 #ifdef KVWALK_WITH_CUDA
 // options.splitK (default 1): K slices for launch_gemm_split_k; more than 1 must split K into
@@ -79,17 +79,6 @@ int split_k_option(Napi::Env env, const Napi::Object* opts, int K) {
     throw_arg(env, "options.splitK", "a slice count dividing K into multiples of 8 (K = " + std::to_string(K) + ")", opts->Get("splitK"), true);
   }
   return split_k;
-}
-
-// options.skinnyWarps (0 = automatic, else 1..8), options.skinnyStages (0, 4 or 8) and
-// options.skinnyCopy (0 = automatic, 1 per-lane fragments, 2 row segments, 3 bulk copies) of the skinny kernel.
-kvwalk::engine::SkinnyConfig skinny_option(Napi::Env env, const Napi::Object* opts) {
-  kvwalk::engine::SkinnyConfig c;
-  c.warps = static_cast<int>(opt_int(env, opts, "skinnyWarps", 0, 0, 8));
-  c.stages = static_cast<int>(opt_int(env, opts, "skinnyStages", 0, 0, 8));
-  if (c.stages != 0 && c.stages != 4 && c.stages != 8) throw_arg(env, "options.skinnyStages", "one of 0 (automatic), 4, 8", opts->Get("skinnyStages"), true);
-  c.copy = static_cast<int>(opt_int(env, opts, "skinnyCopy", 0, 0, 3));
-  return c;
 }
 
 using kvwalk::engine::GemmBackend;
@@ -167,37 +156,18 @@ GemmContext* context_for(Napi::Env env, const std::string& backend) {
 }
 
 GemmPath path_from(const std::string& p) {
-  return p == "decode"    ? GemmPath::Decode
-         : p == "prefill" ? GemmPath::Prefill
-         : p == "generic" ? GemmPath::Generic
-         : p == "skinny"  ? GemmPath::Skinny
-                          : GemmPath::Auto;
+  return p == "decode" ? GemmPath::Decode : p == "prefill" ? GemmPath::Prefill : p == "generic" ? GemmPath::Generic : GemmPath::Auto;
 }
 
 // Runs one GEMM through `backend` ("builtin" honours a forced path). Returns the path name that ran.
 // split_k > 1: launch_gemm_split_k into `parts` (f32 [split_k, M, N]) and the engine's epilogue
 // (launch_residual_rmsnorm without a norm) adds the slices to C (zeroed first unless accumulating);
-// compact strides only. Path "skinny" (builtin backend, M <= 64) runs launch_gemm_skinny directly: one
-// launch for all slices, `skinny` choosing warps / ring depth (0: automatic) and `pdl` the launch
-// attribute; larger M goes through launch_gemm_builtin (64-row slices).
+// compact strides only.
 std::string run_gemm(Napi::Env env, const std::string& backend, GemmPath path, const uint16_t* A, int lda, const uint16_t* W, int ldw, float* C,
-                     int ldc, int M, int N, int K, bool accumulate, cudaStream_t s, int split_k = 1, float* parts = nullptr,
-                     kvwalk::engine::SkinnyConfig skinny = {}, bool pdl = false) {
+                     int ldc, int M, int N, int K, bool accumulate, cudaStream_t s, int split_k = 1, float* parts = nullptr) {
   GemmContext* ctx = context_for(env, backend);
-  const std::string shape = " M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K);
-  if (path == GemmPath::Skinny && M <= kvwalk::engine::kSkinnyMaxRows && kvwalk::engine::gemm_context_backend(ctx) == GemmBackend::Builtin) {
-    float* out = split_k > 1 ? parts : C;
-    check(env, kvwalk::engine::launch_gemm_skinny(A, lda, W, ldw, out, split_k > 1 ? N : ldc, M, N, K, split_k, split_k > 1 ? false : accumulate, pdl, s, skinny),
-          "launch_gemm_skinny" + shape + " splitK=" + std::to_string(split_k));
-    if (split_k > 1) {
-      if (!accumulate) check(env, cudaMemsetAsync(C, 0, static_cast<size_t>(M) * N * 4, s), "cudaMemset C");
-      check(env, kvwalk::engine::launch_residual_rmsnorm(C, parts, split_k, C, nullptr, M, N, 0.f, nullptr, s), "launch_residual_rmsnorm" + shape);
-      return "skinny split-k " + std::to_string(split_k);
-    }
-    return "skinny";
-  }
   if (split_k > 1) {
-    const std::string what = shape + " splitK=" + std::to_string(split_k);
+    const std::string what = " M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K) + " splitK=" + std::to_string(split_k);
     check(env, kvwalk::engine::launch_gemm_split_k(ctx, A, lda, W, ldw, parts, M, N, K, split_k, s), "launch_gemm_split_k" + what);
     if (!accumulate) check(env, cudaMemsetAsync(C, 0, static_cast<size_t>(M) * N * 4, s), "cudaMemset C");
     check(env, kvwalk::engine::launch_residual_rmsnorm(C, parts, split_k, C, nullptr, M, N, 0.f, nullptr, s), "launch_residual_rmsnorm" + what);
@@ -227,7 +197,7 @@ T* typed_array_arg(const Napi::CallbackInfo& info, size_t i, const char* name, n
 }
 
 // gemmTest(M, N, K, A: Uint16Array [M*lda] bf16, W: Uint16Array [N*ldw] bf16, C0: Float32Array [M*ldc] | null,
-//          backend, options?: { path?, lda?, ldw?, ldc?, splitK?, skinnyWarps?, skinnyStages? }) -> Float32Array [M*ldc]
+//          backend, options?: { path?, lda?, ldw?, ldc? }) -> Float32Array [M*ldc]
 // C0 given: C = C0 + A.W^T (accumulate). C0 null: the device C starts as NaN everywhere, so an output
 // that read C, or a write outside [m, 0..N), shows as NaN/garbage; padding columns come back NaN.
 Napi::Value GemmTest(const Napi::CallbackInfo& info) {
@@ -244,7 +214,7 @@ Napi::Value GemmTest(const Napi::CallbackInfo& info) {
   if (opts && !opts->Get("path").IsUndefined()) {
     Napi::Value p = opts->Get("path");
     if (!p.IsString() || std::find(kPaths.begin(), kPaths.end(), p.As<Napi::String>().Utf8Value()) == kPaths.end()) {
-      throw_arg(env, "options.path", "one of \"auto\", \"decode\", \"prefill\", \"generic\", \"skinny\"", p);
+      throw_arg(env, "options.path", "one of \"auto\", \"decode\", \"prefill\", \"generic\"", p);
     }
     path_s = p.As<Napi::String>().Utf8Value();
   }
@@ -269,9 +239,8 @@ Napi::Value GemmTest(const Napi::CallbackInfo& info) {
     check(env, cudaMemsetAsync(dC.get<void>(), 0xFF, c_len * 4, s), "cudaMemset C (NaN sentinel)");
   }
   DeviceBuffer dP(env, split_k > 1 ? c_len * 4 * split_k : 4, "split-K parts");
-  const kvwalk::engine::SkinnyConfig skinny = skinny_option(env, opts);
   const std::string used = run_gemm(env, backend, path_from(path_s), dA.get<uint16_t>(), lda, dW.get<uint16_t>(), ldw, dC.get<float>(), ldc, M,
-                                    N, K, C0 != nullptr, s, split_k, dP.get<float>(), skinny);
+                                    N, K, C0 != nullptr, s, split_k, dP.get<float>());
   Napi::Float32Array out = Napi::Float32Array::New(env, c_len);
   check(env, cudaMemcpyAsync(out.Data(), dC.get<void>(), c_len * 4, cudaMemcpyDeviceToHost, s), "cudaMemcpy D2H C");
   check(env, cudaStreamSynchronize(s), "gemm (" + used + " path) M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K));
@@ -285,7 +254,7 @@ Napi::Value GemmTest(const Napi::CallbackInfo& info) {
 #endif
 }
 
-// gemmBench(M, N, K, backend, iters, options?: { path?, accumulate?, splitK?, pdl?, skinnyWarps?, skinnyStages? }) -> { medianUs, minUs, backend,
+// gemmBench(M, N, K, backend, iters, options?: { path?, accumulate? }) -> { medianUs, minUs, backend,
 // path, launchesPerSample, wCopies, samples }. Random bf16 data made on the device; W is replicated
 // (rotating copies, >= 256 MiB in all) so repeated launches do not run from L2. Each sample times
 // launchesPerSample back-to-back launches (>= ~200 us) with CUDA events; medianUs is per launch.
@@ -300,12 +269,11 @@ Napi::Value GemmBench(const Napi::CallbackInfo& info) {
   const Napi::Object* opts = opt_object(info, 5, "options", holder);
   std::string path_s = "auto";
   bool accumulate = false;
-  bool pdl = false;
   if (opts) {
     Napi::Value p = opts->Get("path");
     if (!p.IsUndefined()) {
       if (!p.IsString() || std::find(kPaths.begin(), kPaths.end(), p.As<Napi::String>().Utf8Value()) == kPaths.end()) {
-        throw_arg(env, "options.path", "one of \"auto\", \"decode\", \"prefill\", \"generic\", \"skinny\"", p);
+        throw_arg(env, "options.path", "one of \"auto\", \"decode\", \"prefill\", \"generic\"", p);
       }
       path_s = p.As<Napi::String>().Utf8Value();
     }
@@ -314,15 +282,9 @@ Napi::Value GemmBench(const Napi::CallbackInfo& info) {
       if (!a.IsBoolean()) throw_arg(env, "options.accumulate", "a boolean", a);
       accumulate = a.As<Napi::Boolean>().Value();
     }
-    Napi::Value pv = opts->Get("pdl");
-    if (!pv.IsUndefined()) {
-      if (!pv.IsBoolean()) throw_arg(env, "options.pdl", "a boolean", pv);
-      pdl = pv.As<Napi::Boolean>().Value();
-    }
   }
 #ifdef KVWALK_WITH_CUDA
   const int split_k = split_k_option(env, opts, K);
-  const kvwalk::engine::SkinnyConfig skinny = skinny_option(env, opts);
   cudaStream_t s = gemm_stream(env);
   GemmContext* ctx = context_for(env, backend);
   const size_t a_len = static_cast<size_t>(M) * K, w_len = static_cast<size_t>(N) * K, c_len = static_cast<size_t>(M) * N;
@@ -341,7 +303,7 @@ Napi::Value GemmBench(const Napi::CallbackInfo& info) {
   auto launch = [&]() {
     const uint16_t* w = dW.get<uint16_t>() + static_cast<size_t>(next) * w_len;
     next = (next + 1) % copies;
-    used = run_gemm(env, backend, path, dA.get<uint16_t>(), K, w, K, dC.get<float>(), N, M, N, K, accumulate, s, split_k, dP.get<float>(), skinny, pdl);
+    used = run_gemm(env, backend, path, dA.get<uint16_t>(), K, w, K, dC.get<float>(), N, M, N, K, accumulate, s, split_k, dP.get<float>());
   };
   Event e0(env), e1(env);
   for (int i = 0; i < 3; i++) launch();
@@ -382,7 +344,6 @@ Napi::Value GemmBench(const Napi::CallbackInfo& info) {
   (void)K;
   (void)iters;
   (void)accumulate;
-  (void)pdl;
   throw Napi::Error::New(env, "gemmBench: not compiled with CUDA");
 #endif
 }

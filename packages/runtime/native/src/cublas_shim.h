@@ -7,10 +7,9 @@ namespace kvwalk::engine {
 
 // Which built-in kernel runs. Auto: decode kernel for M <= 64 (and for M <= 256 when the prefill grid
 // would not fill the GPU, in 64-row slices), the tiled prefill kernel otherwise; both fall back to the
-// generic kernel when K, lda or ldw is not a multiple of 8 or A/W is not 16-byte aligned. Skinny: the
-// weight-streaming kernel (launch_gemm_skinny, engine_launchers.h) in 64-row slices. A forced
-// Decode/Prefill/Skinny path still falls back to Generic on such inputs (it cannot run them).
-enum class GemmPath : int { Auto = 0, Decode = 1, Prefill = 2, Generic = 3, Skinny = 4 };
+// generic kernel when K, lda or ldw is not a multiple of 8 or A/W is not 16-byte aligned. A forced
+// Decode/Prefill path still falls back to Generic on such inputs (it cannot run them).
+enum class GemmPath : int { Auto = 0, Decode = 1, Prefill = 2, Generic = 3 };
 
 // Built-in kernels (gemm.cu). Same contract as launch_gemm. `path_used` (optional) receives the path
 // that ran. Returns cudaErrorInvalidValue for M, N or K < 1, or strides smaller than the rows.

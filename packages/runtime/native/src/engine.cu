@@ -185,7 +185,7 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
     e->activation_bytes_ += b.bytes;
   }
   if (!(err = e->check(cudaMemset(e->workspace_, 0, ws_bytes), "cudaMemset workspace")).empty()) return fail(err);
-  if (o.gemm_split_k > 1 || (o.gemm_split_k < 0 && (gemm_context_backend(e->gemm_) == GemmBackend::Cublas || o.skinny_gemm != 0))) {
+  if (o.gemm_split_k > 1 || (o.gemm_split_k < 0 && gemm_context_backend(e->gemm_) == GemmBackend::Cublas)) {
     const size_t bytes = static_cast<size_t>(kSplitKMax) * kSplitKMaxRows * hid * 4;
     if (!(err = e->alloc(reinterpret_cast<void**>(&e->split_parts_), bytes, "split-K partial products")).empty()) return fail(err);
     e->activation_bytes_ += bytes;
@@ -212,26 +212,6 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
   e->positions_.assign(B, 0);
   e->gemv_rows_ = e->fused_gemv_rows();
   return e;
-}
-
-bool Engine::use_skinny(int M) const {
-  const ModelShape& s = shape_;
-  // Every product of a layer has K in {hidden, heads * head_dim, intermediate}: all multiples of 8 keep
-  // the kernel's 16-byte loads aligned (device allocations are 256-byte aligned).
-  const bool aligned = s.hidden % 8 == 0 && (s.heads * s.head_dim) % 8 == 0 && s.intermediate % 8 == 0;
-  if (!aligned || M < 1 || M > kSkinnyMaxRows) return false;
-  if (opts_.skinny_gemm == 1) return true;
-  return opts_.skinny_gemm == 2 && engine_use_skinny(M);
-}
-
-cudaError_t Engine::gemm_rows(const bf16_t* A, int lda, const bf16_t* W, int ldw, float* C, int ldc, int M, int N, int K, bool acc) {
-  if (use_skinny(M)) return launch_gemm_skinny(A, lda, W, ldw, C, ldc, M, N, K, 1, acc, true, stream_);
-  return launch_gemm(gemm_, A, lda, W, ldw, C, ldc, M, N, K, acc, stream_);
-}
-
-cudaError_t Engine::gemm_split(const bf16_t* A, int lda, const bf16_t* W, int ldw, float* parts, int M, int N, int K, int splits) {
-  if (use_skinny(M)) return launch_gemm_skinny(A, lda, W, ldw, parts, N, M, N, K, splits, false, true, stream_);
-  return launch_gemm_split_k(gemm_, A, lda, W, ldw, parts, M, N, K, splits, stream_);
 }
 
 int Engine::split_k_for(int T, int K) const {
@@ -536,7 +516,7 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
         mark(2);
       }
       h_normed = false;
-      KV_TRY(gemm_rows(h_, hid, wqkv_[l], hid, qkv_, qkv_rows, T, qkv_rows, hid, false), "gemm qkv");
+      KV_TRY(launch_gemm(gemm_, h_, hid, wqkv_[l], hid, qkv_, qkv_rows, T, qkv_rows, hid, false, stream_), "gemm qkv");
     }
     mark(0);
     KV_TRY(launch_rope_append(qkv_, T, H, KVH, D, inv_freq_, d_pos, d_region, d_slot, static_cast<int>(C), q_, kc, vc, stream_), "rope");
@@ -641,21 +621,21 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
       continue;
     }
     if (split_o > 1) {
-      KV_TRY(gemm_split(h_, H * D, wo_[l], H * D, split_parts_, T, hid, H * D, split_o), "gemm o (split-K)");
+      KV_TRY(launch_gemm_split_k(gemm_, h_, H * D, wo_[l], H * D, split_parts_, T, hid, H * D, split_o, stream_), "gemm o (split-K)");
       mark(0);
       KV_TRY(launch_residual_rmsnorm(x_, split_parts_, split_o, x_, mlp_norm_[l], T, hid, s.rms_eps, h_, stream_), "split-K sum + rmsnorm");
     } else {
-      KV_TRY(gemm_rows(h_, H * D, wo_[l], H * D, x_, hid, T, hid, H * D, true), "gemm o");
+      KV_TRY(launch_gemm(gemm_, h_, H * D, wo_[l], H * D, x_, hid, T, hid, H * D, true, stream_), "gemm o");
       mark(0);
       KV_TRY(launch_rmsnorm(x_, mlp_norm_[l], T, hid, s.rms_eps, h_, stream_), "rmsnorm");
     }
     mark(2);
-    KV_TRY(gemm_rows(h_, hid, wgu_[l], hid, gu_, 2 * I, T, 2 * I, hid, false), "gemm gate/up");
+    KV_TRY(launch_gemm(gemm_, h_, hid, wgu_[l], hid, gu_, 2 * I, T, 2 * I, hid, false, stream_), "gemm gate/up");
     mark(0);
     KV_TRY(launch_swiglu(gu_, T, I, h_, stream_), "swiglu");
     mark(2);
     if (split_down > 1) {
-      KV_TRY(gemm_split(h_, I, wdown_[l], I, split_parts_, T, hid, I, split_down), "gemm down (split-K)");
+      KV_TRY(launch_gemm_split_k(gemm_, h_, I, wdown_[l], I, split_parts_, T, hid, I, split_down, stream_), "gemm down (split-K)");
       mark(0);
       // The sum goes into the residual stream; the next layer's attention RMSNorm comes with it.
       h_normed = l + 1 < s.layers;
@@ -663,7 +643,7 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
              "split-K sum + rmsnorm");
       mark(2);
     } else {
-      KV_TRY(gemm_rows(h_, I, wdown_[l], I, x_, hid, T, hid, I, true), "gemm down");
+      KV_TRY(launch_gemm(gemm_, h_, I, wdown_[l], I, x_, hid, T, hid, I, true, stream_), "gemm down");
       mark(0);
     }
   }
@@ -772,7 +752,7 @@ std::string Engine::decode_body(int B, int max_len) {
   e = launch_rmsnorm(x_, final_norm_, B, s.hidden, s.rms_eps, h_, stream_);
   if (e != cudaSuccess) return check(e, "final norm");
   mark(2);
-  e = gemm_rows(h_, s.hidden, lm_head_, s.hidden, logits_, s.vocab, B, s.vocab, s.hidden, false);
+  e = launch_gemm(gemm_, h_, s.hidden, lm_head_, s.hidden, logits_, s.vocab, B, s.vocab, s.hidden, false, stream_);
   if (e != cudaSuccess) return check(e, "LM head");
   mark(0);
   return "";
@@ -942,7 +922,7 @@ std::string Engine::mixed(const std::vector<int>& tokens, const std::vector<int>
   e = launch_rmsnorm(x_, final_norm_, Bd, hid, s.rms_eps, h_, stream_);
   if (e == cudaSuccess) e = launch_rmsnorm(x_ + static_cast<size_t>(T - 1) * hid, final_norm_, 1, hid, s.rms_eps, h_ + static_cast<size_t>(Bd) * hid, stream_);
   mark(2);
-  if (e == cudaSuccess) e = gemm_rows(h_, hid, lm_head_, hid, logits_, V, Bd + 1, V, hid, false);
+  if (e == cudaSuccess) e = launch_gemm(gemm_, h_, hid, lm_head_, hid, logits_, V, Bd + 1, V, hid, false, stream_);
   mark(0);
   if (e != cudaSuccess) return check(e, "mixed step");
   std::string done = finish_step(Bd + 1, seed, next, logprob, logits_out, tl_step, "mixed step");

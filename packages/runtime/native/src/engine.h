@@ -99,13 +99,6 @@ struct EngineOptions {
   // same split count. Modes 1 and 2 allocate a logits buffer of layers x max_batch x heads x capacity
   // floats (0.8 % of the K/V bytes for Llama-2-7B, 3 % for Mistral-7B).
   int graph_write = 2;
-  // Matrix products of steps of 2..64 rows (decode batches, small mixed steps) through the built-in
-  // skinny weight-streaming GEMM (launch_gemm_skinny: W streamed once through a cp.async ring, chained
-  // to the previous kernel by programmatic dependent launch; split-K slices of o-proj and down written
-  // by one launch) instead of the GEMM backend: 0 never, 1 always (1..64 rows), 2 auto (default; see
-  // engine_use_skinny). Needs hidden sizes that are multiples of 8 (every Llama/Mistral checkpoint);
-  // other shapes take the backend.
-  int skinny_gemm = 2;
   EvictOptions evict;
 };
 
@@ -175,12 +168,6 @@ class Engine {
   int gemv_rows() const { return gemv_rows_; }
   // K slices of a step of T rows for a product of depth K (1: no split).
   int split_k_for(int T, int K) const;
-  // Whether a product of M rows takes the skinny kernel (skinny_gemm, M, alignment).
-  bool use_skinny(int M) const;
-  // C = (acc ? C : 0) + A . W^T through the skinny kernel when use_skinny(M), else the GEMM backend.
-  cudaError_t gemm_rows(const bf16_t* A, int lda, const bf16_t* W, int ldw, float* C, int ldc, int M, int N, int K, bool acc);
-  // Split-K partials (parts f32 [splits, M, N]) through the skinny kernel or the backend.
-  cudaError_t gemm_split(const bf16_t* A, int lda, const bf16_t* W, int ldw, float* parts, int M, int N, int K, int splits);
   size_t activation_bytes() const { return activation_bytes_; }
   StepTimes take_times();
   const void* graph_device() const { return graph_; }

@@ -42,28 +42,6 @@ bool gemm_split_k_valid(int K, int splits);
 cudaError_t launch_gemm_split_k(GemmContext* ctx, const bf16_t* A, int lda, const bf16_t* W, int ldw, float* parts, int M, int N, int K,
                                 int splits, cudaStream_t stream);
 
-// Skinny weight-streaming GEMM (gemm.cu, kernels/gemm_skinny.cuh) for decode steps of up to
-// kSkinnyMaxRows rows: C_s = (accumulate ? C_s : 0) + A[:, s*K/S .. (s+1)*K/S) . W[:, same]^T for each
-// slice s of `splits`, C_s = C + s * M * ldc (splits = 1: a plain GEMM; splits > 1: the split-K partial
-// layout of launch_gemm_split_k when ldc = N). pdl: launch as a programmatic dependent launch (W
-// streaming starts before the previous kernel ends; A is read after it). Needs K / splits, lda and ldw
-// multiples of 8 and 16-byte aligned A and W; anything else is cudaErrorInvalidValue (use launch_gemm).
-// cfg: 0 = automatic (warps per CTA 4 or 8, ring depth 4 or 8, copies by cp.async.bulk where the slice
-// is whole 64-k stages on sm_90+, else cp.async of whole row segments); for benchmarks (copy 1:
-// per-lane fragment cp.async, 2: row-segment cp.async, 3: cp.async.bulk; 3 where it cannot run is
-// cudaErrorInvalidValue).
-constexpr int kSkinnyMaxRows = 64;
-struct SkinnyConfig {
-  int warps = 0;
-  int stages = 0;
-  int copy = 0;
-};
-cudaError_t launch_gemm_skinny(const bf16_t* A, int lda, const bf16_t* W, int ldw, float* C, int ldc, int M, int N, int K, int splits,
-                               bool accumulate, bool pdl, cudaStream_t stream, SkinnyConfig cfg = {});
-// The engine's automatic rule (EngineOptions::skinny_gemm = 2): whether products of M rows take the
-// skinny kernel.
-bool engine_use_skinny(int M);
-
 // ---------------------------------------------------------------- element-wise and attention (kernels.cu)
 // x[t, :] = f32(table[tokens[t], :]), table bf16 [vocab, hidden]. A token outside [0, vocab) writes
 // zeros and sets *error_flag = 1 (error_flag: device int, zeroed by the caller).

@@ -8,8 +8,6 @@
 // the current chunk group (no register double-buffering); that, not the MMA rate, is the remaining gap.
 #include "cublas_shim.h"
 #include "gemm.cuh"
-#include "gemm_skinny.cuh"
-#include "kvwalk/pdl.h"
 
 namespace kvwalk::engine {
 namespace {
@@ -97,66 +95,6 @@ cudaError_t generic_launch(const bf16_t* A, int lda, const bf16_t* W, int ldw, f
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
-
-// ---- skinny (weight-streaming) GEMM, gemm_skinny.cuh
-
-template <int MT, int STAGES, bool ROWCOPY>
-cudaError_t skinny_launch(const gemm::SkinnyParams& p, int splits, int warps, bool pdl, cudaStream_t stream) {
-  const int smem = STAGES * gemm::skinny_stage_bytes(MT, warps);
-  static int configured = 0;  // largest dynamic shared memory size set so far for this instantiation
-  if (smem > configured) {
-    cudaError_t err = cudaFuncSetAttribute(gemm::gemm_skinny_kernel<MT, STAGES, ROWCOPY>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-    if (err != cudaSuccess) return err;
-    configured = smem;
-  }
-  const dim3 grid((p.N + 16 * warps - 1) / (16 * warps), splits);
-  if (pdl && kvwalk::device_supports_pdl()) {
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = grid;
-    cfg.blockDim = dim3(warps * 32);
-    cfg.dynamicSmemBytes = smem;
-    cfg.stream = stream;
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[0].val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = 1;
-    return cudaLaunchKernelEx(&cfg, gemm::gemm_skinny_kernel<MT, STAGES, ROWCOPY>, p);
-  }
-  gemm::gemm_skinny_kernel<MT, STAGES, ROWCOPY><<<grid, warps * 32, smem, stream>>>(p);
-  return cudaGetLastError();
-}
-
-template <int MT, int STAGES>
-cudaError_t skinny_bulk_launch(const gemm::SkinnyParams& p, int splits, int warps, bool pdl, cudaStream_t stream) {
-  const int smem = gemm::skinny_bulk_smem_bytes(MT, warps, STAGES);
-  static int configured = 0;
-  if (smem > configured) {
-    cudaError_t err = cudaFuncSetAttribute(gemm::gemm_skinny_bulk_kernel<MT, STAGES>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-    if (err != cudaSuccess) return err;
-    configured = smem;
-  }
-  const dim3 grid((p.N + 16 * warps - 1) / (16 * warps), splits);
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = grid;
-  cfg.blockDim = dim3(warps * 32);
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = stream;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = pdl ? 1 : 0;
-  return cudaLaunchKernelEx(&cfg, gemm::gemm_skinny_bulk_kernel<MT, STAGES>, p);
-}
-
-template <int MT>
-cudaError_t skinny_by_config(const gemm::SkinnyParams& p, int splits, int warps, int stages, int copy, bool pdl, cudaStream_t stream) {
-  if (copy == 3) return stages == 4 ? skinny_bulk_launch<MT, 4>(p, splits, warps, pdl, stream) : skinny_bulk_launch<MT, 8>(p, splits, warps, pdl, stream);
-  if (copy == 2) return stages == 4 ? skinny_launch<MT, 4, true>(p, splits, warps, pdl, stream) : skinny_launch<MT, 8, true>(p, splits, warps, pdl, stream);
-  return stages == 4 ? skinny_launch<MT, 4, false>(p, splits, warps, pdl, stream) : skinny_launch<MT, 8, false>(p, splits, warps, pdl, stream);
-}
-
 }  // namespace
 
 const char* gemm_path_name(GemmPath path) {
@@ -164,7 +102,6 @@ const char* gemm_path_name(GemmPath path) {
     case GemmPath::Decode: return "decode";
     case GemmPath::Prefill: return "prefill";
     case GemmPath::Generic: return "generic";
-    case GemmPath::Skinny: return "skinny";
     default: return "auto";
   }
 }
@@ -192,62 +129,9 @@ cudaError_t launch_gemm_builtin(const bf16_t* A, int lda, const bf16_t* W, int l
       return cudaSuccess;
     }
     case GemmPath::Prefill: return prefill_launch(A, lda, W, ldw, C, ldc, M, N, K, accumulate, stream);
-    case GemmPath::Skinny: {
-      for (int m0 = 0; m0 < M; m0 += kSkinnyMaxRows) {
-        const int mc = M - m0 < kSkinnyMaxRows ? M - m0 : kSkinnyMaxRows;
-        cudaError_t err = launch_gemm_skinny(A + static_cast<size_t>(m0) * lda, lda, W, ldw, C + static_cast<size_t>(m0) * ldc, ldc, mc, N, K, 1,
-                                             accumulate, false, stream);
-        if (err != cudaSuccess) return err;
-      }
-      return cudaSuccess;
-    }
     default: return generic_launch(A, lda, W, ldw, C, ldc, M, N, K, accumulate, stream);
   }
 }
-
-cudaError_t launch_gemm_skinny(const bf16_t* A, int lda, const bf16_t* W, int ldw, float* C, int ldc, int M, int N, int K, int splits,
-                               bool accumulate, bool pdl, cudaStream_t stream, SkinnyConfig cfg) {
-  if (M < 1 || M > kSkinnyMaxRows || N < 1 || K < 1 || splits < 1 || K % splits != 0 || lda < K || ldw < K || ldc < N || !A || !W || !C) {
-    return cudaErrorInvalidValue;
-  }
-  const int ks = K / splits;
-  if (ks % 8 != 0 || lda % 8 != 0 || ldw % 8 != 0 || !aligned16(A) || !aligned16(W)) return cudaErrorInvalidValue;
-  if (cfg.warps < 0 || cfg.warps > gemm::kSkinnyMaxWarps || (cfg.stages != 0 && cfg.stages != 4 && cfg.stages != 8) || cfg.copy < 0 || cfg.copy > 3) {
-    return cudaErrorInvalidValue;
-  }
-  const int mt = M <= 8 ? 1 : M <= 16 ? 2 : M <= 32 ? 4 : 8;
-  const int sms = sm_count();
-  int warps = cfg.warps;
-  if (warps == 0) warps = static_cast<long long>((N + 127) / 128) * splits >= sms ? 8 : 4;
-  const long long ctas = static_cast<long long>((N + 16 * warps - 1) / (16 * warps)) * splits;
-  if (ctas > 65535LL * 65535LL) return cudaErrorInvalidConfiguration;
-  // W copy: 3 (bulk copies, sm_90+) needs slices of whole 64-k stages; else whole row segments by cp.async.
-  int copy = cfg.copy;
-  const bool bulk_ok = ks % gemm::kSkinnyKc == 0 && kvwalk::device_supports_pdl();
-  if (copy == 0) copy = bulk_ok ? 3 : 2;
-  if (copy == 3 && !bulk_ok) return cudaErrorInvalidValue;
-  auto smem_for = [&](int s) -> long long {
-    return copy == 3 ? gemm::skinny_bulk_smem_bytes(mt, warps, s) : static_cast<long long>(s) * gemm::skinny_stage_bytes(mt, warps);
-  };
-  int stages = cfg.stages;
-  if (stages == 0) {
-    // Deepest ring that keeps every CTA of the grid resident at once (no second wave), within ~200 KiB
-    // of shared memory per SM.
-    const long long per_sm = (ctas + sms - 1) / sms;
-    const long long budget = (200LL << 10) / per_sm;
-    stages = smem_for(8) <= budget ? 8 : 4;
-  }
-  if (smem_for(stages) > (227LL << 10)) return cudaErrorInvalidConfiguration;
-  gemm::SkinnyParams p{A, lda, W, ldw, C, ldc, M, N, ks, static_cast<size_t>(M) * ldc, accumulate ? 1 : 0};
-  switch (mt) {
-    case 1: return skinny_by_config<1>(p, splits, warps, stages, copy, pdl, stream);
-    case 2: return skinny_by_config<2>(p, splits, warps, stages, copy, pdl, stream);
-    case 4: return skinny_by_config<4>(p, splits, warps, stages, copy, pdl, stream);
-    default: return skinny_by_config<8>(p, splits, warps, stages, copy, pdl, stream);
-  }
-}
-
-bool engine_use_skinny(int M) { return M >= 2 && M <= kSkinnyMaxRows; }
 
 cudaError_t launch_gemm_fill_random(bf16_t* out, size_t n, uint32_t seed, cudaStream_t stream) {
   if (n == 0) return cudaSuccess;

@@ -26,7 +26,7 @@ import { decodeGemmBytes, gemmBench } from "../engine/bench/gemm.js";
 import { prefillScoreBench } from "../engine/bench/prefill-score.js";
 import { createEngine, type Engine } from "../engine/engine.js";
 import { evictionShape, timeDecodeSteps } from "./evict-steps.js";
-import type { GemmAddon, GemmBackendName } from "../engine/gpu/gemm-addon-types.js";
+import type { GemmAddon } from "../engine/gpu/gemm-addon-types.js";
 import { engineStatus, requireEngineAddon } from "../engine/loader.js";
 import { kvBytesPerToken, PRESETS, type PresetName, shapeParameters } from "../engine/shapes.js";
 
@@ -73,12 +73,12 @@ async function evictionBench(
   preset: PresetName,
   allBatches: number[],
   rows: Row[],
-  opts: { policies?: readonly BenchPolicy[]; gemmSplitK?: "auto" | number; streamPriorities?: boolean; groupedDecode?: boolean | "auto"; graphWrite?: "fused" | "deferred" | "auto"; skinnyGemm?: boolean | "auto"; walker?: { refresh?: number; walkers?: number }; context?: number } = {},
+  opts: { policies?: readonly BenchPolicy[]; gemmSplitK?: "auto" | number; streamPriorities?: boolean; groupedDecode?: boolean | "auto"; graphWrite?: "fused" | "deferred" | "auto"; walker?: { refresh?: number; walkers?: number }; context?: number } = {},
 ): Promise<void> {
   const ctx = opts.context ?? 4096;
   const steps = quick ? 64 : 128;
   const results: Record<string, number> = {};
-  const tag = `${opts.gemmSplitK === undefined ? "" : ` gemmSplitK ${opts.gemmSplitK}`}${opts.streamPriorities === undefined ? "" : ` streamPriorities ${opts.streamPriorities}`}${opts.groupedDecode === undefined ? "" : ` groupedDecode ${opts.groupedDecode}`}${opts.graphWrite === undefined ? "" : ` graphWrite ${opts.graphWrite}`}${opts.skinnyGemm === undefined ? "" : ` skinnyGemm ${opts.skinnyGemm}`}${opts.walker ? ` walker ${JSON.stringify(opts.walker)}` : ""}`;
+  const tag = `${opts.gemmSplitK === undefined ? "" : ` gemmSplitK ${opts.gemmSplitK}`}${opts.streamPriorities === undefined ? "" : ` streamPriorities ${opts.streamPriorities}`}${opts.groupedDecode === undefined ? "" : ` groupedDecode ${opts.groupedDecode}`}${opts.graphWrite === undefined ? "" : ` graphWrite ${opts.graphWrite}`}${opts.walker ? ` walker ${JSON.stringify(opts.walker)}` : ""}`;
   for (const policy of opts.policies ?? (["full", "streaming", "h2o", "tova", "walker"] as const)) {
     const { budget, capacity } = evictionShape(policy, ctx);
     // Batches whose cache fits next to the weights (<= 100 GiB of K/V; Llama-2-7B's full cache at
@@ -104,7 +104,6 @@ async function evictionBench(
         streamPriorities: opts.streamPriorities,
         groupedDecode: opts.groupedDecode,
         graphWrite: opts.graphWrite,
-        skinnyGemm: opts.skinnyGemm,
         eviction: policy === "full" ? undefined : { policy, budget, refresh: 32, ...(policy === "walker" ? opts.walker : {}) },
       });
       e.native.fillCacheRandom(1);
@@ -137,7 +136,6 @@ async function evictionBench(
           streamPriorities: opts.streamPriorities ?? false,
           groupedDecode: opts.groupedDecode ?? "auto",
           graphWrite: opts.graphWrite ?? "auto",
-          skinnyGemm: e.stats().skinnyGemm,
           ...(policy === "walker" && opts.walker ? { walker: opts.walker } : {}),
         };
         rows.push(row);
@@ -373,64 +371,6 @@ async function main(): Promise<void> {
     }
     const file = join(outDir, "runtime-stream-priority.json");
     writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, rows });
-    say(`wrote ${file}`);
-    return;
-  }
-  if (process.argv.includes("--skinny")) {
-    // The skinny weight-streaming GEMM (launch_gemm_skinny) against cuBLAS as the engine calls it (qkv and
-    // gate+up plain; o-proj and down split-K 4 into partials summed by the residual epilogue, which both
-    // sides include) and the older built-in decode kernel, at the Llama-2-7B shapes, M = 8 / 16 / 32 / 64;
-    // then a configuration sweep at M = 32 (warps per CTA x ring depth x slices). Bound: W + A + C bytes
-    // at the copy rate (runtime-gemm.json's bound; split-K's partials not counted).
-    const copy = gemmAddon.copyBandwidth(1 << 30, 7);
-    const gemmRows: Record<string, unknown>[] = [];
-    const iters = quick ? 5 : 11;
-    const shapes = [["qkv", 12288, 4096, 1], ["o-proj", 4096, 4096, 4], ["gate+up", 22016, 4096, 1], ["down", 4096, 11008, 4]] as const;
-    const bench = (shape: string, M: number, N: number, K: number, variant: string, backend: GemmBackendName, options: Parameters<GemmAddon["gemmBench"]>[5]) => {
-      const boundUs = decodeGemmBytes(M, N, K) / copy / 1e3;
-      try {
-        const r = gemmAddon.gemmBench(M, N, K, backend, iters, options);
-        const row = { shape, M, N, K, variant, ...options, medianUs: r.medianUs, boundUs, fraction: boundUs / r.medianUs, backend: r.backend, path: r.path };
-        gemmRows.push(row);
-        say(`skinny bench ${shape} M ${M} ${variant}: ${r.medianUs.toFixed(1)} us (${(100 * row.fraction).toFixed(0)}% of the copy bound ${boundUs.toFixed(1)} us; ${r.path})`);
-        return r.medianUs;
-      } catch (err) {
-        gemmRows.push({ shape, M, N, K, variant, ...options, error: (err as Error).message });
-        say(`skinny bench ${shape} M ${M} ${variant}: ERROR ${(err as Error).message}`);
-        return Number.NaN;
-      }
-    };
-    const cublasOk = gemmAddon.gemmBackend("cublas").ok;
-    for (const [shape, N, K, splitK] of shapes) {
-      for (const M of quick ? [32] : [8, 16, 32, 64]) {
-        const accumulate = splitK > 1;
-        if (cublasOk) bench(shape, M, N, K, "cublas (engine)", "cublas", { accumulate, splitK });
-        bench(shape, M, N, K, "builtin decode", "builtin", { accumulate, splitK, path: "decode" });
-        bench(shape, M, N, K, "skinny", "builtin", { accumulate, splitK, path: "skinny" });
-        bench(shape, M, N, K, "skinny pdl", "builtin", { accumulate, splitK, path: "skinny", pdl: true });
-      }
-    }
-    for (const [shape, N, K, splitK] of shapes) {
-      const M = 32;
-      for (const s of splitK > 1 ? [4, 8] : [1]) {
-        for (const skinnyCopy of [2, 3]) {
-          for (const skinnyWarps of [4, 8]) {
-            for (const skinnyStages of [4, 8]) {
-              bench(shape, M, N, K, "skinny sweep", "builtin", { accumulate: s > 1, splitK: s, path: "skinny", pdl: true, skinnyWarps, skinnyStages, skinnyCopy });
-            }
-          }
-        }
-      }
-    }
-    // Decode steps with the skinny kernel off vs on in the same run (--no-steps: GEMM rows only).
-    if (!process.argv.includes("--no-steps")) {
-      const only = process.env.KVWALK_BENCH_PRESETS?.split(",") as PresetName[] | undefined;
-      for (const preset of only ?? presets) {
-        for (const skinnyGemm of [false, true]) await evictionBench(preset, quick ? [32] : [8, 32], rows, { policies: ["full", "streaming", "walker"], skinnyGemm });
-      }
-    }
-    const file = join(outDir, "runtime-skinny-gemm.json");
-    writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, copyBandwidthGBs: copy, gemm: gemmRows, rows });
     say(`wrote ${file}`);
     return;
   }

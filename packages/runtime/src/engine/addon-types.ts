@@ -38,8 +38,6 @@ export interface NativeOptions {
   groupedDecode?: 0 | 1 | 2;
   /** How decode steps write the graph cache: 0 fused in the attention kernel, 1 deferred (selection on a side stream), 2 auto (default). */
   graphWrite?: 0 | 1 | 2;
-  /** Products of 2..64-row steps through the skinny weight-streaming GEMM: 0 never, 1 always, 2 auto (default). */
-  skinnyGemm?: 0 | 1 | 2;
   /** Decode stream at the highest stream priority, the walker's at the lowest (default false). */
   streamPriorities?: boolean;
   /**
@@ -113,7 +111,6 @@ export interface NativeEngine {
     gemvRows: number;
     /** K slices of the O and down projections in a 32-row decode step (1: not split). */
     gemmSplitK: { o: number; down: number };
-    skinnyGemm: boolean;
     weightBytes: number;
     kvBytes: number;
     graphBytes: number;

@@ -27,7 +27,6 @@ describe("engine options are checked before the device", () => {
   const preset = { preset: "llama2-7b" as const };
   it.each([
     [{ model: preset, groupedDecode: "sometimes" as never }, /Expected "auto", true or false for groupedDecode but received "sometimes"/],
-    [{ model: preset, skinnyGemm: 1 as never }, /Expected "auto", true or false for skinnyGemm but received 1/],
     [{ model: preset, gemmSplitK: 9 }, /gemmSplitK/],
     [{ model: preset, graphWrite: "later" as never }, /graphWrite/],
     [{ model: preset, maxBatch: 0 }, /maxBatch/],

@@ -91,14 +91,6 @@ export interface CreateEngineOptions {
    */
   graphWrite?: "fused" | "deferred" | "auto";
   /**
-   * Matrix products of steps of 2..64 rows (decode batches) through the engine's skinny
-   * weight-streaming GEMM (W streamed once through a cp.async ring, chained to the previous kernel by
-   * programmatic dependent launch, split-K slices of o-proj and down in one launch) instead of the GEMM
-   * backend (`gemm`). "auto" (default): where it measured faster on the H200; true: for every step of at
-   * most 64 rows that does not take the fused GEMV; false: never.
-   */
-  skinnyGemm?: boolean | "auto";
-  /**
    * Stream priorities: decode steps run on a stream of the device's highest priority and the walker on
    * one of the lowest, so the walker's blocks would fill what the decode step leaves instead of competing
    * with it for SMs. Default false (both at the default priority): not yet measured on a GPU; the engine
@@ -166,8 +158,6 @@ export interface EngineStats {
   gemvRows: number;
   /** K slices of the O and down projections in a 32-sequence decode step (1: not split). */
   gemmSplitK: { o: number; down: number };
-  /** Whether a 32-sequence decode step's products take the skinny weight-streaming GEMM. */
-  skinnyGemm: boolean;
   memory: { weightBytes: number; kvBytes: number; graphBytes: number; activationBytes: number; deviceFreeBytes: number; deviceTotalBytes: number };
   prefillTokens: number;
   prefillSeconds: number;
@@ -489,7 +479,6 @@ export class Engine {
       gemm: info.gemm,
       gemvRows: info.gemvRows,
       gemmSplitK: info.gemmSplitK,
-      skinnyGemm: info.skinnyGemm,
       memory: {
         weightBytes: info.weightBytes,
         kvBytes: info.kvBytes,
@@ -527,11 +516,10 @@ export function defaultWalkers(capacity: number, steps = 20): number {
   return Math.max(128, w);
 }
 
-/** An option that is true, false or "auto" (undefined: "auto"). */
-function expectBoolOrAuto(name: string, v: unknown): boolean | "auto" {
+function expectGroupedDecode(v: unknown): boolean | "auto" {
   if (v === undefined || v === "auto") return "auto";
   if (typeof v === "boolean") return v;
-  throw new InvalidArgumentError(name, '"auto", true or false', v);
+  throw new InvalidArgumentError("groupedDecode", '"auto", true or false', v);
 }
 
 /** Creates a GPU engine: loads a checkpoint (or builds random weights of a preset shape) onto the device. */
@@ -561,9 +549,8 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
     gemvRows: expectInt("gemvRows", opts.gemvRows ?? (process.env.KVWALK_GEMV_ROWS ? Number(process.env.KVWALK_GEMV_ROWS) : 1), 0, 8),
     gemmSplitK: opts.gemmSplitK === undefined || opts.gemmSplitK === "auto" ? -1 : expectInt("gemmSplitK", opts.gemmSplitK, 0, 8),
     streamPriorities: opts.streamPriorities ?? false,
-    groupedDecode: expectBoolOrAuto("groupedDecode", opts.groupedDecode),
+    groupedDecode: expectGroupedDecode(opts.groupedDecode),
     graphWrite: expectOneOf("graphWrite", opts.graphWrite ?? "auto", ["fused", "deferred", "auto"] as const),
-    skinnyGemm: expectBoolOrAuto("skinnyGemm", opts.skinnyGemm),
     graph: opts.graph ?? false,
     profile: opts.profile ?? false,
     cudaGraphs: opts.cudaGraphs ?? true,
@@ -597,7 +584,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
   o.scorePrompt = opts.scorePrompt ?? (evict !== undefined && evict.name !== "streaming");
   const groupedDecode = o.groupedDecode === "auto" ? 2 : o.groupedDecode ? 1 : 0;
   const addon = requireEngineAddon();
-  const native = new addon.Engine(shape, { ...o, gemm: GEMM_CODE[o.gemm], groupedDecode, graphWrite: ({ fused: 0, deferred: 1, auto: 2 } as const)[o.graphWrite], skinnyGemm: o.skinnyGemm === "auto" ? 2 : o.skinnyGemm ? 1 : 0, evict });
+  const native = new addon.Engine(shape, { ...o, gemm: GEMM_CODE[o.gemm], groupedDecode, graphWrite: ({ fused: 0, deferred: 1, auto: 2 } as const)[o.graphWrite], evict });
   try {
     let tokenizer: Tokenizer | undefined;
     let eos: number | null = null;

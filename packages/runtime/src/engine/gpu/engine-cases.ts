@@ -460,29 +460,24 @@ function mixedStepCase(dir: string, ids: Int32Array, V: number): GpuCase {
  * default (single sequences through the fused GEMV, the batch through GEMMs) the two differ by f32
  * summation order only, within the logit tolerance. gemmSplitK 4 (forced; auto splits only K >= 2048)
  * runs the batch's O and down projections as 4 K slices summed in the RMSNorm epilogue (single
- * sequences never split): again f32 summation order only. skinnyGemm (default auto: on for 2..64 rows)
- * runs the batch's decode products through the skinny weight-streaming kernel; the variants with it
- * off keep the bitwise comparison of one GEMM kernel on both sides, and "skinny on" also takes the
- * single sequences' 1-row products (gemvRows 0) through it.
+ * sequences never split): again f32 summation order only.
  */
 function batchCases(dir: string, ids: Int32Array, V: number, quick: boolean): GpuCase[] {
   const cases: GpuCase[] = [];
   const variants = [
-    ["builtin", 0, 0, false],
-    ["auto", 0, 0, false],
-    ["auto", undefined, 0, "auto"],
-    ["auto", 0, 4, false],
-    ["builtin", 0, 4, "auto"],
-    ["auto", 0, 0, true],
-    ["auto", 0, 4, true],
+    ["builtin", 0, 0],
+    ["auto", 0, 0],
+    ["auto", undefined, 0],
+    ["auto", 0, 4],
+    ["builtin", 0, 4],
   ] as const;
-  for (const [gemm, gemvRows, gemmSplitK, skinnyGemm] of variants) {
-    const sk = `${gemmSplitK ? `, gemmSplitK ${gemmSplitK}` : ""}, skinnyGemm ${skinnyGemm}`;
+  for (const [gemm, gemvRows, gemmSplitK] of variants) {
+    const sk = gemmSplitK ? `, gemmSplitK ${gemmSplitK}` : "";
     cases.push(
       guard(`fixture batch of 4 vs single sequences (prefill + 48 teacher-forced decode steps), gemm ${gemm}, gemvRows ${gemvRows ?? "default"}${sk}`, async () => {
         const prompts = [ids.subarray(0, 17), ids.subarray(40, 140), ids.subarray(200, 203), ids.subarray(300, 361)];
         const steps = quick ? 4 : 48;
-        return withEngine({ model: dir, capacity: 1024, maxBatch: 4, gemm, gemvRows, gemmSplitK, skinnyGemm }, async (e) => {
+        return withEngine({ model: dir, capacity: 1024, maxBatch: 4, gemm, gemvRows, gemmSplitK }, async (e) => {
           const one = Float32Array.of(1);
           const zero = Float32Array.of(0);
           // single sequences: greedy, recording the logits of every step
@@ -523,9 +518,7 @@ function batchCases(dir: string, ids: Int32Array, V: number, quick: boolean): Gp
           }
           const st = e.stats();
           if (gemmSplitK && st.gemmSplitK.o !== gemmSplitK) return { ok: false, detail: `split-K not in effect: ${JSON.stringify(st.gemmSplitK)}` };
-          if (skinnyGemm === true && !st.skinnyGemm) return { ok: false, detail: "skinnyGemm true but a 32-row step does not take the skinny kernel" };
-          if (skinnyGemm === false && st.skinnyGemm) return { ok: false, detail: "skinnyGemm false but a 32-row step takes the skinny kernel" };
-          return { ok: maxDiff <= ENGINE_TOLERANCES.logitAbs, gemm: st.gemm, gemvRows: st.gemvRows, gemmSplitK: st.gemmSplitK, skinnyGemm: st.skinnyGemm, bitwiseEqual: bitwise, maxLogitAbsDiff: maxDiff, argmaxAgree, compared };
+          return { ok: maxDiff <= ENGINE_TOLERANCES.logitAbs, gemm: st.gemm, gemvRows: st.gemvRows, gemmSplitK: st.gemmSplitK, bitwiseEqual: bitwise, maxLogitAbsDiff: maxDiff, argmaxAgree, compared };
         });
       }),
     );

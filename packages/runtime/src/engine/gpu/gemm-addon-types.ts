@@ -5,32 +5,16 @@
 
 /** "builtin": the built-in kernels; "cublas": libcublas via dlopen (throws if it cannot load); "auto": cuBLAS if loadable. */
 export type GemmBackendName = "builtin" | "cublas" | "auto";
-/**
- * Built-in kernel choice ("auto": decode for M <= 64, prefill for large M; "skinny": the weight-streaming
- * kernel of decode steps, in 64-row slices); ignored by cuBLAS. Inputs the fast kernels cannot take run "generic".
- */
-export type GemmPathName = "auto" | "decode" | "prefill" | "generic" | "skinny";
+/** Built-in kernel choice ("auto": decode for M <= 64, prefill for large M); ignored by cuBLAS. Inputs the fast kernels cannot take run "generic". */
+export type GemmPathName = "auto" | "decode" | "prefill" | "generic";
 
-/** Skinny-kernel configuration (0 or absent: automatic). */
-export interface SkinnyOptions {
-  /** Warps per CTA (one 16-row W tile each), 1..8. */
-  skinnyWarps?: number;
-  /** Depth of the cp.async ring: 4 or 8. */
-  skinnyStages?: number;
-  /** How W reaches shared memory: 1 per-lane MMA fragments, 2 whole 128-byte row segments (swizzled), 3 cp.async.bulk (sm_90+, K slices of whole 64-k stages). */
-  skinnyCopy?: number;
-}
-
-export interface GemmTestOptions extends SkinnyOptions {
+export interface GemmTestOptions {
   path?: GemmPathName;
   /** Row strides in elements (defaults K, K, N). */
   lda?: number;
   ldw?: number;
   ldc?: number;
-  /**
-   * K slices (2..8): launch_gemm_split_k plus the engine's split-K epilogue; compact strides only.
-   * With path "skinny" (builtin backend) one skinny launch writes all slices.
-   */
+  /** K slices (2..8): launch_gemm_split_k plus the engine's split-K epilogue; compact strides only. */
   splitK?: number;
 }
 
@@ -40,7 +24,7 @@ export interface GemmBenchResult {
   minUs: number;
   /** gemm_backend_name of the context: "builtin", "builtin (cuBLAS not loaded: ...)" or "cublas <version>". */
   backend: string;
-  /** Built-in path that ran ("decode" | "prefill" | "generic" | "skinny" | "skinny split-k S") or "cublas". */
+  /** Built-in path that ran ("decode" | "prefill" | "generic") or "cublas". */
   path: string;
   launchesPerSample: number;
   /** Rotating copies of W (>= 256 MiB in all, so launches do not run from L2). */
@@ -65,14 +49,7 @@ export interface GemmAddon {
     options?: GemmTestOptions,
   ): Float32Array & { path?: string };
   /** Times one GEMM on random device data (A [M,K], W [N,K], C [M,N], compact strides). */
-  gemmBench(
-    M: number,
-    N: number,
-    K: number,
-    backend: GemmBackendName,
-    iters: number,
-    options?: { path?: GemmPathName; accumulate?: boolean; splitK?: number; pdl?: boolean } & SkinnyOptions,
-  ): GemmBenchResult;
+  gemmBench(M: number, N: number, K: number, backend: GemmBackendName, iters: number, options?: { path?: GemmPathName; accumulate?: boolean; splitK?: number }): GemmBenchResult;
   /** Device-to-device cudaMemcpyAsync of `bytes`, median GB/s counting read + write (2 * bytes per copy). */
   copyBandwidth(bytes: number, iters: number): number;
   /** Whether a backend can be created, and its name; never throws for an unavailable one. */

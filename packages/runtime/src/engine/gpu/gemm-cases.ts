@@ -34,11 +34,6 @@ interface CaseSpec extends Shape {
   seed: number;
   accumulate?: boolean;
   path?: GemmPathName;
-  /** Skinny kernel: warps per CTA / ring depth (absent: automatic); split-K slices. */
-  skinnyWarps?: number;
-  skinnyStages?: number;
-  skinnyCopy?: number;
-  splitK?: number;
   /** Extra elements per row (lda = K + padA, ...). */
   padA?: number;
   padW?: number;
@@ -72,10 +67,6 @@ function checkedRows(M: number): number[] {
 function label(spec: CaseSpec): string {
   const parts = [`M=${spec.M} N=${spec.N} K=${spec.K}`];
   if (spec.path && spec.path !== "auto") parts.push(`path=${spec.path}`);
-  if (spec.skinnyWarps || spec.skinnyStages || spec.skinnyCopy) {
-    parts.push(`warps=${spec.skinnyWarps ?? "auto"} stages=${spec.skinnyStages ?? "auto"} copy=${spec.skinnyCopy ?? "auto"}`);
-  }
-  if (spec.splitK && spec.splitK > 1) parts.push(`splitK=${spec.splitK}`);
   if (spec.accumulate) parts.push("accumulate");
   if (spec.padA || spec.padW || spec.padC) parts.push(`pad=${spec.padA ?? 0}/${spec.padW ?? 0}/${spec.padC ?? 0}`);
   return parts.join(" ");
@@ -93,10 +84,6 @@ function builtinCase(addon: GemmAddon, spec: CaseSpec): GemmCase {
       lda: input.lda,
       ldw: input.ldw,
       ldc: input.ldc,
-      ...(spec.skinnyWarps ? { skinnyWarps: spec.skinnyWarps } : {}),
-      ...(spec.skinnyStages ? { skinnyStages: spec.skinnyStages } : {}),
-      ...(spec.skinnyCopy ? { skinnyCopy: spec.skinnyCopy } : {}),
-      ...(spec.splitK ? { splitK: spec.splitK } : {}),
     });
     const r = compareGemm(input, out, ref, rows);
     const detail = r.ok
@@ -194,35 +181,6 @@ export function gemmCases(addon: GemmAddon, quick: boolean): GemmCase[] {
     cases.push(builtinCase(addon, { M: 1, N: 4096, K: 11008, seed: seed++, accumulate: true }));
     cases.push(builtinCase(addon, { M: 512, N: 8192, K: 384, seed: seed++, path: "prefill", accumulate: true, padC: 4 }));
   }
-
-  // The skinny weight-streaming kernel (decode steps, M <= 64 per slice): the fixture shapes, every M
-  // tile count (1, 2, 4, 8 tiles of 8 rows, with row tails), N tails (not a multiple of 16, a CTA whose
-  // last warps have no rows), K tails (K % 64 = 8, 40), strides and accumulation, every ring depth and
-  // several warp counts, both W copy patterns, split-K slices written in one launch, M > 64 (two slices
-  // of rows) and a 7B shape.
-  const skinny: CaseSpec[] = [];
-  for (const M of quick ? [8, 32] : [2, 8, 16, 32, 64]) for (const [N, K] of FIXTURE_NK) skinny.push({ M, N, K, seed: seed++ });
-  skinny.push(
-    { M: 1, N: 7, K: 8, seed: seed++ },
-    { M: 3, N: 100, K: 72, seed: seed++, accumulate: true, padA: 8, padW: 16, padC: 3 },
-    { M: 17, N: 257, K: 136, seed: seed++, skinnyWarps: 8, skinnyStages: 4, skinnyCopy: 1 },
-    { M: 17, N: 257, K: 136, seed: seed++, skinnyWarps: 8, skinnyStages: 4, skinnyCopy: 2 },
-    { M: 33, N: 200, K: 1000, seed: seed++, accumulate: true, skinnyWarps: 5, skinnyStages: 8, skinnyCopy: 1 },
-    { M: 33, N: 200, K: 1000, seed: seed++, accumulate: true, skinnyWarps: 3, skinnyStages: 8, skinnyCopy: 2 },
-    { M: 64, N: 4100, K: 40, seed: seed++, skinnyWarps: 1, skinnyStages: 4, skinnyCopy: 1 },
-    { M: 64, N: 4100, K: 40, seed: seed++, skinnyWarps: 2, skinnyStages: 4, skinnyCopy: 2 },
-    { M: 17, N: 257, K: 128, seed: seed++, skinnyWarps: 8, skinnyStages: 4, skinnyCopy: 3 },
-    { M: 33, N: 200, K: 1024, seed: seed++, accumulate: true, skinnyWarps: 3, skinnyStages: 8, skinnyCopy: 3 },
-    { M: 64, N: 4100, K: 64, seed: seed++, skinnyWarps: 1, skinnyStages: 8, skinnyCopy: 3 },
-    { M: 5, N: 33, K: 640, seed: seed++, skinnyWarps: 2, skinnyStages: 4, skinnyCopy: 3, padA: 8, padW: 16, padC: 3 },
-    { M: 130, N: 384, K: 264, seed: seed++, accumulate: true },
-    { M: 32, N: 384, K: 1024, seed: seed++, splitK: 4 },
-    { M: 32, N: 384, K: 1024, seed: seed++, splitK: 4, accumulate: true, skinnyWarps: 2, skinnyStages: 8, skinnyCopy: 1 },
-    { M: 32, N: 384, K: 1024, seed: seed++, splitK: 4, accumulate: true, skinnyWarps: 4, skinnyStages: 4, skinnyCopy: 3 },
-    { M: 9, N: 1000, K: 2048, seed: seed++, splitK: 8 },
-  );
-  if (!quick) skinny.push({ M: 32, N: 4096, K: 11008, seed: seed++, splitK: 4, accumulate: true }, { M: 32, N: 12288, K: 4096, seed: seed++ });
-  for (const s of skinny) cases.push(builtinCase(addon, { ...s, path: "skinny" }));
 
   // cuBLAS when it loads (otherwise one case that records why it was skipped, and passes).
   const info = addon.gemmBackend("cublas");
