@@ -222,14 +222,22 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
   }
 }
 
-// Stores the tile's valid logits (log2 units) of one query head for the deferred graph write: one lane
-// per key (the key group's first), keys j0 + u * stride.
-template <int U>
-__device__ __forceinline__ void spill_logits(float* row, int j0, int stride, int end, const float (&s)[U]) {
+// Stores a tile's valid logits (log2 units) for the deferred graph write: s[g][u] is query head g's logit
+// of key j0 + u * key_stride, written at base[g * head_stride + key]. Every lane of a key group holds all
+// of them after the butterfly reduction, so lane `sub` of the group's TPK lanes stores values sub,
+// sub + TPK, ...: a warp issues ceil(QG * U / TPK) store instructions per tile (one for the shapes the
+// engine runs) instead of QG * U with one lane each -- the sparse stores, not their bytes, were what the
+// deferred write's baseline kernel paid for (H200, session 8).
+template <int QG, int U, int TPK>
+__device__ __forceinline__ void spill_logits(float* base, size_t head_stride, int j0, int key_stride, int end, const float (&s)[QG][U], int sub) {
 #pragma unroll
-  for (int u = 0; u < U; u++) {
-    const int j = j0 + u * stride;
-    if (j < end) row[j] = s[u];
+  for (int i0 = 0; i0 < QG * U; i0 += TPK) {
+    const int i = i0 + sub;
+    float v = 0.f;
+#pragma unroll
+    for (int k = i0; k < i0 + TPK && k < QG * U; k++) v = k == i ? s[k / U][k % U] : v;
+    const int j = j0 + (i % U) * key_stride;
+    if (i < QG * U && j < end) base[static_cast<size_t>(i / U) * head_stride + j] = v;
   }
 }
 
@@ -351,7 +359,10 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
       for (int off = TPK / 2; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
       s[u] = (j0 + u * G < end) ? dot : -INFINITY;
     }
-    if (SPILL && sub == 0) spill_logits(p.logits + (static_cast<size_t>(b) * p.num_heads + h) * p.logits_stride, j0, G, end, s);
+    if (SPILL) {
+      const float(&s1)[1][kDecodeUnroll] = *reinterpret_cast<const float(*)[1][kDecodeUnroll]>(&s);
+      spill_logits<1, kDecodeUnroll, TPK>(p.logits + (static_cast<size_t>(b) * p.num_heads + h) * p.logits_stride, 0, j0, G, end, s1, sub);
+    }
     float m_new = m;
 #pragma unroll
     for (int u = 0; u < kDecodeUnroll; u++) m_new = fmaxf(m_new, s[u]);

@@ -96,10 +96,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
         s[g][u] = valid ? dot : -INFINITY;
       }
     }
-    if (SPILL && sub == 0) {
-#pragma unroll
-      for (int g = 0; g < QG; g++) spill_logits(p.logits + (static_cast<size_t>(b) * p.num_heads + h0 + g) * p.logits_stride, j0, G, end, s[g]);
-    }
+    if (SPILL) spill_logits<QG, U, TPK>(p.logits + (static_cast<size_t>(b) * p.num_heads + h0) * p.logits_stride, p.logits_stride, j0, G, end, s, sub);
     float vf[U][8];
 #pragma unroll
     for (int u = 0; u < U; u++) bf16x8_to_f32(vr[u], vf[u]);

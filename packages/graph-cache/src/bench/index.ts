@@ -48,8 +48,9 @@ interface Case {
 async function benchCuda(addon: GraphCacheAddon): Promise<void> {
   const device = backendStatus().device!;
   const nominal = nominalBandwidth(device.name);
-  // $KVWALK_BENCH_ONLY=decode: the decode rows of batch 1 x 4k and the GQA rows only (no split sweep,
-  // layout probe, compaction or writer): a short run for kernel iterations.
+  // $KVWALK_BENCH_ONLY=decode: the decode rows of batch 1 x 4k and the GQA rows of batch 1 x 4k and
+  // batch 32 x 896 only (no split sweep, layout probe, compaction or writer): a short run for kernel
+  // iterations.
   const decodeOnly = process.env.KVWALK_BENCH_ONLY === "decode";
   const allDecodeShapes: [number, number][] = [
     [1, 4096],
@@ -92,7 +93,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     [32, 896], // the engine's 20 % budget cache (819 + 64 slots)
     [32, 4096],
   ];
-  for (const [batch, length] of gqaShapes) {
+  for (const [batch, length] of decodeOnly ? gqaShapes.filter(([b, l]) => (b === 1 && l === 4096) || b * l === 32 * 896) : gqaShapes) {
     for (const writeGraph of [0, 1, 2, 3, 4, 5]) {
       for (const grouped of [0, 1]) {
         cases.push({
