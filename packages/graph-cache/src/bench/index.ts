@@ -153,6 +153,15 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
       afterAll: () => addon.benchDestroy(id),
     });
   }
+  // Progress: one line per finished case (a full run takes minutes; tinybench keeps sampling until the
+  // reported GPU time reaches `time`, so cases of short kernels take many wall-clock seconds).
+  let done = 0;
+  bench.addEventListener("cycle", (evt) => {
+    done++;
+    const t = (evt as unknown as { task?: { name: string; result?: { latency?: { p50: number } } } }).task;
+    const p50 = t?.result?.latency?.p50;
+    say(`[${done}/${cases.length}] ${t?.name ?? "?"}${p50 === undefined ? "" : `: ${(p50 * 1e3).toFixed(1)} us`}`);
+  });
   await bench.run();
   const median = (label: string) => {
     const t = bench.tasks.find((x) => x.name === label)!;
