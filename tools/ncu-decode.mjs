@@ -2,7 +2,13 @@
 // it on a device host:
 //   ncu -k regex:decode_attention ... node tools/ncu-decode.mjs BATCH LENGTH HEADS KV_HEADS WRITE_GRAPH GROUPED
 // WRITE_GRAPH as in the graph-cache bench (0 baseline, 1 fused graph, 4 logit-storing kernel alone).
-import { cudaAddon } from "../packages/graph-cache/dist/loader.js";
+// $KVWALK_GC_DIST: graph-cache's compiled dist folder (default packages/graph-cache/dist; on a device
+// host the bundle's, e.g. .gpu-bundle/packages/graph-cache/dist).
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const dist = resolve(process.env.KVWALK_GC_DIST ?? "packages/graph-cache/dist");
+const { cudaAddon } = await import(pathToFileURL(resolve(dist, "loader.js")).href);
 
 const [batch, length, numHeads, numKvHeads, writeGraph, grouped] = process.argv.slice(2).map(Number);
 const addon = cudaAddon();
