@@ -20,49 +20,6 @@ namespace kvwalk {
 
 constexpr int kGqaUnroll = 2;  // keys per key group and tile (the per-head kernel: 4; registers go to q and acc)
 
-__host__ __device__ constexpr int gqa_log2(int x) { return x <= 1 ? 0 : 1 + gqa_log2(x / 2); }
-
-// Reduces each lane's QG partial dot products (its 8 dims of one key) over the key group's TPK lanes and
-// leaves every full dot product in every lane -- the same sum tree as QG separate xor butterflies
-// (partners at TPK / 2, TPK / 4, ..., 1; each add commutative), so the results are bit-identical, with
-// fewer instructions: at the first log2(QG) levels each lane keeps half of its heads and sends the other
-// half (one shuffle per kept head), then the single remaining head finishes the butterfly and QG shuffles
-// broadcast the results. QG = 4, TPK = 16: 9 shuffles and 5 adds per key instead of 16 and 16 (the
-// grouped kernel is bound by instruction issue at batch 32; graph-cache README, session 8).
-template <int QG, int TPK>
-__device__ __forceinline__ void group_dots(float (&d)[QG], int sub) {
-  static_assert((QG & (QG - 1)) == 0 && QG <= TPK, "QG: a power of two <= TPK");
-  constexpr int LH = gqa_log2(QG), LT = gqa_log2(TPK);
-  float c[QG];
-#pragma unroll
-  for (int g = 0; g < QG; g++) c[g] = d[g];
-#pragma unroll
-  for (int lvl = 0; lvl < LT; lvl++) {
-    const int off = TPK >> (lvl + 1);
-    if (lvl < LH) {
-      const int half = QG >> (lvl + 1);  // heads kept at this level
-      const bool hi = (sub & off) != 0;  // keeps the upper half; the partner keeps the lower one
-#pragma unroll
-      for (int k = 0; k < half; k++) {
-        const float keep = hi ? c[k + half] : c[k];
-        const float send = hi ? c[k] : c[k + half];
-        c[k] = keep + __shfl_xor_sync(0xffffffffu, send, off);
-      }
-    } else {
-      c[0] += __shfl_xor_sync(0xffffffffu, c[0], off);
-    }
-  }
-  // Lane `sub` now holds head sum_lvl (sub & (TPK >> (lvl + 1)) ? QG >> (lvl + 1) : 0).
-#pragma unroll
-  for (int g = 0; g < QG; g++) {
-    int src = 0;
-#pragma unroll
-    for (int lvl = 0; lvl < LH; lvl++)
-      if (g & (QG >> (lvl + 1))) src |= TPK >> (lvl + 1);
-    d[g] = __shfl_sync(0xffffffffu, c[0], src, TPK);
-  }
-}
-
 // SPILL: the deferred graph write (no top-4 here; every logit stored, as in decode_attention_kernel).
 template <int D, int QG, bool WRITE_GRAPH, int LAYOUT, bool SPILL = false>
 __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel(const DecodeParams p) {
@@ -129,16 +86,15 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
       float kf[8];
       bf16x8_to_f32(kr[u], kf);
       const bool valid = j0 + u * G < end;
-      float dot[QG];
 #pragma unroll
       for (int g = 0; g < QG; g++) {
-        dot[g] = 0.f;
+        float dot = 0.f;
 #pragma unroll
-        for (int i = 0; i < 8; i++) dot[g] = fmaf(qf[g][i], kf[i], dot[g]);
+        for (int i = 0; i < 8; i++) dot = fmaf(qf[g][i], kf[i], dot);
+#pragma unroll
+        for (int off = TPK / 2; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
+        s[g][u] = valid ? dot : -INFINITY;
       }
-      group_dots<QG, TPK>(dot, sub);
-#pragma unroll
-      for (int g = 0; g < QG; g++) s[g][u] = valid ? dot[g] : -INFINITY;
     }
     if (SPILL) spill_logits<QG, U, TPK>(p.logits + (static_cast<size_t>(b) * p.num_heads + h0) * p.logits_stride, p.logits_stride, j0, G, end, s, sub);
     float vf[U][8];
@@ -150,14 +106,10 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
 #pragma unroll
       for (int u = 0; u < U; u++) m_new = fmaxf(m_new, s[g][u]);
       const float m_use = m_new == -INFINITY ? 0.f : m_new;
-      // Rescale only when some lane's running max grew: otherwise corr is exactly 1 (or l and acc are
-      // still 0), so skipping it changes no bit, and after the first keys it is the common case.
-      if (__any_sync(0xffffffffu, m_new != m[g])) {
-        const float corr = exp2f(m[g] - m_use);
-        l[g] *= corr;
+      const float corr = exp2f(m[g] - m_use);
+      l[g] *= corr;
 #pragma unroll
-        for (int i = 0; i < 8; i++) acc[g][i] *= corr;
-      }
+      for (int i = 0; i < 8; i++) acc[g][i] *= corr;
 #pragma unroll
       for (int u = 0; u < U; u++) {
         const float pu = exp2f(s[g][u] - m_use);

@@ -51,9 +51,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
   // $KVWALK_BENCH_ONLY=decode: the decode rows of batch 1 x 4k and the GQA rows of batch 1 x 4k and
   // batch 32 x 896 only (no split sweep, layout probe, compaction or writer): a short run for kernel
   // iterations.
-  // $KVWALK_BENCH_ONLY=gqa32: the GQA rows of batch 32 x 896 alone (with the memcpy reference).
-  const gqa32Only = process.env.KVWALK_BENCH_ONLY === "gqa32";
-  const decodeOnly = process.env.KVWALK_BENCH_ONLY === "decode" || gqa32Only;
+  const decodeOnly = process.env.KVWALK_BENCH_ONLY === "decode";
   const allDecodeShapes: [number, number][] = [
     [1, 4096],
     [1, 16384],
@@ -63,7 +61,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     [32, 4096],
     [32, 16384],
   ];
-  const decodeShapes = gqa32Only ? [] : decodeOnly ? allDecodeShapes.slice(0, 1) : allDecodeShapes;
+  const decodeShapes = decodeOnly ? allDecodeShapes.slice(0, 1) : allDecodeShapes;
   const cases: Case[] = [{ label: "memcpy D2D 1 GiB", kind: "memcpy", opts: { mebibytes: 1024 } }];
   for (const [batch, length] of decodeShapes) {
     // The same traffic as a device-to-device copy (K+V bytes = read + write of half of them): the
@@ -95,12 +93,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     [32, 896], // the engine's 20 % budget cache (819 + 64 slots)
     [32, 4096],
   ];
-  const gqaRun = gqa32Only
-    ? gqaShapes.filter(([b, l]) => b * l === 32 * 896)
-    : decodeOnly
-      ? gqaShapes.filter(([b, l]) => (b === 1 && l === 4096) || b * l === 32 * 896)
-      : gqaShapes;
-  for (const [batch, length] of gqaRun) {
+  for (const [batch, length] of decodeOnly ? gqaShapes.filter(([b, l]) => (b === 1 && l === 4096) || b * l === 32 * 896) : gqaShapes) {
     for (const writeGraph of [0, 1, 2, 3, 4, 5]) {
       for (const grouped of [0, 1]) {
         cases.push({
