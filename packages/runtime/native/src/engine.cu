@@ -124,7 +124,7 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
     if (!(err = e->check(cudaMemset(e->graph_, 0xff, e->graph_bytes_), "cudaMemset graph")).empty()) return fail(err);
     if (o.graph_write != 0) {
       if (!(err = e->alloc(reinterpret_cast<void**>(&e->logits_spill_), L * B * H * C * 4, "the deferred graph write's logits")).empty()) return fail(err);
-      if (!(err = e->alloc(reinterpret_cast<void**>(&e->logits_lse2_), L * B * H * 4, "the deferred graph write's logits")).empty()) return fail(err);
+      if (!(err = e->alloc(reinterpret_cast<void**>(&e->logits_lse2_), L * B * H * 4, "the deferred graph write's log2-sum-exp")).empty()) return fail(err);
       if (!(err = e->check(cudaStreamCreateWithFlags(&e->select_stream_, cudaStreamNonBlocking), "cudaStreamCreate graph select")).empty()) return fail(err);
       if (!(err = e->check(cudaEventCreateWithFlags(&e->ev_fork_, cudaEventDisableTiming), "cudaEventCreate")).empty()) return fail(err);
       if (!(err = e->check(cudaEventCreateWithFlags(&e->ev_join_, cudaEventDisableTiming), "cudaEventCreate")).empty()) return fail(err);

@@ -236,14 +236,6 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
 }
 
 /**
- * Live eviction vs the oracle's causal simulation (@kvwalk/oracle, CPU, f32) on the 512 reference
- * tokens: budget 128 slots, 4 sinks, window 50. The engine compacts to 127 slots whenever a sequence
- * holds 128, before appending, so every query sees exactly the oracle's cache size; run as one
- * prefilled token plus 511 teacher-forced decode steps. Eviction decisions made from bf16 keys can flip
- * where two candidates' scores nearly tie, so NLL is compared in aggregate: |dPPL|/PPL <= 2% and mean
- * |dNLL| <= 0.05 (the full cache alone differs by ~0.008 mean |dNLL|).
- */
-/**
  * The deferred graph write (the default: logits stored by the attention kernel, nodes written by
  * graph-cache's selection kernel on a side stream) against the fused one (top-4 in the attention kernel):
  * 3 sequences, 150 teacher-forced decode steps (12 in quick mode, CUDA graphs only), every graph node of every layer, region and query head
@@ -336,6 +328,14 @@ function regionResetCase(dir: string, ids: Int32Array, V: number): GpuCase {
   });
 }
 
+/**
+ * Live eviction vs the oracle's causal simulation (@kvwalk/oracle, CPU, f32) on the 512 reference
+ * tokens: budget 128 slots, 4 sinks, window 50. The engine compacts to 127 slots whenever a sequence
+ * holds 128, before appending, so every query sees exactly the oracle's cache size; run as one
+ * prefilled token plus 511 teacher-forced decode steps. Eviction decisions made from bf16 keys can flip
+ * where two candidates' scores nearly tie, so NLL is compared in aggregate: |dPPL|/PPL <= 2% and mean
+ * |dNLL| <= 0.05 (the full cache alone differs by ~0.008 mean |dNLL|).
+ */
 export function evictionCases(dir: string, ids: Int32Array, quick: boolean): GpuCase[] {
   const file = new URL("./fixture-oracle-nll.json", import.meta.url);
   // quick (compute-sanitizer): compaction, attention mass and the walker stream, invariants only
