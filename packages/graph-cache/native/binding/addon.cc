@@ -273,7 +273,7 @@ Napi::Value DecodePlan(const Napi::CallbackInfo& info) {
   if (heads % kvh != 0) throw_arg(env, "numHeads", "a multiple of numKvHeads", o.Get("numHeads"));
   const bool grouped = kvwalk::decode_use_grouped(mode, batch, heads, kvh, d, sms);
   const bool deferred = graph && kvwalk::decode_defer_graph(write_mode, grouped, batch, heads, sms);
-  const int splits = grouped ? kvwalk::decode_choose_splits_grouped(batch, kvh, len, sms) : kvwalk::decode_choose_splits(batch, heads, len, sms, graph && !deferred);
+  const int splits = kvwalk::decode_choose_splits(grouped, graph && !deferred, batch, heads, kvh, len, sms);
   Napi::Object r = Napi::Object::New(env);
   r.Set("grouped", Napi::Boolean::New(env, grouped));
   r.Set("deferred", Napi::Boolean::New(env, deferred));
@@ -332,8 +332,7 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
     }
   }
   if (splits == 0) {
-    splits = grouped ? kvwalk::decode_choose_splits_grouped(batch, num_kv_heads, max_len, sm_count())
-                     : kvwalk::decode_choose_splits(batch, num_heads, max_len, sm_count(), with_graph && !deferred);
+    splits = kvwalk::decode_choose_splits(grouped, with_graph && !deferred, batch, num_heads, num_kv_heads, max_len, sm_count());
   }
   DeviceBuffer d_q(env, q_len * 4, "q"), d_k(env, kv_len * 2, "k"), d_v(env, kv_len * 2, "v"), d_len(env, batch * 4, "lengths"),
       d_out(env, q_len * 4, "out"), d_lse(env, static_cast<size_t>(batch) * num_heads * 4, "lse"),
@@ -387,7 +386,7 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
     da.logits_stride = cap;
   }
   const std::string op = std::string(grouped ? "decode_attention_gqa_kernel<" : "decode_attention_kernel<") + std::to_string(d) +
-                         (with_graph ? std::string(deferred ? ", logits" : ", graph ") + (deferred ? "" : layout_name(layout)) : ", no graph") + ">" +
+                         (!with_graph ? std::string(", no graph") : deferred ? std::string(", logits") : std::string(", graph ") + layout_name(layout)) + ">" +
                          (splits > 1 ? " (split-K, " + std::to_string(splits) + " splits)" : "");
   if (d_ws.bytes()) check(env, cudaMemsetAsync(d_ws.get(), 0, d_ws.bytes(), stream(env)), "cudaMemset workspace");
   check(env, kvwalk::launch_decode_attention(da, stream(env)), op);
@@ -453,7 +452,7 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
     int splits = get_int(o, "numSplits", 0, 256);
     if (!kvwalk::decode_head_dim_supported(d) || heads % kvh) throw Napi::RangeError::New(env, "unsupported decode bench shape");
     if (grouped && !kvwalk::decode_grouped_supported(heads, kvh, d)) throw Napi::RangeError::New(env, "unsupported grouped decode bench shape");
-    if (splits == 0) splits = grouped ? kvwalk::decode_choose_splits_grouped(batch, kvh, len, sm_count()) : kvwalk::decode_choose_splits(batch, heads, len, sm_count(), graph);
+    if (splits == 0) splits = kvwalk::decode_choose_splits(grouped, graph, batch, heads, kvh, len, sm_count());
     const size_t kv = static_cast<size_t>(batch) * kvh * len * d;
     // Enough copies of K/V that the working set is >= 4x the 50 MB L2: every launch streams from HBM.
     const int copies = static_cast<int>(std::min<size_t>(8, std::max<size_t>(1, (size_t(256) << 20) / (kv * 4) + 1)));

@@ -40,18 +40,15 @@ static int choose_splits(long long blocks, int per_sm, bool one_beyond_wave, int
   return splits < 1 ? 1 : static_cast<int>(splits);
 }
 
-int decode_choose_splits_grouped(int batch, int num_kv_heads, int max_length, int sm_count) {
-  // One block per (sequence, KV head), 4 resident blocks per SM (the grouped kernel's launch bound).
-  return choose_splits(static_cast<long long>(batch) * num_kv_heads, 4, false, max_length, sm_count);
-}
-
-int decode_choose_splits(int batch, int num_heads, int max_length, int sm_count, bool graph) {
-  // One block per (sequence, head). Without the graph 7 resident blocks per SM (<= 72 registers x 128
-  // threads); with it 4 (the pipelined loop's launch bound) and one split beyond a wave, since every
-  // split adds a block's top-4 tracking warm-up and merges and a longer tail (H200, batch 32 x 896 keys,
-  // 32 heads: 116.7 us at 1 split vs 124.3 at 3; 32 query over 8 KV heads 65.6 vs 88.3; at 4096 keys flat
-  // or better: bench/results/h200-2026-11-30-b/gqa-variants/split-sweep.json).
-  return choose_splits(static_cast<long long>(batch) * num_heads, graph ? kDecodeGraphBlocksPerSm : 7, graph, max_length, sm_count);
+int decode_choose_splits(bool grouped, bool fused_graph, int batch, int num_heads, int num_kv_heads, int max_length, int sm_count) {
+  // Grouped: one block per (sequence, KV head), 4 resident blocks per SM (the grouped kernel's launch
+  // bound). Per head: without the fused graph 7 resident blocks per SM (<= 72 registers x 128 threads);
+  // with it 4 (the pipelined loop's launch bound) and one split beyond a wave, since every split adds a
+  // block's top-4 tracking warm-up and merges and a longer tail (H200, batch 32 x 896 keys, 32 heads:
+  // 116.7 us at 1 split vs 124.3 at 3; 32 query over 8 KV heads 65.6 vs 88.3; at 4096 keys flat or better:
+  // bench/results/h200-2026-11-30-b/gqa-variants/split-sweep.json).
+  if (grouped) return choose_splits(static_cast<long long>(batch) * num_kv_heads, 4, false, max_length, sm_count);
+  return choose_splits(static_cast<long long>(batch) * num_heads, fused_graph ? kDecodeGraphBlocksPerSm : 7, fused_graph, max_length, sm_count);
 }
 
 size_t decode_workspace_bytes(int batch, int num_heads, int head_dim, int num_splits) {

@@ -50,12 +50,12 @@ struct DecodeArgs {
                          // each sequence (the engine's RoPE + append), never lengths/starts/other keys.
 };
 
-// Splits: up to one wave of (b, h) blocks fill one wave (7 blocks per SM, 4 with the graph), beyond that
-// >= 4 waves without the graph, 1 split with it; at least 256 keys per split; at most 256 splits.
-// graph: the split count for the variant with the graph write (its own launch bound: 4 blocks per SM).
-int decode_choose_splits(int batch, int num_heads, int max_length, int sm_count, bool graph = false);
-// The split count for the grouped kernel (DecodeArgs::grouped).
-int decode_choose_splits_grouped(int batch, int num_kv_heads, int max_length, int sm_count);
+// The split count of a decode launch: the grouped kernel (DecodeArgs::grouped: one block per sequence
+// and KV head, 4 per SM), else the per-head kernel with the fused graph write (fused_graph: its own launch
+// bound, 4 blocks per SM) or without it (7 per SM; also the deferred write's logit-storing kernel). Up to
+// one wave of blocks fill the wave; beyond it >= 4 waves, or 1 split with the fused graph; at least 256
+// keys per split; at most 256 splits.
+int decode_choose_splits(bool grouped, bool fused_graph, int batch, int num_heads, int num_kv_heads, int max_length, int sm_count);
 // Whether the grouped kernel has a shape: groups of 2 or 4 query heads per KV head, head dim 64 or 128.
 bool decode_grouped_supported(int num_heads, int num_kv_heads, int head_dim);
 // Whether a decode launch should take the grouped kernel. mode 0: never; 1: whenever it has the shape

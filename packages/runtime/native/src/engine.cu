@@ -538,8 +538,7 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
       a.max_length = max_len;
       a.scale = scale;
       a.grouped = use_grouped ? 1 : 0;
-      a.num_splits = a.grouped ? decode_choose_splits_grouped(Bd, KVH, max_len, sm_count_)
-                               : decode_choose_splits(Bd, H, max_len, sm_count_, graph_ != nullptr && !deferred);
+      a.num_splits = decode_choose_splits(use_grouped, graph_ != nullptr && !deferred, Bd, H, KVH, max_len, sm_count_);
       a.workspace = workspace_;
       a.workspace_batch = opts_.max_batch;
       void* layer_graph = graph_ ? static_cast<char*>(graph_) + static_cast<size_t>(l) * B * H * C * kGraphNodeBytes : nullptr;
