@@ -55,6 +55,11 @@ export interface NativeDecodeArgs {
    * attention kernel stores its logits, a selection kernel writes the node; bit-identical at the same split count).
    */
   graphWrite?: 0 | 1;
+  /**
+   * Query heads per graph: 1 (default, a graph per query head) or numHeads / numKvHeads (a graph per KV
+   * head from the group's summed probabilities; deferred write only).
+   */
+  graphGroup?: number;
   /** Filled with the output rounded to bf16 (raw bits) when given. */
   outBf16?: Uint16Array;
   /** 1: programmatic dependent launch. */

@@ -101,6 +101,48 @@ describe("decodeAttentionReference", () => {
     }
   });
 
+  it("per-KV-head graphs: top-4 of the group's summed probabilities (tie-safe), MHA equal to per query head", () => {
+    const rnd = seededRandom(33);
+    for (const shape of [
+      { batch: 3, numHeads: 8, numKvHeads: 2, headDim: 32, kvCapacity: 64 },
+      { batch: 2, numHeads: 6, numKvHeads: 3, headDim: 16, kvCapacity: 5 },
+    ]) {
+      const input = randomDecodeInput(rnd, shape, false);
+      const graph = createGraphBatch(shape.batch * shape.numKvHeads, shape.kvCapacity);
+      decodeAttentionReference({ ...input, graph, graphHeads: "kv" });
+      const ref = brute(input);
+      const group = shape.numHeads / shape.numKvHeads;
+      for (let b = 0; b < shape.batch; b++) {
+        const len = input.lengths[b];
+        for (let kvh = 0; kvh < shape.numKvHeads; kvh++) {
+          const v = new Float64Array(len);
+          for (let g = 0; g < group; g++) {
+            const p = ref.probs[b * shape.numHeads + kvh * group + g];
+            for (let j = 0; j < len; j++) v[j] += p[j];
+          }
+          const off = ((b * shape.numKvHeads + kvh) * graph.capacity + len - 1) * GRAPH_TOP_K;
+          const sorted = Array.from(v).sort((x, y) => y - x);
+          const k = Math.min(GRAPH_TOP_K, len);
+          const chosen = Array.from(graph.neighbors.subarray(off, off + k));
+          expect(new Set(chosen).size).toBe(k);
+          const total = chosen.reduce((a, j) => a + v[j], 0);
+          for (let s = 0; s < k; s++) {
+            expect(v[chosen[s]]).toBeGreaterThanOrEqual(sorted[k - 1] * (1 - 1e-9));
+            expect(Math.abs(graph.weights[off + s] - v[chosen[s]] / total)).toBeLessThan(1e-6);
+          }
+          for (let s = k; s < GRAPH_TOP_K; s++) expect(graph.neighbors[off + s]).toBe(-1);
+        }
+      }
+    }
+    // MHA: a KV head's group is its query head, so both choices write the same graphs.
+    const mha = randomDecodeInput(rnd, { batch: 2, numHeads: 4, numKvHeads: 4, headDim: 16, kvCapacity: 40 }, true);
+    const perKv = createGraphBatch(2 * 4, 40);
+    decodeAttentionReference(mha);
+    decodeAttentionReference({ ...mha, graph: perKv, graphHeads: "kv" });
+    expect(Array.from(perKv.neighbors)).toEqual(Array.from(mha.graph!.neighbors));
+    assertClose(perKv.weights, mha.graph!.weights, { atol: 1e-7, rtol: 0 }, "weights");
+  });
+
   it("validates shapes naming the parameter", () => {
     const input = randomDecodeInput(seededRandom(2), { batch: 1, numHeads: 4, numKvHeads: 2, headDim: 8, kvCapacity: 8 }, true);
     expect(() => decodeAttentionReference({ ...input, numKvHeads: 3 })).toThrow(/numKvHeads/);
@@ -109,5 +151,7 @@ describe("decodeAttentionReference", () => {
     expect(() => decodeAttentionReference({ ...input, lengths: Int32Array.from([9]) })).toThrow(/lengths\[0\]/);
     expect(() => decodeAttentionReference({ ...input, nodes: Int32Array.from([8]) })).toThrow(/nodes\[0\]/);
     expect(() => decodeAttentionReference({ ...input, graph: createGraphBatch(3, 8) })).toThrow(/graph.numGraphs/);
+    expect(() => decodeAttentionReference({ ...input, graphHeads: "kv" })).toThrow(/numKvHeads = 2 for graph.numGraphs/);
+    expect(() => decodeAttentionReference({ ...input, graphHeads: "value" as never })).toThrow(/graphHeads/);
   });
 });

@@ -1,4 +1,4 @@
-import { expectInt, expectNumber, InvalidArgumentError } from "@kvwalk/core";
+import { expectInt, expectNumber, expectOneOf, InvalidArgumentError } from "@kvwalk/core";
 import { GRAPH_TOP_K, type GraphBatch, validateGraphBatch } from "./graph.js";
 import { pushTop4, writeNormalizedTop4 } from "./topk.js";
 
@@ -9,10 +9,13 @@ export const SUPPORTED_HEAD_DIMS = [32, 64, 128, 256] as const;
  * One decode step of attention for a batch of sequences: one new query per head attends to the
  * cached keys 0..lengths[b]-1 of its sequence.
  *
- * Graph choice (also the kernel's): one graph per QUERY head, graph index b * numHeads + h. With GQA
- * the heads of a group read the same keys but keep separate graphs: per-head top-4 is exact under
- * split-K (each split's top-4 logits merge into the global top-4), whereas summing the group's
- * probabilities needs every head's final log-sum-exp before any key can be ranked.
+ * Graph choice (`graphHeads`): "query" (default), one graph per query head, graph index
+ * b * numHeads + h, written by the fused kernel (per-head top-4 is exact under split-K: each split's
+ * top-4 logits merge into the global top-4); or "kv", one graph per KV head, graph index
+ * b * numKvHeads + kvh, whose node holds the top-4 keys of the group's SUMMED probabilities
+ * sum_g p_g[j] -- the row the CPU oracle's policies observe for a KV head. Ranking by a sum needs every
+ * head's final log-sum-exp, so the CUDA path writes it only with the deferred write (graphWrite
+ * "deferred"). For MHA (numKvHeads = numHeads) the two choices give the same graphs up to ties.
  */
 export interface DecodeAttentionInput {
   batch: number;
@@ -40,7 +43,16 @@ export interface DecodeAttentionInput {
   graph?: GraphBatch;
   /** Int32Array [batch]: node (query slot) per sequence, in [0, graph.capacity). */
   nodes?: Int32Array;
+  /**
+   * "query" (default): graph b * numHeads + h per query head; "kv": graph b * numKvHeads + kvh per KV
+   * head, node = top-4 keys of the group's summed probabilities (numGraphs = batch * numKvHeads).
+   */
+  graphHeads?: GraphHeads;
 }
+
+/** Which heads own a graph: every query head, or every KV head (the group's summed attention). */
+export type GraphHeads = "query" | "kv";
+export const GRAPH_HEADS = ["query", "kv"] as const;
 
 export interface DecodeAttentionOutput {
   /** Float32Array [batch, numHeads, headDim]: softmax(q K^T * scale) V. */
@@ -78,10 +90,12 @@ export function validateDecodeAttention(input: DecodeAttentionInput, requireSupp
   }
   for (let b = 0; b < batch; b++) expectInt(`lengths[${b}]`, input.lengths[b], 1, kvCapacity);
   if (input.scale !== undefined) expectNumber("scale", input.scale);
+  const perKv = expectOneOf("graphHeads", input.graphHeads ?? "query", GRAPH_HEADS) === "kv";
   if (input.graph !== undefined) {
     validateGraphBatch("graph", input.graph);
-    if (input.graph.numGraphs !== batch * numHeads) {
-      throw new InvalidArgumentError("graph.numGraphs", `batch * numHeads = ${batch * numHeads}`, input.graph.numGraphs);
+    const graphs = perKv ? batch * numKvHeads : batch * numHeads;
+    if (input.graph.numGraphs !== graphs) {
+      throw new InvalidArgumentError("graph.numGraphs", `batch * ${perKv ? "numKvHeads" : "numHeads"} = ${graphs}`, input.graph.numGraphs);
     }
     if (input.nodes !== undefined) {
       if (!(input.nodes instanceof Int32Array) || input.nodes.length !== batch) {
@@ -102,7 +116,9 @@ export function validateDecodeAttention(input: DecodeAttentionInput, requireSupp
  * the bf16 keys/values, so it is the exact result the float32 kernel approximates. With `graph`,
  * the top-4 logits of each query head (ties: lower key index; NaN logits skipped) become
  * probabilities exp(s - lse), which are written with the top-k writer's rule (drop p <= 0 or NaN,
- * divide by their float32 sum).
+ * divide by their float32 sum). With graphHeads "kv" the candidates are the keys' summed group
+ * probabilities v = sum_g exp(s_g - lse_g) (v > 0 only; NaN rows write an empty node), ranked by v
+ * (ties: lower key index) and written as float32(v) with the same rule.
  */
 export function decodeAttentionReference(input: DecodeAttentionInput): DecodeAttentionOutput {
   validateDecodeAttention(input);
@@ -126,6 +142,8 @@ export function decodeAttentionReference(input: DecodeAttentionInput): DecodeAtt
   const acc = new Float64Array(d);
   const topIdx = [0, 0, 0, 0];
   const topVal = [0, 0, 0, 0];
+  const perKv = input.graphHeads === "kv";
+  const groupSum = new Float64Array(perKv ? kvCapacity : 0);
   for (let b = 0; b < batch; b++) {
     const len = lengths[b];
     for (let h = 0; h < numHeads; h++) {
@@ -154,6 +172,20 @@ export function decodeAttentionReference(input: DecodeAttentionInput): DecodeAtt
       const lse = anyNaN ? Number.NaN : m + Math.log(l);
       lseOut[b * numHeads + h] = lse;
       if (!graph) continue;
+      if (perKv) {
+        if (h % group === 0) groupSum.fill(0, 0, len);
+        for (let j = 0; j < len; j++) groupSum[j] += Math.exp(logits[j] - lse);
+        if (h % group !== group - 1) continue;
+        let count = 0;
+        for (let j = 0; j < len; j++) {
+          if (groupSum[j] > 0) count = pushTop4(topVal, topIdx, count, groupSum[j], j); // NaN never enters
+        }
+        const probs = topVal.map((x) => Math.fround(x));
+        const node = input.nodes ? input.nodes[b] : len - 1;
+        const off = ((b * numKvHeads + Math.floor(h / group)) * graph.capacity + node) * GRAPH_TOP_K;
+        writeNormalizedTop4(topIdx, probs, count, graph.neighbors, graph.weights, off);
+        continue;
+      }
       let count = 0;
       for (let j = 0; j < len; j++) {
         const s = logits[j];

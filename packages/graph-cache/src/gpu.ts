@@ -191,6 +191,8 @@ export function decodeAttentionCuda(
   validateDecodeAttention(input, true);
   const numSplits = opts?.numSplits === undefined ? 0 : expectInt("numSplits", opts.numSplits, 1, 256);
   const deferred = expectOneOf("graphWrite", opts?.graphWrite ?? "fused", GRAPH_WRITES) === "deferred";
+  const perKv = input.graph !== undefined && input.graphHeads === "kv";
+  if (perKv && !deferred) throw new InvalidArgumentError("graphWrite", '"deferred" when input.graphHeads is "kv" (per-KV-head nodes need every head\'s final log-sum-exp)', opts?.graphWrite ?? "fused");
   const output = new Float32Array(input.batch * input.numHeads * input.headDim);
   const lse = new Float32Array(input.batch * input.numHeads);
   const outputBf16 = opts?.outputBf16 ? new Uint16Array(output.length) : undefined;
@@ -218,6 +220,7 @@ export function decodeAttentionCuda(
       ...(opts?.pdl ? { pdl: 1 } : {}),
       ...(opts?.grouped ? { grouped: 1 } : {}),
       ...(deferred ? { graphWrite: 1 } : {}),
+      ...(perKv ? { graphGroup: input.numHeads / input.numKvHeads } : {}),
     }),
   );
   return { output, lse, numSplits: r.numSplits, ...(outputBf16 ? { outputBf16 } : {}) };

@@ -5,6 +5,8 @@ export {
   type DecodeAttentionInput,
   type DecodeAttentionOutput,
   decodeAttentionReference,
+  GRAPH_HEADS,
+  type GraphHeads,
   SUPPORTED_HEAD_DIMS,
   validateDecodeAttention,
 } from "./decode-attention.js";

@@ -320,9 +320,16 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
   float* gw = nullptr;
   const int32_t* nodes = nullptr;
   size_t gnodes = 0;
+  // Query heads per graph: 1 (a graph per query head) or numHeads / numKvHeads (a graph per KV head,
+  // written by the deferred selection only).
+  const int group = a.Get("graphGroup").IsUndefined() ? 1 : get_int(a, "graphGroup", 1, num_heads);
+  if (group != 1 && group != num_heads / num_kv_heads) {
+    throw_arg(env, "graphGroup", "1 or numHeads / numKvHeads (" + std::to_string(num_heads / num_kv_heads) + ")", a.Get("graphGroup"), true);
+  }
+  if (group != 1 && !deferred) throw_arg(env, "graphGroup", "1 unless graphWrite is 1 (deferred): per-KV-head nodes need every head's final log-sum-exp", a.Get("graphGroup"), true);
   if (with_graph) {
     gcap = get_int(a, "graphCapacity", 1, 1 << 28);
-    gnodes = static_cast<size_t>(batch) * num_heads * gcap;
+    gnodes = static_cast<size_t>(batch) * (num_heads / group) * gcap;
     gnb = get_array<int32_t>(a, "graphNeighbors", gnodes * 4);
     gw = get_array<float>(a, "graphWeights", gnodes * 4);
     if (!a.Get("nodes").IsUndefined()) nodes = get_array<int32_t>(a, "nodes", batch);
@@ -391,8 +398,8 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
   if (d_ws.bytes()) check(env, cudaMemsetAsync(d_ws.get(), 0, d_ws.bytes(), stream(env)), "cudaMemset workspace");
   check(env, kvwalk::launch_decode_attention(da, stream(env)), op);
   if (deferred) {
-    kvwalk::GraphSelectArgs ga{da.logits, da.logits_lse2, cap, da.lengths, nullptr, da.nodes, batch, num_heads, d_graph.get(), gcap, layout};
-    check(env, kvwalk::launch_graph_select(ga, stream(env)), std::string("graph_select_kernel<") + layout_name(layout) + ">");
+    kvwalk::GraphSelectArgs ga{da.logits, da.logits_lse2, cap, da.lengths, nullptr, da.nodes, batch, num_heads, d_graph.get(), gcap, layout, group};
+    check(env, kvwalk::launch_graph_select(ga, stream(env)), std::string(group > 1 ? "graph_select_group_kernel<" : "graph_select_kernel<") + layout_name(layout) + ">");
   }
   download(env, out, d_out, q_len * 4, "out");
   download(env, lse, d_lse, d_lse.bytes(), "lse");
@@ -450,6 +457,9 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
     const bool pdl = o.Get("pdl").IsUndefined() ? false : get_int(o, "pdl", 0, 1) == 1;
     const bool grouped = o.Get("grouped").IsUndefined() ? false : get_int(o, "grouped", 0, 1) == 1;
     int splits = get_int(o, "numSplits", 0, 256);
+    // graphPerKvHead: the deferred modes select one node per (sequence, KV head) from the group's summed probabilities.
+    const bool per_kv = o.Get("graphPerKvHead").IsUndefined() ? false : get_int(o, "graphPerKvHead", 0, 1) == 1;
+    if (per_kv && !deferred) throw Napi::RangeError::New(env, "graphPerKvHead needs a deferred writeGraph mode (2, 3 or 5)");
     if (!kvwalk::decode_head_dim_supported(d) || heads % kvh) throw Napi::RangeError::New(env, "unsupported decode bench shape");
     if (grouped && !kvwalk::decode_grouped_supported(heads, kvh, d)) throw Napi::RangeError::New(env, "unsupported grouped decode bench shape");
     if (splits == 0) splits = kvwalk::decode_choose_splits(grouped, graph, batch, heads, kvh, len, sm_count());
@@ -497,7 +507,7 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
     da.batch = batch; da.num_heads = heads; da.num_kv_heads = kvh; da.head_dim = d; da.kv_capacity = len; da.max_length = len;
     da.scale = 1.f / std::sqrt(static_cast<float>(d)); da.num_splits = splits; da.workspace = ws;
     da.graph = graph ? g : nullptr; da.nodes = nullptr; da.graph_capacity = len; da.layout = layout; da.pdl = pdl; da.grouped = grouped ? 1 : 0;
-    kvwalk::GraphSelectArgs ga{nullptr, nullptr, len, lengths, nullptr, nullptr, batch, heads, g, len, layout};
+    kvwalk::GraphSelectArgs ga{nullptr, nullptr, len, lengths, nullptr, nullptr, batch, heads, g, len, layout, per_kv ? heads / kvh : 1};
     BenchSession* sp = s.get();
     s->launch = [da, ga, ks, vs, logits, lse2, graph_mode, sp](cudaStream_t stream, int i) {
       kvwalk::DecodeArgs x = da;
@@ -547,9 +557,9 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
         check(env, kvwalk::launch_decode_attention(x, st), "decode_attention_kernel (logits for the selection bench)");
       }
     }
-    s->op = graph_mode == 5 ? std::string("graph_select_kernel")
+    s->op = graph_mode == 5 ? std::string(per_kv ? "graph_select_group_kernel" : "graph_select_kernel")
                             : std::string(grouped ? "decode_attention_gqa_kernel<" : "decode_attention_kernel<") + std::to_string(d) +
-                                  (graph ? ", graph>" : graph_mode == 4 ? ", logits>" : deferred ? ", logits> + graph_select_kernel" : ", no graph>") +
+                                  (graph ? ", graph>" : graph_mode == 4 ? ", logits>" : deferred ? (per_kv ? ", logits> + graph_select_group_kernel" : ", logits> + graph_select_kernel") : ", no graph>") +
                                   (graph_mode == 2 ? " (side stream)" : "") + (pdl ? " (PDL)" : "");
   } else if (kind == "memcpy") {
     const double mib = get_number(o, "mebibytes");

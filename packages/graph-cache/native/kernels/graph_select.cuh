@@ -1,6 +1,8 @@
 // Deferred graph write: the top-4 of each (sequence, query head)'s logits stored by a SPILL decode
 // kernel (decode_attention.cuh), normalized with that kernel's final log2-sum-exp, written as graph
-// node nodes[b] (else lengths[b] - 1) of graph b * num_heads + h. Raw pointers only; no Node includes.
+// node nodes[b] (else lengths[b] - 1) of graph b * num_heads + h; or, with group > 1, one graph per
+// (sequence, KV head) from the group's summed probabilities (graph_select_group_kernel below). Raw
+// pointers only; no Node includes.
 //
 // Same candidates (the visible keys starts[b] .. lengths[b] - 1, the same float32 log2 logits), same
 // total order (larger logit, then lower key index; NaN and -inf never chosen) and same normalization
@@ -34,6 +36,7 @@ struct GraphSelectParams {
   int batch, num_heads;
   void* graph;
   int graph_capacity;
+  int group;            // query heads per graph: 1 per query head, num_heads / num_kv_heads per KV head
 };
 
 // One block per (sequence, head): each thread scans keys start + tid + k * kSelectThreads in increasing
@@ -77,6 +80,72 @@ __global__ void __launch_bounds__(kSelectThreads) graph_select_kernel(const Grap
   if (lane == 0) {
     const int node = p.nodes ? p.nodes[b] : len - 1;
     write_top4_node<LAYOUT>(p.graph, static_cast<int64_t>(p.batch) * p.num_heads, p.graph_capacity, bh, node, u, __ldcg(p.lse2 + bh));
+  }
+}
+
+// Per-KV-head graphs (grouped-query models): one block per (sequence, KV head), graph b * G + kvh with
+// G = num_heads / group. Key j's score is the group's summed probability
+//   v_j = (((0 + p_0j) + p_1j) + ...) + p_(group-1)j,   p_gj = exp2(s_gj - lse2_g)  (query heads kvh * group + g),
+// the row the CPU oracle's policies observe for a KV head (@kvwalk/runtime's blockedLogitsRowSource
+// sums the group's probabilities). Top-4 by v (larger first, then lower key index; only v > 0 enters,
+// so NaN rows write an empty node), weights = v renormalized over the four (normalize_top4). Each
+// thread scans its keys in increasing order as graph_select_kernel does; the merges are exact.
+template <int LAYOUT>
+__global__ void __launch_bounds__(kSelectThreads) graph_select_group_kernel(const GraphSelectParams p) {
+  const int graphs_per_seq = p.num_heads / p.group;
+  const int bg = blockIdx.x;
+  const int b = bg / graphs_per_seq;
+  const int h0 = b * p.num_heads + (bg - b * graphs_per_seq) * p.group;  // first query-head row of the group
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int len = p.lengths[b];
+  const int start = p.starts ? max(p.starts[b], 0) : 0;
+  Top4 t;
+  t.init();
+  for (int j0 = start + tid; j0 < len; j0 += kSelectUnroll * kSelectThreads) {
+    float v[kSelectUnroll];
+#pragma unroll
+    for (int u = 0; u < kSelectUnroll; u++) v[u] = 0.f;
+    for (int g = 0; g < p.group; g++) {
+      const float* row = p.logits + static_cast<size_t>(h0 + g) * p.stride;
+      const float lse2 = __ldcg(p.lse2 + h0 + g);
+#pragma unroll
+      for (int u = 0; u < kSelectUnroll; u++) {
+        const int j = j0 + u * kSelectThreads;
+        if (j < len) v[u] = __fadd_rn(v[u], exp2f(__ldcg(row + j) - lse2));
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kSelectUnroll; u++) {
+      if (j0 + u * kSelectThreads < len && v[u] > 0.f) t.push_scan(v[u], j0 + u * kSelectThreads);
+    }
+  }
+  t = warp_top4(t);
+  __shared__ float s_v[kSelectThreads / 32 * kTopK];
+  __shared__ int s_i[kSelectThreads / 32 * kTopK];
+#pragma unroll
+  for (int r = 0; r < kTopK; r++) {
+    if (lane == r) {
+      s_v[warp * kTopK + r] = t.c[r].v;
+      s_i[warp * kTopK + r] = t.c[r].i;
+    }
+  }
+  __syncthreads();
+  if (warp != 0) return;
+  Top4 u;
+  u.init();
+  if (lane < kSelectThreads / 32 * kTopK) u.c[0] = Cand{s_v[lane], s_i[lane]};
+  u = warp_top4(u);
+  if (lane == 0) {
+    const int node = p.nodes ? p.nodes[b] : len - 1;
+    if (node < 0 || node >= p.graph_capacity) return;
+    float pr[kTopK];
+#pragma unroll
+    for (int s = 0; s < kTopK; s++) pr[s] = u.c[s].v;
+    int4 n;
+    float4 w;
+    normalize_top4(u, pr, n, w);
+    const int64_t num_graphs = static_cast<int64_t>(p.batch) * graphs_per_seq;
+    store_node<LAYOUT>(p.graph, num_graphs * p.graph_capacity, static_cast<int64_t>(bg) * p.graph_capacity + node, n, w);
   }
 }
 

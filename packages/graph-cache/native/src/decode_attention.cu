@@ -167,13 +167,18 @@ cudaError_t launch_decode_attention(const DecodeArgs& a, cudaStream_t stream) {
 
 cudaError_t launch_graph_select(const GraphSelectArgs& a, cudaStream_t stream) {
   if (a.batch < 1 || a.num_heads < 1 || a.stride < 1 || a.graph_capacity < 1 || !a.logits || !a.lse2 || !a.lengths || !a.graph) return cudaErrorInvalidValue;
-  const long long blocks = static_cast<long long>(a.batch) * a.num_heads;
+  if (a.group < 1 || a.num_heads % a.group != 0) return cudaErrorInvalidValue;
+  const long long blocks = static_cast<long long>(a.batch) * (a.num_heads / a.group);
   if (blocks > 0x7fffffffLL) return cudaErrorInvalidValue;
-  GraphSelectParams p{a.logits, a.lse2, a.stride, a.lengths, a.starts, a.nodes, a.batch, a.num_heads, a.graph, a.graph_capacity};
-  if (a.layout == kLayoutSoA) {
-    graph_select_kernel<kLayoutSoA><<<static_cast<unsigned>(blocks), kSelectThreads, 0, stream>>>(p);
+  GraphSelectParams p{a.logits, a.lse2, a.stride, a.lengths, a.starts, a.nodes, a.batch, a.num_heads, a.graph, a.graph_capacity, a.group};
+  const unsigned grid = static_cast<unsigned>(blocks);
+  if (a.group > 1) {
+    if (a.layout == kLayoutSoA) graph_select_group_kernel<kLayoutSoA><<<grid, kSelectThreads, 0, stream>>>(p);
+    else graph_select_group_kernel<kLayoutAoS><<<grid, kSelectThreads, 0, stream>>>(p);
+  } else if (a.layout == kLayoutSoA) {
+    graph_select_kernel<kLayoutSoA><<<grid, kSelectThreads, 0, stream>>>(p);
   } else {
-    graph_select_kernel<kLayoutAoS><<<static_cast<unsigned>(blocks), kSelectThreads, 0, stream>>>(p);
+    graph_select_kernel<kLayoutAoS><<<grid, kSelectThreads, 0, stream>>>(p);
   }
   return cudaGetLastError();
 }

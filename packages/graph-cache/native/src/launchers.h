@@ -90,6 +90,10 @@ struct GraphSelectArgs {
   void* graph;
   int graph_capacity;
   int layout;
+  // Query heads per graph: 1 = a graph per query head (the fused write's graphs); num_heads /
+  // num_kv_heads (> 1) = a graph per KV head, graph b * (num_heads / group) + kvh, node = top-4 of the
+  // group's summed probabilities (graph_select_group_kernel). num_heads must be a multiple.
+  int group = 1;
 };
 cudaError_t launch_graph_select(const GraphSelectArgs& args, cudaStream_t stream);
 

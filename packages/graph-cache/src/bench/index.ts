@@ -103,6 +103,16 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
         });
       }
     }
+    // One graph per KV head (the group's summed probabilities): side-stream write and the selection alone.
+    for (const writeGraph of [2, 5]) {
+      for (const grouped of [0, 1]) {
+        cases.push({
+          label: `decode gqa b=${batch} ctx=${length} ${DEFERRED_LABEL[writeGraph]} per-kv-head pdl${grouped ? " grouped" : ""}`,
+          kind: "decode",
+          opts: { batch, numHeads: 32, numKvHeads: 8, headDim: 128, length, writeGraph, layout: 0, numSplits: 0, pdl: 1, grouped, graphPerKvHead: 1 },
+        });
+      }
+    }
   }
   for (const [batch, length] of decodeOnly ? [] : [
     [1, 4096],

@@ -11,7 +11,7 @@
 import { compareClose, seededRandom } from "@kvwalk/core/testing";
 import { f32ToBf16, toBf16 } from "../bf16.js";
 import { compactGraphBatch } from "../compact.js";
-import { type DecodeAttentionInput, decodeAttentionReference } from "../decode-attention.js";
+import { type DecodeAttentionInput, decodeAttentionReference, type GraphHeads } from "../decode-attention.js";
 import { compactGraphBatchCuda, decodeAttentionCuda, type GraphLayout, type GraphWrite, writeTopKRowsCuda } from "../gpu.js";
 import { createGraphBatch, GRAPH_TOP_K, type GraphBatch } from "../graph.js";
 import { type TopKRows, writeTopKRows } from "../topk.js";
@@ -127,7 +127,11 @@ export interface DecodeShape {
   kvCapacity: number;
 }
 
-export function randomDecodeInput(seed: number, shape: DecodeShape, opts: { withGraph: boolean; fullLength?: boolean; qScale?: number }): DecodeAttentionInput {
+export function randomDecodeInput(
+  seed: number,
+  shape: DecodeShape,
+  opts: { withGraph: boolean; fullLength?: boolean; qScale?: number; graphHeads?: GraphHeads },
+): DecodeAttentionInput {
   const rnd = seededRandom(seed);
   const g = gaussian(rnd);
   const { batch, numHeads, numKvHeads, headDim, kvCapacity } = shape;
@@ -136,8 +140,40 @@ export function randomDecodeInput(seed: number, shape: DecodeShape, opts: { with
   const k = toBf16(Float32Array.from({ length: kvLen }, g));
   const v = toBf16(Float32Array.from({ length: kvLen }, g));
   const lengths = Int32Array.from({ length: batch }, (_, b) => (opts.fullLength || b === 0 ? kvCapacity : 1 + Math.floor(rnd() * kvCapacity)));
-  const graph = opts.withGraph ? createGraphBatch(batch * numHeads, kvCapacity) : undefined;
-  return { ...shape, q, k, v, lengths, graph };
+  const perKv = opts.graphHeads === "kv";
+  const graph = opts.withGraph ? createGraphBatch(batch * (perKv ? numKvHeads : numHeads), kvCapacity) : undefined;
+  return { ...shape, q, k, v, lengths, graph, ...(perKv ? { graphHeads: "kv" as const } : {}) };
+}
+
+/**
+ * Float64 summed group probabilities v_j = sum_g exp(s_gj - lse_g) of KV head `kvh` and their error
+ * bounds (the tie rule of the per-KV-head graph check): each p_gj carries its logit's bound plus the
+ * log-sum-exp's (at most the largest logit bound of the row), relative, and 4 float32 ulps of v_j.
+ */
+function groupSumsWithBounds(input: DecodeAttentionInput, b: number, kvh: number): { v: Float64Array; bound: Float64Array } {
+  const group = input.numHeads / input.numKvHeads;
+  const len = input.lengths[b];
+  const v = new Float64Array(len);
+  const bound = new Float64Array(len);
+  for (let g = 0; g < group; g++) {
+    const { s, bound: sb } = logitsWithBounds(input, b, kvh * group + g);
+    let m = Number.NEGATIVE_INFINITY;
+    let maxBound = 0;
+    for (let j = 0; j < len; j++) {
+      m = Math.max(m, s[j]);
+      maxBound = Math.max(maxBound, sb[j]);
+    }
+    let l = 0;
+    for (let j = 0; j < len; j++) l += Math.exp(s[j] - m);
+    const lse = m + Math.log(l);
+    for (let j = 0; j < len; j++) {
+      const p = Math.exp(s[j] - lse);
+      v[j] += p;
+      bound[j] += p * (sb[j] + maxBound);
+    }
+  }
+  for (let j = 0; j < len; j++) bound[j] += 4 * 2 ** -24 * v[j];
+  return { v, bound };
 }
 
 /** Float64 logits and their float32 error bounds for one (b, h) (the tie rule of the graph check). */
@@ -178,10 +214,12 @@ export function decodeCase(
     pdl?: boolean;
     grouped?: boolean;
     graphWrite?: GraphWrite;
+    graphHeads?: GraphHeads;
   },
 ): CaseReport {
-  const name = `decode b=${shape.batch} h=${shape.numHeads}/${shape.numKvHeads} d=${shape.headDim} cap=${shape.kvCapacity} splits=${opts.numSplits ?? "auto"}${opts.withGraph ? ` graph ${opts.layout}` : ""}${opts.graphWrite === "deferred" ? " deferred" : ""}${opts.nanQuery ? " nan-query" : ""}${opts.pdl ? " pdl" : ""}${opts.grouped ? " grouped" : ""}`;
-  const input = randomDecodeInput(seed, shape, { withGraph: opts.withGraph, fullLength: opts.fullLength });
+  const perKv = opts.graphHeads === "kv";
+  const name = `decode b=${shape.batch} h=${shape.numHeads}/${shape.numKvHeads} d=${shape.headDim} cap=${shape.kvCapacity} splits=${opts.numSplits ?? "auto"}${opts.withGraph ? ` graph ${opts.layout}` : ""}${perKv ? " per-kv-head" : ""}${opts.graphWrite === "deferred" ? " deferred" : ""}${opts.nanQuery ? " nan-query" : ""}${opts.pdl ? " pdl" : ""}${opts.grouped ? " grouped" : ""}`;
+  const input = randomDecodeInput(seed, shape, { withGraph: opts.withGraph, fullLength: opts.fullLength, graphHeads: opts.graphHeads });
   if (opts.nanQuery) input.q[0] = Number.NaN;
   const refInput = { ...input, graph: input.graph ? cloneBatch(input.graph) : undefined };
   const ref = decodeAttentionReference(refInput);
@@ -215,10 +253,11 @@ export function decodeCase(
     const gc = cudaInput.graph!;
     const gr = refInput.graph!;
     // Nodes no head writes must be untouched: compare everything, then explain differing nodes.
+    const graphHeads = perKv ? shape.numKvHeads : shape.numHeads;
     for (let b = 0; b < shape.batch; b++) {
-      for (let h = 0; h < shape.numHeads; h++) {
+      for (let h = 0; h < graphHeads; h++) {
         const node = input.lengths[b] - 1;
-        const off = ((b * shape.numHeads + h) * gc.capacity + node) * GRAPH_TOP_K;
+        const off = ((b * graphHeads + h) * gc.capacity + node) * GRAPH_TOP_K;
         let identical = true;
         for (let s = 0; s < GRAPH_TOP_K; s++) {
           if (gc.neighbors[off + s] !== gr.neighbors[off + s]) identical = false;
@@ -230,7 +269,8 @@ export function decodeCase(
           exactNodes++;
           continue;
         }
-        const { s, bound } = logitsWithBounds(input, b, h);
+        // per query head: ranked by logit; per KV head: by summed probability (same tie rule on either)
+        const { v: s, bound } = perKv ? groupSumsWithBounds(input, b, h) : (({ s: v, bound: vb }) => ({ v, bound: vb }))(logitsWithBounds(input, b, h));
         for (let k = 0; k < GRAPH_TOP_K; k++) {
           const jc = gc.neighbors[off + k];
           const jr = gr.neighbors[off + k];
@@ -242,7 +282,7 @@ export function decodeCase(
       }
     }
     const dn = sameInts(gc.neighbors, gr.neighbors);
-    const written = shape.batch * shape.numHeads * GRAPH_TOP_K;
+    const written = shape.batch * graphHeads * GRAPH_TOP_K;
     if (dn > written) problems.push(`graph: ${dn} neighbour entries differ, more than the ${written} written ones`);
   }
   return {
@@ -403,6 +443,21 @@ export function allCases(quick: boolean): { name: string; run: () => CaseReport 
   ] as [DecodeShape, number, GraphLayout, boolean, boolean][]) {
     const s2 = seed++;
     add(`decode deferred = fused ${JSON.stringify(shape)} splits=${splits}`, () => deferredCase(s2, shape, { numSplits: splits, layout, grouped, nanQuery, pdl: true }));
+  }
+  // One graph per KV head (graph_select_group_kernel, the group's summed probabilities) against the twin.
+  for (const [shape, splits, layout, grouped, nanQuery] of [
+    [{ batch: 2, numHeads: 4, numKvHeads: 2, headDim: 64, kvCapacity: 37 }, 3, "aos", false, false],
+    [{ batch: 3, numHeads: 8, numKvHeads: 2, headDim: 128, kvCapacity: 300 }, undefined, "soa", true, false],
+    [{ batch: 1, numHeads: 16, numKvHeads: 2, headDim: 64, kvCapacity: 530 }, 3, "aos", false, false],
+    [{ batch: 2, numHeads: 4, numKvHeads: 4, headDim: 64, kvCapacity: 100 }, 2, "aos", false, false],
+    [{ batch: 2, numHeads: 2, numKvHeads: 1, headDim: 64, kvCapacity: 700 }, 3, "aos", false, true],
+    [{ batch: 1, numHeads: 4, numKvHeads: 1, headDim: 128, kvCapacity: 9000 }, 33, "aos", true, false],
+    ...(quick ? [] : ([[{ batch: 4, numHeads: 32, numKvHeads: 8, headDim: 128, kvCapacity: 2048 }, undefined, "aos", true, false]] as const)),
+  ] as [DecodeShape, number | undefined, GraphLayout, boolean, boolean][]) {
+    const s3 = seed++;
+    add(`decode per-kv-head ${JSON.stringify(shape)} splits=${splits}`, () =>
+      decodeCase(s3, shape, { withGraph: true, numSplits: splits, layout, grouped, nanQuery, pdl: true, graphWrite: "deferred", graphHeads: "kv" }),
+    );
   }
   return cases;
 }
