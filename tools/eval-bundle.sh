@@ -2,6 +2,9 @@
 # Builds the GPU bundle that tools/eval-device-run.sh runs (issue 8's eval sweeps on the H200):
 # node, @kvwalk/runtime + @kvwalk/eval (built), the fixture model and the data the three GPU configs
 # read (WikiText-2 test and valid -- valid is the needle haystack -- and LongBench multi_news).
+# The grouped-query stand-ins of the gqa / gqa2 steps are not bundled: eval-device-run.sh writes them
+# from fixture-lm on the host with the bundled @kvwalk/model CLI (`kvwalk-model pool-kv-heads`, which
+# does not load onnxruntime-node).
 #   pnpm turbo run build --filter=@kvwalk/eval...     (builds the engine addon too; needs nvcc)
 #   bash tools/eval-bundle.sh [OUT_DIR]              (default .gpu-bundle; the device tool carries it)
 # The device tool carries at most 64 MiB: the graph-cache and walker-cuda addons (about 9 MB) are

@@ -13,6 +13,13 @@
 #   longbench  packages/eval/configs/gpu-longbench-gen.json (multi_news generation, ROUGE-L)
 #   walkers    packages/eval/configs/gpu-wikitext-walkers.json (not in the default list: the walker at
 #              1024 walkers per graph vs the engine's default density, 5 visits per slot, budgets 0.1 / 0.2)
+#   gqa        packages/eval/configs/gpu-gqa-graph-heads.json (not in the default list): the walker's
+#              graphs per query head vs per KV head (createEngine graphHeads) on a grouped-query stand-in,
+#              fixture-lm with its 6 KV heads mean-pooled to 3 (no uptraining), plus full / streaming /
+#              h2o, budgets 0.1 / 0.2, all WikiText-2 test windows. The step first writes the stand-in
+#              with `kvwalk-model pool-kv-heads` into $KVWALK_SHARED/models/fixture-lm-gqa3 (the
+#              bundle's shared copy; about a second), which the config names as models/fixture-lm-gqa3.
+#   gqa2       the same at 2 KV heads (groups of 3): configs/gpu-gqa-graph-heads-kv2.json, fixture-lm-gqa2
 # Each config runs as SHARDS processes (`--shard i/n`, whole batches per shard) with CONCURRENCY
 # batches in flight per process, then `kvwalk-eval report` writes its report.
 # Results: $RESULTS/<config>/ (default packages/eval/report-gpu/<config>/), archived with the logs
@@ -23,7 +30,8 @@
 # Environment: BUNDLE (.gpu-bundle), RESULTS, OUT, TOTAL_CAP (seconds, default 560), CHECK_CAP (45),
 # NEEDLE_CAP (150), WIKI_CAP (175), LB_CAP (150), NEEDLE_SHARDS/NEEDLE_CONC (2/4: GPU-bound, batches
 # of one process share a CUDA context, so their small kernels can overlap), WIKI_SHARDS/WIKI_CONC
-# (8/1: host-bound, the NLL of every token is computed on the CPU), LB_SHARDS/LB_CONC (2/4).
+# (8/1: host-bound, the NLL of every token is computed on the CPU), LB_SHARDS/LB_CONC (2/4); gqa and
+# gqa2 use WIKI_SHARDS/WIKI_CONC and GQA_CAP (175).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${BUNDLE:-.gpu-bundle}
@@ -104,6 +112,14 @@ run_config() {
   "${CLI[@]}" report --config "$cfg" --out "$out" | tail -1
 }
 
+# Writes the grouped-query stand-in models/fixture-lm-<kv>KV into the bundle's shared folder (once).
+pool_model() {
+  local dir=$KVWALK_SHARED/models/fixture-lm-gqa$1
+  [ -f "$dir/config.json" ] && return 0
+  echo "== pooling fixture-lm's KV heads 6 -> $1 into $dir"
+  node "$B/packages/model/dist/cli.js" pool-kv-heads "$KVWALK_SHARED/models/fixture-lm" "$dir" --kv-heads "$1"
+}
+
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=(check needle wikitext longbench)
 for s in "${steps[@]}"; do
@@ -118,7 +134,9 @@ for s in "${steps[@]}"; do
     wikitext) run_config gpu-wikitext-all "${WIKI_CAP:-175}" "${WIKI_SHARDS:-8}" "${WIKI_CONC:-1}" ;;
     longbench) run_config gpu-longbench-gen "${LB_CAP:-150}" "${LB_SHARDS:-2}" "${LB_CONC:-4}" ;;
     walkers) run_config gpu-wikitext-walkers "${WIKI_CAP:-175}" "${WIKI_SHARDS:-8}" "${WIKI_CONC:-1}" ;;
-    *) echo "unknown step $s (check, needle, wikitext, longbench, walkers)" >&2 ;;
+    gqa) pool_model 3 && run_config gpu-gqa-graph-heads "${GQA_CAP:-175}" "${WIKI_SHARDS:-8}" "${WIKI_CONC:-1}" ;;
+    gqa2) pool_model 2 && run_config gpu-gqa-graph-heads-kv2 "${GQA_CAP:-175}" "${WIKI_SHARDS:-8}" "${WIKI_CONC:-1}" ;;
+    *) echo "unknown step $s (check, needle, wikitext, longbench, walkers, gqa, gqa2)" >&2 ;;
   esac
 done
 echo "== done after $SECONDS s"

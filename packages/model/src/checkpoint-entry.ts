@@ -11,3 +11,4 @@ export { type LayerWeights, layerShapes, layerTensorNames } from "./weights.js";
 export { TINY_ALPHABET, type TinyCheckpointOptions, writeTinyCheckpoint, writeTinyTokenizer } from "./tiny-checkpoint.js";
 export { loadWeights, type ModelWeights } from "./weights.js";
 export { referenceForward } from "./reference-forward.js";
+export { type PoolKvHeadsResult, poolKvHeads, poolRows } from "./pool-kv-heads.js";

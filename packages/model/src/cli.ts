@@ -3,20 +3,22 @@ import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { KvwalkError, Progress, runMetadata, writeJsonAtomic } from "@kvwalk/core";
+import { InvalidArgumentError, KvwalkError, Progress, runMetadata, writeJsonAtomic } from "@kvwalk/core";
 import { allocatorTuned, reexecWithTunedAllocator } from "./alloc-tuning.js";
 import { Checkpoint } from "./checkpoint/checkpoint.js";
 import { configParameterCount, loadConfig } from "./config.js";
-import { loadModel } from "./model.js";
-import { perplexity } from "./perplexity.js";
+import { poolKvHeads } from "./pool-kv-heads.js";
 import { loadTokenizer } from "./tokenizer.js";
 
 const USAGE = `Usage:
   kvwalk-model info DIR
   kvwalk-model ppl DIR TEXTFILE [--window 4096] [--max-windows N] [--threads N] [--json OUT.json]
+  kvwalk-model pool-kv-heads IN OUT --kv-heads N
 
-info  architecture, parameters, dtypes and context of a Hugging Face Llama/Mistral directory
-ppl   perplexity of BOS + TEXTFILE (one string) over non-overlapping windows of --window tokens
+info           architecture, parameters, dtypes and context of a Hugging Face Llama/Mistral directory
+ppl            perplexity of BOS + TEXTFILE (one string) over non-overlapping windows of --window tokens
+pool-kv-heads  a grouped-query copy of IN in OUT (absent or empty): each group of consecutive KV heads
+               replaced by the mean of its k_proj / v_proj rows (no uptraining); N divides IN's KV heads
 `;
 
 function out(line: string): void {
@@ -42,6 +44,9 @@ function info(dir: string): void {
 }
 
 async function ppl(dir: string, textFile: string, opts: { window: number; maxWindows?: number; threads?: number; json?: string }): Promise<void> {
+  // Loaded here, not at the top: the other commands run where onnxruntime-node is absent (GPU bundles).
+  const { loadModel } = await import("./model.js");
+  const { perplexity } = await import("./perplexity.js");
   const model = await loadModel(dir, { threads: opts.threads });
   try {
     const text = readFileSync(textFile, "utf8");
@@ -75,6 +80,28 @@ async function ppl(dir: string, textFile: string, opts: { window: number; maxWin
   }
 }
 
+function pool(inDir: string, outDir: string, kvHeads: number): void {
+  const from = loadConfig(inDir).numKvHeads;
+  let bar: Progress | undefined;
+  let r: ReturnType<typeof poolKvHeads>;
+  try {
+    r = poolKvHeads(inDir, outDir, kvHeads, {
+      onTensor: (_done, total) => {
+        bar ??= new Progress("pool-kv-heads", total, "tensors");
+        bar.tick();
+      },
+    });
+  } catch (err) {
+    // Name the command line's argument rather than the function's parameter.
+    const flag = { numKvHeads: "--kv-heads", outDir: "OUT", inDir: "IN" }[err instanceof InvalidArgumentError ? err.parameter : ""];
+    if (flag) throw new KvwalkError("KVWALK_INVALID_ARGUMENT", (err as Error).message.replace(/ for \w+ but received /, ` for ${flag} but received `), { cause: err });
+    throw err;
+  }
+  out(`wrote ${r.outDir}: ${r.config.numHeads} query heads, ${from} -> ${r.config.numKvHeads} KV heads (each the mean of ${r.pooled})`);
+  out(`tensors ${r.pooledTensors.length} pooled (k_proj, v_proj of ${r.config.numLayers} layers), ${r.copiedTensors} copied byte for byte`);
+  out(`files   copied ${r.copiedFiles.join(", ") || "none"}; left out ${r.skippedFiles.join(", ") || "none"}`);
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -84,6 +111,7 @@ async function main(argv: string[]): Promise<number> {
       "max-windows": { type: "string" },
       threads: { type: "string" },
       json: { type: "string" },
+      "kv-heads": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -109,6 +137,12 @@ async function main(argv: string[]): Promise<number> {
       threads: int("threads", values.threads),
       json: values.json,
     });
+    return 0;
+  }
+  if (cmd === "pool-kv-heads" && rest.length === 2) {
+    const n = int("kv-heads", values["kv-heads"]);
+    if (n === undefined) throw new KvwalkError("KVWALK_INVALID_ARGUMENT", "Expected --kv-heads N (the KV heads of the output) for pool-kv-heads but received none");
+    pool(rest[0], rest[1], n);
     return 0;
   }
   process.stderr.write(USAGE);

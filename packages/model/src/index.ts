@@ -16,4 +16,5 @@ export { loadTokenizer, type Tokenizer } from "./tokenizer.js";
 export { type LayerWeights, layerShapes, layerTensorNames, loadWeights, type ModelWeights } from "./weights.js";
 export { allocatorTuned, reexecWithTunedAllocator, TUNED_GLIBC_TUNABLES } from "./alloc-tuning.js";
 export { type PerplexityResult, perplexity } from "./perplexity.js";
+export { type PoolKvHeadsResult, poolKvHeads, poolRows } from "./pool-kv-heads.js";
 export { TINY_ALPHABET, type TinyCheckpointOptions, writeTinyCheckpoint, writeTinyTokenizer } from "./tiny-checkpoint.js";

@@ -6,13 +6,56 @@ import { WIKITEXT2_SPLITS, type WikiText2Split } from "../benchmarks/wikitext2/l
 export const BACKENDS = ["cpu-sim", "gpu"] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
+/**
+ * Which heads own the GPU walker's attention graphs (policy option `graphHeads`, passed to
+ * @kvwalk/runtime's createEngine): "kv", one graph per KV head whose node holds the top-4 keys of the
+ * group's summed attention probabilities (what the CPU oracle's policies observe per KV head), or
+ * "query", one graph per query head with the walker's visit counts summed over each group. The same
+ * graphs for multi-head models.
+ */
+export const GRAPH_HEADS = ["kv", "query"] as const;
+export type GraphHeads = (typeof GRAPH_HEADS)[number];
+
+/**
+ * Policy options other than the budget: numbers (sinks, window, refreshEvery, walkers, ...) and,
+ * for pagerank-walker, `graphHeads` (GRAPH_HEADS).
+ */
+export type PolicyOptionValues = Record<string, number | GraphHeads>;
+
 /** A policy of the sweep: a registry name (@kvwalk/runtime's POLICY_NAMES), options, and a label for variants. */
 export interface PolicySpec {
   name: string;
   /** Name in results and reports (default: `name`); must be unique in a config. */
   label?: string;
-  /** Policy options other than the budget (sinks, window, refreshEvery, walkers, ...). */
-  options?: Record<string, number>;
+  /** Policy options other than the budget (sinks, window, refreshEvery, walkers, ..., graphHeads). */
+  options?: PolicyOptionValues;
+}
+
+/**
+ * The `graphHeads` option of a policy (undefined when absent), checked: one of GRAPH_HEADS, and only
+ * on pagerank-walker (the one policy with attention graphs on the GPU). `param` names it in errors.
+ */
+export function policyGraphHeads(param: string, policy: string, options: PolicyOptionValues | undefined): GraphHeads | undefined {
+  const v = options?.graphHeads;
+  if (v === undefined) return undefined;
+  const g = expectOneOf(param, v, GRAPH_HEADS);
+  if (policy !== "pagerank-walker") {
+    throw new InvalidArgumentError(param, `no graphHeads on policy "${policy}" (it chooses the attention graphs of pagerank-walker only)`, v);
+  }
+  return g;
+}
+
+/**
+ * The numeric options of a policy (what the policies themselves read; `graphHeads` is an engine
+ * option and is left out). Any other non-number fails, naming `param`.option.
+ */
+export function numericOptions(options: PolicyOptionValues | undefined, param = "options"): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(options ?? {})) {
+    if (k === "graphHeads") continue;
+    out[k] = expectNumber(`${param}.${k}`, v);
+  }
+  return out;
 }
 
 export interface EvalConfig {
@@ -94,7 +137,15 @@ export function validateConfig(c: EvalConfig): EvalConfig {
     const label = policyLabel(spec);
     if (labels.has(label)) throw new InvalidArgumentError(`config.policies[${i}].label`, "a label unique in the config", label);
     labels.add(label);
-    for (const [k, v] of Object.entries(spec.options ?? {})) expectNumber(`config.policies[${i}].options.${k}`, v);
+    numericOptions(spec.options, `config.policies[${i}].options`);
+    const graphHeads = policyGraphHeads(`config.policies[${i}].options.graphHeads`, spec.name, spec.options);
+    if (graphHeads === "query" && c.backend !== "gpu") {
+      throw new InvalidArgumentError(
+        `config.policies[${i}].options.graphHeads`,
+        `"kv" or none with backend "${c.backend}" (the CPU simulation's policies observe one attention row per KV head, the group's summed probabilities; graphs per query head exist on the "gpu" backend only)`,
+        graphHeads,
+      );
+    }
     return spec;
   });
   checkList("config.budgets", c.budgets, (b, i) => expectNumber(`config.budgets[${i}]`, b, Number.MIN_VALUE, 0.9999));

@@ -5,6 +5,7 @@ import { causalPass } from "@kvwalk/oracle";
 import { createPolicy, queryHeadsOf, simulateHead } from "@kvwalk/runtime";
 import { type StreamTrace, TracingPolicy } from "../traces/tracing-policy.js";
 import type { EvalBackend, WindowRequest, WindowResult } from "./backend.js";
+import { numericOptions } from "./config.js";
 
 /** What a traced pass recorded: per layer, per KV head, the tracked tokens' scores, ranks and eviction steps. */
 export interface PassTrace {
@@ -149,7 +150,7 @@ export function cpuSimBackend(model: LoadedModel, name: string): CpuSimBackend {
     if (req.tokens.length < 2) throw new InvalidArgumentError("tokens", "at least 2 tokens", req.tokens.length);
     const cm = new CapturingModel(model, capture);
     const budget = req.policy.name === "full" ? 1 : req.budget;
-    const r = await causalPass(cm, req.tokens, req.policy.name, budget, req.policy.options ?? {});
+    const r = await causalPass(cm, req.tokens, req.policy.name, budget, numericOptions(req.policy.options, "policy.options"));
     return { nll: r.nll, logits: cm.logits, streams: cm.streams };
   };
   return {
@@ -164,7 +165,7 @@ export function cpuSimBackend(model: LoadedModel, name: string): CpuSimBackend {
     async trace(req, positions, every) {
       const r = await run(req, {
         positions: req.logitPositions,
-        trace: { positions, every, policy: req.policy.name, budget: req.policy.name === "full" ? 1 : req.budget, options: req.policy.options ?? {} },
+        trace: { positions, every, policy: req.policy.name, budget: req.policy.name === "full" ? 1 : req.budget, options: numericOptions(req.policy.options, "policy.options") },
       });
       return { nll: r.nll, logits: r.logits, trace: { policy: req.policy.label ?? req.policy.name, budget: req.budget, streams: r.streams } };
     },

@@ -1,11 +1,12 @@
+import { readFileSync } from "node:fs";
 import { seededRandom } from "@kvwalk/core/testing";
 import { engineStatus, tokenLogProb } from "@kvwalk/runtime/engine";
 import { describe, expect, it } from "vitest";
 import { charTokenizer, FAKE_EOS, type FakeEngineLog, fakeGpuEngine } from "../test-helpers.js";
 import type { WindowRequest, WindowResult } from "./backend.js";
-import type { PolicySpec } from "./config.js";
+import { type EvalConfig, numericOptions, type PolicySpec, validateConfig } from "./config.js";
 import { batchCheck } from "./batch-check.js";
-import { batchEngineSpec, type GpuEngineSpec, gpuBackend, gpuEviction, openGpuBackend, runLockstep } from "./gpu.js";
+import { batchEngineSpec, engineOptions, type GpuEngineSpec, gpuBackend, gpuEviction, openGpuBackend, runLockstep } from "./gpu.js";
 
 const V = 40;
 const newLog = (): FakeEngineLog => ({ created: 0, disposed: 0, prefills: 0, decodes: 0, logitSteps: 0, maxBatch: 0 });
@@ -237,5 +238,91 @@ describe("batch-check (fake engine)", () => {
       expect(r.msPerStepBatch).toBeGreaterThan(0);
     }
     expect(rows[1].budget).toBe(1);
+  });
+});
+
+describe("graphHeads: the walker's attention graphs per KV head or per query head", () => {
+  const tokens = new Int32Array(100);
+  const walker = (graphHeads?: unknown): PolicySpec => ({ name: "pagerank-walker", options: graphHeads === undefined ? { window: 6 } : { window: 6, graphHeads: graphHeads as "kv" } });
+
+  it("goes from the policy's options to the engine spec and createEngine's options; absent, the engine's default applies", () => {
+    for (const g of ["kv", "query"] as const) {
+      const spec = batchEngineSpec({ tokens, policy: walker(g), budget: 0.2 }, 4, 4096);
+      expect(spec).toMatchObject({ capacity: 20, maxBatch: 4, graphHeads: g, eviction: { policy: "walker", budget: 19, recent: 6 } });
+      expect(spec.eviction).not.toHaveProperty("graphHeads");
+      expect(engineOptions("/m", spec)).toMatchObject({ model: "/m", capacity: 20, maxBatch: 4, graphHeads: g, eviction: spec.eviction, gemvRows: 0 });
+    }
+    const plain = batchEngineSpec({ tokens, policy: walker(), budget: 0.2 }, 4, 4096);
+    expect(plain).not.toHaveProperty("graphHeads");
+    expect(engineOptions("/m", plain)).not.toHaveProperty("graphHeads");
+    // the other numeric options still reach the eviction options
+    expect(gpuEviction("pagerank-walker", 50, { graphHeads: "query", walkers: 256, decay: 0.25 })).toMatchObject({ walkers: 256, scoreDecay: 0.25 });
+  });
+
+  it("names policy.options.graphHeads when the value is bad or the policy has no graphs", () => {
+    expect(() => batchEngineSpec({ tokens, policy: walker("value"), budget: 0.2 }, 1, 4096)).toThrow(
+      /Expected one of "kv", "query" for policy\.options\.graphHeads but received "value"/,
+    );
+    expect(() => batchEngineSpec({ tokens, policy: walker(2), budget: 0.2 }, 1, 4096)).toThrow(/policy\.options\.graphHeads but received 2/);
+    for (const name of ["h2o", "streaming", "full"]) {
+      expect(() => batchEngineSpec({ tokens, policy: { name, options: { graphHeads: "kv" } }, budget: name === "full" ? 1 : 0.2 }, 1, 4096)).toThrow(
+        new RegExp(`no graphHeads on policy "${name}" .* for policy\\.options\\.graphHeads but received "kv"`),
+      );
+    }
+    expect(() => gpuEviction("pagerank-walker", 50, { walkers: "many" as unknown as number })).toThrow(/policy\.options\.walkers but received "many"/);
+  });
+
+  it("gives walker batches with different graphHeads their own engines, created with that option (fake engine)", async () => {
+    const specs: GpuEngineSpec[] = [];
+    const log = newLog();
+    const be = gpuBackend({
+      model: "fake",
+      vocabSize: V,
+      maxPositions: 256,
+      eosId: FAKE_EOS,
+      tokenizer: charTokenizer(),
+      createEngine: async (spec) => {
+        specs.push(spec);
+        return fakeGpuEngine(spec, V, log);
+      },
+    });
+    const toks = windows(3, 40, 13);
+    const run = (policy: PolicySpec) => be.runMany!(toks.map((t) => ({ tokens: t, policy, budget: 0.3 })));
+    const q = await run({ ...walker("query"), label: "walker-query-heads" });
+    const k = await run({ ...walker("kv"), label: "walker-kv-heads" });
+    const d = await run(walker());
+    await run({ name: "h2o", options: { window: 6 } });
+    expect(specs.map((s) => s.graphHeads)).toEqual(["query", "kv", undefined, undefined]);
+    expect(specs.map((s) => s.eviction?.policy)).toEqual(["walker", "walker", "walker", "h2o"]);
+    // the fake engine ignores graphHeads: the same numbers, so nothing else about the runs differs
+    expect(q.map((r) => Array.from(r.nll))).toEqual(k.map((r) => Array.from(r.nll)));
+    expect(d.map((r) => Array.from(r.nll))).toEqual(k.map((r) => Array.from(r.nll)));
+    await be.dispose();
+    expect(log.disposed).toBe(log.created);
+  });
+
+  it("is checked by validateConfig: a known value, pagerank-walker only, and \"query\" on the gpu backend only", () => {
+    const cfg = (backend: "gpu" | "cpu-sim", policies: PolicySpec[]): EvalConfig => ({ model: "m", backend, policies, budgets: [0.2], windowTokens: 64 });
+    expect(validateConfig(cfg("gpu", [walker("query"), { ...walker("kv"), label: "w2" }])).policies).toHaveLength(2);
+    expect(validateConfig(cfg("cpu-sim", [walker("kv")])).policies).toHaveLength(1);
+    expect(() => validateConfig(cfg("cpu-sim", [walker("query")]))).toThrow(/"kv" or none with backend "cpu-sim" .* for config\.policies\[0\]\.options\.graphHeads but received "query"/);
+    expect(() => validateConfig(cfg("gpu", [{ name: "h2o" }, walker("both")]))).toThrow(/for config\.policies\[1\]\.options\.graphHeads but received "both"/);
+    expect(() => validateConfig(cfg("gpu", [{ name: "h2o", options: { graphHeads: "query" } }]))).toThrow(/no graphHeads on policy "h2o"/);
+    expect(() => validateConfig(cfg("gpu", [{ name: "h2o", options: { window: "50" as unknown as number } }]))).toThrow(/config\.policies\[0\]\.options\.window but received "50"/);
+    // the CPU simulation's policies get the numeric options only
+    expect(numericOptions({ window: 6, graphHeads: "kv", walkers: 128 })).toEqual({ window: 6, walkers: 128 });
+  });
+
+  it("configs/gpu-gqa-graph-heads*.json: the pooled checkpoints, walker per query head vs per KV head, compared", () => {
+    for (const [file, model] of [
+      ["gpu-gqa-graph-heads.json", "models/fixture-lm-gqa3"],
+      ["gpu-gqa-graph-heads-kv2.json", "models/fixture-lm-gqa2"],
+    ]) {
+      const c = validateConfig(JSON.parse(readFileSync(new URL(`../../configs/${file}`, import.meta.url), "utf8")) as EvalConfig);
+      expect(c).toMatchObject({ model, backend: "gpu", budgets: [0.1, 0.2], windowTokens: 4096, wikitext2: { split: "test" }, compare: [["walker-kv-heads", "walker-query-heads"]] });
+      expect(c.policies.map((p) => p.label ?? p.name)).toEqual(["full", "streaming", "h2o", "walker-query-heads", "walker-kv-heads"]);
+      const graphs = c.policies.map((p) => batchEngineSpec({ tokens: new Int32Array(4096), policy: p, budget: p.name === "full" ? 1 : 0.1 }, 47, 4096).graphHeads);
+      expect(graphs).toEqual([undefined, undefined, undefined, "query", "kv"]);
+    }
   });
 });

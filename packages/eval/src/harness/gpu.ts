@@ -18,6 +18,12 @@
  * the region and the batch size, so a walker window's scores depend on its place in the batch (the
  * runner keeps batches fixed, so results stay deterministic).
  *
+ * Attention graphs: a pagerank-walker policy's option `graphHeads` ("kv" | "query", absent = the
+ * engine's default "kv") goes to createEngine: one graph per KV head (the group's summed attention,
+ * what the oracle's policies observe) or one per query head (visit counts summed over each group).
+ * The same graphs on a multi-head model; configs/gpu-gqa-graph-heads*.json compare them on a
+ * grouped-query one.
+ *
  * Engines: the engine keeps H2O and walker scores per region across prompts (prefill does not clear
  * them) and counts decode steps per engine (the walker's refresh phase and seed), so h2o and walker
  * batches get a fresh engine each; full, streaming and tova (whose scores are rewritten every step)
@@ -26,10 +32,11 @@
 import { basename } from "node:path";
 import { BackendUnavailableError, InvalidArgumentError } from "@kvwalk/core";
 import { loadConfig, loadTokenizer } from "@kvwalk/model/checkpoint";
-import { createEngine, type Engine, type EnginePolicy, type EvictionOptions, engineStatus, tokenLogProb } from "@kvwalk/runtime/engine";
+import { type CreateEngineOptions, createEngine, type Engine, type EnginePolicy, type EvictionOptions, engineStatus, tokenLogProb } from "@kvwalk/runtime/engine";
 import { argmaxRow } from "../benchmarks/needle/metric.js";
 import type { TextTokenizer } from "../tokenizer.js";
 import type { EvalBackend, WindowRequest, WindowResult } from "./backend.js";
+import { type GraphHeads, numericOptions, type PolicyOptionValues, policyGraphHeads } from "./config.js";
 
 export const GPU_POLICIES: Readonly<Record<string, EnginePolicy>> = {
   full: "full",
@@ -42,11 +49,15 @@ export const GPU_POLICIES: Readonly<Record<string, EnginePolicy>> = {
 /** Policies whose engine state does not carry from one prompt to the next (their engines are reused). */
 const REUSABLE: ReadonlySet<EnginePolicy> = new Set(["full", "streaming", "tova"]);
 
-/** The engine policy and eviction options of a study policy at `slots` slots (the oracle's option names). */
-export function gpuEviction(name: string, slots: number, options: Record<string, number> = {}): EvictionOptions | undefined {
+/**
+ * The engine policy and eviction options of a study policy at `slots` slots (the oracle's option
+ * names; `graphHeads` is an engine option, see `batchEngineSpec`).
+ */
+export function gpuEviction(name: string, slots: number, opts: PolicyOptionValues = {}): EvictionOptions | undefined {
   const policy = GPU_POLICIES[name];
   if (!policy) throw new InvalidArgumentError("policy", `one that the GPU engine implements (${Object.keys(GPU_POLICIES).join(", ")})`, name);
   if (policy === "full") return undefined;
+  const options = numericOptions(opts, "policy.options");
   return {
     policy,
     budget: slots - 1,
@@ -76,6 +87,8 @@ export interface GpuEngineSpec {
   maxBatch: number;
   /** Live eviction; absent for the full cache. */
   eviction?: EvictionOptions;
+  /** Which heads own the walker's graphs (createEngine's `graphHeads`); absent: the engine's default ("kv"). */
+  graphHeads?: GraphHeads;
 }
 
 /** What the backend needs besides the engine: model facts, the tokenizer and an engine factory. */
@@ -101,8 +114,9 @@ export function batchEngineSpec(req: WindowRequest, batch: number, maxPositions:
   }
   const slots = full ? T : Math.max(2, Math.floor(req.budget * T));
   const eviction = gpuEviction(req.policy.name, slots, req.policy.options);
+  const graphHeads = policyGraphHeads("policy.options.graphHeads", req.policy.name, req.policy.options);
   const capacity = full ? Math.min(maxPositions, T + gen) : slots;
-  return { capacity, maxBatch: batch, eviction };
+  return { capacity, maxBatch: batch, eviction, ...(graphHeads ? { graphHeads } : {}) };
 }
 
 /** Checks that a batch shares what one engine and one lockstep schedule need. */
@@ -274,6 +288,24 @@ export function gpuBackend(deps: GpuBackendDeps): EvalBackend & { enginesCreated
   };
 }
 
+/** createEngine's options for an engine of a batch of the gpu backend (`spec` from `batchEngineSpec`). */
+export function engineOptions(modelDir: string, spec: GpuEngineSpec): CreateEngineOptions {
+  return {
+    model: modelDir,
+    capacity: spec.capacity,
+    maxBatch: spec.maxBatch,
+    maxPrefillTokens: Math.max(16, spec.maxBatch),
+    maxLogitRows: spec.maxBatch,
+    // GEMMs at every batch size: the fused GEMV path (the engine's default for one sequence)
+    // rounds differently, and a window must get the same numbers alone as in a batch.
+    gemvRows: 0,
+    eviction: spec.eviction,
+    // Absent: the engine's default ("kv").
+    ...(spec.graphHeads ? { graphHeads: spec.graphHeads } : {}),
+    progress: false,
+  };
+}
+
 /** Opens the GPU backend, or fails at once with the reason when no CUDA device is usable. */
 export async function openGpuBackend(modelDir: string): Promise<EvalBackend> {
   const status = engineStatus();
@@ -286,18 +318,6 @@ export async function openGpuBackend(modelDir: string): Promise<EvalBackend> {
     maxPositions: config.maxPositions,
     eosId: config.eosTokenId,
     tokenizer,
-    createEngine: (spec) =>
-      createEngine({
-        model: modelDir,
-        capacity: spec.capacity,
-        maxBatch: spec.maxBatch,
-        maxPrefillTokens: Math.max(16, spec.maxBatch),
-        maxLogitRows: spec.maxBatch,
-        // GEMMs at every batch size: the fused GEMV path (the engine's default for one sequence)
-        // rounds differently, and a window must get the same numbers alone as in a batch.
-        gemvRows: 0,
-        eviction: spec.eviction,
-        progress: false,
-      }),
+    createEngine: (spec) => createEngine(engineOptions(modelDir, spec)),
   });
 }
