@@ -5,7 +5,8 @@
 // naming the launcher; without CUDA every function throws "not compiled with CUDA".
 //
 // Graph nodes cross the boundary as evict_tests.cc's Int32Array of 8 ints per node (4 neighbours, then
-// the 4 float weights' bit patterns), here [H][capacity][8] for one region.
+// the 4 float weights' bit patterns), here [graphs][capacity][8] for one region: graphs = H (graphGroup
+// 1, a graph per query head) or KVH (graphGroup H / KVH, a graph per KV head).
 // Used by src/engine/gpu/prefill-score-cases.ts and src/engine/bench/prefill-score.ts (types in
 // src/engine/gpu/prefill-score-addon-types.ts).
 #include <napi.h>
@@ -16,7 +17,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -39,10 +39,11 @@ using namespace kvwalk_test;
 constexpr long long kMaxDim = 1 << 22;
 
 // prefillScore({ q: Float32Array [T*H*D], k: Uint16Array [KVH*capacity*D], T, H, KVH, D, capacity,
-//   window, scale, mode (-1 none, 0 H2O, 1 TOVA), decay, graph: boolean, graphInit?: Int32Array
-//   [H*capacity*8] (default: every byte 0xff, as the engine clears a region), scores?: Float32Array
-//   [KVH*capacity] (initial; required when mode >= 0), wantLse: boolean })
-//   -> { lse: Float32Array [T*H] | null, graph: Int32Array [H*capacity*8] | null, scores: Float32Array | null }
+//   window, scale, mode (-1 none, 0 H2O, 1 TOVA), decay, graph: boolean, graphGroup?: 1 | H/KVH
+//   (default 1), graphInit?: Int32Array [graphs*capacity*8] (default: every byte 0xff, as the engine
+//   clears a region), scores?: Float32Array [KVH*capacity] (initial; required when mode >= 0), wantLse })
+//   -> { lse: Float32Array [T*H] | null, graph: Int32Array [graphs*capacity*8] | null, scores: Float32Array | null }
+// graphs = H / graphGroup; the workspace is allocated when prefill_score_needs_workspace says so.
 Napi::Value prefill_score(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   KVWALK_REQUIRE_CUDA(env);
@@ -61,8 +62,12 @@ Napi::Value prefill_score(const Napi::CallbackInfo& info) {
   if (!(decay >= 0.f && decay <= 1.f)) bad_arg(env, "decay", "a number in [0, 1]", a.Get("decay"), true);
   const bool want_graph = a.Get("graph").ToBoolean().Value();
   const bool want_lse = a.Get("wantLse").ToBoolean().Value();
+  const int graph_group = absent(a, "graphGroup") ? 1 : static_cast<int>(int_arg(a, "graphGroup", 1, 1024));
+  if (graph_group != 1 && graph_group != H / KVH) {
+    bad_arg(env, "graphGroup", "1 (a graph per query head) or H / KVH = " + std::to_string(H / KVH) + " (a graph per KV head)", a.Get("graphGroup"), true);
+  }
   if (mode >= 0 && absent(a, "scores")) bad_arg(env, "scores", "a Float32Array of length KVH * capacity when mode is 0 or 1", a.Get("scores"));
-  const size_t graph_ints = static_cast<size_t>(H) * capacity * 8;
+  const size_t graph_ints = static_cast<size_t>(H / graph_group) * capacity * 8;
   std::vector<int32_t> graph_init;
   if (want_graph) graph_init = absent(a, "graphInit") ? std::vector<int32_t>(graph_ints, -1) : array_arg<int32_t>(a, "graphInit", graph_ints);
   // every argument is checked before any device work
@@ -74,7 +79,8 @@ Napi::Value prefill_score(const Napi::CallbackInfo& info) {
   Dev<int32_t> d_graph(env, graph_init, "graph");
   Dev<float> d_scores(env, h_scores, "scores");
   Dev<float> d_lse(env, want_lse ? static_cast<size_t>(T) * H : 0, "lse");
-  const size_t ws_bytes = mode >= 0 ? kvwalk::engine::prefill_score_workspace_bytes(T, H, D) : 0;
+  const size_t ws_bytes =
+      kvwalk::engine::prefill_score_needs_workspace(mode, want_graph, graph_group) ? kvwalk::engine::prefill_score_workspace_bytes(T, H, D) : 0;
   Dev<uint8_t> d_ws(env, ws_bytes, "workspace");
   if (want_lse && T > 0) check(env, cudaMemset(d_lse.get(), 0xff, static_cast<size_t>(T) * H * sizeof(float)), "cudaMemset(lse)");
   kvwalk::engine::PrefillScoreArgs s;
@@ -90,6 +96,7 @@ Napi::Value prefill_score(const Napi::CallbackInfo& info) {
   s.scale = scale;
   s.graph = want_graph ? d_graph.get() : nullptr;
   s.graph_capacity = capacity;
+  s.graph_group = graph_group;
   s.mode = mode;
   s.decay = decay;
   s.scores = mode >= 0 ? d_scores.get() : nullptr;
@@ -119,7 +126,9 @@ std::pair<double, double> time_ms(Napi::Env env, int iters, const char* what, F 
 //   attention: { medianMs, minMs },                  launch_prefill_attention on the same q, K (and V)
 //   rows: [{ config, medianMs, minMs, ratioToAttention }] }
 // configs: "graph" (walker: graph nodes only), "tova", "h2o", "h2o+graph" (h2o with the graph cache
-// on). Random bf16 K/V and q (uniform +-1; q widened to f32), capacity = T, scale 1/sqrt(D), decay 1.
+// on), all with a graph per query head; when H > KVH also "graph/kv" and "h2o+graph/kv" (a graph per
+// KV head: graph_group = H / KVH). Random bf16 K/V and q (uniform +-1; q widened to f32), capacity = T,
+// scale 1/sqrt(D), decay 1.
 // Attention is timed before and after the configs (its median over both sets is the baseline).
 Napi::Value prefill_score_bench(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -148,7 +157,7 @@ Napi::Value prefill_score_bench(const Napi::CallbackInfo& info) {
   auto attention = [&]() {
     return kvwalk::engine::launch_prefill_attention(d_q.get(), d_k.get(), d_v.get(), T, H, KVH, D, T, window, scale, d_out.get(), nullptr);
   };
-  auto score = [&](bool graph, int mode) {
+  auto score = [&](bool graph, int mode, int graph_group) {
     kvwalk::engine::PrefillScoreArgs s;
     s.q = d_q.get();
     s.k = d_k.get();
@@ -161,6 +170,7 @@ Napi::Value prefill_score_bench(const Napi::CallbackInfo& info) {
     s.scale = scale;
     s.graph = graph ? d_graph.get() : nullptr;
     s.graph_capacity = T;
+    s.graph_group = graph_group;
     s.mode = mode;
     s.decay = 1.0f;
     s.scores = d_scores.get();
@@ -179,17 +189,24 @@ Napi::Value prefill_score_bench(const Napi::CallbackInfo& info) {
     const char* name;
     bool graph;
     int mode;
+    int graph_group;
   };
-  const Config configs[] = {{"graph", true, -1}, {"tova", false, 1}, {"h2o", false, 0}, {"h2o+graph", true, 0}};
+  std::vector<Config> configs = {{"graph", true, -1, 1}, {"tova", false, 1, 1}, {"h2o", false, 0, 1}, {"h2o+graph", true, 0, 1}};
+  if (H > KVH) {
+    configs.push_back({"graph/kv", true, -1, H / KVH});
+    configs.push_back({"h2o+graph/kv", true, 0, H / KVH});
+  }
   std::vector<std::pair<double, double>> times;
-  for (const Config& c : configs) times.push_back(time_ms(env, iters, "launch_prefill_score", [&]() { return score(c.graph, c.mode); }));
+  for (const Config& c : configs) {
+    times.push_back(time_ms(env, iters, "launch_prefill_score", [&]() { return score(c.graph, c.mode, c.graph_group); }));
+  }
   sample_attention(0);
   const double att_med = median_of(att);
   Napi::Object attention_out = Napi::Object::New(env);
   attention_out.Set("medianMs", att_med);
   attention_out.Set("minMs", *std::min_element(att.begin(), att.end()));
-  Napi::Array rows = Napi::Array::New(env, std::size(configs));
-  for (size_t i = 0; i < std::size(configs); ++i) {
+  Napi::Array rows = Napi::Array::New(env, configs.size());
+  for (size_t i = 0; i < configs.size(); ++i) {
     Napi::Object r = Napi::Object::New(env);
     r.Set("config", configs[i].name);
     r.Set("medianMs", times[i].first);

@@ -15,7 +15,8 @@
 //     per row (each lane keeps the best 4 of its own columns, in increasing key order, then the 4 lanes
 //     of a quad merge): graph node t of head h gets those keys with p = exp2(x - lse2) renormalized over
 //     the four (graph-cache's normalize_top4: the decode kernel's rule, ties -> lower key index).
-//     Optionally writes lse (natural log) [T, H], and for pass 2 lse2 [H, T] and bf16 q [H, T, D].
+//     Optionally writes lse (natural log) [T, H], and for pass 2 and the graph pass per KV head lse2
+//     [H, T] and bf16 q [H, T, D].
 //   pass 2, prefill_cols_kernel (grid (H, key tiles of BK = 16 * NWARPS keys)): S^T = K Q^T with the
 //     key tile as the A operand (registers) and query tiles of BQ = 64 rows streaming through shared
 //     memory (cp.async double buffer); colsum[h][j] = sum over rows t >= row_lo of
@@ -24,6 +25,16 @@
 //     deterministic.
 //   pass 3, prefill_scores_finalize_kernel: scores[kvh][j] = sum over the group's heads of colsum (in
 //     head order) for j < T; slots >= T untouched.
+//   graph per KV head (graph_group = H / KVH > 1): pass 1 writes lse2 and bf16 q but no nodes; then
+//     prefill_group_graph_kernel (grid (KVH, query tiles of BM rows)) recomputes every group head's
+//     masked logits tile by tile with the same bf16 q, k and code (attn::masked_scores_tile: the very
+//     numbers of pass 1) and sums v[t, j] = ((0 + p_g0) + p_g1) + ... over the group's heads in head
+//     order, p_g = exp2(x_g - lse2_g) in f32; node t of KV head kvh = the top-4 keys by v (v > 0, not
+//     NaN; ties -> lower key index) with weights normalize_top4(p := v). All QG Q tiles of the block are
+//     staged in shared memory (A fragments reloaded per head); KSPLIT warps share a 16-row strip, each
+//     taking BN / KSPLIT keys of every key tile, their top-4s merged at the end (exact: total order).
+//     The launcher picks the fewest KSPLIT with QG * BM <= 256 staged rows (prefill_score.cu:
+//     group_ksplit), two blocks per SM (launch bounds: 128 registers).
 // TOVA (and H2O with decay 0, which the decode update also turns into "last row only") is pass 1 on
 // the last query tile (its lse) and pass 2 with row_lo = T - 1.
 #pragma once
@@ -86,6 +97,32 @@ struct ColsParams {
   int row_lo;           // rows below get weight 0
   float log2_decay;     // row t < T-1 weighs exp2((T-1-t) * log2_decay); row T-1 weighs 1
   float* colsum;        // [H, T]
+};
+
+struct GroupParams {
+  const uint16_t* qb;   // [H, T, D] bf16 q (pass 1)
+  const float* lse2;    // [H, T] log2 log-sum-exp (pass 1)
+  const uint16_t* k;    // [KVH, capacity, D] bf16
+  int T, group, capacity, window;
+  float scale_log2;
+  void* graph;          // AoS nodes: KV head kvh, row t at node kvh * graph_capacity + t
+  int graph_capacity;
+};
+
+// Tiles of the per-KV-head graph pass: kNumWarps warps, KSPLIT of them on each 16-row strip (each
+// taking BNW = BN / KSPLIT keys of every BN-key tile). Shared memory for a group of QG heads:
+// Q tiles bf16 [QG][BM][LD] | K double buffer bf16 [2][BN][LD] | lse2 f32 [QG][BM].
+template <int D, int KSPLIT>
+struct GroupConfig {
+  static_assert(KSPLIT == 1 || KSPLIT == 2 || KSPLIT == 4 || KSPLIT == 8, "warps per strip");
+  static constexpr int STRIPS = kNumWarps / KSPLIT;
+  static constexpr int BM = 16 * STRIPS;
+  static constexpr int BN = 64;
+  static constexpr int BNW = BN / KSPLIT;
+  static constexpr int LD = D + 8;  // padded rows, as pass 1
+  static constexpr size_t smem_bytes(int qg) {
+    return static_cast<size_t>(qg * BM + 2 * BN) * LD * sizeof(uint16_t) + static_cast<size_t>(qg) * BM * sizeof(float);
+  }
 };
 
 // Top-4 of the union of the four sorted lists held by the lanes of a quad (lanes 4r .. 4r+3, which
@@ -265,6 +302,168 @@ __global__ void __launch_bounds__(NWARPS * 32) prefill_rows_kernel(const RowsPar
       if (p.graph != nullptr) write_row_node(p.graph, static_cast<int64_t>(h) * p.graph_capacity + row_b, top_b, lse2_b);
       if (p.lse != nullptr) p.lse[static_cast<size_t>(row_b) * p.H + h] = lse2_b * kLn2;
       if (p.lse2 != nullptr) p.lse2[static_cast<size_t>(h) * T + row_b] = lse2_b;
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------ graph per KV head
+// grid (KVH, (T-1)/BM + 1); blockIdx.y counts query tiles from the last one (longest rows first).
+// Warp w: strip w % STRIPS (rows q0 + 16 * strip ..), split w / STRIPS (keys kb + split * BNW .. of each
+// tile). Per key tile and head g of the group (in order): the head's A fragments from shared memory,
+// S_g = masked_scores_tile (masked -> -inf), acc += exp2(S_g - lse2_g[row]); then the running top-4
+// of acc per row (push_scan: this lane's columns in increasing key order; only acc > 0 enters, the
+// lists start with (0, INT_MAX) sentinels). At the end the quad merge, the splits' merge through
+// shared memory, normalize_top4 with p = acc and the node store.
+// Two blocks per SM (128 registers; ptxas -v: D 128 KSPLIT 2 spills 68 bytes, the others none): measured
+// faster than one block of BM 128 rows with unbounded registers (prefill_score.cu, group_ksplit).
+template <int D, int KSPLIT>
+__global__ void __launch_bounds__(kNumWarps * 32, 2) prefill_group_graph_kernel(const GroupParams p) {
+  using Cfg = GroupConfig<D, KSPLIT>;
+  constexpr int BM = Cfg::BM, BN = Cfg::BN, BNW = Cfg::BNW, LD = Cfg::LD, STRIPS = Cfg::STRIPS, NT = kNumWarps * 32;
+  constexpr int CPR = D / 8;  // 16-byte chunks per row
+  extern __shared__ __align__(16) uint16_t smem[];
+  const int QG = p.group;
+  uint16_t* sQ = smem;                                      // [QG][BM][LD]
+  uint16_t* sK = sQ + QG * BM * LD;                         // [2][BN][LD]
+  float* sL = reinterpret_cast<float*>(sK + 2 * BN * LD);  // [QG][BM]
+
+  const int T = p.T;
+  const int kvh = blockIdx.x;
+  const int q0 = ((T - 1) / BM - static_cast<int>(blockIdx.y)) * BM;
+  const uint16_t* kh = p.k + static_cast<size_t>(kvh) * p.capacity * D;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int strip = warp % STRIPS, split = warp / STRIPS;
+  const int window = p.window;
+
+  const int q_last = min(q0 + BM, T) - 1;
+  const int k_lo = window > 0 ? max(0, q0 - window + 1) : 0;
+  const int tile_lo = k_lo / BN, tile_hi = q_last / BN;
+
+  auto load_k = [&](int tile, int stage) {
+    const int kb = tile * BN;
+    for (int c = threadIdx.x; c < BN * CPR; c += NT) {
+      const int r = c / CPR, col = (c - r * CPR) * 8;
+      const int key = kb + r;
+      const bool valid = key < T;
+      attn::cp_async_16(sK + (stage * BN + r) * LD + col, kh + static_cast<size_t>(valid ? key : 0) * D + col, valid);
+    }
+  };
+
+  load_k(tile_lo, 0);
+  // the group's Q tiles (bf16 rows of pass 1; rows >= T zero) in the first copy group with K tile 0
+  for (int c = threadIdx.x; c < QG * BM * CPR; c += NT) {
+    const int gr = c / CPR, col = (c - gr * CPR) * 8;
+    const int g = gr / BM, t = q0 + (gr - g * BM);
+    const bool valid = t < T;
+    attn::cp_async_16(sQ + gr * LD + col, p.qb + (static_cast<size_t>(kvh * QG + g) * T + (valid ? t : 0)) * D + col, valid);
+  }
+  attn::cp_async_commit();
+  for (int i = threadIdx.x; i < QG * BM; i += NT) {
+    const int g = i / BM, t = q0 + (i - g * BM);
+    sL[i] = t < T ? p.lse2[static_cast<size_t>(kvh * QG + g) * T + t] : 0.0f;
+  }
+
+  const int fr = lane >> 2, fc = (lane & 3) * 2;
+  const int strip_row = strip * 16;
+  const int row_a = q0 + strip_row + fr, row_b = row_a + 8;
+  const int warp_q_min = q0 + strip_row, warp_q_max = warp_q_min + 15;
+  Top4 top_a, top_b;
+#pragma unroll
+  for (int s = 0; s < kvwalk::kTopK; s++) top_a.c[s] = top_b.c[s] = Cand{0.0f, INT_MAX};  // only v > 0 enters
+
+  for (int tile = tile_lo; tile <= tile_hi; ++tile) {
+    const int stage = (tile - tile_lo) & 1;
+    if (tile < tile_hi) load_k(tile + 1, stage ^ 1);
+    attn::cp_async_commit();
+    attn::cp_async_wait<1>();
+    __syncthreads();
+
+    const int kb = tile * BN + split * BNW;  // this warp's keys kb .. kb + BNW - 1
+    if (!attn::key_tile_masked<BNW>(kb, warp_q_min, warp_q_max, window)) {
+      const uint16_t* sKs = sK + (stage * BN + split * BNW) * LD;
+      float acc[BNW / 8][4];
+#pragma unroll
+      for (int nt = 0; nt < BNW / 8; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+#pragma unroll 1
+      for (int g = 0; g < QG; ++g) {
+        uint32_t qf[D / 16][4];
+        attn::load_a_fragments<D, LD>(sQ + (g * BM + strip_row) * LD, fr, fc, qf);
+        float s[BNW / 8][4];
+        attn::masked_scores_tile<D, BNW, LD>(qf, sKs, fr, fc, p.scale_log2, kb, row_a, row_b, warp_q_min, warp_q_max, T, window, s);
+        const float la = sL[g * BM + strip_row + fr], lb = sL[g * BM + strip_row + fr + 8];
+        // p = exp2(x - lse2) of the rounded logit (no contraction into the scale's product), summed in
+        // head order: ((0 + p_g0) + p_g1) + ...; masked keys add exp2(-inf) = 0
+#pragma unroll
+        for (int nt = 0; nt < BNW / 8; ++nt) {
+          acc[nt][0] = __fadd_rn(acc[nt][0], exp2f(__fsub_rn(s[nt][0], la)));
+          acc[nt][1] = __fadd_rn(acc[nt][1], exp2f(__fsub_rn(s[nt][1], la)));
+          acc[nt][2] = __fadd_rn(acc[nt][2], exp2f(__fsub_rn(s[nt][2], lb)));
+          acc[nt][3] = __fadd_rn(acc[nt][3], exp2f(__fsub_rn(s[nt][3], lb)));
+        }
+      }
+      float lm_a = 0.0f, lm_b = 0.0f;
+#pragma unroll
+      for (int nt = 0; nt < BNW / 8; ++nt) {
+        lm_a = fmaxf(lm_a, fmaxf(acc[nt][0], acc[nt][1]));
+        lm_b = fmaxf(lm_b, fmaxf(acc[nt][2], acc[nt][3]));
+      }
+      // keys in increasing order per lane (nt, then e & 1, then tiles): push_scan's strict > keeps the
+      // lower key first among equal sums; 0 (masked or underflowed) and NaN never enter
+      if (lm_a > top_a.c[3].v) {
+#pragma unroll
+        for (int nt = 0; nt < BNW / 8; ++nt) {
+          top_a.push_scan(acc[nt][0], kb + nt * 8 + fc);
+          top_a.push_scan(acc[nt][1], kb + nt * 8 + fc + 1);
+        }
+      }
+      if (lm_b > top_b.c[3].v) {
+#pragma unroll
+        for (int nt = 0; nt < BNW / 8; ++nt) {
+          top_b.push_scan(acc[nt][2], kb + nt * 8 + fc);
+          top_b.push_scan(acc[nt][3], kb + nt * 8 + fc + 1);
+        }
+      }
+    }
+    __syncthreads();  // the next iteration's prefetch overwrites the stage read here
+  }
+  attn::cp_async_wait<0>();
+
+  top_a = quad_top4(top_a);
+  top_b = quad_top4(top_b);
+  if constexpr (KSPLIT > 1) {
+    // the splits of a strip merge through shared memory (the Q tiles are no longer read: the loop
+    // ended with a barrier); list of row r, split s at sT[r * KSPLIT + s]
+    Top4* sT = reinterpret_cast<Top4*>(smem);
+    if ((lane & 3) == 0) {
+      sT[(strip_row + fr) * KSPLIT + split] = top_a;
+      sT[(strip_row + fr + 8) * KSPLIT + split] = top_b;
+    }
+    __syncthreads();
+    if (split == 0 && (lane & 3) == 0) {
+#pragma unroll 1
+      for (int o = 1; o < KSPLIT; ++o) {
+        const Top4 ta = sT[(strip_row + fr) * KSPLIT + o], tb = sT[(strip_row + fr + 8) * KSPLIT + o];
+#pragma unroll
+        for (int s = 0; s < kvwalk::kTopK; s++) {
+          kvwalk::top4_insert(top_a, ta.c[s]);
+          kvwalk::top4_insert(top_b, tb.c[s]);
+        }
+      }
+    }
+  }
+  if (split == 0 && (lane & 3) == 0) {
+    const int64_t base = static_cast<int64_t>(kvh) * p.graph_capacity;
+    int4 n;
+    float4 w;
+    if (row_a < T) {
+      const float pr[kvwalk::kTopK] = {top_a.c[0].v, top_a.c[1].v, top_a.c[2].v, top_a.c[3].v};
+      kvwalk::normalize_top4(top_a, pr, n, w);
+      kvwalk::store_node<kvwalk::kLayoutAoS>(p.graph, 0, base + row_a, n, w);
+    }
+    if (row_b < T) {
+      const float pr[kvwalk::kTopK] = {top_b.c[0].v, top_b.c[1].v, top_b.c[2].v, top_b.c[3].v};
+      kvwalk::normalize_top4(top_b, pr, n, w);
+      kvwalk::store_node<kvwalk::kLayoutAoS>(p.graph, 0, base + row_b, n, w);
     }
   }
 }

@@ -61,18 +61,28 @@ cudaError_t launch_graph_remap(void* graph, int L, int R, int H, int KVH, int C,
 //   q f32 [T, H, D] (rotated; the sequence's rows), k = the region's K of the layer bf16 [KVH, capacity, D]
 //   (slots 0..T-1 hold the prompt); row t sees key j iff j <= t and (window <= 0 or t - j < window);
 //   logits x = bf16(q) . k * scale (q rounded to bf16 as launch_prefill_attention does).
-//   graph (nullptr: none): the region's nodes [H][graph_capacity] (32-byte AoS); node t of head h = the
-//     top-4 keys of row t (ties -> lower key index), p = exp(x - lse_t) renormalized over the four
-//     (graph-cache's decode rule), for every t < T. Nodes >= T untouched.
+//   graph (nullptr: none): the region's nodes (32-byte AoS), for every t < T; nodes >= T untouched.
+//     graph_group 1: one graph per query head, [H][graph_capacity]: node h * graph_capacity + t = the
+//       top-4 keys of row t of head h (ties -> lower key index), p = exp(x - lse_t) renormalized over the
+//       four (graph-cache's decode rule).
+//     graph_group H / KVH (> 1): one graph per KV head, [KVH][graph_capacity]: node kvh * graph_capacity
+//       + t = the top-4 keys j by v[t, j] = the group's p_g[t, j] = exp(x_g - lse_g,t) summed in f32 in
+//       head order from 0 (((0 + p_g0) + p_g1) + ...), only v > 0 (not NaN) ranked, ties -> lower key
+//       index, weights = v renormalized over the four (normalize_top4 with p := v).
+//     Any other graph_group: cudaErrorInvalidValue (also without a graph).
 //   mode 0 (H2O): scores[kvh][j] = sum over rows t >= j and the group's heads of decay^(T-1-t) p_h[t, j]
 //     (decay 0: the last row only) -- the state launch_attention_mass mode 0 reaches from zero after
 //     decode steps of rows 0..T-1; mode 1 (TOVA): the last row's p summed over the group (mode 1 after
 //     row T-1); mode -1: no scores. scores f32 [KVH][score_capacity]: slots [0, T) replaced, others
 //     untouched. Keys a row cannot see (window) add 0.
 //   lse (nullptr: none): f32 [T, H] natural-log log-sum-exp of every row.
-//   workspace: prefill_score_workspace_bytes(T, H, D) bytes, 16-byte aligned (needed when mode >= 0).
+//   workspace: prefill_score_workspace_bytes(T, H, D) bytes, 16-byte aligned, needed when
+//     prefill_score_needs_workspace(mode, graph != nullptr, graph_group): scores (mode >= 0) or a graph
+//     per KV head (graph_group > 1; the graph pass reads pass 1's bf16 q and lse2 from it).
 // D in {64, 128}; H a multiple of KVH; T <= capacity, graph_capacity and score_capacity; q, k, graph
-// 16-byte aligned. Returns cudaErrorInvalidValue otherwise; T == 0 or nothing requested: no launch.
+// 16-byte aligned; a graph per KV head needs its group's Q tiles in shared memory (227 KB per block:
+// groups up to 44 query heads at D 128, 90 at D 64). Returns cudaErrorInvalidValue otherwise; T == 0
+// or nothing requested: no launch.
 struct PrefillScoreArgs {
   const float* q = nullptr;
   const bf16_t* k = nullptr;
@@ -81,6 +91,7 @@ struct PrefillScoreArgs {
   float scale = 0.f;
   void* graph = nullptr;
   int graph_capacity = 0;
+  int graph_group = 1;  // query heads per graph: 1 (a graph per query head) or H / KVH (per KV head)
   int mode = -1;
   float decay = 1.f;
   float* scores = nullptr;
@@ -90,6 +101,8 @@ struct PrefillScoreArgs {
   size_t workspace_bytes = 0;
 };
 size_t prefill_score_workspace_bytes(int T, int H, int D);
+// Whether launch_prefill_score needs the workspace: mode >= 0 (scores) or a graph per KV head.
+bool prefill_score_needs_workspace(int mode, bool graph, int graph_group);
 cudaError_t launch_prefill_score(const PrefillScoreArgs& args, cudaStream_t stream);
 
 }  // namespace kvwalk::engine

@@ -5,7 +5,7 @@ import type { PromptLogitsInput } from "../kernels/prefill-score-reference.js";
  * (registered on the engine addon by register_prefill_score_tests). Same conventions as
  * evict-addon-types.ts: one argument object, fresh device buffers, host copies back; bf16 values are
  * Uint16Array bits; a graph is an Int32Array of 8 ints per node (4 neighbours, then the 4 float32
- * weights' bit patterns), here [H][capacity][8] for one region.
+ * weights' bit patterns), here [graphs][capacity][8] for one region (graphs = H / graphGroup).
  * Errors: TypeError/RangeError with code KVWALK_INVALID_ARGUMENT and `parameter`; CUDA failures an Error
  * with code KVWALK_CUDA and `operation`; without CUDA, "not compiled with CUDA".
  */
@@ -15,9 +15,15 @@ export interface PrefillScoreArgs extends PromptLogitsInput {
   mode: -1 | 0 | 1;
   /** H2O decay in [0, 1] */
   decay: number;
-  /** write graph nodes 0..T-1 of every head */
+  /** write graph nodes 0..T-1 of every graph */
   graph: boolean;
-  /** initial graph [H * capacity * 8] (default: every int -1, as the engine clears a region) */
+  /**
+   * Query heads per graph (launch_prefill_score's graph_group): 1 (default) = a graph per query head
+   * (H graphs), H / KVH = a graph per KV head (KVH graphs: top-4 of the group-summed probabilities).
+   * Anything else throws naming graphGroup.
+   */
+  graphGroup?: number;
+  /** initial graph [graphs * capacity * 8] (default: every int -1, as the engine clears a region) */
   graphInit?: Int32Array;
   /** initial scores f32 [KVH * capacity]; required when mode >= 0 (slots >= T must come back unchanged) */
   scores?: Float32Array;
@@ -26,7 +32,7 @@ export interface PrefillScoreArgs extends PromptLogitsInput {
 }
 
 export interface PrefillScoreTestAddon {
-  /** launch_prefill_score on fresh buffers -> { lse [T * H] | null, graph [H * capacity * 8] | null, scores [KVH * capacity] | null }. */
+  /** launch_prefill_score on fresh buffers -> { lse [T * H] | null, graph [graphs * capacity * 8] | null, scores [KVH * capacity] | null }. */
   prefillScore(args: PrefillScoreArgs): { lse: Float32Array | null; graph: Int32Array | null; scores: Float32Array | null };
   /**
    * Timing on random data (uniform +-1 bf16 q, K, V; capacity = T; scale 1/sqrt(D); decay 1): each
@@ -40,7 +46,10 @@ export interface PrefillScoreBenchResult {
   /** launch_prefill_attention (samples before and after the scoring configs, pooled) */
   attention: { medianMs: number; minMs: number };
   rows: {
-    /** "graph" (walker: graph nodes only), "tova", "h2o", "h2o+graph" */
+    /**
+     * "graph" (walker: graph nodes only), "tova", "h2o", "h2o+graph" (graphs per query head); when
+     * H > KVH also "graph/kv" and "h2o+graph/kv" (a graph per KV head)
+     */
     config: string;
     medianMs: number;
     minMs: number;

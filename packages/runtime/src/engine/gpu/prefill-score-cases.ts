@@ -7,7 +7,9 @@
  * Shapes: fixture-like H6/KVH6/D64, GQA 8/2 D128, GQA 4/2 with a sliding window, T in {1, 17, 129, 300}
  * (odd sizes, one and several 128-row tiles), capacity > T (slots >= T must stay untouched), H2O with
  * decay 1, 0.9 and 0, TOVA with and without the full pass 1 (lse / graph off: the last tile only),
- * duplicated keys (exact logit ties), and bad arguments.
+ * duplicated keys (exact logit ties), and bad arguments. Graphs per KV head (graphGroup = H / KVH:
+ * the group pass) at groups 2, 3, 4, 7, 8, 16, 32 and 40 (every KSPLIT of the kernel at D 64 and 128),
+ * with and without a window and with and without H2O / TOVA scores in the same launch.
  */
 import { compareClose, seededRandom } from "@kvwalk/core/testing";
 import { prefillScoreReference } from "../kernels/prefill-score-reference.js";
@@ -23,12 +25,18 @@ import type { PrefillScoreTestAddon } from "./prefill-score-addon-types.js";
 export const PREFILL_SCORE_TOLERANCES = {
   /** lse (natural log, |lse| <~ 10): f32 rounding of the logits, the online max/sum and log2f. */
   lse: { atol: 1e-4, rtol: 1e-5 },
-  /** Graph weights: exp2f(x - lse2) of logits with f32 error, renormalized over 4 (values <= 1). */
+  /**
+   * Graph weights: exp2f(x - lse2) of logits with f32 error, renormalized over 4 (values <= 1); per KV
+   * head the group's sums of those, renormalized the same way.
+   */
   graphWeight: 5e-5,
   /**
    * Graph neighbours must be equal except at near-ties: two keys count as tied when their f64 logits
    * differ by less than this multiple of the f32 dot-product error bound
    * ((D + 2) * 2^-24 * sum|q_i k_i| * scale + 4 ulps of the logit) -- graph-cache's TOLERANCES rule.
+   * Per KV head two keys tie when their group sums v = sum_g p_g differ by less than the sum of their
+   * bounds sum_g p_g(j) * (bound_g(j) + max_i bound_g(i) + 1e-6) + 4 * G ulps of v (a logit error moves
+   * p by that relative amount, the row's lse by at most the largest logit error).
    */
   tieBoundFactor: 2,
   /**
@@ -53,6 +61,8 @@ interface ScoreShape {
   wantLse: boolean;
   /** duplicate every other key row in the first half (exact logit ties) */
   ties?: boolean;
+  /** query heads per graph: 1 (default) or H / KVH (a graph per KV head) */
+  graphGroup?: number;
 }
 
 const f32 = new Float32Array(1);
@@ -84,13 +94,45 @@ function rowLogits(qb: Float32Array, k: Uint16Array, s: ScoreShape, scale: numbe
   return { logit, bound };
 }
 
+/**
+ * Group sums v(j) = sum over the group's heads of p_g(j) = exp(logit - lse) (f64) of row t of KV head kvh
+ * over its visible keys, with the tie bound of each (PREFILL_SCORE_TOLERANCES.tieBoundFactor's rule per KV head).
+ */
+function rowGroupSums(qb: Float32Array, k: Uint16Array, s: ScoreShape, scale: number, kvh: number, t: number) {
+  const G = s.H / s.KVH;
+  const sum = new Map<number, number>();
+  const bound = new Map<number, number>();
+  for (let g = 0; g < G; g++) {
+    const r = rowLogits(qb, k, s, scale, kvh * G + g, t);
+    let m = Number.NEGATIVE_INFINITY;
+    let worst = 0;
+    for (const [j, x] of r.logit) {
+      if (x > m) m = x;
+      worst = Math.max(worst, r.bound.get(j) as number);
+    }
+    let l = 0;
+    for (const x of r.logit.values()) l += Math.exp(x - m);
+    const lse = m + Math.log(l);
+    for (const [j, x] of r.logit) {
+      const p = Math.exp(x - lse);
+      sum.set(j, (sum.get(j) ?? 0) + p);
+      bound.set(j, (bound.get(j) ?? 0) + p * ((r.bound.get(j) as number) + worst + 1e-6));
+    }
+  }
+  for (const [j, v] of sum) bound.set(j, (bound.get(j) as number) + 4 * G * 2 ** -24 * v);
+  return { sum, bound };
+}
+
 function scoreCase(addon: PrefillScoreTestAddon, s: ScoreShape, seed: number): GpuCase {
   const what = s.mode === 0 ? `h2o decay ${s.decay}` : s.mode === 1 ? "tova" : "no scores";
   const name =
     `prefill_score T=${s.T} H=${s.H} KVH=${s.KVH} D=${s.D} capacity=${s.capacity} window=${s.window} ${what}` +
-    `${s.graph ? " +graph" : ""}${s.wantLse ? " +lse" : ""}${s.ties ? " duplicated keys" : ""}`;
+    `${s.graph ? ((s.graphGroup ?? 1) > 1 ? ` +graph per KV head (graphGroup ${s.graphGroup})` : " +graph") : ""}` +
+    `${s.wantLse ? " +lse" : ""}${s.ties ? " duplicated keys" : ""}`;
   return guarded(name, () => {
     const { T, H, KVH, D, capacity, window, mode, decay } = s;
+    const graphGroup = s.graphGroup ?? 1;
+    const graphs = H / graphGroup;
     const rnd = seededRandom(seed);
     const g = gaussian(rnd);
     const q = Float32Array.from({ length: T * H * D }, () => 2 * g());
@@ -116,10 +158,11 @@ function scoreCase(addon: PrefillScoreTestAddon, s: ScoreShape, seed: number): G
       mode,
       decay,
       graph: s.graph,
+      graphGroup,
       scores: mode >= 0 ? scoresInit : undefined,
       wantLse: s.wantLse,
     });
-    const ref = prefillScoreReference({ q, k, T, H, KVH, D, capacity, window, scale, decay, roundQ: true });
+    const ref = prefillScoreReference({ q, k, T, H, KVH, D, capacity, window, scale, decay, roundQ: true, graphGroup });
     const problems: string[] = [];
     const metrics: Record<string, unknown> = {};
     if (s.wantLse) {
@@ -139,7 +182,8 @@ function scoreCase(addon: PrefillScoreTestAddon, s: ScoreShape, seed: number): G
         let tieSwapped = 0;
         let maxW = 0;
         let untouched = 0;
-        for (let h = 0; h < H; h++) {
+        if (gr.length !== graphs * capacity * 8) problems.push(`graph: ${gr.length} ints, want ${graphs * capacity * 8} (${graphs} graphs)`);
+        for (let h = 0; h < graphs; h++) {
           for (let t = 0; t < capacity; t++) {
             const off = (h * capacity + t) * 8;
             if (t >= T) {
@@ -161,13 +205,18 @@ function scoreCase(addon: PrefillScoreTestAddon, s: ScoreShape, seed: number): G
               continue;
             }
             tieSwapped++;
-            const { logit, bound } = rowLogits(qb, k, s, scale, h, t);
+            // per query head the ranked values are the logits, per KV head the group sums
+            let logit: Map<number, number>;
+            let bound: Map<number, number>;
+            if (graphGroup > 1) ({ sum: logit, bound } = rowGroupSums(qb, k, s, scale, h, t));
+            else ({ logit, bound } = rowLogits(qb, k, s, scale, h, t));
+            const what = graphGroup > 1 ? "group sum" : "logit";
             for (let sl = 0; sl < 4; sl++) {
               const jc = gr[off + sl];
               const jr = ref.indices[ro + sl];
               if (jc === jr) continue;
               const tied = jc >= 0 && jr >= 0 && logit.has(jc) && Math.abs((logit.get(jc) as number) - (logit.get(jr) as number)) <= (bound.get(jc) as number) + (bound.get(jr) as number);
-              if (!tied && problems.length < 8) problems.push(`graph (h=${h}, t=${t}) entry ${sl}: cuda key ${jc} (logit ${logit.get(jc)}) vs twin key ${jr} (logit ${logit.get(jr)}): not a tie`);
+              if (!tied && problems.length < 8) problems.push(`graph (${graphGroup > 1 ? "kvh" : "h"}=${h}, t=${t}) entry ${sl}: cuda key ${jc} (${what} ${logit.get(jc)}) vs twin key ${jr} (${what} ${logit.get(jr)}): not a tie`);
             }
           }
         }
@@ -226,6 +275,10 @@ function badArgumentsCase(addon: PrefillScoreTestAddon): GpuCase {
       ["k", { k: new Uint16Array(3) }],
       ["scores", { scores: undefined }],
       ["graphInit", { graphInit: new Int32Array(3) }],
+      // H / KVH = 4: a graph per query head (1) or per KV head (4), nothing in between
+      ["graphGroup", { KVH: 1, k: new Uint16Array(8 * 64), scores: new Float32Array(8), graphGroup: 3 }],
+      ["graphGroup", { graphGroup: 4 }],
+      ["graphGroup", { graphGroup: 0 }],
     ];
     const wrong: string[] = [];
     for (const [param, over] of tries) {
@@ -257,6 +310,10 @@ export function prefillScoreCases(addon: PrefillScoreTestAddon, quick: boolean):
     { ...full, T: 1, H: 6, KVH: 6, D: 64, capacity: 3 },
     // exact ties
     { ...full, T: 17, H: 4, KVH: 2, D: 64, capacity: 17, ties: true },
+    // graph per KV head: GQA 8/2 D 128 (Mistral's group of 4) with H2O in the same launch
+    { ...full, T: 300, H: 8, KVH: 2, D: 128, capacity: 303, decay: 0.9, graphGroup: 4 },
+    // graph per KV head alone (the workspace without scores), GQA 4/1 D 64, sliding window
+    { T: 300, H: 4, KVH: 1, D: 64, capacity: 301, window: 37, mode: -1, decay: 1, graph: true, wantLse: false, graphGroup: 4 },
   ];
   if (!quick) {
     shapes.push(
@@ -269,6 +326,22 @@ export function prefillScoreCases(addon: PrefillScoreTestAddon, quick: boolean):
       { T: 129, H: 8, KVH: 2, D: 128, capacity: 129, window: 0, mode: -1, decay: 1, graph: true, wantLse: false }, // walker: graph only
       { T: 300, H: 8, KVH: 2, D: 128, capacity: 300, window: 5, mode: 0, decay: 1, graph: true, wantLse: true }, // tiny window
       { ...full, T: 300, H: 6, KVH: 6, D: 64, capacity: 300, ties: true },
+      // graph per KV head: every KSPLIT of the group pass at D 64 and 128 (groups 2 -> 1, <= 4 -> 2,
+      // <= 8 -> 4, else 8), odd groups, windows, TOVA, ties, T = 1
+      { ...full, T: 200, H: 4, KVH: 2, D: 64, capacity: 203, window: 0, decay: 0.9, graphGroup: 2 },
+      { ...full, T: 129, H: 8, KVH: 2, D: 128, capacity: 131, window: 0, mode: -1, wantLse: false, graphGroup: 4 },
+      { ...full, T: 300, H: 4, KVH: 2, D: 128, capacity: 300, window: 64, mode: 1, graphGroup: 2 },
+      { ...full, T: 257, H: 6, KVH: 2, D: 64, capacity: 260, window: 0, decay: 0.95, graphGroup: 3, ties: true },
+      { ...full, T: 200, H: 14, KVH: 2, D: 128, capacity: 201, window: 0, graphGroup: 7 },
+      { ...full, T: 300, H: 8, KVH: 1, D: 64, capacity: 300, window: 5, mode: 1, graphGroup: 8 },
+      { ...full, T: 150, H: 8, KVH: 1, D: 128, capacity: 150, window: 100, mode: -1, wantLse: false, graphGroup: 8 },
+      { ...full, T: 100, H: 16, KVH: 1, D: 128, capacity: 100, window: 0, graphGroup: 16 },
+      { ...full, T: 70, H: 32, KVH: 1, D: 128, capacity: 72, window: 0, mode: 1, graphGroup: 32 },
+      { ...full, T: 90, H: 32, KVH: 2, D: 64, capacity: 90, window: 0, graphGroup: 16 },
+      { ...full, T: 90, H: 32, KVH: 1, D: 64, capacity: 91, window: 30, decay: 0.9, graphGroup: 32 },
+      { ...full, T: 40, H: 40, KVH: 1, D: 64, capacity: 40, window: 0, mode: -1, wantLse: false, graphGroup: 40 },
+      { ...full, T: 1, H: 8, KVH: 2, D: 128, capacity: 2, graphGroup: 4 },
+      { ...full, T: 17, H: 8, KVH: 2, D: 64, capacity: 17, ties: true, graphGroup: 4 },
     );
   }
   const cases: GpuCase[] = shapes.map((s, i) => scoreCase(addon, s, 7000 + 31 * i + s.T));

@@ -4,7 +4,7 @@ import { createGraphBatch, decodeAttentionReference } from "@kvwalk/graph-cache"
 import { describe, expect, it } from "vitest";
 import { attentionMassReference } from "./evict-reference.js";
 import { type PrefillScoreInput, prefillScoreReference } from "./prefill-score-reference.js";
-import { toBf16 } from "./reference.js";
+import { bf16ToF32, toBf16 } from "./reference.js";
 
 const LN2 = Math.log(2);
 const LN3 = Math.log(3);
@@ -91,11 +91,59 @@ describe("prefillScoreReference on hand-checked rows", () => {
     expect(rounded.lse[1]).not.toBe(exact.lse[1]);
   });
 
+  it("graph per KV head (graphGroup = H / KVH): top-4 of the group-summed probabilities, renormalized", () => {
+    // head 1 (same KV head) has q = 0: uniform rows; the group sums are
+    //   row 0: [1 + 1]                          -> key 0, weight 1
+    //   row 1: [1/4 + 1/2, 3/4 + 1/2]           -> keys 1, 0: weights [5/8, 3/8]
+    //   row 2: [1/6 + 1/3, 2/6 + 1/3, 3/6 + 1/3] -> keys 2, 1, 0: weights [5/12, 4/12, 3/12]
+    const base = handInput();
+    const q = new Float32Array(3 * 2 * 2);
+    for (let t = 0; t < 3; t++) q.set(base.q.subarray(2 * t, 2 * t + 2), t * 4);
+    const r = prefillScoreReference({ ...base, q, H: 2, graphGroup: 2 });
+    expect(r.indices.length).toBe(3 * 4);
+    expect([...r.indices]).toEqual([0, -1, -1, -1, 1, 0, -1, -1, 2, 1, 0, -1]);
+    close(r.weights, [1, 0, 0, 0, 5 / 8, 3 / 8, 0, 0, 5 / 12, 4 / 12, 3 / 12, 0]);
+    // the scores and lse do not depend on the graph's grouping
+    const perHead = prefillScoreReference({ ...base, q, H: 2 });
+    expect(r.lse).toEqual(perHead.lse);
+    expect(r.h2o).toEqual(perHead.h2o);
+    expect(r.tova).toEqual(perHead.tova);
+    expect(perHead.indices.length).toBe(2 * 3 * 4);
+    // a sliding window of 2: row 2 sums [2/5 + 1/2, 3/5 + 1/2] over keys 1, 2 -> weights [0.55, 0.45]
+    const w = prefillScoreReference({ ...base, q, H: 2, graphGroup: 2, window: 2 });
+    expect([...w.indices.subarray(8)]).toEqual([2, 1, -1, -1]);
+    close(w.weights.subarray(8), [0.55, 0.45, 0, 0]);
+  });
+
+  it("graph per KV head: equal sums go to the lower key index (six equal logits in two heads: keys 0..3)", () => {
+    const T = 6;
+    const r = prefillScoreReference({
+      q: new Float32Array(T * 2 * 2),
+      k: toBf16(new Float32Array(T * 2).fill(1)),
+      T,
+      H: 2,
+      KVH: 1,
+      D: 2,
+      capacity: T,
+      window: 0,
+      scale: 1,
+      graphGroup: 2,
+    });
+    expect([...r.indices.subarray(5 * 4)]).toEqual([0, 1, 2, 3]);
+    close(r.weights.subarray(5 * 4), [0.25, 0.25, 0.25, 0.25]);
+  });
+
   it("rejects bad arguments with the parameter's name", () => {
     expect(() => prefillScoreReference({ ...handInput(), KVH: 2, H: 3 })).toThrow(InvalidArgumentError);
     expect(() => prefillScoreReference({ ...handInput(), q: new Float32Array(5) })).toThrow(/q/);
     expect(() => prefillScoreReference({ ...handInput(), T: 5 })).toThrow(/T/);
     expect(() => prefillScoreReference({ ...handInput(), decay: 2 })).toThrow(/decay/);
+    const gqa = { ...handInput(), q: new Float32Array(3 * 4 * 2), H: 4 };
+    expect(() => prefillScoreReference({ ...gqa, graphGroup: 3 })).toThrow(/graphGroup/);
+    expect(() => prefillScoreReference({ ...gqa, graphGroup: 2 })).toThrow(/graphGroup/);
+    expect(() => prefillScoreReference({ ...gqa, graphGroup: 0 })).toThrow(/graphGroup/);
+    expect(() => prefillScoreReference({ ...gqa, graphGroup: 1.5 })).toThrow(/graphGroup/);
+    expect(prefillScoreReference({ ...gqa, graphGroup: 4 }).indices.length).toBe(3 * 4);
   });
 });
 
@@ -196,5 +244,95 @@ describe("prefillScoreReference equals the decode-side twins run row by row", ()
     expect(r.tova[0]).toBe(0);
     expect(r.tova[o.T - 6]).toBe(0);
     expect(r.tova[o.T - 5]).toBeGreaterThan(0);
+  });
+});
+
+/**
+ * The group-summed probabilities of row t of KV head kvh over keys 0..t (0 where the window hides a
+ * key), written independently of the twin: per head a max-shifted softmax in f64 rounded to f32, summed
+ * in f32 in head order.
+ */
+function groupSums(input: PrefillScoreInput, kvh: number, t: number): Float64Array {
+  const { H, KVH, D, capacity, window, scale } = input;
+  const G = H / KVH;
+  const lo = window > 0 ? Math.max(0, t - window + 1) : 0;
+  const v = new Float64Array(t + 1);
+  for (let g = 0; g < G; g++) {
+    const h = kvh * G + g;
+    const s = new Float64Array(t + 1).fill(Number.NEGATIVE_INFINITY);
+    for (let j = lo; j <= t; j++) {
+      let dot = 0;
+      for (let x = 0; x < D; x++) dot += input.q[(t * H + h) * D + x] * bf16ToF32(input.k[(kvh * capacity + j) * D + x]);
+      s[j] = dot * scale;
+    }
+    const m = Math.max(...s);
+    let l = 0;
+    for (let j = lo; j <= t; j++) l += Math.exp(s[j] - m);
+    for (let j = lo; j <= t; j++) v[j] = Math.fround(v[j] + Math.fround(Math.exp(s[j] - m) / l));
+  }
+  return v;
+}
+
+describe("prefillScoreReference's graph per KV head (graphGroup = H / KVH)", () => {
+  for (const [name, o] of [
+    ["GQA 4/2, decay 0.9", { T: 17, H: 4, KVH: 2, D: 8, capacity: 17, window: 0, decay: 0.9 }],
+    ["GQA 8/2, window 5", { T: 21, H: 8, KVH: 2, D: 8, capacity: 24, window: 5, decay: 1 }],
+    ["GQA 4/1", { T: 9, H: 4, KVH: 1, D: 4, capacity: 12, window: 0, decay: 0 }],
+  ] as const) {
+    it(`${name}: each chosen key's sum >= the row's 4th largest, in order, weights = the sums renormalized`, () => {
+      const input = randomInput(23 + o.T, o);
+      const r = prefillScoreReference({ ...input, graphGroup: o.H / o.KVH });
+      expect(r.indices.length).toBe(o.KVH * o.T * 4);
+      for (let kvh = 0; kvh < o.KVH; kvh++) {
+        for (let t = 0; t < o.T; t++) {
+          const v = groupSums(input, kvh, t);
+          const sorted = [...v].filter((x) => x > 0).sort((a, b) => b - a);
+          const nodes = Math.min(4, sorted.length);
+          const fourth = sorted[nodes - 1];
+          const off = (kvh * o.T + t) * 4;
+          const keys = [...r.indices.subarray(off, off + 4)];
+          const wts = [...r.weights.subarray(off, off + 4)];
+          expect(keys.slice(nodes)).toEqual(new Array(4 - nodes).fill(-1));
+          expect(new Set(keys.slice(0, nodes)).size).toBe(nodes);
+          let sum = 0;
+          for (let sl = 0; sl < nodes; sl++) sum += v[keys[sl]];
+          for (let sl = 0; sl < nodes; sl++) {
+            const j = keys[sl];
+            expect(j).toBeGreaterThanOrEqual(o.window > 0 ? Math.max(0, t - o.window + 1) : 0);
+            expect(j).toBeLessThanOrEqual(t);
+            // tie-safe: the twin's f64 softmax differs from this one by rounding only
+            expect(v[j]).toBeGreaterThanOrEqual(fourth * (1 - 1e-6));
+            if (sl > 0) expect(wts[sl]).toBeLessThanOrEqual(wts[sl - 1]);
+            expect(wts[sl]).toBeCloseTo(v[j] / sum, 6);
+          }
+        }
+      }
+    });
+  }
+
+  it("graphGroup 1 is the per-query-head output; a KV head whose two query heads are identical gets that head's nodes bit for bit", () => {
+    const o = { T: 19, H: 4, KVH: 2, D: 8, capacity: 20, window: 0, decay: 0.9 };
+    const input = randomInput(3, o);
+    const byDefault = prefillScoreReference(input);
+    const one = prefillScoreReference({ ...input, graphGroup: 1 });
+    expect(one).toEqual(byDefault);
+    expect(one.indices.length).toBe(o.H * o.T * 4);
+    // MHA: graphGroup = H / KVH = 1 is the per-head graph
+    const mha = randomInput(4, { ...o, H: 3, KVH: 3 });
+    expect(prefillScoreReference({ ...mha, graphGroup: 1 })).toEqual(prefillScoreReference(mha));
+    // heads 2g and 2g+1 equal: v = p + p = 2p exactly, so the ranking and the renormalized weights are p's
+    // (as long as no two logits of a row round to the same f32 p, which holds for these random rows)
+    const q = input.q.slice();
+    for (let t = 0; t < o.T; t++) {
+      for (let kvh = 0; kvh < o.KVH; kvh++) q.copyWithin((t * o.H + 2 * kvh + 1) * o.D, (t * o.H + 2 * kvh) * o.D, (t * o.H + 2 * kvh + 1) * o.D);
+    }
+    const perHead = prefillScoreReference({ ...input, q });
+    const perKv = prefillScoreReference({ ...input, q, graphGroup: 2 });
+    for (let kvh = 0; kvh < o.KVH; kvh++) {
+      const a = perKv.indices.subarray(kvh * o.T * 4, (kvh + 1) * o.T * 4);
+      const b = perHead.indices.subarray(2 * kvh * o.T * 4, (2 * kvh + 1) * o.T * 4);
+      expect([...a]).toEqual([...b]);
+      expect([...perKv.weights.subarray(kvh * o.T * 4, (kvh + 1) * o.T * 4)]).toEqual([...perHead.weights.subarray(2 * kvh * o.T * 4, (2 * kvh + 1) * o.T * 4)]);
+    }
   });
 });
