@@ -257,9 +257,13 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
       // attribution: the logit-storing kernel alone and the selection kernel alone
       const store = median(`decode gqa b=${batch} ctx=${length} deferred-store-only pdl${g}`);
       const select = median(`decode gqa b=${batch} ctx=${length} deferred-select-only pdl${g}`);
+      // one graph per KV head (graph_select_group_kernel): side-stream write and the selection alone
+      const kvSide = median(`decode gqa b=${batch} ctx=${length} deferred-side per-kv-head pdl${g}`);
+      const kvSelect = median(`decode gqa b=${batch} ctx=${length} deferred-select-only per-kv-head pdl${g}`);
       return {
         msStoreOnlyPdl: store.ms,
         msSelectOnly: select.ms,
+        perKvHead: { msSidePdl: kvSide.ms, overheadSidePdl: kvSide.ms / b0.ms - 1, msSelectOnly: kvSelect.ms },
         storeOverheadPdl: store.ms / b0.ms - 1,
         numSplits: info.get(`decode gqa b=${batch} ctx=${length} deferred-side pdl${g}`)!.numSplits,
         msSidePdl: side.ms,
@@ -298,7 +302,9 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
         `per-head ${(row.deferred.overheadSidePdl * 100).toFixed(2)} / ${(row.deferred.overheadSerialPdl * 100).toFixed(2)} %, ` +
         `grouped ${(row.groupedDeferred.overheadSidePdl * 100).toFixed(2)} / ${(row.groupedDeferred.overheadSerialPdl * 100).toFixed(2)} %; ` +
         `storing logits alone: per-head ${(row.deferred.storeOverheadPdl * 100).toFixed(2)} %, grouped ${(row.groupedDeferred.storeOverheadPdl * 100).toFixed(2)} %; ` +
-        `selection alone: per-head ${(row.deferred.msSelectOnly * 1e3).toFixed(1)} us, grouped ${(row.groupedDeferred.msSelectOnly * 1e3).toFixed(1)} us`,
+        `selection alone: per-head ${(row.deferred.msSelectOnly * 1e3).toFixed(1)} us, grouped ${(row.groupedDeferred.msSelectOnly * 1e3).toFixed(1)} us; ` +
+        `graph per KV head (side stream / selection alone): per-head kernel ${(row.deferred.perKvHead.overheadSidePdl * 100).toFixed(2)} % / ${(row.deferred.perKvHead.msSelectOnly * 1e3).toFixed(1)} us, ` +
+        `grouped ${(row.groupedDeferred.perKvHead.overheadSidePdl * 100).toFixed(2)} % / ${(row.groupedDeferred.perKvHead.msSelectOnly * 1e3).toFixed(1)} us`,
     );
     return row;
   });

@@ -105,6 +105,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     o.gemm_split_k = int_field(oo, "gemmSplitK", -1, kvwalk::engine::kSplitKMax, -1, false);
     o.grouped_decode = int_field(oo, "groupedDecode", 0, 2, 2, false);
     o.graph_write = int_field(oo, "graphWrite", 0, 2, 2, false);
+    o.graph_heads = int_field(oo, "graphHeads", 0, 1, 1, false);
     o.stream_priorities = oo.Get("streamPriorities").ToBoolean().Value();
     if (oo.Get("evict").IsObject()) {
       Napi::Object ev = oo.Get("evict").As<Napi::Object>();
@@ -440,7 +441,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return o;
   }
 
-  // debugEvictionState(layer, region) -> { graph: Int32Array [H * C * 8] | null, scores: Float32Array [KVH * C] | null }:
+  // debugEvictionState(layer, region) -> { graph: Int32Array [G * C * 8] | null, scores: Float32Array [KVH * C] | null }
+  // (G = the engine's graph heads: KV heads by default, query heads with graphHeads 0):
   // a copy of one (layer, region) slice of the graph cache (32-byte AoS nodes as 4 neighbour ints and
   // the 4 float weights' bit patterns) and of the eviction scores, after every queued kernel on the
   // device has finished (synchronizes the device). Tests only.
@@ -454,7 +456,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     kvwalk::check_cuda(env, cudaDeviceSynchronize(), "debugEvictionState (synchronize)");
     Napi::Object o = Napi::Object::New(env);
     if (e->graph_device()) {
-      const size_t n = static_cast<size_t>(s.heads) * C * 8;
+      const size_t n = static_cast<size_t>(e->graph_heads()) * C * 8;
       auto g = Napi::Int32Array::New(env, n);
       const char* src = static_cast<const char*>(e->graph_device()) + (L * R + r) * n * sizeof(int32_t);
       kvwalk::check_cuda(env, cudaMemcpy(g.Data(), src, n * sizeof(int32_t), cudaMemcpyDeviceToHost), "debugEvictionState (graph)");

@@ -118,8 +118,14 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
                                                                            std::to_string(C) + ")").c_str()))
            .empty())
     return fail(err);
+  if (o.graph_heads < 0 || o.graph_heads > 1) return fail("graph_heads " + std::to_string(o.graph_heads) + " must be 0 (query heads) or 1 (KV heads)");
+  const size_t G = o.graph_heads == 1 ? KVH : H;
+  e->graph_heads_ = static_cast<int>(G);
   if (o.graph) {
-    e->graph_bytes_ = L * B * H * C * kGraphNodeBytes;
+    if (G != H && o.graph_write == 0)
+      return fail("graphWrite 'fused' cannot write one graph per KV head (graphHeads 'kv') on a grouped-query model: the group's summed "
+                  "probabilities need every head's final log-sum-exp; use 'deferred' or 'auto'");
+    e->graph_bytes_ = L * B * G * C * kGraphNodeBytes;
     if (!(err = e->alloc(&e->graph_, e->graph_bytes_, "the graph cache")).empty()) return fail(err);
     if (!(err = e->check(cudaMemset(e->graph_, 0xff, e->graph_bytes_), "cudaMemset graph")).empty()) return fail(err);
     if (o.graph_write != 0) {
@@ -143,12 +149,12 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
       if (!(err = e->check(cudaMemset(e->scores_, 0, bytes), "cudaMemset scores")).empty()) return fail(err);
     }
     if (!(err = e->alloc(reinterpret_cast<void**>(&e->remap_), L * KVH * C * 4, "the compaction remap")).empty()) return fail(err);
-    if (e->graph_ && !(err = e->alloc(&e->graph_scratch_, H * C * kGraphNodeBytes, "graph scratch")).empty()) return fail(err);
+    if (e->graph_ && !(err = e->alloc(&e->graph_scratch_, G * C * kGraphNodeBytes, "graph scratch")).empty()) return fail(err);
     if (ev.policy == EvictPolicy::Walker) {
       if (!e->graph_) return fail("the walker policy needs the graph cache (graph: true)");
-      if (!(err = e->alloc(reinterpret_cast<void**>(&e->counts_), L * B * H * C * 4, "walker counts")).empty()) return fail(err);
-      if (!(err = e->alloc(reinterpret_cast<void**>(&e->num_nodes_), L * B * H * 4, "walker counts")).empty()) return fail(err);
-      if (!(err = e->check(cudaMallocHost(reinterpret_cast<void**>(&e->host_num_nodes_), L * B * H * 4), "cudaMallocHost")).empty()) return fail(err);
+      if (!(err = e->alloc(reinterpret_cast<void**>(&e->counts_), L * B * G * C * 4, "walker counts")).empty()) return fail(err);
+      if (!(err = e->alloc(reinterpret_cast<void**>(&e->num_nodes_), L * B * G * 4, "walker counts")).empty()) return fail(err);
+      if (!(err = e->check(cudaMallocHost(reinterpret_cast<void**>(&e->host_num_nodes_), L * B * G * 4), "cudaMallocHost")).empty()) return fail(err);
       if (!(err = e->check(cudaStreamCreateWithPriority(&e->walk_stream_, cudaStreamNonBlocking, prio_low), "cudaStreamCreate walker")).empty())
         return fail(err);
       if (!(err = e->check(cudaEventCreateWithFlags(&e->ev_step_, cudaEventDisableTiming), "cudaEventCreate")).empty()) return fail(err);
@@ -190,7 +196,8 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
     if (!(err = e->alloc(reinterpret_cast<void**>(&e->split_parts_), bytes, "split-K partial products")).empty()) return fail(err);
     e->activation_bytes_ += bytes;
   }
-  if (o.score_prompt && (ev.policy == EvictPolicy::H2O || ev.policy == EvictPolicy::Tova)) {
+  const int prompt_mode = ev.policy == EvictPolicy::H2O ? 0 : ev.policy == EvictPolicy::Tova ? 1 : -1;
+  if (o.score_prompt && prefill_score_needs_workspace(prompt_mode, e->graph_ != nullptr, static_cast<int>(H / G))) {
     // prompt scoring: bf16 q, lse and column sums of the longest prompt one prefill may hold
     e->score_ws_bytes_ = prefill_score_workspace_bytes(static_cast<int>(T), static_cast<int>(H), static_cast<int>(D));
     if (!(err = e->alloc(&e->score_ws_, e->score_ws_bytes_, "the prompt-scoring workspace")).empty()) return fail(err);
@@ -391,7 +398,7 @@ std::string Engine::clear_region_state(int region) {
     e = cudaMemset2DAsync(reinterpret_cast<char*>(scores_) + region * row, R * row, 0, row, L, stream_);
   }
   if (e == cudaSuccess && graph_) {
-    const size_t row = static_cast<size_t>(s.heads) * C * kGraphNodeBytes;
+    const size_t row = static_cast<size_t>(graph_heads_) * C * kGraphNodeBytes;
     e = cudaMemset2DAsync(static_cast<char*>(graph_) + region * row, R * row, 0xff, row, L, stream_);
   }
   return check(e, "clearing a region's eviction state");
@@ -495,7 +502,8 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
   // attention; the fork joins back into stream_ after the last layer (also on an early error return, so
   // a stream capture never ends with the side stream unjoined).
   const bool use_grouped = decode && decode_use_grouped(opts_.grouped_decode, Bd, H, KVH, D, sm_count_);
-  const bool deferred = decode && graph_ && select_stream_ && decode_defer_graph(opts_.graph_write, use_grouped, Bd, H, sm_count_);
+  const int G = graph_heads_;
+  const bool deferred = decode && graph_ && select_stream_ && (G != H || decode_defer_graph(opts_.graph_write, use_grouped, Bd, H, sm_count_));
   bool forked = false;
   struct Join {
     Engine* e;
@@ -541,7 +549,7 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
       a.num_splits = decode_choose_splits(use_grouped, graph_ != nullptr && !deferred, Bd, H, KVH, max_len, sm_count_);
       a.workspace = workspace_;
       a.workspace_batch = opts_.max_batch;
-      void* layer_graph = graph_ ? static_cast<char*>(graph_) + static_cast<size_t>(l) * B * H * C * kGraphNodeBytes : nullptr;
+      void* layer_graph = graph_ ? static_cast<char*>(graph_) + static_cast<size_t>(l) * B * G * C * kGraphNodeBytes : nullptr;
       a.graph = deferred ? nullptr : layer_graph;
       if (deferred) {
         a.logits = logits_spill_ + static_cast<size_t>(l) * B * H * C;
@@ -561,7 +569,7 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
         KV_TRY(cudaEventRecord(ev_fork_, stream_), "fork the graph selection");
         KV_TRY(cudaStreamWaitEvent(select_stream_, ev_fork_, 0), "fork the graph selection");
         forked = true;
-        GraphSelectArgs ga{a.logits, a.logits_lse2, a.logits_stride, d_len, a.starts, nullptr, Bd, H, layer_graph, static_cast<int>(C), 0};
+        GraphSelectArgs ga{a.logits, a.logits_lse2, a.logits_stride, d_len, a.starts, nullptr, Bd, H, layer_graph, static_cast<int>(C), 0, H / G};
         KV_TRY(launch_graph_select(ga, select_stream_), "graph select");
       }
       if (opts_.evict.policy == EvictPolicy::H2O || opts_.evict.policy == EvictPolicy::Tova) {
@@ -593,8 +601,9 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
           sa.capacity = static_cast<int>(C);
           sa.window = s.sliding_window;
           sa.scale = scale;
-          sa.graph = graph_ ? static_cast<char*>(graph_) + (static_cast<size_t>(l) * B + r) * H * C * kGraphNodeBytes : nullptr;
+          sa.graph = graph_ ? static_cast<char*>(graph_) + (static_cast<size_t>(l) * B + r) * G * C * kGraphNodeBytes : nullptr;
           sa.graph_capacity = static_cast<int>(C);
+          sa.graph_group = H / G;
           sa.mode = score_mode;
           sa.decay = opts_.evict.h2o_decay;
           sa.scores = score_mode >= 0 ? scores_ + (static_cast<size_t>(l) * B + r) * KVH * C : nullptr;
@@ -963,7 +972,7 @@ std::string Engine::compact(int b) {
                                         stream_);
   if (e != cudaSuccess) return check(e, "select and compact");
   if (graph_) {
-    e = launch_graph_remap(graph_, s.layers, opts_.max_batch, s.heads, s.kv_heads, opts_.capacity, b, remap_, target, graph_scratch_, stream_);
+    e = launch_graph_remap(graph_, s.layers, opts_.max_batch, graph_heads_, s.kv_heads, opts_.capacity, b, remap_, target, graph_scratch_, stream_);
     if (e != cudaSuccess) return check(e, "graph remap");
   }
   tl_end(tl, stream_);
@@ -978,12 +987,13 @@ std::string Engine::compact(int b) {
   return "";
 }
 
-// Launches a walker refresh over the graphs of every layer, sequence and query head on the walker
-// stream, after the decode step just enqueued on the main stream; scores = decay * scores + counts.
+// Launches a walker refresh over the graphs of every layer, sequence and graph head (KV or query head)
+// on the walker stream, after the decode step just enqueued on the main stream; scores = decay * scores
+// + counts (summed over each group when the graphs are per query head).
 std::string Engine::walker_refresh(int B) {
   const ModelShape& s = shape_;
   const EvictOptions& ev = opts_.evict;
-  const int L = s.layers, R = opts_.max_batch, H = s.heads, C = opts_.capacity;
+  const int L = s.layers, R = opts_.max_batch, H = graph_heads_, C = opts_.capacity;
   if (walk_pending_) {
     // the previous refresh's node counts must have been copied before the host buffer is rewritten
     cudaError_t e = cudaEventSynchronize(ev_walk_done_);

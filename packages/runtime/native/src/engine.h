@@ -99,6 +99,13 @@ struct EngineOptions {
   // same split count. Modes 1 and 2 allocate a logits buffer of layers x max_batch x heads x capacity
   // floats (0.8 % of the K/V bytes for Llama-2-7B, 3 % for Mistral-7B).
   int graph_write = 2;
+  // Which heads own a graph (graph true): 1 (default) one graph per KV head, whose node holds the top-4
+  // keys of the group's summed attention probabilities (the row the CPU oracle's policies observe for a
+  // KV head, and issue 5's layout); 0 one graph per query head (the walker's counts are then summed over
+  // each group). The same for MHA models. Per KV head on a grouped-query model always takes the
+  // deferred write (graph-cache's graph_select_group_kernel needs every head's final log-sum-exp) and
+  // needs a quarter (Mistral-7B) of the graph, walker and selection work.
+  int graph_heads = 1;
   EvictOptions evict;
 };
 
@@ -165,6 +172,8 @@ class Engine {
   size_t weight_bytes() const { return weight_bytes_; }
   size_t kv_bytes() const { return kv_bytes_; }
   size_t graph_bytes() const { return graph_bytes_; }
+  // Graphs per (layer, sequence): KV heads (graph_heads 1) or query heads.
+  int graph_heads() const { return graph_heads_; }
   int gemv_rows() const { return gemv_rows_; }
   // K slices of a step of T rows for a product of depth K (1: no split).
   int split_k_for(int T, int K) const;
@@ -213,7 +222,8 @@ class Engine {
   std::vector<void*> owned_;
   // cache
   bf16_t* kv_ = nullptr;  // [layers][2][max_batch][KVH][capacity][D]
-  void* graph_ = nullptr;  // [layers][max_batch][H][capacity] nodes of 32 bytes
+  void* graph_ = nullptr;  // [layers][max_batch][graph_heads_][capacity] nodes of 32 bytes
+  int graph_heads_ = 0;    // KV heads or query heads (EngineOptions::graph_heads)
   float* logits_spill_ = nullptr;  // deferred graph write: [layers][max_batch][H][capacity] log2 logits
   float* logits_lse2_ = nullptr;   // [layers][max_batch][H] log2-sum-exp
   cudaStream_t select_stream_ = nullptr;  // deferred graph write: top-4 selection beside the layers

@@ -73,12 +73,12 @@ async function evictionBench(
   preset: PresetName,
   allBatches: number[],
   rows: Row[],
-  opts: { policies?: readonly BenchPolicy[]; gemmSplitK?: "auto" | number; streamPriorities?: boolean; groupedDecode?: boolean | "auto"; graphWrite?: "fused" | "deferred" | "auto"; walker?: { refresh?: number; walkers?: number }; context?: number } = {},
+  opts: { policies?: readonly BenchPolicy[]; gemmSplitK?: "auto" | number; streamPriorities?: boolean; groupedDecode?: boolean | "auto"; graphWrite?: "fused" | "deferred" | "auto"; graphHeads?: "kv" | "query"; walker?: { refresh?: number; walkers?: number }; context?: number } = {},
 ): Promise<void> {
   const ctx = opts.context ?? 4096;
   const steps = quick ? 64 : 128;
   const results: Record<string, number> = {};
-  const tag = `${opts.gemmSplitK === undefined ? "" : ` gemmSplitK ${opts.gemmSplitK}`}${opts.streamPriorities === undefined ? "" : ` streamPriorities ${opts.streamPriorities}`}${opts.groupedDecode === undefined ? "" : ` groupedDecode ${opts.groupedDecode}`}${opts.graphWrite === undefined ? "" : ` graphWrite ${opts.graphWrite}`}${opts.walker ? ` walker ${JSON.stringify(opts.walker)}` : ""}`;
+  const tag = `${opts.gemmSplitK === undefined ? "" : ` gemmSplitK ${opts.gemmSplitK}`}${opts.streamPriorities === undefined ? "" : ` streamPriorities ${opts.streamPriorities}`}${opts.groupedDecode === undefined ? "" : ` groupedDecode ${opts.groupedDecode}`}${opts.graphWrite === undefined ? "" : ` graphWrite ${opts.graphWrite}`}${opts.graphHeads === undefined ? "" : ` graphHeads ${opts.graphHeads}`}${opts.walker ? ` walker ${JSON.stringify(opts.walker)}` : ""}`;
   for (const policy of opts.policies ?? (["full", "streaming", "h2o", "tova", "walker"] as const)) {
     const { budget, capacity } = evictionShape(policy, ctx);
     // Batches whose cache fits next to the weights (<= 100 GiB of K/V; Llama-2-7B's full cache at
@@ -104,6 +104,7 @@ async function evictionBench(
         streamPriorities: opts.streamPriorities,
         groupedDecode: opts.groupedDecode,
         graphWrite: opts.graphWrite,
+        graphHeads: opts.graphHeads,
         eviction: policy === "full" ? undefined : { policy, budget, refresh: 32, ...(policy === "walker" ? opts.walker : {}) },
       });
       e.native.fillCacheRandom(1);
@@ -136,6 +137,7 @@ async function evictionBench(
           streamPriorities: opts.streamPriorities ?? false,
           groupedDecode: opts.groupedDecode ?? "auto",
           graphWrite: opts.graphWrite ?? "auto",
+          graphHeads: opts.graphHeads ?? "kv",
           ...(policy === "walker" && opts.walker ? { walker: opts.walker } : {}),
         };
         rows.push(row);
@@ -353,13 +355,28 @@ async function main(): Promise<void> {
   if (process.argv.includes("--graph-write")) {
     // The graph write fused in the attention kernel vs deferred (logits stored, nodes written by the
     // selection kernel on a side stream): the walker policy beside streaming in the same run, batch 1 / 8 /
-    // 32 ($KVWALK_BENCH_PRESETS, e.g. "mistral-7b", narrows the presets).
+    // 32 ($KVWALK_BENCH_PRESETS, e.g. "mistral-7b", narrows the presets). Graphs per query head (the only
+    // choice the fused write has on a grouped-query model).
     const only = process.env.KVWALK_BENCH_PRESETS?.split(",") as PresetName[] | undefined;
     for (const preset of only ?? presets) {
       await evictionBench(preset, [1, 8, 32], rows, { policies: ["streaming"] });
-      for (const graphWrite of ["fused", "deferred", "auto"] as const) await evictionBench(preset, [1, 8, 32], rows, { policies: ["walker"], graphWrite });
+      for (const graphWrite of ["fused", "deferred", "auto"] as const) {
+        await evictionBench(preset, [1, 8, 32], rows, { policies: ["walker"], graphWrite, graphHeads: "query" });
+      }
     }
     const file = join(outDir, "runtime-graph-write.json");
+    writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, rows });
+    say(`wrote ${file}`);
+    return;
+  }
+  if (process.argv.includes("--graph-heads")) {
+    // Mistral-7B (32 query over 8 KV heads): the walker with one graph per query head (graphWrite auto)
+    // vs one per KV head (the group's summed probabilities, always the deferred write), beside streaming.
+    for (const ctx of quick ? [4096] : [4096, 16384]) {
+      await evictionBench("mistral-7b", [1, 8, 32], rows, { policies: ["streaming"], context: ctx });
+      for (const graphHeads of ["query", "kv"] as const) await evictionBench("mistral-7b", [1, 8, 32], rows, { policies: ["walker"], graphHeads, context: ctx });
+    }
+    const file = join(outDir, "runtime-graph-heads.json");
     writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, rows });
     say(`wrote ${file}`);
     return;

@@ -38,6 +38,8 @@ export interface NativeOptions {
   groupedDecode?: 0 | 1 | 2;
   /** How decode steps write the graph cache: 0 fused in the attention kernel, 1 deferred (selection on a side stream), 2 auto (default). */
   graphWrite?: 0 | 1 | 2;
+  /** Graphs per (layer, sequence): 1 one per KV head (default; group-summed probabilities), 0 one per query head. */
+  graphHeads?: 0 | 1;
   /** Decode stream at the highest stream priority, the walker's at the lowest (default false). */
   streamPriorities?: boolean;
   /**
@@ -132,6 +134,7 @@ export interface NativeEngine {
    * weights as bit patterns; a cleared node is all -1), null without the graph cache; scores: f32
    * [KVH, capacity], null unless a scored policy (h2o, tova, walker) is on.
    */
+  /** One (layer, region) slice: graph [graphHeads x capacity x 8] ints (per KV head by default), scores [KVH x capacity]. */
   debugEvictionState(layer: number, region: number): { graph: Int32Array | null; scores: Float32Array | null };
   dispose(): void;
 }

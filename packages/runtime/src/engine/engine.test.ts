@@ -29,6 +29,8 @@ describe("engine options are checked before the device", () => {
     [{ model: preset, groupedDecode: "sometimes" as never }, /Expected "auto", true or false for groupedDecode but received "sometimes"/],
     [{ model: preset, gemmSplitK: 9 }, /gemmSplitK/],
     [{ model: preset, graphWrite: "later" as never }, /graphWrite/],
+    [{ model: preset, graphHeads: "value" as never }, /graphHeads/],
+    [{ model: { preset: "mistral-7b" as const }, graph: true, graphWrite: "fused" as const }, /"deferred" or "auto" with graphHeads "kv" on a grouped-query model \(32 query \/ 8 KV heads\)/],
     [{ model: preset, maxBatch: 0 }, /maxBatch/],
     [{ model: preset, capacity: 1 }, /capacity/],
     [{ model: preset, gemm: "fast" as never }, /gemm/],

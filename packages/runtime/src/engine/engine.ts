@@ -91,6 +91,15 @@ export interface CreateEngineOptions {
    */
   graphWrite?: "fused" | "deferred" | "auto";
   /**
+   * Which heads own a graph. "kv" (default): one graph per KV head, whose node t holds the top-4 keys of
+   * the group's summed attention probabilities -- the row the CPU oracle's policies observe for a KV
+   * head, so the GPU walker ranks what the study ranks, with a quarter (Mistral-7B) of the graphs, node
+   * writes and walker work. "query": one graph per query head, the walker's counts summed over each
+   * group. The same graphs for MHA models (Llama-2). "kv" on a grouped-query model always takes the
+   * deferred write (the sum needs every head's final log-sum-exp): graphWrite "fused" is refused there.
+   */
+  graphHeads?: "kv" | "query";
+  /**
    * Stream priorities: decode steps run on a stream of the device's highest priority and the walker on
    * one of the lowest, so the walker's blocks would fill what the decode step leaves instead of competing
    * with it for SMs. Default false (both at the default priority): not yet measured on a GPU; the engine
@@ -201,6 +210,11 @@ export class Engine {
     readonly bosId: number | null,
     readonly eviction: (NativeEvictOptions & { name: EnginePolicy }) | undefined = undefined,
   ) {}
+
+  /** Graphs per (layer, sequence) in the graph cache: KV heads (graphHeads "kv", the default) or query heads. */
+  get graphHeadCount(): number {
+    return this.options.graphHeads === "kv" ? this.shape.kvHeads : this.shape.heads;
+  }
 
   /** Most tokens a sequence may reach: positions when eviction frees slots, else the capacity. */
   private get sequenceLimit(): number {
@@ -551,6 +565,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
     streamPriorities: opts.streamPriorities ?? false,
     groupedDecode: expectGroupedDecode(opts.groupedDecode),
     graphWrite: expectOneOf("graphWrite", opts.graphWrite ?? "auto", ["fused", "deferred", "auto"] as const),
+    graphHeads: expectOneOf("graphHeads", opts.graphHeads ?? "kv", ["kv", "query"] as const),
     graph: opts.graph ?? false,
     profile: opts.profile ?? false,
     cudaGraphs: opts.cudaGraphs ?? true,
@@ -581,10 +596,17 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
     for (const k of Object.keys(evict) as (keyof typeof evict)[]) if (evict[k] === undefined) delete evict[k];
     if (name === "walker") o.graph = true;
   }
+  if (o.graph && o.graphHeads === "kv" && o.graphWrite === "fused" && shape.kvHeads < shape.heads) {
+    throw new InvalidArgumentError(
+      "graphWrite",
+      `"deferred" or "auto" with graphHeads "kv" on a grouped-query model (${shape.heads} query / ${shape.kvHeads} KV heads): the group's summed probabilities need every head's final log-sum-exp (or graphHeads "query")`,
+      o.graphWrite,
+    );
+  }
   o.scorePrompt = opts.scorePrompt ?? (evict !== undefined && evict.name !== "streaming");
   const groupedDecode = o.groupedDecode === "auto" ? 2 : o.groupedDecode ? 1 : 0;
   const addon = requireEngineAddon();
-  const native = new addon.Engine(shape, { ...o, gemm: GEMM_CODE[o.gemm], groupedDecode, graphWrite: ({ fused: 0, deferred: 1, auto: 2 } as const)[o.graphWrite], evict });
+  const native = new addon.Engine(shape, { ...o, gemm: GEMM_CODE[o.gemm], groupedDecode, graphWrite: ({ fused: 0, deferred: 1, auto: 2 } as const)[o.graphWrite], graphHeads: o.graphHeads === "kv" ? 1 : 0, evict });
   try {
     let tokenizer: Tokenizer | undefined;
     let eos: number | null = null;

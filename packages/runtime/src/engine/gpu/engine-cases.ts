@@ -290,7 +290,8 @@ function graphWriteCases(dir: string, ids: Int32Array, quick: boolean): GpuCase[
       try {
         writeTinyCheckpoint(tiny, { seed: 11, numLayers: 2, intermediateSize: 192, vocabSize: 300, maxPositions: 512, dtype: "BF16", numHeads: 8, numKvHeads: 2, headDim: 128, hiddenSize: 256 });
         const tokens = Int32Array.from({ length: 512 }, (_, i) => (i * 37 + 5) % 300);
-        return await run(tiny, true, { groupedDecode: true }, tokens);
+        // graphs per query head: the fused write cannot produce per-KV-head nodes
+        return await run(tiny, true, { groupedDecode: true, graphHeads: "query" }, tokens);
       } finally {
         rmSync(tiny, { recursive: true, force: true });
       }

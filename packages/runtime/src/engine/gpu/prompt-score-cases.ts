@@ -1,7 +1,7 @@
 /**
  * Engine-level GPU cases of prompt scoring (issue 7): a prefill of P prompt tokens must leave the
  * eviction state that a prefill of 1 token plus P - 1 teacher-forced decode steps leaves -- graph nodes
- * 0..P-1 of every layer and query head, H2O / TOVA scores of keys 0..P-1 -- and with scorePrompt off a
+ * 0..P-1 of every layer and graph head, H2O / TOVA scores of keys 0..P-1 -- and with scorePrompt off a
  * prefill writes nothing (the old behaviour). State is read with the engine's debug accessor
  * `native.debugEvictionState(layer, region)` (a device-synchronizing copy of one layer's slice).
  *
@@ -87,8 +87,9 @@ interface LayerReport {
 
 /**
  * Compares the prompt's part of two engine states (`got` from prompt scoring, `want` from decode steps):
- * graph nodes 0..P-1 of every head, scores of keys 0..P-1 (kind h2o / tova), and that `got` has
- * nothing beyond P (cleared nodes are all -1 ints, cleared scores 0).
+ * graph nodes 0..P-1 of every graph head (H: KV heads or query heads, the engine's graphHeadCount),
+ * scores of keys 0..P-1 (kind h2o / tova), and that `got` has nothing beyond P (cleared nodes are all
+ * -1 ints, cleared scores 0).
  */
 function compareStates(got: State[], want: State[], P: number, H: number, KVH: number, C: number, scores: "h2o" | "tova" | null) {
   const problems: string[] = [];
@@ -176,19 +177,19 @@ interface Model {
   label: string;
 }
 
-function equivalenceCase(m: Model, policy: "h2o" | "tova" | "walker", P: number, extra: Partial<EvictionOptions> = {}): GpuCase {
+function equivalenceCase(m: Model, policy: "h2o" | "tova" | "walker", P: number, extra: Partial<EvictionOptions> = {}, graphHeads: "kv" | "query" = "kv"): GpuCase {
   const decay = extra.h2oDecay;
   return guard(`prompt scoring ${m.label} ${policy}${decay !== undefined ? ` decay ${decay}` : ""}: prefill(${P}) == prefill(1) + ${P - 1} teacher-forced decode steps`, async () => {
     const capacity = P + 8;
     const eviction: EvictionOptions = { policy, budget: Math.floor(capacity / 2), sinks: 4, recent: 8, refresh: 8, ...extra };
     // scorePrompt left to its default (on for h2o, tova, walker); graph on so every policy checks nodes
-    return withEngine({ model: m.dir, capacity, maxPrefillTokens: P, graph: true, eviction }, async (e) => {
+    return withEngine({ model: m.dir, capacity, maxPrefillTokens: P, graph: true, graphHeads, eviction }, async (e) => {
       const prompt = m.ids.subarray(0, P);
       const got = await prefillAll(e, prompt);
       // the walker's scores come from its walks, never from a prefill
       const walkerScoresClean = policy !== "walker" || got.every((s) => s.scores?.every((x) => x === 0) === true);
       const want = await teacherForced(e, prompt);
-      const c = compareStates(got, want, P, e.shape.heads, e.shape.kvHeads, capacity, policy === "walker" ? null : policy);
+      const c = compareStates(got, want, P, e.graphHeadCount, e.shape.kvHeads, capacity, policy === "walker" ? null : policy);
       if (!walkerScoresClean) c.problems.push("walker scores written by the prefill");
       return {
         ok: c.ok && walkerScoresClean,
@@ -235,7 +236,7 @@ function batchedCase(m: Model, P: number): GpuCase {
         await e.native.prefill(Int32Array.of(0, 1), tokens, Int32Array.of(0, a.length, tokens.length), false);
         const got = readState(e, 1);
         const alone = await prefillAll(e, b);
-        const c = compareStates(got, alone, P, e.shape.heads, e.shape.kvHeads, capacity, "h2o");
+        const c = compareStates(got, alone, P, e.graphHeadCount, e.shape.kvHeads, capacity, "h2o");
         return { ok: c.ok, detail: c.problems.length ? c.problems.join("; ") : `identical nodes ${(100 * c.exactFraction).toFixed(1)}%`, graphExactNodeFraction: c.exactFraction, layers: c.layers };
       },
     );
@@ -243,13 +244,13 @@ function batchedCase(m: Model, P: number): GpuCase {
 }
 
 /** A tiny random GQA checkpoint (8 query heads, 2 KV heads, D 128) in a temporary directory. */
-function gqaCase(P: number): GpuCase {
-  return guard(`prompt scoring tiny GQA 8/2 D128 h2o + graph: prefill(${P}) == prefill(1) + ${P - 1} decode steps`, async () => {
+function gqaCase(P: number, graphHeads: "kv" | "query"): GpuCase {
+  return guard(`prompt scoring tiny GQA 8/2 D128 h2o + graph per ${graphHeads === "kv" ? "KV" : "query"} head: prefill(${P}) == prefill(1) + ${P - 1} decode steps`, async () => {
     const dir = mkdtempSync(join(tmpdir(), "kvwalk-prompt-score-"));
     try {
       writeTinyCheckpoint(dir, { seed: 7, numLayers: 2, intermediateSize: 192, vocabSize: 300, maxPositions: 256, dtype: "BF16", numHeads: 8, numKvHeads: 2, headDim: 128, hiddenSize: 256 });
       const ids = Int32Array.from({ length: P }, (_, i) => (i * 37 + 5) % 300);
-      const r = await equivalenceCase({ dir, ids, label: "tiny GQA" }, "h2o", P).run();
+      const r = await equivalenceCase({ dir, ids, label: `tiny GQA (graph per ${graphHeads === "kv" ? "KV" : "query"} head)` }, "h2o", P, {}, graphHeads).run();
       const { name: _name, ...rest } = r;
       return rest as { ok: boolean };
     } finally {
@@ -260,7 +261,7 @@ function gqaCase(P: number): GpuCase {
 
 /** All engine-level prompt-scoring cases (fixture model from $KVWALK_SHARED; a failing report names it when missing). */
 export function promptScoreCases(quick: boolean): GpuCase[] {
-  const cases: GpuCase[] = [gqaCase(40)];
+  const cases: GpuCase[] = [gqaCase(40, "kv"), gqaCase(40, "query")];
   const dir = optionalShared("models/fixture-lm");
   if (!dir || !existsSync(join(dir, "reference.safetensors"))) {
     cases.push(guard("prompt scoring: fixture model present", async () => ({ ok: false, detail: "fixture-lm not found ($KVWALK_SHARED or shared/ above cwd)" })));
