@@ -168,6 +168,7 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
   );
   cases.push(...batchCases(dir, ids, V, quick));
   cases.push(...evictionCases(dir, ids, false));
+  cases.push(kvHeadWalkerCase());
   cases.push(
     guard("memory returns to its level after 100 generate calls", async () => {
       const before = addon.memInfo().free;
@@ -298,6 +299,70 @@ function graphWriteCases(dir: string, ids: Int32Array, quick: boolean): GpuCase[
     }),
   );
   return cases;
+}
+
+/**
+ * The walker on one graph per KV head (graphHeads "kv", the default) of a tiny GQA 8/2 checkpoint, batch 2
+ * x 300 teacher-forced steps at capacity 64 (budget 48, refresh 8: many compactions and walker
+ * launches): the cache never exceeds its capacity, the walker ran, every graph holds KV-head-count graphs
+ * whose neighbours are -1 or a live slot below the node (no index past the cache), and the logits stay
+ * finite. Against graphHeads "query" on the same tokens: both evict; their perplexities are reported.
+ */
+function kvHeadWalkerCase(): GpuCase {
+  return guard("eviction walker, tiny GQA 8/2, graph per KV head vs per query head: invariants, 2 x 300 steps", async () => {
+    const tiny = mkdtempSync(join(tmpdir(), "kvwalk-tiny-walker-"));
+    try {
+      writeTinyCheckpoint(tiny, { seed: 5, numLayers: 2, intermediateSize: 192, vocabSize: 300, maxPositions: 512, dtype: "BF16", numHeads: 8, numKvHeads: 2, headDim: 128, hiddenSize: 256 });
+      const tokens = Int32Array.from({ length: 400 }, (_, i) => (i * 53 + 11) % 300);
+      const steps = 300;
+      const out: Record<string, unknown> = {};
+      let ok = true;
+      for (const graphHeads of ["kv", "query"] as const) {
+        out[graphHeads] = await withEngine(
+          { model: tiny, capacity: 64, maxBatch: 2, graphHeads, eviction: { policy: "walker", budget: 48, sinks: 4, recent: 8, refresh: 8 } },
+          async (e) => {
+            await e.native.prefill(Int32Array.of(0, 1), Int32Array.of(tokens[0], tokens[50]), Int32Array.of(0, 1, 2), false);
+            let maxLen = 0;
+            let nonFinite = 0;
+            let nll = 0;
+            for (let t = 1; t <= steps; t++) {
+              const d = await e.native.decode(Int32Array.of(tokens[t], tokens[(50 + t) % 400]), new Float32Array(2), new Float32Array(2).fill(1), 0, true);
+              const logits = d.logits as Float32Array;
+              for (const x of logits) if (!Number.isFinite(x)) nonFinite++;
+              nll -= tokenLogProb(logits.subarray(0, 300), tokens[t + 1]);
+              for (const len of e.native.lengths()) maxLen = Math.max(maxLen, len);
+            }
+            const G = e.graphHeadCount;
+            const lengths = Array.from(e.native.lengths());
+            let badIndex = 0;
+            let graphInts = 0;
+            for (let l = 0; l < e.shape.layers; l++) {
+              for (let r = 0; r < 2; r++) {
+                const g = e.native.debugEvictionState(l, r).graph!;
+                graphInts = g.length;
+                for (let h = 0; h < G; h++) {
+                  for (let i = 0; i < lengths[r]; i++) {
+                    const off = (h * 64 + i) * 8;
+                    for (let k = 0; k < 4; k++) {
+                      const j = g[off + k];
+                      if (j < -1 || j >= lengths[r] || j > i) badIndex++;
+                    }
+                  }
+                }
+              }
+            }
+            const stats = e.stats().eviction;
+            const good = maxLen <= 64 && nonFinite === 0 && badIndex === 0 && graphInts === G * 64 * 8 && (stats?.walkerLaunches ?? 0) > 0 && (stats?.compactions ?? 0) > 0;
+            ok &&= good;
+            return { ok: good, graphHeads: G, maxLength: maxLen, nonFiniteLogits: nonFinite, graphIndicesOutOfRange: badIndex, ppl: Math.exp(nll / steps), stats };
+          },
+        );
+      }
+      return { ok, ...out };
+    } finally {
+      rmSync(tiny, { recursive: true, force: true });
+    }
+  });
 }
 
 /**
