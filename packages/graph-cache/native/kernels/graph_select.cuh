@@ -90,38 +90,66 @@ __global__ void __launch_bounds__(kSelectThreads) graph_select_kernel(const Grap
 // sums the group's probabilities). Top-4 by v (larger first, then lower key index; only v > 0 enters,
 // so NaN rows write an empty node), weights = v renormalized over the four (normalize_top4). Each
 // thread scans its keys in increasing order as graph_select_kernel does; the merges are exact.
-template <int LAYOUT>
-__global__ void __launch_bounds__(kSelectThreads) graph_select_group_kernel(const GraphSelectParams p) {
-  const int graphs_per_seq = p.num_heads / p.group;
+//
+// A block reads `group` rows, so with few blocks (batch 1: 8 blocks for Mistral-7B) the time is the
+// number of dependent load round trips: 512 threads, and with GROUP known at compile time (2, 4, 8) all
+// GROUP x U loads of a round are issued before the first is used (16 per thread, as graph_select_kernel).
+// GROUP 0: any group size, the group loop at run time (2 keys per thread and round).
+constexpr int kGroupSelectThreads = 512;
+
+template <int LAYOUT, int GROUP>
+__global__ void __launch_bounds__(kGroupSelectThreads) graph_select_group_kernel(const GraphSelectParams p) {
+  constexpr int U = GROUP > 0 ? (16 / GROUP > 1 ? 16 / GROUP : 1) : 2;
+  constexpr int NW = kGroupSelectThreads / 32;
+  const int group = GROUP > 0 ? GROUP : p.group;
+  const int graphs_per_seq = p.num_heads / group;
   const int bg = blockIdx.x;
   const int b = bg / graphs_per_seq;
-  const int h0 = b * p.num_heads + (bg - b * graphs_per_seq) * p.group;  // first query-head row of the group
+  const int h0 = b * p.num_heads + (bg - b * graphs_per_seq) * group;  // first query-head row of the group
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int len = p.lengths[b];
   const int start = p.starts ? max(p.starts[b], 0) : 0;
+  const float* rows = p.logits + static_cast<size_t>(h0) * p.stride;
   Top4 t;
   t.init();
-  for (int j0 = start + tid; j0 < len; j0 += kSelectUnroll * kSelectThreads) {
-    float v[kSelectUnroll];
+  for (int j0 = start + tid; j0 < len; j0 += U * kGroupSelectThreads) {
+    float v[U];
 #pragma unroll
-    for (int u = 0; u < kSelectUnroll; u++) v[u] = 0.f;
-    for (int g = 0; g < p.group; g++) {
-      const float* row = p.logits + static_cast<size_t>(h0 + g) * p.stride;
-      const float lse2 = __ldcg(p.lse2 + h0 + g);
+    for (int u = 0; u < U; u++) v[u] = 0.f;
+    if constexpr (GROUP > 0) {
+      float x[GROUP][U];
 #pragma unroll
-      for (int u = 0; u < kSelectUnroll; u++) {
-        const int j = j0 + u * kSelectThreads;
-        if (j < len) v[u] = __fadd_rn(v[u], exp2f(__ldcg(row + j) - lse2));
+      for (int g = 0; g < GROUP; g++) {
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+          const int j = j0 + u * kGroupSelectThreads;
+          x[g][u] = j < len ? __ldcg(rows + static_cast<size_t>(g) * p.stride + j) : -INFINITY;
+        }
+      }
+#pragma unroll
+      for (int g = 0; g < GROUP; g++) {
+        const float lse2 = __ldcg(p.lse2 + h0 + g);
+#pragma unroll
+        for (int u = 0; u < U; u++) v[u] = __fadd_rn(v[u], exp2f(x[g][u] - lse2));
+      }
+    } else {
+      for (int g = 0; g < group; g++) {
+        const float lse2 = __ldcg(p.lse2 + h0 + g);
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+          const int j = j0 + u * kGroupSelectThreads;
+          if (j < len) v[u] = __fadd_rn(v[u], exp2f(__ldcg(rows + static_cast<size_t>(g) * p.stride + j) - lse2));
+        }
       }
     }
 #pragma unroll
-    for (int u = 0; u < kSelectUnroll; u++) {
-      if (j0 + u * kSelectThreads < len && v[u] > 0.f) t.push_scan(v[u], j0 + u * kSelectThreads);
+    for (int u = 0; u < U; u++) {
+      if (j0 + u * kGroupSelectThreads < len && v[u] > 0.f) t.push_scan(v[u], j0 + u * kGroupSelectThreads);
     }
   }
   t = warp_top4(t);
-  __shared__ float s_v[kSelectThreads / 32 * kTopK];
-  __shared__ int s_i[kSelectThreads / 32 * kTopK];
+  __shared__ float s_v[NW * kTopK];
+  __shared__ int s_i[NW * kTopK];
 #pragma unroll
   for (int r = 0; r < kTopK; r++) {
     if (lane == r) {
@@ -131,9 +159,11 @@ __global__ void __launch_bounds__(kSelectThreads) graph_select_group_kernel(cons
   }
   __syncthreads();
   if (warp != 0) return;
+  // NW * 4 = 64 candidates: two per lane, inserted into the lane's sorted list, then merged (exact).
   Top4 u;
   u.init();
-  if (lane < kSelectThreads / 32 * kTopK) u.c[0] = Cand{s_v[lane], s_i[lane]};
+#pragma unroll
+  for (int k = lane; k < NW * kTopK; k += 32) top4_insert(u, Cand{s_v[k], s_i[k]});
   u = warp_top4(u);
   if (lane == 0) {
     const int node = p.nodes ? p.nodes[b] : len - 1;

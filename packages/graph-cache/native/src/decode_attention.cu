@@ -173,8 +173,11 @@ cudaError_t launch_graph_select(const GraphSelectArgs& a, cudaStream_t stream) {
   GraphSelectParams p{a.logits, a.lse2, a.stride, a.lengths, a.starts, a.nodes, a.batch, a.num_heads, a.graph, a.graph_capacity, a.group};
   const unsigned grid = static_cast<unsigned>(blocks);
   if (a.group > 1) {
-    if (a.layout == kLayoutSoA) graph_select_group_kernel<kLayoutSoA><<<grid, kSelectThreads, 0, stream>>>(p);
-    else graph_select_group_kernel<kLayoutAoS><<<grid, kSelectThreads, 0, stream>>>(p);
+    auto kernel = a.layout == kLayoutSoA ? graph_select_group_kernel<kLayoutSoA, 0> : graph_select_group_kernel<kLayoutAoS, 0>;
+    if (a.group == 2) kernel = a.layout == kLayoutSoA ? graph_select_group_kernel<kLayoutSoA, 2> : graph_select_group_kernel<kLayoutAoS, 2>;
+    if (a.group == 4) kernel = a.layout == kLayoutSoA ? graph_select_group_kernel<kLayoutSoA, 4> : graph_select_group_kernel<kLayoutAoS, 4>;
+    if (a.group == 8) kernel = a.layout == kLayoutSoA ? graph_select_group_kernel<kLayoutSoA, 8> : graph_select_group_kernel<kLayoutAoS, 8>;
+    kernel<<<grid, kGroupSelectThreads, 0, stream>>>(p);
   } else if (a.layout == kLayoutSoA) {
     graph_select_kernel<kLayoutSoA><<<grid, kSelectThreads, 0, stream>>>(p);
   } else {

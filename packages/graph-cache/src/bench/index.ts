@@ -51,7 +51,9 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
   // $KVWALK_BENCH_ONLY=decode: the decode rows of batch 1 x 4k and the GQA rows of batch 1 x 4k and
   // batch 32 x 896 only (no split sweep, layout probe, compaction or writer): a short run for kernel
   // iterations.
-  const decodeOnly = process.env.KVWALK_BENCH_ONLY === "decode";
+  // $KVWALK_BENCH_ONLY=gqa: the same minus the MHA rows (the grouped-query rows and their memcpy reference).
+  const gqaOnly = process.env.KVWALK_BENCH_ONLY === "gqa";
+  const decodeOnly = gqaOnly || process.env.KVWALK_BENCH_ONLY === "decode";
   const allDecodeShapes: [number, number][] = [
     [1, 4096],
     [1, 16384],
@@ -61,7 +63,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     [32, 4096],
     [32, 16384],
   ];
-  const decodeShapes = decodeOnly ? allDecodeShapes.slice(0, 1) : allDecodeShapes;
+  const decodeShapes = gqaOnly ? [] : decodeOnly ? allDecodeShapes.slice(0, 1) : allDecodeShapes;
   const cases: Case[] = [{ label: "memcpy D2D 1 GiB", kind: "memcpy", opts: { mebibytes: 1024 } }];
   for (const [batch, length] of decodeShapes) {
     // The same traffic as a device-to-device copy (K+V bytes = read + write of half of them): the
@@ -93,7 +95,8 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     [32, 896], // the engine's 20 % budget cache (819 + 64 slots)
     [32, 4096],
   ];
-  for (const [batch, length] of decodeOnly ? gqaShapes.filter(([b, l]) => (b === 1 && l === 4096) || b * l === 32 * 896) : gqaShapes) {
+  const gqaRun = decodeOnly ? gqaShapes.filter(([b, l]) => (b === 1 && l === 4096) || b * l === 32 * 896) : gqaShapes;
+  for (const [batch, length] of gqaRun) {
     for (const writeGraph of [0, 1, 2, 3, 4, 5]) {
       for (const grouped of [0, 1]) {
         cases.push({
@@ -241,7 +244,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     );
     return row;
   });
-  const gqa = gqaShapes.map(([batch, length]) => {
+  const gqa = gqaRun.map(([batch, length]) => {
     const base = median(`decode gqa b=${batch} ctx=${length} baseline pdl`);
     const graph = median(`decode gqa b=${batch} ctx=${length} graph pdl`);
     const i = info.get(`decode gqa b=${batch} ctx=${length} graph pdl`)!;

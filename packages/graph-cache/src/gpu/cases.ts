@@ -450,6 +450,7 @@ export function allCases(quick: boolean): { name: string; run: () => CaseReport 
     [{ batch: 3, numHeads: 8, numKvHeads: 2, headDim: 128, kvCapacity: 300 }, undefined, "soa", true, false],
     [{ batch: 1, numHeads: 16, numKvHeads: 2, headDim: 64, kvCapacity: 530 }, 3, "aos", false, false],
     [{ batch: 2, numHeads: 4, numKvHeads: 4, headDim: 64, kvCapacity: 100 }, 2, "aos", false, false],
+    [{ batch: 2, numHeads: 6, numKvHeads: 2, headDim: 64, kvCapacity: 2100 }, undefined, "soa", false, false], // group 3: the run-time group loop
     [{ batch: 2, numHeads: 2, numKvHeads: 1, headDim: 64, kvCapacity: 700 }, 3, "aos", false, true],
     [{ batch: 1, numHeads: 4, numKvHeads: 1, headDim: 128, kvCapacity: 9000 }, 33, "aos", true, false],
     ...(quick ? [] : ([[{ batch: 4, numHeads: 32, numKvHeads: 8, headDim: 128, kvCapacity: 2048 }, undefined, "aos", true, false]] as const)),
