@@ -39,13 +39,43 @@ struct GraphSelectParams {
   int group;            // query heads per graph: 1 per query head, num_heads / num_kv_heads per KV head
 };
 
+// Top-4 of a block of NW warps whose lanes hold sorted lists (exact under the total order): each warp's
+// top-4 goes to shared memory, warp 0 merges the NW * 4 candidates (one per lane up to 8 warps, else
+// several per lane, inserted into the lane's sorted list) through the caller's shared arrays s_v, s_i
+// of NW * 4 entries. Every thread must call it (one barrier); returns true in warp 0, whose lanes then
+// hold the result in `t`, false elsewhere.
+template <int NW>
+__device__ __forceinline__ bool block_top4(Top4& t, float* s_v, int* s_i) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  t = warp_top4(t);
+#pragma unroll
+  for (int r = 0; r < kTopK; r++) {
+    if (lane == r) {  // compile-time register index (no local memory)
+      s_v[warp * kTopK + r] = t.c[r].v;
+      s_i[warp * kTopK + r] = t.c[r].i;
+    }
+  }
+  __syncthreads();
+  if (warp != 0) return false;
+  Top4 u;
+  u.init();
+  if constexpr (NW * kTopK <= 32) {
+    if (lane < NW * kTopK) u.c[0] = Cand{s_v[lane], s_i[lane]};
+  } else {
+#pragma unroll
+    for (int k = lane; k < NW * kTopK; k += 32) top4_insert(u, Cand{s_v[k], s_i[k]});
+  }
+  t = warp_top4(u);
+  return true;
+}
+
 // One block per (sequence, head): each thread scans keys start + tid + k * kSelectThreads in increasing
 // order (push_scan keeps the lower index among equal logits), then warp and block merges (exact).
 template <int LAYOUT>
 __global__ void __launch_bounds__(kSelectThreads) graph_select_kernel(const GraphSelectParams p) {
   const int bh = blockIdx.x;
   const int b = bh / p.num_heads;
-  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int tid = threadIdx.x, lane = tid & 31;
   const int len = p.lengths[b];
   const int start = p.starts ? max(p.starts[b], 0) : 0;
   const float* row = p.logits + static_cast<size_t>(bh) * p.stride;
@@ -61,22 +91,10 @@ __global__ void __launch_bounds__(kSelectThreads) graph_select_kernel(const Grap
 #pragma unroll
     for (int u = 0; u < kSelectUnroll; u++) t.push_scan(v[u], j0 + u * kSelectThreads);
   }
-  t = warp_top4(t);
   __shared__ float s_v[kSelectThreads / 32 * kTopK];
   __shared__ int s_i[kSelectThreads / 32 * kTopK];
-#pragma unroll
-  for (int r = 0; r < kTopK; r++) {
-    if (lane == r) {  // compile-time register index (no local memory)
-      s_v[warp * kTopK + r] = t.c[r].v;
-      s_i[warp * kTopK + r] = t.c[r].i;
-    }
-  }
-  __syncthreads();
-  if (warp != 0) return;
-  Top4 u;
-  u.init();
-  if (lane < kSelectThreads / 32 * kTopK) u.c[0] = Cand{s_v[lane], s_i[lane]};
-  u = warp_top4(u);
+  Top4 u = t;
+  if (!block_top4<kSelectThreads / 32>(u, s_v, s_i)) return;
   if (lane == 0) {
     const int node = p.nodes ? p.nodes[b] : len - 1;
     write_top4_node<LAYOUT>(p.graph, static_cast<int64_t>(p.batch) * p.num_heads, p.graph_capacity, bh, node, u, __ldcg(p.lse2 + bh));
@@ -106,7 +124,7 @@ __global__ void __launch_bounds__(kGroupSelectThreads) graph_select_group_kernel
   const int bg = blockIdx.x;
   const int b = bg / graphs_per_seq;
   const int h0 = b * p.num_heads + (bg - b * graphs_per_seq) * group;  // first query-head row of the group
-  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int tid = threadIdx.x, lane = tid & 31;
   const int len = p.lengths[b];
   const int start = p.starts ? max(p.starts[b], 0) : 0;
   const float* rows = p.logits + static_cast<size_t>(h0) * p.stride;
@@ -147,24 +165,10 @@ __global__ void __launch_bounds__(kGroupSelectThreads) graph_select_group_kernel
       if (j0 + u * kGroupSelectThreads < len && v[u] > 0.f) t.push_scan(v[u], j0 + u * kGroupSelectThreads);
     }
   }
-  t = warp_top4(t);
   __shared__ float s_v[NW * kTopK];
   __shared__ int s_i[NW * kTopK];
-#pragma unroll
-  for (int r = 0; r < kTopK; r++) {
-    if (lane == r) {
-      s_v[warp * kTopK + r] = t.c[r].v;
-      s_i[warp * kTopK + r] = t.c[r].i;
-    }
-  }
-  __syncthreads();
-  if (warp != 0) return;
-  // NW * 4 = 64 candidates: two per lane, inserted into the lane's sorted list, then merged (exact).
-  Top4 u;
-  u.init();
-#pragma unroll
-  for (int k = lane; k < NW * kTopK; k += 32) top4_insert(u, Cand{s_v[k], s_i[k]});
-  u = warp_top4(u);
+  Top4 u = t;
+  if (!block_top4<NW>(u, s_v, s_i)) return;
   if (lane == 0) {
     const int node = p.nodes ? p.nodes[b] : len - 1;
     if (node < 0 || node >= p.graph_capacity) return;

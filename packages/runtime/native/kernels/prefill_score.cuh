@@ -152,6 +152,42 @@ __device__ __forceinline__ Top4 quad_top4(Top4 t) {
   return out;
 }
 
+// This lane's maxima of rows a and b (fragment rows fr and fr + 8) over a fragment tile s[nt][4] of NT * 8
+// keys, from `init` (-inf for logits; 0 for probability sums, whose lists only take v > 0).
+template <int NT>
+__device__ __forceinline__ void tile_lane_max(const float (&s)[NT][4], float init, float& lm_a, float& lm_b) {
+  lm_a = init;
+  lm_b = init;
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt) {
+    lm_a = fmaxf(lm_a, fmaxf(s[nt][0], s[nt][1]));
+    lm_b = fmaxf(lm_b, fmaxf(s[nt][2], s[nt][3]));
+  }
+}
+
+// Running top-4 of rows a and b over this lane's columns of a fragment tile (keys kb + nt * 8 + fc and
+// + 1), scanned only when the tile holds a value above the list's 4th (rare once the list fills). Keys
+// arrive in increasing order per lane (nt, then e & 1, then tiles), so push_scan's strict > keeps the
+// lower key first among equal values; values not above the sentinels (-inf / masked, NaN; with 0
+// sentinels also 0) never enter.
+template <int NT>
+__device__ __forceinline__ void push_tile_top4(const float (&s)[NT][4], int kb, int fc, float lm_a, float lm_b, Top4& top_a, Top4& top_b) {
+  if (lm_a > top_a.c[3].v) {
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+      top_a.push_scan(s[nt][0], kb + nt * 8 + fc);
+      top_a.push_scan(s[nt][1], kb + nt * 8 + fc + 1);
+    }
+  }
+  if (lm_b > top_b.c[3].v) {
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+      top_b.push_scan(s[nt][2], kb + nt * 8 + fc);
+      top_b.push_scan(s[nt][3], kb + nt * 8 + fc + 1);
+    }
+  }
+}
+
 // Graph node of one row from its top-4 (log2 logits) and lse2: graph-cache's write_graph_node rule.
 __device__ __forceinline__ void write_row_node(void* graph, int64_t node, const Top4& t, float lse2) {
   float pr[kvwalk::kTopK];
@@ -235,31 +271,10 @@ __global__ void __launch_bounds__(NWARPS * 32) prefill_rows_kernel(const RowsPar
       const uint16_t* sKs = sK + stage * BN * LD;
       float s[BN / 8][4];
       attn::masked_scores_tile<D, BN, LD>(qf, sKs, fr, fc, p.scale_log2, kb, row_a, row_b, warp_q_min, warp_q_max, T, window, s);
-      // this lane's maximum of each row over the tile
-      float lm_a = -INFINITY, lm_b = -INFINITY;
-#pragma unroll
-      for (int nt = 0; nt < BN / 8; ++nt) {
-        lm_a = fmaxf(lm_a, fmaxf(s[nt][0], s[nt][1]));
-        lm_b = fmaxf(lm_b, fmaxf(s[nt][2], s[nt][3]));
-      }
-      // Running top-4 of each row over this lane's columns, scanned only when the tile holds a logit
-      // above the list's 4th (rare once the list fills). Keys arrive in increasing order (nt, then
-      // e & 1, then tiles), so push_scan's strict > keeps the lower key first among equal logits;
-      // -inf (masked) and NaN never enter.
-      if (lm_a > top_a.c[3].v) {
-#pragma unroll
-        for (int nt = 0; nt < BN / 8; ++nt) {
-          top_a.push_scan(s[nt][0], kb + nt * 8 + fc);
-          top_a.push_scan(s[nt][1], kb + nt * 8 + fc + 1);
-        }
-      }
-      if (lm_b > top_b.c[3].v) {
-#pragma unroll
-        for (int nt = 0; nt < BN / 8; ++nt) {
-          top_b.push_scan(s[nt][2], kb + nt * 8 + fc);
-          top_b.push_scan(s[nt][3], kb + nt * 8 + fc + 1);
-        }
-      }
+      // this lane's maximum of each row over the tile, then the rows' running top-4 of the logits
+      float lm_a, lm_b;
+      tile_lane_max(s, -INFINITY, lm_a, lm_b);
+      push_tile_top4(s, kb, fc, lm_a, lm_b, top_a, top_b);
       float mx_a = fmaxf(m_a, lm_a), mx_b = fmaxf(m_b, lm_b);
       mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffffu, mx_a, 1));
       mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffffu, mx_a, 2));
@@ -401,28 +416,10 @@ __global__ void __launch_bounds__(kNumWarps * 32, 2) prefill_group_graph_kernel(
           acc[nt][3] = __fadd_rn(acc[nt][3], exp2f(__fsub_rn(s[nt][3], lb)));
         }
       }
-      float lm_a = 0.0f, lm_b = 0.0f;
-#pragma unroll
-      for (int nt = 0; nt < BNW / 8; ++nt) {
-        lm_a = fmaxf(lm_a, fmaxf(acc[nt][0], acc[nt][1]));
-        lm_b = fmaxf(lm_b, fmaxf(acc[nt][2], acc[nt][3]));
-      }
-      // keys in increasing order per lane (nt, then e & 1, then tiles): push_scan's strict > keeps the
-      // lower key first among equal sums; 0 (masked or underflowed) and NaN never enter
-      if (lm_a > top_a.c[3].v) {
-#pragma unroll
-        for (int nt = 0; nt < BNW / 8; ++nt) {
-          top_a.push_scan(acc[nt][0], kb + nt * 8 + fc);
-          top_a.push_scan(acc[nt][1], kb + nt * 8 + fc + 1);
-        }
-      }
-      if (lm_b > top_b.c[3].v) {
-#pragma unroll
-        for (int nt = 0; nt < BNW / 8; ++nt) {
-          top_b.push_scan(acc[nt][2], kb + nt * 8 + fc);
-          top_b.push_scan(acc[nt][3], kb + nt * 8 + fc + 1);
-        }
-      }
+      // the rows' running top-4 of the sums: 0 (masked or underflowed) and NaN never enter
+      float lm_a, lm_b;
+      tile_lane_max(acc, 0.0f, lm_a, lm_b);
+      push_tile_top4(acc, kb, fc, lm_a, lm_b, top_a, top_b);
     }
     __syncthreads();  // the next iteration's prefetch overwrites the stage read here
   }
