@@ -17,6 +17,7 @@ options: --max-new-tokens N (128)  --temperature T (0 = greedy)  --top-p P (1)  
          --capacity N  --gemm auto|builtin|cublas  --no-eos
          --policy full|streaming|h2o|tova|walker  --budget F (fraction of capacity kept at a compaction, or slots)
          --refresh N (walker refresh period in steps, 32)
+         --graph-heads kv|query (walker graphs per KV head, the default, or per query head; the same on MHA models)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -37,6 +38,7 @@ async function main(argv: string[]): Promise<number> {
       policy: { type: "string", default: "full" },
       budget: { type: "string", default: "0.2" },
       refresh: { type: "string", default: "32" },
+      "graph-heads": { type: "string", default: "kv" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -61,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
     model: values.model ?? { preset: values.preset as "llama2-7b" | "mistral-7b" },
     capacity: values.capacity ? Number(values.capacity) : undefined,
     gemm: values.gemm as "auto" | "builtin" | "cublas",
+    graphHeads: values["graph-heads"] as "kv" | "query",
     eviction:
       values.policy === "full"
         ? undefined
