@@ -176,4 +176,18 @@ __device__ __forceinline__ void normalize_top4(const Top4& t, const float p[kTop
   w = make_float4(wt[0], wt[1], wt[2], wt[3]);
 }
 
+// Stores node `node` (of num_nodes) from a top-4 whose scores are the probabilities themselves (the
+// top-4 writer's rows, the per-KV-head selection's summed probabilities): normalize_top4 with p = the
+// scores, then store_node.
+template <int LAYOUT>
+__device__ __forceinline__ void store_top4_values(void* graph, int64_t num_nodes, int64_t node, const Top4& t) {
+  float p[kTopK];
+#pragma unroll
+  for (int s = 0; s < kTopK; s++) p[s] = t.c[s].v;
+  int4 n;
+  float4 w;
+  normalize_top4(t, p, n, w);
+  store_node<LAYOUT>(graph, num_nodes, node, n, w);
+}
+
 }  // namespace kvwalk

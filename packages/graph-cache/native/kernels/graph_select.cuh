@@ -172,14 +172,8 @@ __global__ void __launch_bounds__(kGroupSelectThreads) graph_select_group_kernel
   if (lane == 0) {
     const int node = p.nodes ? p.nodes[b] : len - 1;
     if (node < 0 || node >= p.graph_capacity) return;
-    float pr[kTopK];
-#pragma unroll
-    for (int s = 0; s < kTopK; s++) pr[s] = u.c[s].v;
-    int4 n;
-    float4 w;
-    normalize_top4(u, pr, n, w);
     const int64_t num_graphs = static_cast<int64_t>(p.batch) * graphs_per_seq;
-    store_node<LAYOUT>(p.graph, num_graphs * p.graph_capacity, static_cast<int64_t>(bg) * p.graph_capacity + node, n, w);
+    store_top4_values<LAYOUT>(p.graph, num_graphs * p.graph_capacity, static_cast<int64_t>(bg) * p.graph_capacity + node, u);
   }
 }
 

@@ -30,13 +30,7 @@ __global__ void topk_writer_kernel(const float* __restrict__ probs, int rows, in
       const int g = graph_ids[r];
       const int node = nodes[r];
       if (g >= 0 && g < num_graphs && node >= 0 && node < capacity) {
-        float p[kTopK];
-#pragma unroll
-        for (int s = 0; s < kTopK; s++) p[s] = t.c[s].v;
-        int4 nb;
-        float4 w;
-        normalize_top4(t, p, nb, w);
-        store_node<LAYOUT>(graph, num_nodes, static_cast<int64_t>(g) * capacity + node, nb, w);
+        store_top4_values<LAYOUT>(graph, num_nodes, static_cast<int64_t>(g) * capacity + node, t);
       }
     }
   }

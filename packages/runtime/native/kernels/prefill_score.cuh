@@ -152,6 +152,21 @@ __device__ __forceinline__ Top4 quad_top4(Top4 t) {
   return out;
 }
 
+// Copies key tile `tile` (BN keys of D bf16 values from kh, keys >= T zero-filled) into stage `stage` of
+// the shared double buffer sK [2][BN][LD] with 16-byte cp.async copies spread over NT threads (the
+// caller commits the copy group).
+template <int D, int BN, int LD, int NT>
+__device__ __forceinline__ void load_k_tile(uint16_t* sK, const uint16_t* kh, int T, int tile, int stage) {
+  const int kb = tile * BN;
+  constexpr int CPR = D / 8;  // 16-byte chunks per row
+  for (int c = threadIdx.x; c < BN * CPR; c += NT) {
+    const int r = c / CPR, col = (c - r * CPR) * 8;
+    const int key = kb + r;
+    const bool valid = key < T;
+    attn::cp_async_16(sK + (stage * BN + r) * LD + col, kh + static_cast<size_t>(valid ? key : 0) * D + col, valid);
+  }
+}
+
 // This lane's maxima of rows a and b (fragment rows fr and fr + 8) over a fragment tile s[nt][4] of NT * 8
 // keys, from `init` (-inf for logits; 0 for probability sums, whose lists only take v > 0).
 template <int NT>
@@ -220,16 +235,7 @@ __global__ void __launch_bounds__(NWARPS * 32) prefill_rows_kernel(const RowsPar
   const int k_lo = window > 0 ? max(0, q0 - window + 1) : 0;
   const int tile_lo = k_lo / BN, tile_hi = q_last / BN;
 
-  auto load_k = [&](int tile, int stage) {
-    const int kb = tile * BN;
-    constexpr int CPR = D / 8;  // 16-byte chunks per row
-    for (int c = threadIdx.x; c < BN * CPR; c += NT) {
-      const int r = c / CPR, col = (c - r * CPR) * 8;
-      const int key = kb + r;
-      const bool valid = key < T;
-      attn::cp_async_16(sK + (stage * BN + r) * LD + col, kh + static_cast<size_t>(valid ? key : 0) * D + col, valid);
-    }
-  };
+  auto load_k = [&](int tile, int stage) { load_k_tile<D, BN, LD, NT>(sK, kh, T, tile, stage); };
 
   load_k(tile_lo, 0);
   attn::cp_async_commit();
@@ -354,15 +360,7 @@ __global__ void __launch_bounds__(kNumWarps * 32, 2) prefill_group_graph_kernel(
   const int k_lo = window > 0 ? max(0, q0 - window + 1) : 0;
   const int tile_lo = k_lo / BN, tile_hi = q_last / BN;
 
-  auto load_k = [&](int tile, int stage) {
-    const int kb = tile * BN;
-    for (int c = threadIdx.x; c < BN * CPR; c += NT) {
-      const int r = c / CPR, col = (c - r * CPR) * 8;
-      const int key = kb + r;
-      const bool valid = key < T;
-      attn::cp_async_16(sK + (stage * BN + r) * LD + col, kh + static_cast<size_t>(valid ? key : 0) * D + col, valid);
-    }
-  };
+  auto load_k = [&](int tile, int stage) { load_k_tile<D, BN, LD, NT>(sK, kh, T, tile, stage); };
 
   load_k(tile_lo, 0);
   // the group's Q tiles (bf16 rows of pass 1; rows >= T zero) in the first copy group with K tile 0
