@@ -83,6 +83,16 @@ __device__ __forceinline__ bool key_tile_masked(int kb, int q_min, int q_max, in
   return kb > q_max || (window > 0 && q_min - (kb + BN - 1) >= window);
 }
 
+// Key tiles [tile_lo, tile_hi] of BN keys that query rows q0 .. min(q0 + BM, T) - 1 may see: causal, and
+// (window > 0) no key older than the window of the tile's first row.
+template <int BN, int BM>
+__device__ __forceinline__ void key_tile_range(int q0, int T, int window, int& tile_lo, int& tile_hi) {
+  const int q_last = min(q0 + BM, T) - 1;
+  const int k_lo = window > 0 ? max(0, q0 - window + 1) : 0;
+  tile_lo = k_lo / BN;
+  tile_hi = q_last / BN;
+}
+
 // One S tile of a warp: s = (Q K^T) * scale_log2 for its 16 rows (lane rows row_a, row_b = row_a + 8)
 // and the BN keys of the shared-memory tile sKs (row stride LD) starting at key kb, with every key a row
 // may not see (key > row, key >= T, or outside the window) at -inf. The mask is evaluated only for

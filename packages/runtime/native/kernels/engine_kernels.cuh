@@ -259,9 +259,8 @@ __global__ void __launch_bounds__(NWARPS * 32) prefill_attention_kernel(const fl
   const uint16_t* vh = v + static_cast<size_t>(kvh) * capacity * D;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
 
-  const int q_last = min(q0 + BM, T) - 1;
-  const int k_lo = window > 0 ? max(0, q0 - window + 1) : 0;
-  const int tile_lo = k_lo / BN, tile_hi = q_last / BN;
+  int tile_lo, tile_hi;
+  attn::key_tile_range<BN, BM>(q0, T, window, tile_lo, tile_hi);
 
   auto load_kv = [&](int tile, int stage) {
     const int kb = tile * BN;

@@ -231,9 +231,8 @@ __global__ void __launch_bounds__(NWARPS * 32) prefill_rows_kernel(const RowsPar
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int window = p.window;
 
-  const int q_last = min(q0 + BM, T) - 1;
-  const int k_lo = window > 0 ? max(0, q0 - window + 1) : 0;
-  const int tile_lo = k_lo / BN, tile_hi = q_last / BN;
+  int tile_lo, tile_hi;
+  attn::key_tile_range<BN, BM>(q0, T, window, tile_lo, tile_hi);
 
   auto load_k = [&](int tile, int stage) { load_k_tile<D, BN, LD, NT>(sK, kh, T, tile, stage); };
 
@@ -356,9 +355,8 @@ __global__ void __launch_bounds__(kNumWarps * 32, 2) prefill_group_graph_kernel(
   const int strip = warp % STRIPS, split = warp / STRIPS;
   const int window = p.window;
 
-  const int q_last = min(q0 + BM, T) - 1;
-  const int k_lo = window > 0 ? max(0, q0 - window + 1) : 0;
-  const int tile_lo = k_lo / BN, tile_hi = q_last / BN;
+  int tile_lo, tile_hi;
+  attn::key_tile_range<BN, BM>(q0, T, window, tile_lo, tile_hi);
 
   auto load_k = [&](int tile, int stage) { load_k_tile<D, BN, LD, NT>(sK, kh, T, tile, stage); };
 
