@@ -16,6 +16,10 @@ constexpr int kIntArrays = 7;  // tokens, positions, region, slot, lengths, star
 enum IntArray { kTokens = 0, kPositions, kRegion, kSlot, kLengths, kStarts, kNext };
 constexpr int kGraphNodeBytes = 32;
 
+// Prompt scoring's score mode for a policy (launch_prefill_score): 0 H2O, 1 TOVA, -1 none (graph nodes
+// only, whenever the graph cache exists).
+int prompt_score_mode(EvictPolicy p) { return p == EvictPolicy::H2O ? 0 : p == EvictPolicy::Tova ? 1 : -1; }
+
 std::string gib(size_t bytes) {
   char buf[64];
   snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0));
@@ -196,8 +200,7 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
     if (!(err = e->alloc(reinterpret_cast<void**>(&e->split_parts_), bytes, "split-K partial products")).empty()) return fail(err);
     e->activation_bytes_ += bytes;
   }
-  const int prompt_mode = ev.policy == EvictPolicy::H2O ? 0 : ev.policy == EvictPolicy::Tova ? 1 : -1;
-  if (o.score_prompt && prefill_score_needs_workspace(prompt_mode, e->graph_ != nullptr, static_cast<int>(H / G))) {
+  if (o.score_prompt && prefill_score_needs_workspace(prompt_score_mode(ev.policy), e->graph_ != nullptr, static_cast<int>(H / G))) {
     // prompt scoring: bf16 q, lse and column sums of the longest prompt one prefill may hold
     e->score_ws_bytes_ = prefill_score_workspace_bytes(static_cast<int>(T), static_cast<int>(H), static_cast<int>(D));
     if (!(err = e->alloc(&e->score_ws_, e->score_ws_bytes_, "the prompt-scoring workspace")).empty()) return fail(err);
@@ -473,7 +476,7 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
   // Prompt scoring of the prefill rows (score_prompt): -1 none, 0 H2O, 1 TOVA (graph nodes whenever
   // the graph cache exists).
   const bool score = opts_.score_prompt;
-  const int score_mode = !score || !score_ws_ ? -1 : opts_.evict.policy == EvictPolicy::H2O ? 0 : opts_.evict.policy == EvictPolicy::Tova ? 1 : -1;
+  const int score_mode = !score || !score_ws_ ? -1 : prompt_score_mode(opts_.evict.policy);
   // A fused GEMV over this step's T rows (see launch_gemv).
   auto gemv = [&](const void* a, int lda, GemvInput in, const bf16_t* norm_w, const bf16_t* w, int K, int N, float* c, bool acc) {
     GemvParams g;
