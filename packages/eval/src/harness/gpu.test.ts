@@ -11,16 +11,21 @@ import { batchEngineSpec, engineOptions, type GpuEngineSpec, gpuBackend, gpuEvic
 const V = 40;
 const newLog = (): FakeEngineLog => ({ created: 0, disposed: 0, prefills: 0, decodes: 0, logitSteps: 0, maxBatch: 0 });
 
+/** The gpu backend over fake engines; `specs` records what each engine was created with. */
 function fakeBackend(log = newLog()) {
+  const specs: GpuEngineSpec[] = [];
   const be = gpuBackend({
     model: "fake",
     vocabSize: V,
     maxPositions: 256,
     eosId: FAKE_EOS,
     tokenizer: charTokenizer(),
-    createEngine: async (spec: GpuEngineSpec) => fakeGpuEngine(spec, V, log),
+    createEngine: async (spec: GpuEngineSpec) => {
+      specs.push(spec);
+      return fakeGpuEngine(spec, V, log);
+    },
   });
-  return { be, log };
+  return { be, log, specs };
 }
 
 function windows(n: number, T: number, seed: number): Int32Array[] {
@@ -273,19 +278,7 @@ describe("graphHeads: the walker's attention graphs per KV head or per query hea
   });
 
   it("gives walker batches with different graphHeads their own engines, created with that option (fake engine)", async () => {
-    const specs: GpuEngineSpec[] = [];
-    const log = newLog();
-    const be = gpuBackend({
-      model: "fake",
-      vocabSize: V,
-      maxPositions: 256,
-      eosId: FAKE_EOS,
-      tokenizer: charTokenizer(),
-      createEngine: async (spec) => {
-        specs.push(spec);
-        return fakeGpuEngine(spec, V, log);
-      },
-    });
+    const { be, log, specs } = fakeBackend();
     const toks = windows(3, 40, 13);
     const run = (policy: PolicySpec) => be.runMany!(toks.map((t) => ({ tokens: t, policy, budget: 0.3 })));
     const q = await run({ ...walker("query"), label: "walker-query-heads" });
