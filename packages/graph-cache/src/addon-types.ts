@@ -52,10 +52,9 @@ export interface NativeDecodeArgs {
   nodes?: Int32Array;
   /**
    * With a graph: 0 = fused (the attention kernel tracks the top-4 and writes the node), 1 = deferred (the
-   * attention kernel stores its logits, a selection kernel writes the node; bit-identical at the same split count),
-   * 2 = tail (grouped kernel, graphGroup > 1: its last block of each (sequence, KV head) writes the node).
+   * attention kernel stores its logits, a selection kernel writes the node; bit-identical at the same split count).
    */
-  graphWrite?: 0 | 1 | 2;
+  graphWrite?: 0 | 1;
   /**
    * Query heads per graph: 1 (default, a graph per query head) or numHeads / numKvHeads (a graph per KV
    * head from the group's summed probabilities; deferred write only).

@@ -27,13 +27,10 @@ export interface CudaOptions {
  * head's top-4 logits and writes the node in its merge. "deferred": the attention kernel (the baseline
  * kernel, its launch bound and split rule) stores every logit (4 bytes per key and query head) and the
  * final log2-sum-exp; a selection kernel then writes the nodes, on the same stream here, on a side
- * stream in the engine. Nodes are bit-identical at the same split count. "tail" (per-KV-head graphs on the
- * grouped kernel only): the grouped kernel stores its logits as for "deferred", and the last of its blocks
- * of each (sequence, KV head) to finish writes that pair's node from them once it has merged the splits,
- * the selection kernel's own code, so no selection launch follows (nodes bit-identical to "deferred").
+ * stream in the engine. Nodes are bit-identical at the same split count.
  */
-export type GraphWrite = "fused" | "deferred" | "tail";
-const GRAPH_WRITES = ["fused", "deferred", "tail"] as const;
+export type GraphWrite = "fused" | "deferred";
+const GRAPH_WRITES = ["fused", "deferred"] as const;
 
 /** A decode shape for `decodePlan`. */
 export interface DecodePlanInput {
@@ -76,7 +73,7 @@ export function decodePlan(input: DecodePlanInput): { grouped: boolean; deferred
     headDim: expectInt("headDim", input.headDim, 1, 4096),
     maxLength: expectInt("maxLength", input.maxLength, 1, 1 << 24),
     writeGraph: input.writeGraph ? 1 : 0,
-    graphWriteMode: ({ fused: 0, deferred: 1, tail: 1, auto: 2 } as const)[expectOneOf("graphWrite", input.graphWrite ?? "fused", [...GRAPH_WRITES, "auto"] as const)],
+    graphWriteMode: ({ fused: 0, deferred: 1, auto: 2 } as const)[expectOneOf("graphWrite", input.graphWrite ?? "fused", [...GRAPH_WRITES, "auto"] as const)],
     groupedMode: mode === "never" ? 0 : mode === "possible" ? 1 : 2,
     smCount: expectInt("smCount", input.smCount ?? 132, 1, 100000),
   });
@@ -193,10 +190,9 @@ export function decodeAttentionCuda(
   const addon = requireAddon("decodeAttentionCuda");
   validateDecodeAttention(input, true);
   const numSplits = opts?.numSplits === undefined ? 0 : expectInt("numSplits", opts.numSplits, 1, 256);
-  const write = expectOneOf("graphWrite", opts?.graphWrite ?? "fused", GRAPH_WRITES);
+  const deferred = expectOneOf("graphWrite", opts?.graphWrite ?? "fused", GRAPH_WRITES) === "deferred";
   const perKv = input.graph !== undefined && input.graphHeads === "kv";
-  if (perKv && write === "fused") throw new InvalidArgumentError("graphWrite", '"deferred" or "tail" when input.graphHeads is "kv" (per-KV-head nodes need every head\'s final log-sum-exp)', write);
-  if (write === "tail" && !(perKv && opts?.grouped)) throw new InvalidArgumentError("graphWrite", '"fused" or "deferred" unless input.graphHeads is "kv" and grouped is true ("tail" is the grouped kernel\'s per-KV-head write)', write);
+  if (perKv && !deferred) throw new InvalidArgumentError("graphWrite", '"deferred" when input.graphHeads is "kv" (per-KV-head nodes need every head\'s final log-sum-exp)', opts?.graphWrite ?? "fused");
   const output = new Float32Array(input.batch * input.numHeads * input.headDim);
   const lse = new Float32Array(input.batch * input.numHeads);
   const outputBf16 = opts?.outputBf16 ? new Uint16Array(output.length) : undefined;
@@ -223,7 +219,7 @@ export function decodeAttentionCuda(
       ...(outputBf16 ? { outBf16: outputBf16 } : {}),
       ...(opts?.pdl ? { pdl: 1 } : {}),
       ...(opts?.grouped ? { grouped: 1 } : {}),
-      ...(write !== "fused" && input.graph ? { graphWrite: write === "tail" ? 2 : 1 } : {}),
+      ...(deferred ? { graphWrite: 1 } : {}),
       ...(perKv ? { graphGroup: input.numHeads / input.numKvHeads } : {}),
     }),
   );

@@ -314,11 +314,7 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
     max_len = lengths[b] > max_len ? lengths[b] : max_len;
   }
   const bool with_graph = !a.Get("graphNeighbors").IsUndefined();
-  // graphWrite: 0 fused, 1 deferred (selection kernel after the attention), 2 tail (the grouped kernel's
-  // last block of each (sequence, KV head) writes the per-KV-head node; grouped and graphGroup > 1 only).
-  const int write_mode = with_graph && !a.Get("graphWrite").IsUndefined() ? get_int(a, "graphWrite", 0, 2) : 0;
-  const bool deferred = write_mode >= 1;
-  const bool tail = write_mode == 2;
+  const bool deferred = with_graph && !a.Get("graphWrite").IsUndefined() && get_int(a, "graphWrite", 0, 1) == 1;
   int gcap = 0;
   int32_t* gnb = nullptr;
   float* gw = nullptr;
@@ -331,7 +327,6 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
     throw_arg(env, "graphGroup", "1 or numHeads / numKvHeads (" + std::to_string(num_heads / num_kv_heads) + ")", a.Get("graphGroup"), true);
   }
   if (group != 1 && !deferred) throw_arg(env, "graphGroup", "1 unless graphWrite is 1 (deferred): per-KV-head nodes need every head's final log-sum-exp", a.Get("graphGroup"), true);
-  if (tail && (!grouped || group == 1)) throw_arg(env, "graphWrite", "0 or 1 unless grouped is 1 and graphGroup is numHeads / numKvHeads (2 writes per-KV-head nodes in the grouped kernel)", a.Get("graphWrite"), true);
   if (with_graph) {
     gcap = get_int(a, "graphCapacity", 1, 1 << 28);
     gnodes = static_cast<size_t>(batch) * (num_heads / group) * gcap;
@@ -385,7 +380,7 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
   da.scale = static_cast<float>(scale);
   da.num_splits = splits;
   da.workspace = d_ws.get<float>();
-  da.graph = with_graph && (!deferred || tail) ? d_graph.get() : nullptr;
+  da.graph = with_graph && !deferred ? d_graph.get() : nullptr;
   da.nodes = nodes ? d_nodes.get<int>() : nullptr;
   da.graph_capacity = gcap;
   da.layout = layout;
@@ -398,11 +393,11 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
     da.logits_stride = cap;
   }
   const std::string op = std::string(grouped ? "decode_attention_gqa_kernel<" : "decode_attention_kernel<") + std::to_string(d) +
-                         (!with_graph ? std::string(", no graph") : tail ? ", logits, per-KV-head graph " + std::string(layout_name(layout)) : deferred ? std::string(", logits") : std::string(", graph ") + layout_name(layout)) + ">" +
+                         (!with_graph ? std::string(", no graph") : deferred ? std::string(", logits") : std::string(", graph ") + layout_name(layout)) + ">" +
                          (splits > 1 ? " (split-K, " + std::to_string(splits) + " splits)" : "");
   if (d_ws.bytes()) check(env, cudaMemsetAsync(d_ws.get(), 0, d_ws.bytes(), stream(env)), "cudaMemset workspace");
   check(env, kvwalk::launch_decode_attention(da, stream(env)), op);
-  if (deferred && !tail) {
+  if (deferred) {
     kvwalk::GraphSelectArgs ga{da.logits, da.logits_lse2, cap, da.lengths, nullptr, da.nodes, batch, num_heads, d_graph.get(), gcap, layout, group};
     check(env, kvwalk::launch_graph_select(ga, stream(env)), std::string(group > 1 ? "graph_select_group_kernel<" : "graph_select_kernel<") + layout_name(layout) + ">");
   }
@@ -456,9 +451,7 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
     // every launch, joined at the end; a ring of kRing logits buffers), 3 deferred on the same stream;
     // attribution of the deferred write: 4 the logit-storing kernel alone (no selection), 5 the selection
     // kernel alone (over logits stored once at setup).
-    // 6: the grouped kernel stores its logits and writes the per-KV-head nodes in its tail (graphPerKvHead,
-    // grouped), no selection launch.
-    const int graph_mode = get_int(o, "writeGraph", 0, 6);
+    const int graph_mode = get_int(o, "writeGraph", 0, 5);
     const bool graph = graph_mode == 1;
     const bool deferred = graph_mode >= 2;
     const bool pdl = o.Get("pdl").IsUndefined() ? false : get_int(o, "pdl", 0, 1) == 1;
@@ -466,8 +459,7 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
     int splits = get_int(o, "numSplits", 0, 256);
     // graphPerKvHead: the deferred modes select one node per (sequence, KV head) from the group's summed probabilities.
     const bool per_kv = o.Get("graphPerKvHead").IsUndefined() ? false : get_int(o, "graphPerKvHead", 0, 1) == 1;
-    if (per_kv && !deferred) throw Napi::RangeError::New(env, "graphPerKvHead needs a deferred writeGraph mode (2, 3, 5 or 6)");
-    if (graph_mode == 6 && !(per_kv && grouped)) throw Napi::RangeError::New(env, "writeGraph 6 (tail) needs graphPerKvHead and grouped");
+    if (per_kv && !deferred) throw Napi::RangeError::New(env, "graphPerKvHead needs a deferred writeGraph mode (2, 3 or 5)");
     if (!kvwalk::decode_head_dim_supported(d) || heads % kvh) throw Napi::RangeError::New(env, "unsupported decode bench shape");
     if (grouped && !kvwalk::decode_grouped_supported(heads, kvh, d)) throw Napi::RangeError::New(env, "unsupported grouped decode bench shape");
     if (splits == 0) splits = kvwalk::decode_choose_splits(grouped, graph, batch, heads, kvh, len, sm_count());
@@ -534,10 +526,6 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
         return e != cudaSuccess ? e : kvwalk::launch_graph_select(y, stream);
       }
       if (graph_mode == 4) return kvwalk::launch_decode_attention(x, stream);
-      if (graph_mode == 6) {
-        x.graph = ga.graph;
-        return kvwalk::launch_decode_attention(x, stream);
-      }
       if (graph_mode == 5) return kvwalk::launch_graph_select(y, stream);
       // Side stream: launch i may overwrite ring slot r only once launch i - kRing's selection is done.
       cudaEvent_t fork = sp->events[r], done = sp->events[kRing + r];
@@ -571,7 +559,7 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
     }
     s->op = graph_mode == 5 ? std::string(per_kv ? "graph_select_group_kernel" : "graph_select_kernel")
                             : std::string(grouped ? "decode_attention_gqa_kernel<" : "decode_attention_kernel<") + std::to_string(d) +
-                                  (graph ? ", graph>" : graph_mode == 4 ? ", logits>" : graph_mode == 6 ? ", logits, per-KV-head graph in the tail>" : deferred ? (per_kv ? ", logits> + graph_select_group_kernel" : ", logits> + graph_select_kernel") : ", no graph>") +
+                                  (graph ? ", graph>" : graph_mode == 4 ? ", logits>" : deferred ? (per_kv ? ", logits> + graph_select_group_kernel" : ", logits> + graph_select_kernel") : ", no graph>") +
                                   (graph_mode == 2 ? " (side stream)" : "") + (pdl ? " (PDL)" : "");
   } else if (kind == "memcpy") {
     const double mib = get_number(o, "mebibytes");

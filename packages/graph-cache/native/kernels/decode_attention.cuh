@@ -222,33 +222,45 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
   }
 }
 
+// Stores a tile's valid logits (log2 units) for the deferred graph write: s[g][u] is query head g's logit
+// of key j0 + u * key_stride, written at base[g * head_stride + key]. Every lane of a key group holds all
+// of them after the butterfly reduction, so lane `sub` of the group's TPK lanes stores values sub,
+// sub + TPK, ...: a warp issues ceil(QG * U / TPK) store instructions per tile (one for the shapes the
+// engine runs) instead of QG * U with one lane each. The kernels call it on a shared-memory stage
+// (SpillStage below), not on the logits in global memory.
+template <int QG, int U, int TPK>
+__device__ __forceinline__ void spill_logits(float* base, size_t head_stride, int j0, int key_stride, int end, const float (&s)[QG][U], int sub) {
+#pragma unroll
+  for (int i0 = 0; i0 < QG * U; i0 += TPK) {
+    const int i = i0 + sub;
+    float v = 0.f;
+#pragma unroll
+    for (int k = i0; k < i0 + TPK && k < QG * U; k++) v = k == i ? s[k / U][k % U] : v;
+    const int j = j0 + (i % U) * key_stride;
+    if (i < QG * U && j < end) base[static_cast<size_t>(i / U) * head_stride + j] = v;
+  }
+}
+
 // Keys per staging buffer of the deferred write's logits (a multiple of every kernel's keys per tile:
 // G x unroll is 16..128).
 constexpr int kSpillChunk = 256;
+// Row padding of a staging buffer: a warp's tile store (2 key groups x QG heads x 2 keys 8 apart, the
+// grouped kernel at D = 128) hits 16 distinct banks with rows 258 floats apart, 4-way conflicts with 256.
+constexpr int kSpillPad = 2;
 
-// The deferred write's logits (log2 units), staged in shared memory and copied to global memory a chunk
-// of kSpillChunk keys at a time. Lane 0 of each key group stores the tile's QG x U logits of its group
-// (s[g][u]: query head g, key j0 + u * G) as float4s into the group's slot of the buffer (tile-major:
-// slot (tile, group), kSlot floats); once a buffer is full the block copies it out, transposed, a warp
-// storing 32 consecutive keys of one head per instruction.
-// Why: the kernels used to store each logit from the tile loop (lane `sub` of a group picking value `sub`
-// through a chain of selects). The grouped kernel at batch 32 x 896 keys ran 47.7 -> 54.2 us with those
-// stores (H200, session 8); Nsight Compute: +10 % instructions, same issue rate, so the time follows the
-// instruction count. The same per-lane stores into shared memory instead of global memory changed nothing
-// (47.6 -> 53.8 us, session 10 run 1); this form issues two predicated vector stores per tile and warp.
+// The deferred write's logits staged in shared memory (two buffers of kSpillChunk keys x QG heads) and
+// copied to global memory once a buffer is full, a warp storing 32 consecutive keys of one head per
+// instruction. Stored directly from the tile loop, a warp's store scattered over 8 segments of 8 bytes
+// (the grouped kernel: 4 heads x 2 keys x 2 adjacent groups), as many L1 wavefronts as the tile's K/V
+// loads took; the grouped kernel at batch 32 x 896 keys ran 47.7 -> 54.2 us with them (H200, session 8).
 // Every call is block-uniform (after_tile and finish contain a barrier; the tile loops' bounds are
 // block-uniform). Double buffering: the barrier before a buffer's copy also orders the previous copy's
 // reads of the other buffer before the writes that refill it.
-template <int QG, int U, int G>
+template <int QG, int KEYS_PER_TILE>
 struct SpillStage {
-  static constexpr int kTileKeys = G * U;
-  static_assert(kSpillChunk % kTileKeys == 0, "a chunk holds whole tiles");
-  static_assert((QG * U) % 4 == 0, "a group's tile is whole float4s");
-  // Slot stride: QG * U floats, + 4 when that is a multiple of 8 (the copy's reads of consecutive groups
-  // then fall in distinct banks; the grouped kernel at D = 128: 12 floats, 8 groups -> 8 banks apart).
-  static constexpr int kSlot = QG * U + ((QG * U) % 8 == 0 ? 4 : 0);
-  static constexpr int kBuf = kSpillChunk / kTileKeys * G * kSlot;  // floats per buffer
-  float* buf;       // shared [2][kBuf]
+  static_assert(kSpillChunk % KEYS_PER_TILE == 0, "a chunk holds whole tiles");
+  static constexpr int kRow = kSpillChunk + kSpillPad;
+  float* buf;       // shared [2][QG][kRow]
   float* dst;       // global: logits row of the block's first head
   size_t head_stride;
   int end;          // one past the block's last key
@@ -256,31 +268,25 @@ struct SpillStage {
   int tiles = 0;    // tiles written into the current buffer
   int which = 0;
 
-  __device__ __forceinline__ void store(const float (&s)[QG][U], int grp, int sub) const {
-    if (sub != 0) return;
-    float4* slot = reinterpret_cast<float4*>(buf + which * kBuf + (tiles * G + grp) * kSlot);
-#pragma unroll
-    for (int q = 0; q < QG * U / 4; q++) {
-      const int i = 4 * q;
-      slot[q] = make_float4(s[i / U][i % U], s[(i + 1) / U][(i + 1) % U], s[(i + 2) / U][(i + 2) % U], s[(i + 3) / U][(i + 3) % U]);
-    }
+  __device__ __forceinline__ float* cur() const { return buf + which * QG * kRow; }
+  template <int U, int TPK>
+  __device__ __forceinline__ void store(int j0, int key_stride, const float (&s)[QG][U], int sub) const {
+    spill_logits<QG, U, TPK>(cur(), kRow, j0 - cbase, key_stride, end - cbase, s, sub);
   }
   __device__ __forceinline__ void flush(int tid) const {
     const int n = min(kSpillChunk, end - cbase);
-    const float* b = buf + which * kBuf;
+    const float* b = cur();
 #pragma unroll
-    for (int r = 0; r < kSpillChunk / kDecodeThreads; r++) {
-      const int k = tid + r * kDecodeThreads;  // key cbase + k = tile t, unroll u, group grp
-      const int t = k / kTileKeys, u = (k % kTileKeys) / G, grp = k % G;
-      const float* slot = b + (t * G + grp) * kSlot + u;
+    for (int g = 0; g < QG; g++) {
 #pragma unroll
-      for (int g = 0; g < QG; g++) {
-        if (k < n) dst[static_cast<size_t>(g) * head_stride + cbase + k] = slot[g * U];
+      for (int r = 0; r < kSpillChunk / kDecodeThreads; r++) {
+        const int k = tid + r * kDecodeThreads;
+        if (k < n) dst[static_cast<size_t>(g) * head_stride + cbase + k] = b[g * kRow + k];
       }
     }
   }
   __device__ __forceinline__ void after_tile(int tid) {
-    if (++tiles < kSpillChunk / kTileKeys) return;
+    if (++tiles < kSpillChunk / KEYS_PER_TILE) return;
     __syncthreads();
     flush(tid);
     tiles = 0;
@@ -355,7 +361,7 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
   static_assert(kTailStaged <= kRankMergeMax, "the tail's staged candidates fit");
   __shared__ float s_cv[NC];
   __shared__ int s_ci[NC];
-  __shared__ __align__(16) float s_spill[SPILL ? 2 * SpillStage<1, kDecodeUnroll, G>::kBuf : 4];
+  __shared__ float s_spill[SPILL ? 2 * SpillStage<1, G * kDecodeUnroll>::kRow : 1];
 
   const int split = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int tid = threadIdx.x;
@@ -399,7 +405,7 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
   float tv = -INFINITY, thr = -INFINITY;
   int ti = INT_MAX;
   float qf[8];
-  SpillStage<1, kDecodeUnroll, G> stage{s_spill, SPILL ? p.logits + (static_cast<size_t>(b) * p.num_heads + h) * p.logits_stride : nullptr, 0, end, start};
+  SpillStage<1, G * kDecodeUnroll> stage{s_spill, SPILL ? p.logits + (static_cast<size_t>(b) * p.num_heads + h) * p.logits_stride : nullptr, 0, end, start};
   // One tile of keys j0 + u * G (u < kDecodeUnroll): logits, online softmax, V accumulation, top-4.
   auto step = [&](const int j0, const uint4 (&kr)[kDecodeUnroll], const uint4 (&vr)[kDecodeUnroll]) {
     float s[kDecodeUnroll];
@@ -414,7 +420,7 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
       for (int off = TPK / 2; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
       s[u] = (j0 + u * G < end) ? dot : -INFINITY;
     }
-    if (SPILL) stage.store(*reinterpret_cast<const float(*)[1][kDecodeUnroll]>(&s), grp, sub);
+    if (SPILL) stage.template store<kDecodeUnroll, TPK>(j0, G, *reinterpret_cast<const float(*)[1][kDecodeUnroll]>(&s), sub);
     float m_new = m;
 #pragma unroll
     for (int u = 0; u < kDecodeUnroll; u++) m_new = fmaxf(m_new, s[u]);

@@ -15,17 +15,13 @@
 // running max / sum (2 QG), two keys of K/V per tile and QG distributed top-4 lists.
 #pragma once
 #include "decode_attention.cuh"
-#include "graph_select.cuh"
 
 namespace kvwalk {
 
 constexpr int kGqaUnroll = 2;  // keys per key group and tile (the per-head kernel: 4; registers go to q and acc)
 
-// SPILL 1: the deferred graph write (no top-4 here; every logit stored, as in decode_attention_kernel).
-// SPILL 2: the same, and the last block of each (sequence, KV head) to finish writes that pair's
-// per-KV-head node from the stored logits once it has merged the splits (select_group_node, the body of
-// graph_select_group_kernel: the same node to the bit), instead of a selection kernel after the attention.
-template <int D, int QG, bool WRITE_GRAPH, int LAYOUT, int SPILL = 0>
+// SPILL: the deferred graph write (no top-4 here; every logit stored, as in decode_attention_kernel).
+template <int D, int QG, bool WRITE_GRAPH, int LAYOUT, bool SPILL = false>
 __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel(const DecodeParams p) {
   static_assert(!(WRITE_GRAPH && SPILL), "the graph is written either in the kernel or deferred");
   constexpr int TPK = D / 8;
@@ -42,9 +38,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
   __shared__ bool s_last;
   __shared__ float s_w[kMaxSplits];
   __shared__ float s_red[kDecodeThreads / 32];
-  __shared__ float s_sel_v[SPILL == 2 ? kDecodeThreads / 32 * kTopK : 1];
-  __shared__ int s_sel_i[SPILL == 2 ? kDecodeThreads / 32 * kTopK : 1];
-  __shared__ __align__(16) float s_spill[SPILL ? 2 * SpillStage<QG, U, G>::kBuf : 4];
+  __shared__ float s_spill[SPILL ? 2 * QG * SpillStage<QG, G * U>::kRow : 1];
 
   const int split = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
   const int tid = threadIdx.x;
@@ -74,7 +68,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
   float m[QG], l[QG], acc[QG][8], qf[QG][8];
   float tv[QG], thr[QG];
   int ti[QG];
-  SpillStage<QG, U, G> stage{s_spill, SPILL ? p.logits + (static_cast<size_t>(b) * p.num_heads + h0) * p.logits_stride : nullptr, static_cast<size_t>(p.logits_stride), end, start};
+  SpillStage<QG, G * U> stage{s_spill, SPILL ? p.logits + (static_cast<size_t>(b) * p.num_heads + h0) * p.logits_stride : nullptr, p.logits_stride, end, start};
 #pragma unroll
   for (int g = 0; g < QG; g++) {
     m[g] = -INFINITY;
@@ -104,7 +98,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
         s[g][u] = valid ? dot : -INFINITY;
       }
     }
-    if (SPILL) stage.store(s, grp, sub);
+    if (SPILL) stage.template store<U, TPK>(j0, G, s, sub);
     float vf[U][8];
 #pragma unroll
     for (int u = 0; u < U; u++) bf16x8_to_f32(vr[u], vf[u]);
@@ -228,13 +222,6 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
   for (int g = 0; g < QG; g++) {
     __syncthreads();  // the previous head's tail is done with the shared arrays
     reduce_splits<D, WRITE_GRAPH, LAYOUT>(p, b, h0 + g, tid, s_w, s_red, s_cv, s_ci);
-  }
-  if constexpr (SPILL == 2) {
-    // Every split's logits are visible (ticket fences; this block's own through the barrier) and so are the
-    // group's log2-sum-exps reduce_splits just stored (thread 0's global stores, ordered by the barrier).
-    __syncthreads();
-    const GraphSelectParams sp{p.logits, p.logits_lse2, p.logits_stride, p.lengths, p.starts, p.nodes, p.batch, p.num_heads, p.graph, p.graph_capacity, QG};
-    select_group_node<LAYOUT, QG, kDecodeThreads>(sp, b * p.num_kv_heads + kvh, s_sel_v, s_sel_i);
   }
   if (tid == 0) p.tickets[tk] = 0;
 }

@@ -115,16 +115,13 @@ __global__ void __launch_bounds__(kSelectThreads) graph_select_kernel(const Grap
 // GROUP 0: any group size, the group loop at run time (2 keys per thread and round).
 constexpr int kGroupSelectThreads = 512;
 
-// The per-KV-head node of graph `bg` (sequence bg / (num_heads / group)), computed by the NT threads of
-// the calling block: graph_select_group_kernel's body, also run by the grouped decode kernel's last block
-// of each (sequence, KV head) (decode_attention_gqa.cuh, SPILL 2) over the logits its splits stored.
-// s_v, s_i: NT / 32 * 4 shared entries. Every thread must call it (one barrier).
-template <int LAYOUT, int GROUP, int NT>
-__device__ __forceinline__ void select_group_node(const GraphSelectParams& p, int bg, float* s_v, int* s_i) {
+template <int LAYOUT, int GROUP>
+__global__ void __launch_bounds__(kGroupSelectThreads) graph_select_group_kernel(const GraphSelectParams p) {
   constexpr int U = GROUP > 0 ? (16 / GROUP > 1 ? 16 / GROUP : 1) : 2;
-  constexpr int NW = NT / 32;
+  constexpr int NW = kGroupSelectThreads / 32;
   const int group = GROUP > 0 ? GROUP : p.group;
   const int graphs_per_seq = p.num_heads / group;
+  const int bg = blockIdx.x;
   const int b = bg / graphs_per_seq;
   const int h0 = b * p.num_heads + (bg - b * graphs_per_seq) * group;  // first query-head row of the group
   const int tid = threadIdx.x, lane = tid & 31;
@@ -133,7 +130,7 @@ __device__ __forceinline__ void select_group_node(const GraphSelectParams& p, in
   const float* rows = p.logits + static_cast<size_t>(h0) * p.stride;
   Top4 t;
   t.init();
-  for (int j0 = start + tid; j0 < len; j0 += U * NT) {
+  for (int j0 = start + tid; j0 < len; j0 += U * kGroupSelectThreads) {
     float v[U];
 #pragma unroll
     for (int u = 0; u < U; u++) v[u] = 0.f;
@@ -143,7 +140,7 @@ __device__ __forceinline__ void select_group_node(const GraphSelectParams& p, in
       for (int g = 0; g < GROUP; g++) {
 #pragma unroll
         for (int u = 0; u < U; u++) {
-          const int j = j0 + u * NT;
+          const int j = j0 + u * kGroupSelectThreads;
           x[g][u] = j < len ? __ldcg(rows + static_cast<size_t>(g) * p.stride + j) : -INFINITY;
         }
       }
@@ -158,16 +155,18 @@ __device__ __forceinline__ void select_group_node(const GraphSelectParams& p, in
         const float lse2 = __ldcg(p.lse2 + h0 + g);
 #pragma unroll
         for (int u = 0; u < U; u++) {
-          const int j = j0 + u * NT;
+          const int j = j0 + u * kGroupSelectThreads;
           if (j < len) v[u] = __fadd_rn(v[u], exp2f(__ldcg(rows + static_cast<size_t>(g) * p.stride + j) - lse2));
         }
       }
     }
 #pragma unroll
     for (int u = 0; u < U; u++) {
-      if (j0 + u * NT < len && v[u] > 0.f) t.push_scan(v[u], j0 + u * NT);
+      if (j0 + u * kGroupSelectThreads < len && v[u] > 0.f) t.push_scan(v[u], j0 + u * kGroupSelectThreads);
     }
   }
+  __shared__ float s_v[NW * kTopK];
+  __shared__ int s_i[NW * kTopK];
   Top4 u = t;
   if (!block_top4<NW>(u, s_v, s_i)) return;
   if (lane == 0) {
@@ -176,13 +175,6 @@ __device__ __forceinline__ void select_group_node(const GraphSelectParams& p, in
     const int64_t num_graphs = static_cast<int64_t>(p.batch) * graphs_per_seq;
     store_top4_values<LAYOUT>(p.graph, num_graphs * p.graph_capacity, static_cast<int64_t>(bg) * p.graph_capacity + node, u);
   }
-}
-
-template <int LAYOUT, int GROUP>
-__global__ void __launch_bounds__(kGroupSelectThreads) graph_select_group_kernel(const GraphSelectParams p) {
-  __shared__ float s_v[kGroupSelectThreads / 32 * kTopK];
-  __shared__ int s_i[kGroupSelectThreads / 32 * kTopK];
-  select_group_node<LAYOUT, GROUP, kGroupSelectThreads>(p, blockIdx.x, s_v, s_i);
 }
 
 }  // namespace kvwalk

@@ -81,7 +81,7 @@ static cudaError_t launch_typed(const DecodeParams& p, bool pdl, cudaStream_t st
   return launch_decode_kernel(decode_attention_kernel<D, G, L, SPILL>, p, p.num_heads, pdl, stream);
 }
 
-template <int D, int QG, bool G, int L, int SPILL = 0>
+template <int D, int QG, bool G, int L, bool SPILL = false>
 static cudaError_t launch_gqa_typed(const DecodeParams& p, bool pdl, cudaStream_t stream) {
   return launch_decode_kernel(decode_attention_gqa_kernel<D, QG, G, L, SPILL>, p, p.num_kv_heads, pdl, stream);
 }
@@ -93,10 +93,7 @@ static cudaError_t launch_gqa_dim(const DecodeParams& p, bool graph, int layout,
   const int qg = p.num_heads / p.num_kv_heads;
   auto by_graph = [&](auto qgc) -> cudaError_t {
     constexpr int Q = decltype(qgc)::value;
-    if (p.logits && p.graph) {  // logits stored, per-KV-head nodes written by each pair's last block
-      return layout == kLayoutAoS ? launch_gqa_typed<D, Q, false, kLayoutAoS, 2>(p, pdl, stream) : launch_gqa_typed<D, Q, false, kLayoutSoA, 2>(p, pdl, stream);
-    }
-    if (p.logits) return launch_gqa_typed<D, Q, false, kLayoutAoS, 1>(p, pdl, stream);
+    if (p.logits) return launch_gqa_typed<D, Q, false, kLayoutAoS, true>(p, pdl, stream);
     if (!graph) return launch_gqa_typed<D, Q, false, kLayoutAoS>(p, pdl, stream);
     return layout == kLayoutAoS ? launch_gqa_typed<D, Q, true, kLayoutAoS>(p, pdl, stream) : launch_gqa_typed<D, Q, true, kLayoutSoA>(p, pdl, stream);
   };
@@ -116,7 +113,7 @@ static cudaError_t launch_dim(const DecodeParams& p, bool graph, int layout, boo
 
 cudaError_t launch_decode_attention(const DecodeArgs& a, cudaStream_t stream) {
   if (!decode_head_dim_supported(a.head_dim) || a.num_splits < 1 || a.batch < 1 || a.num_heads < 1 || a.num_kv_heads < 1 ||
-      a.num_heads % a.num_kv_heads != 0 || (a.logits && (!a.logits_lse2 || a.logits_stride < a.kv_capacity || (a.graph && !a.grouped)))) {
+      a.num_heads % a.num_kv_heads != 0 || (a.logits && (a.graph || !a.logits_lse2 || a.logits_stride < a.kv_capacity))) {
     return cudaErrorInvalidValue;
   }
   DecodeParams p{};

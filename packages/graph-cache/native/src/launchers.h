@@ -40,11 +40,8 @@ struct DecodeArgs {
   const int* nodes;      // [batch] or nullptr (= lengths[b] - 1)
   int graph_capacity;
   int layout;
-  float* logits = nullptr;       // deferred graph write: every visible key's log2 logit, [batch, num_heads,
-                                 // logits_stride], for launch_graph_select (graph nullptr); with `grouped` and a
-                                 // graph, the kernel's last block of each (sequence, KV head) writes that pair's
-                                 // per-KV-head node itself (graphs b * num_kv_heads + kvh; graph_select_group_kernel's
-                                 // node, to the bit), so no selection launch follows
+  float* logits = nullptr;       // deferred graph write (graph must be nullptr): every visible key's log2 logit,
+                                 // [batch, num_heads, logits_stride], for launch_graph_select
   float* logits_lse2 = nullptr;  // [batch, num_heads] the final log2-sum-exp (with logits)
   int logits_stride = 0;         // >= kv_capacity
   bool pdl;              // programmatic dependent launch (compute capability >= 9.0; ignored below): the

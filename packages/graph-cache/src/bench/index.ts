@@ -37,7 +37,7 @@ function nominalBandwidth(name: string): number | undefined {
   return undefined;
 }
 
-const DEFERRED_LABEL: Record<number, string> = { 2: "deferred-side", 3: "deferred-serial", 4: "deferred-store-only", 5: "deferred-select-only", 6: "tail" };
+const DEFERRED_LABEL: Record<number, string> = { 2: "deferred-side", 3: "deferred-serial", 4: "deferred-store-only", 5: "deferred-select-only" };
 
 interface Case {
   label: string;
@@ -52,9 +52,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
   // batch 32 x 896 only (no split sweep, layout probe, compaction or writer): a short run for kernel
   // iterations.
   // $KVWALK_BENCH_ONLY=gqa: the same minus the MHA rows (the grouped-query rows and their memcpy reference).
-  // $KVWALK_BENCH_ONLY=gqa32: the grouped-query rows of batch 32 x 896 only.
-  const gqa32 = process.env.KVWALK_BENCH_ONLY === "gqa32";
-  const gqaOnly = gqa32 || process.env.KVWALK_BENCH_ONLY === "gqa";
+  const gqaOnly = process.env.KVWALK_BENCH_ONLY === "gqa";
   const decodeOnly = gqaOnly || process.env.KVWALK_BENCH_ONLY === "decode";
   const allDecodeShapes: [number, number][] = [
     [1, 4096],
@@ -97,7 +95,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     [32, 896], // the engine's 20 % budget cache (819 + 64 slots)
     [32, 4096],
   ];
-  const gqaRun = decodeOnly ? gqaShapes.filter(([b, l]) => (b === 1 && l === 4096 && !gqa32) || b * l === 32 * 896) : gqaShapes;
+  const gqaRun = decodeOnly ? gqaShapes.filter(([b, l]) => (b === 1 && l === 4096) || b * l === 32 * 896) : gqaShapes;
   for (const [batch, length] of gqaRun) {
     for (const writeGraph of [0, 1, 2, 3, 4, 5]) {
       for (const grouped of [0, 1]) {
@@ -108,10 +106,9 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
         });
       }
     }
-    // One graph per KV head (the group's summed probabilities): side-stream write and the selection alone;
-    // on the grouped kernel also the tail write (6: the nodes written by each pair's last block).
-    for (const writeGraph of [2, 5, 6]) {
-      for (const grouped of writeGraph === 6 ? [1] : [0, 1]) {
+    // One graph per KV head (the group's summed probabilities): side-stream write and the selection alone.
+    for (const writeGraph of [2, 5]) {
+      for (const grouped of [0, 1]) {
         cases.push({
           label: `decode gqa b=${batch} ctx=${length} ${DEFERRED_LABEL[writeGraph]} per-kv-head pdl${grouped ? " grouped" : ""}`,
           kind: "decode",
@@ -266,16 +263,10 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
       // one graph per KV head (graph_select_group_kernel): side-stream write and the selection alone
       const kvSide = median(`decode gqa b=${batch} ctx=${length} deferred-side per-kv-head pdl${g}`);
       const kvSelect = median(`decode gqa b=${batch} ctx=${length} deferred-select-only per-kv-head pdl${g}`);
-      const kvTail = grouped ? median(`decode gqa b=${batch} ctx=${length} tail per-kv-head pdl grouped`) : undefined;
       return {
         msStoreOnlyPdl: store.ms,
         msSelectOnly: select.ms,
-        perKvHead: {
-          msSidePdl: kvSide.ms,
-          overheadSidePdl: kvSide.ms / b0.ms - 1,
-          msSelectOnly: kvSelect.ms,
-          ...(kvTail ? { msTailPdl: kvTail.ms, overheadTailPdl: kvTail.ms / b0.ms - 1 } : {}),
-        },
+        perKvHead: { msSidePdl: kvSide.ms, overheadSidePdl: kvSide.ms / b0.ms - 1, msSelectOnly: kvSelect.ms },
         storeOverheadPdl: store.ms / b0.ms - 1,
         numSplits: info.get(`decode gqa b=${batch} ctx=${length} deferred-side pdl${g}`)!.numSplits,
         msSidePdl: side.ms,
@@ -316,8 +307,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
         `storing logits alone: per-head ${(row.deferred.storeOverheadPdl * 100).toFixed(2)} %, grouped ${(row.groupedDeferred.storeOverheadPdl * 100).toFixed(2)} %; ` +
         `selection alone: per-head ${(row.deferred.msSelectOnly * 1e3).toFixed(1)} us, grouped ${(row.groupedDeferred.msSelectOnly * 1e3).toFixed(1)} us; ` +
         `graph per KV head (side stream / selection alone): per-head kernel ${(row.deferred.perKvHead.overheadSidePdl * 100).toFixed(2)} % / ${(row.deferred.perKvHead.msSelectOnly * 1e3).toFixed(1)} us, ` +
-        `grouped ${(row.groupedDeferred.perKvHead.overheadSidePdl * 100).toFixed(2)} % / ${(row.groupedDeferred.perKvHead.msSelectOnly * 1e3).toFixed(1)} us, ` +
-        `grouped tail write ${((row.groupedDeferred.perKvHead.overheadTailPdl ?? Number.NaN) * 100).toFixed(2)} %`,
+        `grouped ${(row.groupedDeferred.perKvHead.overheadSidePdl * 100).toFixed(2)} % / ${(row.groupedDeferred.perKvHead.msSelectOnly * 1e3).toFixed(1)} us`,
     );
     return row;
   });

@@ -301,42 +301,38 @@ export function decodeCase(
 }
 
 /**
- * Two graph writes on the device, same input and split count: output, lse and every graph entry identical
- * to the bit. Default: the deferred write against the fused one (same logits, same total order, same
- * log2-sum-exp). With graphHeads "kv": the grouped kernel's tail write against the deferred one (the
- * selection kernel's code run by the attention kernel's last block per pair).
+ * The deferred graph write against the fused one on the device, same input and split count: output,
+ * lse and every graph entry identical to the bit (same logits, same total order, same log2-sum-exp).
  */
 export function deferredCase(
   seed: number,
   shape: DecodeShape,
-  opts: { numSplits: number; layout: GraphLayout; grouped?: boolean; pdl?: boolean; nanQuery?: boolean; graphHeads?: GraphHeads },
+  opts: { numSplits: number; layout: GraphLayout; grouped?: boolean; pdl?: boolean; nanQuery?: boolean },
 ): CaseReport {
-  const perKv = opts.graphHeads === "kv";
-  const [wa, wb]: [GraphWrite, GraphWrite] = perKv ? ["deferred", "tail"] : ["fused", "deferred"];
-  const name = `decode ${wb} = ${wa}${perKv ? " per-kv-head" : ""} b=${shape.batch} h=${shape.numHeads}/${shape.numKvHeads} d=${shape.headDim} cap=${shape.kvCapacity} splits=${opts.numSplits} ${opts.layout}${opts.grouped ? " grouped" : ""}${opts.pdl ? " pdl" : ""}${opts.nanQuery ? " nan-query" : ""}`;
-  const input = randomDecodeInput(seed, shape, { withGraph: true, graphHeads: opts.graphHeads });
+  const name = `decode deferred = fused b=${shape.batch} h=${shape.numHeads}/${shape.numKvHeads} d=${shape.headDim} cap=${shape.kvCapacity} splits=${opts.numSplits} ${opts.layout}${opts.grouped ? " grouped" : ""}${opts.pdl ? " pdl" : ""}${opts.nanQuery ? " nan-query" : ""}`;
+  const input = randomDecodeInput(seed, shape, { withGraph: true });
   if (opts.nanQuery) input.q[0] = Number.NaN;
   const run = (graphWrite: GraphWrite) => {
     const x = { ...input, graph: cloneBatch(input.graph!) };
     const r = decodeAttentionCuda(x, { numSplits: opts.numSplits, layout: opts.layout, grouped: opts.grouped, pdl: opts.pdl, graphWrite });
     return { ...r, graph: x.graph };
   };
-  const a = run(wa);
-  const b = run(wb);
+  const fused = run("fused");
+  const deferred = run("deferred");
   const problems: string[] = [];
   const d = {
-    output: sameBits(a.output, b.output),
-    lse: sameBits(a.lse, b.lse),
-    neighbors: sameInts(a.graph.neighbors, b.graph.neighbors),
-    weights: sameBits(a.graph.weights, b.graph.weights),
+    output: sameBits(fused.output, deferred.output),
+    lse: sameBits(fused.lse, deferred.lse),
+    neighbors: sameInts(fused.graph.neighbors, deferred.graph.neighbors),
+    weights: sameBits(fused.graph.weights, deferred.graph.weights),
   };
   for (const [k, v] of Object.entries(d)) if (v > 0) problems.push(`${k}: ${v} entries differ`);
-  if (a.numSplits !== b.numSplits) problems.push(`splits ${a.numSplits} vs ${b.numSplits}`);
+  if (fused.numSplits !== deferred.numSplits) problems.push(`splits ${fused.numSplits} vs ${deferred.numSplits}`);
   return {
     name,
     ok: problems.length === 0,
-    detail: problems.length ? problems.join("; ") : `ok (bit-identical, splits ${b.numSplits})`,
-    metrics: { numSplits: b.numSplits, ...Object.fromEntries(Object.entries(d).map(([k, v]) => [`${k}Differing`, v])) },
+    detail: problems.length ? problems.join("; ") : `ok (bit-identical, splits ${deferred.numSplits})`,
+    metrics: { numSplits: deferred.numSplits, ...Object.fromEntries(Object.entries(d).map(([k, v]) => [`${k}Differing`, v])) },
   };
 }
 
@@ -462,21 +458,6 @@ export function allCases(quick: boolean): { name: string; run: () => CaseReport 
     const s3 = seed++;
     add(`decode per-kv-head ${JSON.stringify(shape)} splits=${splits}`, () =>
       decodeCase(s3, shape, { withGraph: true, numSplits: splits, layout, grouped, nanQuery, pdl: true, graphWrite: "deferred", graphHeads: "kv" }),
-    );
-  }
-  // The grouped kernel's tail write (per-KV-head nodes by the last block of each pair) against the deferred
-  // write: one split (the block itself), several, a NaN query, SoA, group 2 and 4, a sliding window is not
-  // reachable here (no starts in the binding).
-  for (const [shape, splits, layout, nanQuery] of [
-    [{ batch: 3, numHeads: 8, numKvHeads: 2, headDim: 128, kvCapacity: 300 }, 1, "aos", false],
-    [{ batch: 2, numHeads: 8, numKvHeads: 2, headDim: 128, kvCapacity: 700 }, 3, "soa", false],
-    [{ batch: 2, numHeads: 4, numKvHeads: 2, headDim: 64, kvCapacity: 530 }, 2, "aos", true],
-    [{ batch: 1, numHeads: 4, numKvHeads: 1, headDim: 128, kvCapacity: 9000 }, 33, "aos", false],
-    ...(quick ? [] : ([[{ batch: 32, numHeads: 32, numKvHeads: 8, headDim: 128, kvCapacity: 896 }, 2, "aos", false]] as const)),
-  ] as [DecodeShape, number, GraphLayout, boolean][]) {
-    const s4 = seed++;
-    add(`decode tail = deferred per-kv-head ${JSON.stringify(shape)} splits=${splits}`, () =>
-      deferredCase(s4, shape, { numSplits: splits, layout, grouped: true, nanQuery, pdl: true, graphHeads: "kv" }),
     );
   }
   return cases;

@@ -104,7 +104,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     o.fused_gemv_rows = int_field(oo, "gemvRows", 0, kvwalk::engine::kGemvMaxRows, 1, false);
     o.gemm_split_k = int_field(oo, "gemmSplitK", -1, kvwalk::engine::kSplitKMax, -1, false);
     o.grouped_decode = int_field(oo, "groupedDecode", 0, 2, 2, false);
-    o.graph_write = int_field(oo, "graphWrite", 0, 3, 2, false);
+    o.graph_write = int_field(oo, "graphWrite", 0, 2, 2, false);
     o.graph_heads = int_field(oo, "graphHeads", 0, 1, 1, false);
     o.stream_priorities = oo.Get("streamPriorities").ToBoolean().Value();
     if (oo.Get("evict").IsObject()) {

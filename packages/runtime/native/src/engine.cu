@@ -506,11 +506,7 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
   // a stream capture never ends with the side stream unjoined).
   const bool use_grouped = decode && decode_use_grouped(opts_.grouped_decode, Bd, H, KVH, D, sm_count_);
   const int G = graph_heads_;
-  const int write_mode = opts_.graph_write == 3 ? 2 : opts_.graph_write;  // "tail" otherwise follows "auto"
-  const bool deferred = decode && graph_ && select_stream_ && (G != H || decode_defer_graph(write_mode, use_grouped, Bd, H, sm_count_));
-  // "tail": per-KV-head graphs on the grouped kernel are written by the kernel's last block of each
-  // (sequence, KV head) from its stored logits (graph-cache's SPILL 2 variant): no side-stream selection.
-  const bool tail = deferred && opts_.graph_write == 3 && use_grouped && G != H;
+  const bool deferred = decode && graph_ && select_stream_ && (G != H || decode_defer_graph(opts_.graph_write, use_grouped, Bd, H, sm_count_));
   bool forked = false;
   struct Join {
     Engine* e;
@@ -557,7 +553,7 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
       a.workspace = workspace_;
       a.workspace_batch = opts_.max_batch;
       void* layer_graph = graph_ ? static_cast<char*>(graph_) + static_cast<size_t>(l) * B * G * C * kGraphNodeBytes : nullptr;
-      a.graph = deferred && !tail ? nullptr : layer_graph;
+      a.graph = deferred ? nullptr : layer_graph;
       if (deferred) {
         a.logits = logits_spill_ + static_cast<size_t>(l) * B * H * C;
         a.logits_lse2 = logits_lse2_ + static_cast<size_t>(l) * B * H;
@@ -572,7 +568,7 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
       // Unfused steps feed the O projection a bf16 copy written by the attention's merge (no convert kernel).
       a.out_bf16 = fused ? nullptr : h_;
       KV_TRY(launch_decode_attention(a, stream_), "decode attention");
-      if (deferred && !tail) {
+      if (deferred) {
         KV_TRY(cudaEventRecord(ev_fork_, stream_), "fork the graph selection");
         KV_TRY(cudaStreamWaitEvent(select_stream_, ev_fork_, 0), "fork the graph selection");
         forked = true;

@@ -97,9 +97,7 @@ struct EngineOptions {
   // the step takes the grouped kernel or has fewer (sequence, query head) blocks than SMs
   // (graph-cache's decode_defer_graph, with the measurements behind it). Nodes are bit-identical at the
   // same split count. Modes 1 and 2 allocate a logits buffer of layers x max_batch x heads x capacity
-  // floats (0.8 % of the K/V bytes for Llama-2-7B, 3 % for Mistral-7B). 3 tail: as auto, except that
-  // per-KV-head graphs (graph_heads 1 on a grouped-query model) on steps that take the grouped kernel are
-  // written by that kernel's last block of each (sequence, KV head), with no side-stream selection.
+  // floats (0.8 % of the K/V bytes for Llama-2-7B, 3 % for Mistral-7B).
   int graph_write = 2;
   // Which heads own a graph (graph true): 1 (default) one graph per KV head, whose node holds the top-4
   // keys of the group's summed attention probabilities (the row the CPU oracle's policies observe for a

@@ -73,7 +73,7 @@ async function evictionBench(
   preset: PresetName,
   allBatches: number[],
   rows: Row[],
-  opts: { policies?: readonly BenchPolicy[]; gemmSplitK?: "auto" | number; streamPriorities?: boolean; groupedDecode?: boolean | "auto"; graphWrite?: "fused" | "deferred" | "auto" | "tail"; graphHeads?: "kv" | "query"; walker?: { refresh?: number; walkers?: number }; context?: number } = {},
+  opts: { policies?: readonly BenchPolicy[]; gemmSplitK?: "auto" | number; streamPriorities?: boolean; groupedDecode?: boolean | "auto"; graphWrite?: "fused" | "deferred" | "auto"; graphHeads?: "kv" | "query"; walker?: { refresh?: number; walkers?: number }; context?: number } = {},
 ): Promise<void> {
   const ctx = opts.context ?? 4096;
   const steps = quick ? 64 : 128;
@@ -375,8 +375,6 @@ async function main(): Promise<void> {
     for (const ctx of quick ? [4096] : [4096, 16384]) {
       await evictionBench("mistral-7b", [1, 8, 32], rows, { policies: ["streaming"], context: ctx });
       for (const graphHeads of ["query", "kv"] as const) await evictionBench("mistral-7b", [1, 8, 32], rows, { policies: ["walker"], graphHeads, context: ctx });
-      // per KV head with the grouped kernel writing the nodes itself (batch 32 takes the grouped kernel)
-      await evictionBench("mistral-7b", [32], rows, { policies: ["walker"], graphHeads: "kv", graphWrite: "tail", context: ctx });
     }
     const file = join(outDir, "runtime-graph-heads.json");
     writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, rows });

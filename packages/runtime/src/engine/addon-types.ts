@@ -37,7 +37,7 @@ export interface NativeOptions {
   /** Decode attention through the grouped-query kernel (groups of 2 or 4): 0 never, 1 where allowed, 2 auto (default). */
   groupedDecode?: 0 | 1 | 2;
   /** How decode steps write the graph cache: 0 fused in the attention kernel, 1 deferred (selection on a side stream), 2 auto (default). */
-  graphWrite?: 0 | 1 | 2 | 3;
+  graphWrite?: 0 | 1 | 2;
   /** Graphs per (layer, sequence): 1 one per KV head (default; group-summed probabilities), 0 one per query head. */
   graphHeads?: 0 | 1;
   /** Decode stream at the highest stream priority, the walker's at the lowest (default false). */

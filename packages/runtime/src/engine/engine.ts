@@ -87,12 +87,9 @@ export interface CreateEngineOptions {
    * beside the following GEMMs. "auto" (default): deferred where it measured faster on the H200 (steps
    * on the grouped-query kernel, or with fewer (sequence, head) pairs than SMs, e.g. batch 1), fused
    * elsewhere. Same nodes (bit-identical at the same split count). Deferred and auto need a logits
-   * buffer of layers x maxBatch x heads x capacity floats. "tail": as "auto", except that graphs per KV
-   * head on steps that take the grouped kernel are written by that kernel itself (its last block of each
-   * (sequence, KV head) selects from the logits its splits stored; graph-cache's "tail" write): no
-   * selection kernel, no side stream. Same nodes as "deferred", bit for bit.
+   * buffer of layers x maxBatch x heads x capacity floats.
    */
-  graphWrite?: "fused" | "deferred" | "auto" | "tail";
+  graphWrite?: "fused" | "deferred" | "auto";
   /**
    * Which heads own a graph. "kv" (default): one graph per KV head, whose node t holds the top-4 keys of
    * the group's summed attention probabilities -- the row the CPU oracle's policies observe for a KV
@@ -567,7 +564,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
     gemmSplitK: opts.gemmSplitK === undefined || opts.gemmSplitK === "auto" ? -1 : expectInt("gemmSplitK", opts.gemmSplitK, 0, 8),
     streamPriorities: opts.streamPriorities ?? false,
     groupedDecode: expectGroupedDecode(opts.groupedDecode),
-    graphWrite: expectOneOf("graphWrite", opts.graphWrite ?? "auto", ["fused", "deferred", "auto", "tail"] as const),
+    graphWrite: expectOneOf("graphWrite", opts.graphWrite ?? "auto", ["fused", "deferred", "auto"] as const),
     graphHeads: expectOneOf("graphHeads", opts.graphHeads ?? "kv", ["kv", "query"] as const),
     graph: opts.graph ?? false,
     profile: opts.profile ?? false,
@@ -609,7 +606,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
   o.scorePrompt = opts.scorePrompt ?? (evict !== undefined && evict.name !== "streaming");
   const groupedDecode = o.groupedDecode === "auto" ? 2 : o.groupedDecode ? 1 : 0;
   const addon = requireEngineAddon();
-  const native = new addon.Engine(shape, { ...o, gemm: GEMM_CODE[o.gemm], groupedDecode, graphWrite: ({ fused: 0, deferred: 1, auto: 2, tail: 3 } as const)[o.graphWrite], graphHeads: o.graphHeads === "kv" ? 1 : 0, evict });
+  const native = new addon.Engine(shape, { ...o, gemm: GEMM_CODE[o.gemm], groupedDecode, graphWrite: ({ fused: 0, deferred: 1, auto: 2 } as const)[o.graphWrite], graphHeads: o.graphHeads === "kv" ? 1 : 0, evict });
   try {
     let tokenizer: Tokenizer | undefined;
     let eos: number | null = null;
