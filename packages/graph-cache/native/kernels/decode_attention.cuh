@@ -226,8 +226,9 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
 // of key j0 + u * key_stride, written at base[g * head_stride + key]. Every lane of a key group holds all
 // of them after the butterfly reduction, so lane `sub` of the group's TPK lanes stores values sub,
 // sub + TPK, ...: a warp issues ceil(QG * U / TPK) store instructions per tile (one for the shapes the
-// engine runs) instead of QG * U with one lane each. The kernels call it on a shared-memory stage
-// (SpillStage below), not on the logits in global memory.
+// engine runs) instead of QG * U with one lane each. Measured on the H200 (session 8) it changed nothing:
+// the grouped kernel at batch 32 x 896 keys still takes ~6.5 us more with the stores than without (54.2
+// vs 47.7 us; 54.6 vs 46.3 with one lane per value in session 7), far more than their 3.6 MB of bytes.
 template <int QG, int U, int TPK>
 __device__ __forceinline__ void spill_logits(float* base, size_t head_stride, int j0, int key_stride, int end, const float (&s)[QG][U], int sub) {
 #pragma unroll
@@ -240,65 +241,6 @@ __device__ __forceinline__ void spill_logits(float* base, size_t head_stride, in
     if (i < QG * U && j < end) base[static_cast<size_t>(i / U) * head_stride + j] = v;
   }
 }
-
-// Keys per staging buffer of the deferred write's logits (a multiple of every kernel's keys per tile:
-// G x unroll is 16..128).
-constexpr int kSpillChunk = 256;
-// Row padding of a staging buffer: a warp's tile store (2 key groups x QG heads x 2 keys 8 apart, the
-// grouped kernel at D = 128) hits 16 distinct banks with rows 258 floats apart, 4-way conflicts with 256.
-constexpr int kSpillPad = 2;
-
-// The deferred write's logits staged in shared memory (two buffers of kSpillChunk keys x QG heads) and
-// copied to global memory once a buffer is full, a warp storing 32 consecutive keys of one head per
-// instruction. Stored directly from the tile loop, a warp's store scattered over 8 segments of 8 bytes
-// (the grouped kernel: 4 heads x 2 keys x 2 adjacent groups), as many L1 wavefronts as the tile's K/V
-// loads took; the grouped kernel at batch 32 x 896 keys ran 47.7 -> 54.2 us with them (H200, session 8).
-// Every call is block-uniform (after_tile and finish contain a barrier; the tile loops' bounds are
-// block-uniform). Double buffering: the barrier before a buffer's copy also orders the previous copy's
-// reads of the other buffer before the writes that refill it.
-template <int QG, int KEYS_PER_TILE>
-struct SpillStage {
-  static_assert(kSpillChunk % KEYS_PER_TILE == 0, "a chunk holds whole tiles");
-  static constexpr int kRow = kSpillChunk + kSpillPad;
-  float* buf;       // shared [2][QG][kRow]
-  float* dst;       // global: logits row of the block's first head
-  size_t head_stride;
-  int end;          // one past the block's last key
-  int cbase;        // first key of the current buffer
-  int tiles = 0;    // tiles written into the current buffer
-  int which = 0;
-
-  __device__ __forceinline__ float* cur() const { return buf + which * QG * kRow; }
-  template <int U, int TPK>
-  __device__ __forceinline__ void store(int j0, int key_stride, const float (&s)[QG][U], int sub) const {
-    spill_logits<QG, U, TPK>(cur(), kRow, j0 - cbase, key_stride, end - cbase, s, sub);
-  }
-  __device__ __forceinline__ void flush(int tid) const {
-    const int n = min(kSpillChunk, end - cbase);
-    const float* b = cur();
-#pragma unroll
-    for (int g = 0; g < QG; g++) {
-#pragma unroll
-      for (int r = 0; r < kSpillChunk / kDecodeThreads; r++) {
-        const int k = tid + r * kDecodeThreads;
-        if (k < n) dst[static_cast<size_t>(g) * head_stride + cbase + k] = b[g * kRow + k];
-      }
-    }
-  }
-  __device__ __forceinline__ void after_tile(int tid) {
-    if (++tiles < kSpillChunk / KEYS_PER_TILE) return;
-    __syncthreads();
-    flush(tid);
-    tiles = 0;
-    which ^= 1;
-    cbase += kSpillChunk;
-  }
-  __device__ __forceinline__ void finish(int tid) {
-    if (tiles == 0) return;
-    __syncthreads();
-    flush(tid);
-  }
-};
 
 // The block's split partial of query head h of sequence b: merges its G key groups' states
 // (acc, m, l and, with WRITE_GRAPH, the distributed top-4 lists tv / ti) through shared memory and writes
@@ -361,7 +303,6 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
   static_assert(kTailStaged <= kRankMergeMax, "the tail's staged candidates fit");
   __shared__ float s_cv[NC];
   __shared__ int s_ci[NC];
-  __shared__ float s_spill[SPILL ? 2 * SpillStage<1, G * kDecodeUnroll>::kRow : 1];
 
   const int split = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int tid = threadIdx.x;
@@ -405,7 +346,6 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
   float tv = -INFINITY, thr = -INFINITY;
   int ti = INT_MAX;
   float qf[8];
-  SpillStage<1, G * kDecodeUnroll> stage{s_spill, SPILL ? p.logits + (static_cast<size_t>(b) * p.num_heads + h) * p.logits_stride : nullptr, 0, end, start};
   // One tile of keys j0 + u * G (u < kDecodeUnroll): logits, online softmax, V accumulation, top-4.
   auto step = [&](const int j0, const uint4 (&kr)[kDecodeUnroll], const uint4 (&vr)[kDecodeUnroll]) {
     float s[kDecodeUnroll];
@@ -420,7 +360,10 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
       for (int off = TPK / 2; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
       s[u] = (j0 + u * G < end) ? dot : -INFINITY;
     }
-    if (SPILL) stage.template store<kDecodeUnroll, TPK>(j0, G, *reinterpret_cast<const float(*)[1][kDecodeUnroll]>(&s), sub);
+    if (SPILL) {
+      const float(&s1)[1][kDecodeUnroll] = *reinterpret_cast<const float(*)[1][kDecodeUnroll]>(&s);
+      spill_logits<1, kDecodeUnroll, TPK>(p.logits + (static_cast<size_t>(b) * p.num_heads + h) * p.logits_stride, 0, j0, G, end, s1, sub);
+    }
     float m_new = m;
 #pragma unroll
     for (int u = 0; u < kDecodeUnroll; u++) m_new = fmaxf(m_new, s[u]);
@@ -510,10 +453,7 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
         j0 = jn;
       }
     } else {
-      if (start < end) {
-        step(j_first, kr, vr);
-        if (SPILL) stage.after_tile(tid);
-      }
+      if (start < end) step(j_first, kr, vr);
     }
   }
   if constexpr (!WRITE_GRAPH) {
@@ -521,9 +461,7 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
       uint4 kr[kDecodeUnroll], vr[kDecodeUnroll];
       load_tile(j0, end, kr, vr);
       step(j0, kr, vr);
-      if (SPILL) stage.after_tile(tid);
     }
-    if (SPILL) stage.finish(tid);
   }
   // No griddepcontrol.launch_dependents here: an early trigger let the next launch's blocks take SM
   // slots while this grid's merges ran (H200, batch 1 x 4k with the graph, PDL: 34.8 -> 25.9 us without it).

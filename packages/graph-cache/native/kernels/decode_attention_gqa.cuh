@@ -38,7 +38,6 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
   __shared__ bool s_last;
   __shared__ float s_w[kMaxSplits];
   __shared__ float s_red[kDecodeThreads / 32];
-  __shared__ float s_spill[SPILL ? 2 * QG * SpillStage<QG, G * U>::kRow : 1];
 
   const int split = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
   const int tid = threadIdx.x;
@@ -68,7 +67,6 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
   float m[QG], l[QG], acc[QG][8], qf[QG][8];
   float tv[QG], thr[QG];
   int ti[QG];
-  SpillStage<QG, G * U> stage{s_spill, SPILL ? p.logits + (static_cast<size_t>(b) * p.num_heads + h0) * p.logits_stride : nullptr, p.logits_stride, end, start};
 #pragma unroll
   for (int g = 0; g < QG; g++) {
     m[g] = -INFINITY;
@@ -98,7 +96,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
         s[g][u] = valid ? dot : -INFINITY;
       }
     }
-    if (SPILL) stage.template store<U, TPK>(j0, G, s, sub);
+    if (SPILL) spill_logits<QG, U, TPK>(p.logits + (static_cast<size_t>(b) * p.num_heads + h0) * p.logits_stride, p.logits_stride, j0, G, end, s, sub);
     float vf[U][8];
 #pragma unroll
     for (int u = 0; u < U; u++) bf16x8_to_f32(vr[u], vf[u]);
@@ -170,18 +168,13 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
 #pragma unroll
       for (int i = 0; i < 8; i++) qf[g][i] = qp[i] * qs;
     }
-    if (start < end) {
-      step(j_first, kr, vr);
-      if (SPILL) stage.after_tile(tid);
-    }
+    if (start < end) step(j_first, kr, vr);
   }
   for (int j0 = j_first + G * U; j0 - grp < end; j0 += G * U) {
     uint4 kr[U], vr[U];
     load_tile(j0, end, kr, vr);
     step(j0, kr, vr);
-    if (SPILL) stage.after_tile(tid);
   }
-  if (SPILL) stage.finish(tid);
 
   // Per query head: merge the G groups and write the split's partial (write_split_partial, the per-head kernel's epilogue).
 #pragma unroll 1
