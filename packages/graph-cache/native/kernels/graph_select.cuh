@@ -37,19 +37,7 @@ struct GraphSelectParams {
   void* graph;
   int graph_capacity;
   int group;            // query heads per graph: 1 per query head, num_heads / num_kv_heads per KV head
-  int blocks_per_layer; // batch * (num_heads / group): blocks beyond it select layer blockIdx.x / blocks_per_layer
-  size_t logits_layer_stride, lse2_layer_stride, graph_layer_bytes;
 };
-
-// The layer of block `blk` of a multi-layer launch, with p's pointers moved to that layer; returns the
-// block index within the layer.
-__device__ __forceinline__ int select_layer(GraphSelectParams& p, int blk) {
-  const int layer = blk / p.blocks_per_layer;
-  p.logits += layer * p.logits_layer_stride;
-  p.lse2 += layer * p.lse2_layer_stride;
-  p.graph = static_cast<char*>(p.graph) + layer * p.graph_layer_bytes;
-  return blk - layer * p.blocks_per_layer;
-}
 
 // Top-4 of a block of NW warps whose lanes hold sorted lists (exact under the total order): each warp's
 // top-4 goes to shared memory, warp 0 merges the NW * 4 candidates (one per lane up to 8 warps, else
@@ -84,8 +72,8 @@ __device__ __forceinline__ bool block_top4(Top4& t, float* s_v, int* s_i) {
 // One block per (sequence, head): each thread scans keys start + tid + k * kSelectThreads in increasing
 // order (push_scan keeps the lower index among equal logits), then warp and block merges (exact).
 template <int LAYOUT>
-__global__ void __launch_bounds__(kSelectThreads) graph_select_kernel(GraphSelectParams p) {
-  const int bh = select_layer(p, blockIdx.x);
+__global__ void __launch_bounds__(kSelectThreads) graph_select_kernel(const GraphSelectParams p) {
+  const int bh = blockIdx.x;
   const int b = bh / p.num_heads;
   const int tid = threadIdx.x, lane = tid & 31;
   const int len = p.lengths[b];
@@ -128,12 +116,12 @@ __global__ void __launch_bounds__(kSelectThreads) graph_select_kernel(GraphSelec
 constexpr int kGroupSelectThreads = 512;
 
 template <int LAYOUT, int GROUP>
-__global__ void __launch_bounds__(kGroupSelectThreads) graph_select_group_kernel(GraphSelectParams p) {
+__global__ void __launch_bounds__(kGroupSelectThreads) graph_select_group_kernel(const GraphSelectParams p) {
   constexpr int U = GROUP > 0 ? (16 / GROUP > 1 ? 16 / GROUP : 1) : 2;
   constexpr int NW = kGroupSelectThreads / 32;
   const int group = GROUP > 0 ? GROUP : p.group;
   const int graphs_per_seq = p.num_heads / group;
-  const int bg = select_layer(p, blockIdx.x);
+  const int bg = blockIdx.x;
   const int b = bg / graphs_per_seq;
   const int h0 = b * p.num_heads + (bg - b * graphs_per_seq) * group;  // first query-head row of the group
   const int tid = threadIdx.x, lane = tid & 31;

@@ -168,12 +168,9 @@ cudaError_t launch_decode_attention(const DecodeArgs& a, cudaStream_t stream) {
 cudaError_t launch_graph_select(const GraphSelectArgs& a, cudaStream_t stream) {
   if (a.batch < 1 || a.num_heads < 1 || a.stride < 1 || a.graph_capacity < 1 || !a.logits || !a.lse2 || !a.lengths || !a.graph) return cudaErrorInvalidValue;
   if (a.group < 1 || a.num_heads % a.group != 0) return cudaErrorInvalidValue;
-  if (a.layers < 1) return cudaErrorInvalidValue;
-  const long long per_layer = static_cast<long long>(a.batch) * (a.num_heads / a.group);
-  const long long blocks = per_layer * a.layers;
+  const long long blocks = static_cast<long long>(a.batch) * (a.num_heads / a.group);
   if (blocks > 0x7fffffffLL) return cudaErrorInvalidValue;
-  GraphSelectParams p{a.logits, a.lse2, a.stride, a.lengths, a.starts, a.nodes, a.batch, a.num_heads, a.graph, a.graph_capacity, a.group,
-                      static_cast<int>(per_layer), a.logits_layer_stride, a.lse2_layer_stride, a.graph_layer_bytes};
+  GraphSelectParams p{a.logits, a.lse2, a.stride, a.lengths, a.starts, a.nodes, a.batch, a.num_heads, a.graph, a.graph_capacity, a.group};
   const unsigned grid = static_cast<unsigned>(blocks);
   if (a.group > 1) {
     auto kernel = a.layout == kLayoutSoA ? graph_select_group_kernel<kLayoutSoA, 0> : graph_select_group_kernel<kLayoutAoS, 0>;

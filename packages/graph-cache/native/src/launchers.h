@@ -94,12 +94,6 @@ struct GraphSelectArgs {
   // num_kv_heads (> 1) = a graph per KV head, graph b * (num_heads / group) + kvh, node = top-4 of the
   // group's summed probabilities (graph_select_group_kernel). num_heads must be a multiple.
   int group = 1;
-  // Several layers in one launch: layer l's logits at logits + l * logits_layer_stride floats, its
-  // log2-sum-exps at lse2 + l * lse2_layer_stride, its graphs at graph + l * graph_layer_bytes; lengths,
-  // starts and nodes shared. One launch over every layer of a decode step fills the GPU where one layer's
-  // launch does not (batch 32 x 896 keys, Mistral-7B: 256 blocks of 512 threads, latency-bound).
-  int layers = 1;
-  size_t logits_layer_stride = 0, lse2_layer_stride = 0, graph_layer_bytes = 0;
 };
 cudaError_t launch_graph_select(const GraphSelectArgs& args, cudaStream_t stream);
 

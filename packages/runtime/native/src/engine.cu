@@ -501,9 +501,9 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
   const int split_o = fused ? 1 : split_k_for(T, H * D);
   const int split_down = fused ? 1 : split_k_for(T, I);
   bool h_normed = false;
-  // Deferred graph write: the top-4 selection of every layer runs in one launch on select_stream_, forked
-  // after the last layer's attention; the fork joins back into stream_ after the last layer (also on an
-  // early error return, so a stream capture never ends with the side stream unjoined).
+  // Deferred graph write: each layer's top-4 selection runs on select_stream_, forked after the layer's
+  // attention; the fork joins back into stream_ after the last layer (also on an early error return, so
+  // a stream capture never ends with the side stream unjoined).
   const bool use_grouped = decode && decode_use_grouped(opts_.grouped_decode, Bd, H, KVH, D, sm_count_);
   const int G = graph_heads_;
   const bool deferred = decode && graph_ && select_stream_ && (G != H || decode_defer_graph(opts_.graph_write, use_grouped, Bd, H, sm_count_));
@@ -568,18 +568,11 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
       // Unfused steps feed the O projection a bf16 copy written by the attention's merge (no convert kernel).
       a.out_bf16 = fused ? nullptr : h_;
       KV_TRY(launch_decode_attention(a, stream_), "decode attention");
-      if (deferred && l == s.layers - 1) {
-        // Every layer's nodes in one selection launch, forked after the last layer's attention (beside its
-        // O projection and MLP). A launch per layer (256 blocks at Mistral-7B batch 32) ran latency-bound
-        // on the side stream for ~10 us per layer, beside every layer's GEMMs.
+      if (deferred) {
         KV_TRY(cudaEventRecord(ev_fork_, stream_), "fork the graph selection");
         KV_TRY(cudaStreamWaitEvent(select_stream_, ev_fork_, 0), "fork the graph selection");
         forked = true;
-        GraphSelectArgs ga{logits_spill_, logits_lse2_, a.logits_stride, d_len, a.starts, nullptr, Bd, H, graph_, static_cast<int>(C), 0, H / G};
-        ga.layers = s.layers;
-        ga.logits_layer_stride = static_cast<size_t>(B) * H * C;
-        ga.lse2_layer_stride = static_cast<size_t>(B) * H;
-        ga.graph_layer_bytes = static_cast<size_t>(B) * G * C * kGraphNodeBytes;
+        GraphSelectArgs ga{a.logits, a.logits_lse2, a.logits_stride, d_len, a.starts, nullptr, Bd, H, layer_graph, static_cast<int>(C), 0, H / G};
         KV_TRY(launch_graph_select(ga, select_stream_), "graph select");
       }
       if (opts_.evict.policy == EvictPolicy::H2O || opts_.evict.policy == EvictPolicy::Tova) {
