@@ -381,6 +381,53 @@ async function main(): Promise<void> {
     say(`wrote ${file}`);
     return;
   }
+  if (process.argv.includes("--attribution")) {
+    // Where the walker policy's extra step time goes (batch 32, 20% budget): wall time per step against the
+    // decode stream's GPU time per phase (profile: true, CUDA events; no CUDA graphs, so each step is
+    // slower than in the eviction table), for streaming, the walker with the graph write but no walker
+    // run (a refresh interval longer than the run) and the walker as shipped. Mistral-7B at 4k and 16k,
+    // Llama-2-7B at 4k.
+    const configs: [PresetName, number][] = [
+      ["mistral-7b", 4096],
+      ["mistral-7b", 16384],
+      ["llama2-7b", 4096],
+    ];
+    for (const [preset, ctx] of quick ? configs.slice(0, 1) : configs) {
+      for (const [label, policy, walker] of [
+        ["streaming", "streaming", undefined],
+        ["graph write, no walker run", "walker", { refresh: 1 << 20 }],
+        ["walker", "walker", undefined],
+      ] as const) {
+        const B = 32;
+        const { budget, capacity } = evictionShape(policy, ctx);
+        const e = await createEngine({
+          model: { preset },
+          maxBatch: B,
+          capacity,
+          maxPrefillTokens: 256,
+          maxLogitRows: B,
+          progress: false,
+          profile: true,
+          eviction: { policy, budget, refresh: 32, ...(walker ?? {}) },
+        });
+        try {
+          e.native.fillCacheRandom(1);
+          const steps = 128;
+          const ms = await timeDecodeSteps(e, policy, ctx, B, steps, () => e.native.takeTimes());
+          const t = e.native.takeTimes();
+          const row = { kind: "attribution", preset, context: ctx, batch: B, config: label, wallMsPerStep: ms, gemmMs: t.gemmMs / steps, attentionMs: t.attentionMs / steps, otherMs: t.otherMs / steps, gpuMs: (t.gemmMs + t.attentionMs + t.otherMs) / steps };
+          rows.push(row);
+          say(`attribution ${preset} ctx ${ctx} B ${B} ${label}: wall ${ms.toFixed(3)} ms/step; decode stream gemm ${row.gemmMs.toFixed(3)}, attention ${row.attentionMs.toFixed(3)}, other ${row.otherMs.toFixed(3)} (sum ${row.gpuMs.toFixed(3)}) ms/step`);
+        } finally {
+          await e.dispose();
+        }
+      }
+    }
+    const file = join(outDir, "runtime-attribution.json");
+    writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, rows });
+    say(`wrote ${file}`);
+    return;
+  }
   if (process.argv.includes("--priority")) {
     // Stream priorities off vs on (decode high, walker low), Llama-2-7B 20% budget, batch 8 and 32.
     for (const streamPriorities of [false, true]) {
