@@ -27,7 +27,6 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
   constexpr int TPK = D / 8;
   constexpr int G = kDecodeThreads / TPK;
   constexpr int U = kGqaUnroll;
-  constexpr bool PIPE = SPILL;
   static_assert(D % 8 == 0 && TPK <= 32 && (32 % TPK) == 0, "head dim");
   static_assert(QG >= 2 && QG <= 8, "query heads per KV head");
   __shared__ float s_m[G], s_l[G];
@@ -169,33 +168,12 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
 #pragma unroll
       for (int i = 0; i < 8; i++) qf[g][i] = qp[i] * qs;
     }
-    if constexpr (PIPE) {
-      // Software-pipelined tiles: the next tile is requested before the current one is processed.
-      int j0 = j_first;
-      for (;;) {
-        const int jn = j0 + G * U;
-        const bool more = jn - grp < end;  // block-uniform
-        uint4 nk[U], nv[U];
-        if (more) load_tile(jn, end, nk, nv);
-        if (j0 - grp < end) step(j0, kr, vr);
-        if (!more) break;
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-          kr[u] = nk[u];
-          vr[u] = nv[u];
-        }
-        j0 = jn;
-      }
-    } else {
-      if (start < end) step(j_first, kr, vr);
-    }
+    if (start < end) step(j_first, kr, vr);
   }
-  if constexpr (!PIPE) {
-    for (int j0 = j_first + G * U; j0 - grp < end; j0 += G * U) {
-      uint4 kr[U], vr[U];
-      load_tile(j0, end, kr, vr);
-      step(j0, kr, vr);
-    }
+  for (int j0 = j_first + G * U; j0 - grp < end; j0 += G * U) {
+    uint4 kr[U], vr[U];
+    load_tile(j0, end, kr, vr);
+    step(j0, kr, vr);
   }
 
   // Per query head: merge the G groups and write the split's partial (write_split_partial, the per-head kernel's epilogue).

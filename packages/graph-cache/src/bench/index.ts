@@ -52,9 +52,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
   // batch 32 x 896 only (no split sweep, layout probe, compaction or writer): a short run for kernel
   // iterations.
   // $KVWALK_BENCH_ONLY=gqa: the same minus the MHA rows (the grouped-query rows and their memcpy reference).
-  // $KVWALK_BENCH_ONLY=gqa32: the grouped-query rows of batch 32 x 896 only.
-  const gqa32 = process.env.KVWALK_BENCH_ONLY === "gqa32";
-  const gqaOnly = gqa32 || process.env.KVWALK_BENCH_ONLY === "gqa";
+  const gqaOnly = process.env.KVWALK_BENCH_ONLY === "gqa";
   const decodeOnly = gqaOnly || process.env.KVWALK_BENCH_ONLY === "decode";
   const allDecodeShapes: [number, number][] = [
     [1, 4096],
@@ -97,7 +95,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     [32, 896], // the engine's 20 % budget cache (819 + 64 slots)
     [32, 4096],
   ];
-  const gqaRun = decodeOnly ? gqaShapes.filter(([b, l]) => (b === 1 && l === 4096 && !gqa32) || b * l === 32 * 896) : gqaShapes;
+  const gqaRun = decodeOnly ? gqaShapes.filter(([b, l]) => (b === 1 && l === 4096) || b * l === 32 * 896) : gqaShapes;
   for (const [batch, length] of gqaRun) {
     for (const writeGraph of [0, 1, 2, 3, 4, 5]) {
       for (const grouped of [0, 1]) {
