@@ -69,6 +69,24 @@ async function decodeStep(e: Engine, B: number, ctx: number): Promise<number> {
  */
 type BenchPolicy = "full" | "streaming" | "h2o" | "tova" | "walker";
 
+/**
+ * Engine options of the eviction benches (evictionBench, --attribution): `policy` at the eviction shape of
+ * `ctx` (evictionShape: 20% budget + 64 slots of slack), walker refresh every 32 steps; `walker` overrides
+ * the walker policy's options.
+ */
+function evictEngineOptions(preset: PresetName, policy: BenchPolicy, ctx: number, maxBatch: number, walker?: { refresh?: number; walkers?: number }) {
+  const { budget, capacity } = evictionShape(policy, ctx);
+  return {
+    model: { preset },
+    maxBatch,
+    capacity,
+    maxPrefillTokens: 256,
+    maxLogitRows: maxBatch,
+    progress: false,
+    eviction: policy === "full" ? undefined : { policy, budget, refresh: 32, ...(policy === "walker" ? walker : {}) },
+  };
+}
+
 async function evictionBench(
   preset: PresetName,
   allBatches: number[],
@@ -94,18 +112,12 @@ async function evictionBench(
     let e: Engine | undefined;
     try {
       e = await createEngine({
-        model: { preset },
-        maxBatch: maxB,
-        capacity,
-        maxPrefillTokens: 256,
-        maxLogitRows: maxB,
-        progress: false,
+        ...evictEngineOptions(preset, policy, ctx, maxB, opts.walker),
         gemmSplitK: opts.gemmSplitK,
         streamPriorities: opts.streamPriorities,
         groupedDecode: opts.groupedDecode,
         graphWrite: opts.graphWrite,
         graphHeads: opts.graphHeads,
-        eviction: policy === "full" ? undefined : { policy, budget, refresh: 32, ...(policy === "walker" ? opts.walker : {}) },
       });
       e.native.fillCacheRandom(1);
       for (const B of batches) {
@@ -399,17 +411,7 @@ async function main(): Promise<void> {
         ["walker", "walker", undefined],
       ] as const) {
         const B = 32;
-        const { budget, capacity } = evictionShape(policy, ctx);
-        const e = await createEngine({
-          model: { preset },
-          maxBatch: B,
-          capacity,
-          maxPrefillTokens: 256,
-          maxLogitRows: B,
-          progress: false,
-          profile: true,
-          eviction: { policy, budget, refresh: 32, ...(walker ?? {}) },
-        });
+        const e = await createEngine({ ...evictEngineOptions(preset, policy, ctx, B, walker), profile: true });
         try {
           e.native.fillCacheRandom(1);
           const steps = 128;
