@@ -104,7 +104,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     o.fused_gemv_rows = int_field(oo, "gemvRows", 0, kvwalk::engine::kGemvMaxRows, 1, false);
     o.gemm_split_k = int_field(oo, "gemmSplitK", -1, kvwalk::engine::kSplitKMax, -1, false);
     o.grouped_decode = int_field(oo, "groupedDecode", 0, 2, 2, false);
-    o.graph_write = int_field(oo, "graphWrite", 0, 2, 2, false);
+    o.graph_write = int_field(oo, "graphWrite", 0, 3, 2, false);
     o.graph_heads = int_field(oo, "graphHeads", 0, 1, 1, false);
     o.stream_priorities = oo.Get("streamPriorities").ToBoolean().Value();
     if (oo.Get("evict").IsObject()) {
@@ -453,6 +453,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     const int layer = int_arg(info, 0, "layer", 0, s.layers - 1);
     const int region = int_arg(info, 1, "region", 0, e->options().max_batch - 1);
     const size_t L = layer, R = e->options().max_batch, r = region, C = e->options().capacity;
+    // the lazy graph write's pending rows get their nodes first
+    const std::string flushed = e->flush_pending_graph();
+    if (!flushed.empty()) throw engine_error(env, flushed);
     kvwalk::check_cuda(env, cudaDeviceSynchronize(), "debugEvictionState (synchronize)");
     Napi::Object o = Napi::Object::New(env);
     if (e->graph_device()) {

@@ -113,6 +113,98 @@ Napi::Value prefill_score(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// graphFlush({ q: Float32Array [T*H*D], k: Uint16Array [KVH*capacity*D], T, H, KVH, D, capacity, window,
+//   scale, graphGroup?: 1 | H/KVH, rowLo, jobs }) -> { graphs: Int32Array[] } (one [graphs*capacity*8]
+// per job). launch_graph_flush (the lazy decode graph write) with `jobs` (1..8) jobs over copies of one
+// region: job j writes rows lo_j = max(0, rowLo - 3j) .. T_j - 1 with T_j = T - j, from its own K copy
+// into its own graph (every int -1 before), reading query row lo_j at ring row j of its ring section
+// (bf16 q rounded to nearest even on the host; ring rows per head = the most pending rows + jobs), so
+// every offset of GraphFlushJob and the job index blockIdx.z are exercised.
+Napi::Value graph_flush(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  KVWALK_REQUIRE_CUDA(env);
+#ifdef KVWALK_WITH_CUDA
+  Napi::Object a = args_of(info);
+  const int J = static_cast<int>(int_arg(a, "jobs", 1, 8));
+  const int capacity = static_cast<int>(int_arg(a, "capacity", 1, kMaxDim));
+  const int T = static_cast<int>(int_arg(a, "T", J, capacity));
+  const int H = static_cast<int>(int_arg(a, "H", 1, 1024)), KVH = static_cast<int>(int_arg(a, "KVH", 1, 1024));
+  if (H % KVH != 0) bad_arg(env, "KVH", "a divisor of H = " + std::to_string(H), a.Get("KVH"), true);
+  const int D = static_cast<int>(int_arg(a, "D", 64, 128));
+  if (D != 64 && D != 128) bad_arg(env, "D", "64 or 128", a.Get("D"), true);
+  const int window = static_cast<int>(int_arg(a, "window", 0, 1 << 30));
+  const float scale = num_arg(a, "scale");
+  const int row_lo = static_cast<int>(int_arg(a, "rowLo", 0, T - J));
+  const int graph_group = absent(a, "graphGroup") ? 1 : static_cast<int>(int_arg(a, "graphGroup", 1, 1024));
+  if (graph_group != 1 && graph_group != H / KVH) {
+    bad_arg(env, "graphGroup", "1 (a graph per query head) or H / KVH = " + std::to_string(H / KVH) + " (a graph per KV head)", a.Get("graphGroup"), true);
+  }
+  const std::vector<float> h_q = array_arg<float>(a, "q", static_cast<size_t>(T) * H * D);
+  const std::vector<uint16_t> h_k1 = array_arg<uint16_t>(a, "k", static_cast<size_t>(KVH) * capacity * D);
+  const int graphs = H / graph_group;
+  std::vector<kvwalk::engine::GraphFlushJob> jobs(J);
+  int max_rows = 0;
+  for (int j = 0; j < J; j++) max_rows = std::max(max_rows, (T - j) - std::max(0, row_lo - 3 * j));
+  const int RR = max_rows + J;
+  const size_t region_k = static_cast<size_t>(KVH) * capacity * D, region_g = static_cast<size_t>(graphs) * capacity;
+  std::vector<uint16_t> h_k(region_k * J), h_ring(static_cast<size_t>(J) * H * RR * D, 0);
+  auto bf16_rn = [](float f) {
+    uint32_t b;
+    std::memcpy(&b, &f, 4);
+    if ((b & 0x7f800000u) == 0x7f800000u && (b & 0x007fffffu) != 0u) return static_cast<uint16_t>((b >> 16) | 0x0040u);
+    return static_cast<uint16_t>((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+  };
+  for (int j = 0; j < J; j++) {
+    kvwalk::engine::GraphFlushJob& jb = jobs[j];
+    jb.T = T - j;
+    jb.row_lo = std::max(0, row_lo - 3 * j);
+    jb.k_off = static_cast<int64_t>(j * region_k);
+    jb.graph_off = static_cast<int64_t>(j * region_g);
+    jb.q_off = static_cast<int64_t>((static_cast<size_t>(j) * H * RR + j) * D);
+    jb.lse_off = static_cast<int64_t>(static_cast<size_t>(j) * H * max_rows);
+    std::copy(h_k1.begin(), h_k1.end(), h_k.begin() + j * region_k);
+    for (int t = jb.row_lo; t < jb.T; t++)
+      for (int h = 0; h < H; h++)
+        for (int d = 0; d < D; d++)
+          h_ring[jb.q_off + (static_cast<size_t>(h) * RR + (t - jb.row_lo)) * D + d] = bf16_rn(h_q[(static_cast<size_t>(t) * H + h) * D + d]);
+  }
+  Dev<uint16_t> d_k(env, h_k, "k");
+  Dev<uint16_t> d_ring(env, h_ring, "query ring");
+  Dev<int32_t> d_graph(env, std::vector<int32_t>(region_g * J * 8, -1), "graph");
+  std::vector<uint8_t> jb_bytes(sizeof(kvwalk::engine::GraphFlushJob) * J);
+  std::memcpy(jb_bytes.data(), jobs.data(), jb_bytes.size());
+  Dev<uint8_t> d_jobs(env, jb_bytes, "jobs");
+  Dev<uint8_t> d_lse(env, kvwalk::engine::graph_flush_workspace_bytes(J, H, max_rows), "lse2 workspace");
+  kvwalk::engine::GraphFlushArgs f;
+  f.q_ring = d_ring.get();
+  f.k = d_k.get();
+  f.graph = d_graph.get();
+  f.jobs = reinterpret_cast<const kvwalk::engine::GraphFlushJob*>(d_jobs.get());
+  f.num_jobs = J;
+  f.max_rows = max_rows;
+  f.q_hstride = RR;
+  f.H = H;
+  f.KVH = KVH;
+  f.D = D;
+  f.capacity = capacity;
+  f.window = window;
+  f.scale = scale;
+  f.graph_capacity = capacity;
+  f.graph_group = graph_group;
+  f.lse2 = reinterpret_cast<float*>(d_lse.get());
+  run(env, kvwalk::engine::launch_graph_flush(f, nullptr), "launch_graph_flush");
+  const std::vector<int32_t> g = d_graph.download(env, "graph");
+  Napi::Array out = Napi::Array::New(env, J);
+  for (int j = 0; j < J; j++) {
+    std::vector<int32_t> part(g.begin() + j * region_g * 8, g.begin() + (j + 1) * region_g * 8);
+    out.Set(static_cast<uint32_t>(j), to_js(env, part));
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("graphs", out);
+  return o;
+#endif
+}
+
 #ifdef KVWALK_WITH_CUDA
 // Median and minimum of `iters` CUDA-event-timed runs of `launch` after 2 warm-ups, in milliseconds.
 template <class F>
@@ -227,4 +319,5 @@ Napi::Value prefill_score_bench(const Napi::CallbackInfo& info) {
 void register_prefill_score_tests(Napi::Env env, Napi::Object exports) {
   exports.Set("prefillScore", Napi::Function::New(env, prefill_score, "prefillScore"));
   exports.Set("prefillScoreBench", Napi::Function::New(env, prefill_score_bench, "prefillScoreBench"));
+  exports.Set("graphFlush", Napi::Function::New(env, graph_flush, "graphFlush"));
 }

@@ -141,10 +141,12 @@ __global__ void residual_rmsnorm_kernel(const float* x, const float* __restrict_
 // One block per token t. For i < D/2: a = f32(inv_freq[i] * f32(pos)); c = cosf(a), s = sinf(a) (precise);
 // rotated[i] = f32(x[i] * c) - f32(x[i + D/2] * s), rotated[i + D/2] = f32(x[i + D/2] * c) + f32(x[i] * s)
 // (each product and the sum rounded to f32, no FMA: transformers' q * cos + rotate_half(q) * sin in f32).
-// Dynamic shared memory: D floats (cos table then sin table).
+// Dynamic shared memory: D floats (cos table then sin table). q_ring (or nullptr): the lazy graph write's
+// query rows, bf16 [regions][H][ring_rows][D]; row t goes to ring row ring_row[t] of its region (< 0: none).
 __global__ void rope_append_kernel(const float* __restrict__ qkv, int H, int KVH, int D, const float* __restrict__ inv_freq,
                                    const int* __restrict__ positions, const int* __restrict__ region, const int* __restrict__ slot,
-                                   int capacity, float* __restrict__ q_out, uint16_t* __restrict__ k_cache, uint16_t* __restrict__ v_cache) {
+                                   int capacity, float* __restrict__ q_out, uint16_t* __restrict__ k_cache, uint16_t* __restrict__ v_cache,
+                                   uint16_t* __restrict__ q_ring, const int* __restrict__ ring_row, int ring_rows) {
   extern __shared__ float cs[];
   const int half = D / 2;
   const int t = blockIdx.x;
@@ -159,6 +161,8 @@ __global__ void rope_append_kernel(const float* __restrict__ qkv, int H, int KVH
   __syncthreads();
   const float* row = qkv + static_cast<size_t>(t) * (H + 2 * KVH) * D;
   const size_t kv_base = (static_cast<size_t>(region[t]) * KVH * capacity + slot[t]) * D;  // + kvh * capacity * D
+  const int rr = q_ring != nullptr ? ring_row[t] : -1;
+  uint16_t* qr = rr >= 0 ? q_ring + (static_cast<size_t>(region[t]) * H * ring_rows + rr) * D : nullptr;  // + head * ring_rows * D
   // rotations: H query heads then KVH key heads
   const int rot = (H + KVH) * half;
   for (int j = threadIdx.x; j < rot; j += blockDim.x) {
@@ -171,6 +175,11 @@ __global__ void rope_append_kernel(const float* __restrict__ qkv, int H, int KVH
       float* qo = q_out + (static_cast<size_t>(t) * H + head) * D;
       qo[i] = y1;
       qo[half + i] = y2;
+      if (qr != nullptr) {
+        uint16_t* qd = qr + static_cast<size_t>(head) * ring_rows * D;
+        qd[i] = f32_to_bf16_bits(y1);
+        qd[half + i] = f32_to_bf16_bits(y2);
+      }
     } else {
       uint16_t* kd = k_cache + kv_base + static_cast<size_t>(head - H) * capacity * D;
       kd[i] = f32_to_bf16_bits(y1);

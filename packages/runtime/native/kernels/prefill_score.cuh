@@ -46,6 +46,7 @@
 #include <cstdint>
 
 #include "attn_mma.cuh"       // the prefill attention's tensor-core helpers (attn::mma_bf16_16816, cp_async_16, Config)
+#include "graph_flush_job.h"  // GraphFlushJob (shared with the engine)
 #include "graph_layout.cuh"  // @kvwalk/graph-cache: Cand, Top4, better, normalize_top4, store_node
 
 namespace kvwalk::engine::score {
@@ -86,6 +87,13 @@ struct RowsParams {
   float* lse;           // [T, H] natural log, or nullptr
   float* lse2;          // [H, T] log2 (pass 2), or nullptr
   uint16_t* qb;         // [H, T, D] bf16 q (pass 2), or nullptr
+  // Job mode (the lazy decode graph write, launch_graph_flush; nullptr: one prompt, the fields above):
+  // block z serves jobs[z], whose T, row_lo and offsets replace the prompt's; q comes as bf16 rows from
+  // qin + jobs[z].q_off (row t of head h at (h * q_hstride + t - row_lo) * D), lse2 goes to
+  // lse2 + jobs[z].lse_off (row t of head h at h * lse_stride + t - row_lo), qb and lse are unused.
+  const GraphFlushJob* jobs;
+  const uint16_t* qin;
+  int q_hstride, lse_stride;
 };
 
 struct ColsParams {
@@ -107,6 +115,10 @@ struct GroupParams {
   float scale_log2;
   void* graph;          // AoS nodes: KV head kvh, row t at node kvh * graph_capacity + t
   int graph_capacity;
+  // Job mode (see RowsParams): block z serves jobs[z]; qb and lse2 are then read at the job's offsets
+  // with row t of head h at (h * q_hstride + t - row_lo) * D and h * lse_stride + t - row_lo.
+  const GraphFlushJob* jobs;
+  int q_hstride, lse_stride;
 };
 
 // Tiles of the per-KV-head graph pass: kNumWarps warps, KSPLIT of them on each 16-row strip (each
@@ -224,10 +236,29 @@ __global__ void __launch_bounds__(NWARPS * 32) prefill_rows_kernel(const RowsPar
   uint16_t* sQ = smem;
   uint16_t* sK = sQ + BM * LD;  // [2][BN][LD]
 
-  const int T = p.T;
   const int h = blockIdx.x;
-  const int q0 = ((T - 1) / BM - static_cast<int>(blockIdx.y)) * BM;
-  const uint16_t* kh = p.k + static_cast<size_t>(h / p.group) * p.capacity * D;
+  // prompt: rows 0..T-1, tiles from the last; job: rows row_lo..T-1 of job z, tiles from row_lo
+  int T = p.T, row0 = 0, q0;
+  const uint16_t* kbase = p.k;
+  int64_t node0 = 0;
+  float* lse2 = p.lse2;
+  size_t lse_hs = static_cast<size_t>(p.T);
+  const uint16_t* qin = nullptr;
+  if (p.jobs != nullptr) {
+    const GraphFlushJob j = p.jobs[blockIdx.z];
+    T = j.T;
+    row0 = j.row_lo;
+    q0 = row0 + static_cast<int>(blockIdx.y) * BM;
+    if (q0 >= T) return;  // this job has fewer pending rows than the grid's tallest
+    kbase += j.k_off;
+    node0 = j.graph_off;
+    if (lse2 != nullptr) lse2 += j.lse_off;
+    lse_hs = static_cast<size_t>(p.lse_stride);
+    qin = p.qin + j.q_off;
+  } else {
+    q0 = ((T - 1) / BM - static_cast<int>(blockIdx.y)) * BM;
+  }
+  const uint16_t* kh = kbase + static_cast<size_t>(h / p.group) * p.capacity * D;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int window = p.window;
 
@@ -243,6 +274,12 @@ __global__ void __launch_bounds__(NWARPS * 32) prefill_rows_kernel(const RowsPar
   for (int c = threadIdx.x; c < BM * (D / 4); c += NT) {
     const int r = c / (D / 4), col = (c - r * (D / 4)) * 4;
     const int t = q0 + r;
+    if (qin != nullptr) {  // job: bf16 rows as the decode step stored them
+      uint2 b = make_uint2(0u, 0u);
+      if (t < T) b = *reinterpret_cast<const uint2*>(qin + (static_cast<size_t>(h) * p.q_hstride + (t - row0)) * D + col);
+      *reinterpret_cast<uint2*>(sQ + r * LD + col) = b;
+      continue;
+    }
     float4 x = make_float4(0.f, 0.f, 0.f, 0.f);
     if (t < T) x = *reinterpret_cast<const float4*>(p.q + (static_cast<size_t>(t) * p.H + h) * D + col);
     const uint2 b = make_uint2(pack_bf16x2(x.x, x.y), pack_bf16x2(x.z, x.w));
@@ -314,14 +351,14 @@ __global__ void __launch_bounds__(NWARPS * 32) prefill_rows_kernel(const RowsPar
   }
   if ((lane & 3) == 0) {
     if (row_a < T) {
-      if (p.graph != nullptr) write_row_node(p.graph, static_cast<int64_t>(h) * p.graph_capacity + row_a, top_a, lse2_a);
+      if (p.graph != nullptr) write_row_node(p.graph, node0 + static_cast<int64_t>(h) * p.graph_capacity + row_a, top_a, lse2_a);
       if (p.lse != nullptr) p.lse[static_cast<size_t>(row_a) * p.H + h] = lse2_a * kLn2;
-      if (p.lse2 != nullptr) p.lse2[static_cast<size_t>(h) * T + row_a] = lse2_a;
+      if (lse2 != nullptr) lse2[static_cast<size_t>(h) * lse_hs + (row_a - row0)] = lse2_a;
     }
     if (row_b < T) {
-      if (p.graph != nullptr) write_row_node(p.graph, static_cast<int64_t>(h) * p.graph_capacity + row_b, top_b, lse2_b);
+      if (p.graph != nullptr) write_row_node(p.graph, node0 + static_cast<int64_t>(h) * p.graph_capacity + row_b, top_b, lse2_b);
       if (p.lse != nullptr) p.lse[static_cast<size_t>(row_b) * p.H + h] = lse2_b * kLn2;
-      if (p.lse2 != nullptr) p.lse2[static_cast<size_t>(h) * T + row_b] = lse2_b;
+      if (lse2 != nullptr) lse2[static_cast<size_t>(h) * lse_hs + (row_b - row0)] = lse2_b;
     }
   }
 }
@@ -347,10 +384,30 @@ __global__ void __launch_bounds__(kNumWarps * 32, 2) prefill_group_graph_kernel(
   uint16_t* sK = sQ + QG * BM * LD;                         // [2][BN][LD]
   float* sL = reinterpret_cast<float*>(sK + 2 * BN * LD);  // [QG][BM]
 
-  const int T = p.T;
   const int kvh = blockIdx.x;
-  const int q0 = ((T - 1) / BM - static_cast<int>(blockIdx.y)) * BM;
-  const uint16_t* kh = p.k + static_cast<size_t>(kvh) * p.capacity * D;
+  // prompt: rows 0..T-1 (qb [H, T, D], lse2 [H, T]); job: rows row_lo..T-1 of job z at its offsets
+  int T = p.T, row0 = 0, q0;
+  const uint16_t* kbase = p.k;
+  const uint16_t* qsrc = p.qb;
+  const float* lsrc = p.lse2;
+  size_t q_hs = static_cast<size_t>(p.T), l_hs = static_cast<size_t>(p.T);
+  int64_t node0 = 0;
+  if (p.jobs != nullptr) {
+    const GraphFlushJob j = p.jobs[blockIdx.z];
+    T = j.T;
+    row0 = j.row_lo;
+    q0 = row0 + static_cast<int>(blockIdx.y) * BM;
+    if (q0 >= T) return;  // this job has fewer pending rows than the grid's tallest
+    kbase += j.k_off;
+    qsrc += j.q_off;
+    lsrc += j.lse_off;
+    q_hs = static_cast<size_t>(p.q_hstride);
+    l_hs = static_cast<size_t>(p.lse_stride);
+    node0 = j.graph_off;
+  } else {
+    q0 = ((T - 1) / BM - static_cast<int>(blockIdx.y)) * BM;
+  }
+  const uint16_t* kh = kbase + static_cast<size_t>(kvh) * p.capacity * D;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int strip = warp % STRIPS, split = warp / STRIPS;
   const int window = p.window;
@@ -366,12 +423,12 @@ __global__ void __launch_bounds__(kNumWarps * 32, 2) prefill_group_graph_kernel(
     const int gr = c / CPR, col = (c - gr * CPR) * 8;
     const int g = gr / BM, t = q0 + (gr - g * BM);
     const bool valid = t < T;
-    attn::cp_async_16(sQ + gr * LD + col, p.qb + (static_cast<size_t>(kvh * QG + g) * T + (valid ? t : 0)) * D + col, valid);
+    attn::cp_async_16(sQ + gr * LD + col, qsrc + (static_cast<size_t>(kvh * QG + g) * q_hs + (valid ? t - row0 : 0)) * D + col, valid);
   }
   attn::cp_async_commit();
   for (int i = threadIdx.x; i < QG * BM; i += NT) {
     const int g = i / BM, t = q0 + (i - g * BM);
-    sL[i] = t < T ? p.lse2[static_cast<size_t>(kvh * QG + g) * T + t] : 0.0f;
+    sL[i] = t < T ? lsrc[static_cast<size_t>(kvh * QG + g) * l_hs + (t - row0)] : 0.0f;
   }
 
   const int fr = lane >> 2, fc = (lane & 3) * 2;
@@ -445,7 +502,7 @@ __global__ void __launch_bounds__(kNumWarps * 32, 2) prefill_group_graph_kernel(
     }
   }
   if (split == 0 && (lane & 3) == 0) {
-    const int64_t base = static_cast<int64_t>(kvh) * p.graph_capacity;
+    const int64_t base = node0 + static_cast<int64_t>(kvh) * p.graph_capacity;
     int4 n;
     float4 w;
     if (row_a < T) {

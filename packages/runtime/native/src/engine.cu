@@ -12,8 +12,8 @@ namespace kvwalk::engine {
 
 namespace {
 
-constexpr int kIntArrays = 7;  // tokens, positions, region, slot, lengths, starts, next
-enum IntArray { kTokens = 0, kPositions, kRegion, kSlot, kLengths, kStarts, kNext };
+constexpr int kIntArrays = 8;  // tokens, positions, region, slot, lengths, starts, next, ring row (lazy graph write)
+enum IntArray { kTokens = 0, kPositions, kRegion, kSlot, kLengths, kStarts, kNext, kRing };
 constexpr int kGraphNodeBytes = 32;
 
 // Prompt scoring's score mode for a policy (launch_prefill_score): 0 H2O, 1 TOVA, -1 none (graph nodes
@@ -132,7 +132,21 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
     e->graph_bytes_ = L * B * G * C * kGraphNodeBytes;
     if (!(err = e->alloc(&e->graph_, e->graph_bytes_, "the graph cache")).empty()) return fail(err);
     if (!(err = e->check(cudaMemset(e->graph_, 0xff, e->graph_bytes_), "cudaMemset graph")).empty()) return fail(err);
-    if (o.graph_write != 0) {
+    if (o.graph_write < 0 || o.graph_write > 3) return fail("graph_write " + std::to_string(o.graph_write) + " must be 0 (fused), 1 (deferred), 2 (auto) or 3 (lazy)");
+    if (o.graph_write == 3) {
+      const size_t P = static_cast<size_t>(std::max(1, o.evict.refresh));
+      e->ring_half_rows_ = static_cast<int>(P);
+      if (!(err = e->alloc(reinterpret_cast<void**>(&e->q_ring_), L * B * H * 2 * P * D * sizeof(bf16_t), "the lazy graph write's query ring")).empty())
+        return fail(err);
+      if (!(err = e->alloc(reinterpret_cast<void**>(&e->flush_lse2_), graph_flush_workspace_bytes(static_cast<int>(2 * L * B), static_cast<int>(H), static_cast<int>(P)),
+                           "the lazy graph write's workspace"))
+               .empty())
+        return fail(err);
+      if (!(err = e->alloc(reinterpret_cast<void**>(&e->flush_jobs_), 2 * L * B * sizeof(GraphFlushJob), "the lazy graph write's jobs")).empty()) return fail(err);
+      if (!(err = e->check(cudaMallocHost(reinterpret_cast<void**>(&e->host_flush_jobs_), 2 * L * B * sizeof(GraphFlushJob)), "cudaMallocHost")).empty())
+        return fail(err);
+      if (L * B > 65535) return fail("the lazy graph write launches one job per (layer, sequence): layers x maxBatch must be <= 65535");
+    } else if (o.graph_write != 0) {
       if (!(err = e->alloc(reinterpret_cast<void**>(&e->logits_spill_), L * B * H * C * 4, "the deferred graph write's logits")).empty()) return fail(err);
       if (!(err = e->alloc(reinterpret_cast<void**>(&e->logits_lse2_), L * B * H * 4, "the deferred graph write's log2-sum-exp")).empty()) return fail(err);
       if (!(err = e->check(cudaStreamCreateWithFlags(&e->select_stream_, cudaStreamNonBlocking), "cudaStreamCreate graph select")).empty()) return fail(err);
@@ -220,6 +234,8 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
     return fail(err);
   e->lengths_.assign(B, 0);
   e->positions_.assign(B, 0);
+  e->pend_lo_.assign(B, 0);
+  e->ring_half_.assign(B, 0);
   e->gemv_rows_ = e->fused_gemv_rows();
   return e;
 }
@@ -318,6 +334,7 @@ Engine::~Engine() {
   if (ev_join_) cudaEventDestroy(ev_join_);
   if (select_stream_) cudaStreamDestroy(select_stream_);
   if (host_num_nodes_) cudaFreeHost(host_num_nodes_);
+  if (host_flush_jobs_) cudaFreeHost(host_flush_jobs_);
   if (walk_stream_) cudaStreamDestroy(walk_stream_);
   if (gemm_) gemm_context_destroy(gemm_);
   if (stream_) cudaStreamDestroy(stream_);
@@ -410,6 +427,7 @@ std::string Engine::clear_region_state(int region) {
 void Engine::reset(int region) {
   lengths_[region] = 0;
   positions_[region] = 0;
+  pend_lo_[region] = 0;
 }
 
 std::string Engine::set_length(int region, int length) {
@@ -417,6 +435,7 @@ std::string Engine::set_length(int region, int length) {
   if (length < 0 || length > opts_.capacity) return "length out of range";
   lengths_[region] = length;
   positions_[region] = length;
+  pend_lo_[region] = length;  // rows set this way were never decoded: no pending nodes
   return "";
 }
 
@@ -507,6 +526,9 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
   const bool use_grouped = decode && decode_use_grouped(opts_.grouped_decode, Bd, H, KVH, D, sm_count_);
   const int G = graph_heads_;
   const bool deferred = decode && graph_ && select_stream_ && (G != H || decode_defer_graph(opts_.graph_write, use_grouped, Bd, H, sm_count_));
+  // lazy graph write: a pure decode step stores its rotated queries; no node is written here
+  const bool lazy_rows = decode && lazy() && T == Bd;
+  const int ring_rows = 2 * ring_half_rows_;
   bool forked = false;
   struct Join {
     Engine* e;
@@ -530,7 +552,10 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
       KV_TRY(launch_gemm(gemm_, h_, hid, wqkv_[l], hid, qkv_, qkv_rows, T, qkv_rows, hid, false, stream_), "gemm qkv");
     }
     mark(0);
-    KV_TRY(launch_rope_append(qkv_, T, H, KVH, D, inv_freq_, d_pos, d_region, d_slot, static_cast<int>(C), q_, kc, vc, stream_), "rope");
+    bf16_t* ring = lazy_rows ? q_ring_ + static_cast<size_t>(l) * B * H * ring_rows * D : nullptr;
+    KV_TRY(launch_rope_append(qkv_, T, H, KVH, D, inv_freq_, d_pos, d_region, d_slot, static_cast<int>(C), q_, kc, vc, stream_, ring,
+                              ring ? ints_ + kRing * max_tok_ : nullptr, ring_rows),
+           "rope");
     mark(2);
     if (decode) {
       DecodeArgs a{};
@@ -549,11 +574,11 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
       a.max_length = max_len;
       a.scale = scale;
       a.grouped = use_grouped ? 1 : 0;
-      a.num_splits = decode_choose_splits(use_grouped, graph_ != nullptr && !deferred, Bd, H, KVH, max_len, sm_count_);
+      a.num_splits = decode_choose_splits(use_grouped, graph_ != nullptr && !deferred && !lazy(), Bd, H, KVH, max_len, sm_count_);
       a.workspace = workspace_;
       a.workspace_batch = opts_.max_batch;
       void* layer_graph = graph_ ? static_cast<char*>(graph_) + static_cast<size_t>(l) * B * G * C * kGraphNodeBytes : nullptr;
-      a.graph = deferred ? nullptr : layer_graph;
+      a.graph = deferred || lazy() ? nullptr : layer_graph;
       if (deferred) {
         a.logits = logits_spill_ + static_cast<size_t>(l) * B * H * C;
         a.logits_lse2 = logits_lse2_ + static_cast<size_t>(l) * B * H;
@@ -732,6 +757,7 @@ std::string Engine::prefill(const std::vector<int>& regions, const std::vector<i
   for (int i = 0; i < n; i++) {
     lengths_[regions[i]] = offsets[i + 1] - offsets[i];
     positions_[regions[i]] = offsets[i + 1] - offsets[i];
+    pend_lo_[regions[i]] = lengths_[regions[i]];  // prompt rows: prompt scoring's nodes
   }
   return "";
 }
@@ -786,6 +812,11 @@ std::string Engine::stage_decode_rows(const std::vector<int>& tokens, int B, int
       std::string err = compact(b);
       if (!err.empty()) return err;
     }
+    if (lazy() && lengths_[b] - pend_lo_[b] >= ring_half_rows_) {
+      // a ring half is full (no walker refresh took these rows): write their nodes now
+      std::string err = flush_graph(b, b + 1, 0, stream_, false);
+      if (!err.empty()) return err;
+    }
     const int len = lengths_[b];
     if (positions_[b] >= s.max_positions) return "sequence " + std::to_string(b) + " reached the model's maximum positions " + std::to_string(s.max_positions);
     h_tok[b] = tokens[b];
@@ -794,6 +825,7 @@ std::string Engine::stage_decode_rows(const std::vector<int>& tokens, int B, int
     h_slot[b] = len;
     h_len[b] = len + 1;
     h_starts[b] = s.sliding_window > 0 ? std::max(0, len + 1 - s.sliding_window) : 0;
+    if (lazy()) host_ints_[kRing * max_tok_ + b] = ring_half_[b] * ring_half_rows_ + (len - pend_lo_[b]);
     *max_len = std::max(*max_len, len + 1);
   }
   return "";
@@ -842,6 +874,7 @@ std::string Engine::decode(const std::vector<int>& tokens, const float* temperat
   // one copy: the int arrays are laid out [7][max_tok]; copy the first 6 rows' B entries each
   for (int a = 0; a < 6 && e == cudaSuccess; a++)
     e = cudaMemcpyAsync(ints_ + a * max_tok_, host_ints_ + a * max_tok_, B * 4, cudaMemcpyHostToDevice, stream_);
+  if (lazy() && e == cudaSuccess) e = cudaMemcpyAsync(ints_ + kRing * max_tok_, host_ints_ + kRing * max_tok_, B * 4, cudaMemcpyHostToDevice, stream_);
   if (e == cudaSuccess) e = cudaMemcpyAsync(floats_, host_floats_, 2 * opts_.max_batch * 4, cudaMemcpyHostToDevice, stream_);
   if (e == cudaSuccess) e = cudaMemsetAsync(error_flag_, 0, 4, stream_);
   if (e != cudaSuccess) return check(e, "decode input");
@@ -893,6 +926,7 @@ std::string Engine::mixed(const std::vector<int>& tokens, const std::vector<int>
   const int P = static_cast<int>(prompt.size());
   const int T = Bd + P;
   if (opts_.evict.policy != EvictPolicy::None) return "mixed prefill + decode steps need eviction off (the evicting step is decode-only)";
+  if (lazy()) return "mixed prefill + decode steps do not support graphWrite 'lazy' (its decode rows store their queries only in decode steps)";
   if (Bd < 1 || Bd + 1 > opts_.max_batch)
     return "mixed step of " + std::to_string(Bd) + " decoding sequences: needs 1 to maxBatch - 1 (" + std::to_string(opts_.max_batch - 1) + ")";
   if (P < 1) return "mixed step with an empty prompt";
@@ -944,6 +978,7 @@ std::string Engine::mixed(const std::vector<int>& tokens, const std::vector<int>
   }
   lengths_[Bd] = P;
   positions_[Bd] = P;
+  pend_lo_[Bd] = P;
   step_counter_++;
   times_.steps++;
   return "";
@@ -967,6 +1002,11 @@ std::string Engine::compact(int b) {
     cudaError_t e = cudaStreamWaitEvent(stream_, ev_walk_done_, 0);
     if (e != cudaSuccess) return check(e, "wait for the walker");
   }
+  if (lazy()) {
+    // the pending rows' nodes must exist before the remap moves them
+    std::string err = flush_graph(b, b + 1, 0, stream_, false);
+    if (!err.empty()) return err;
+  }
   auto t = timing_pair(stream_);
   const int tl = tl_begin(2, stream_);
   // The token about to be appended is the most recent protected one: keep recent - 1 of the others.
@@ -987,7 +1027,77 @@ std::string Engine::compact(int b) {
   evict_stats_.compactions++;
   evict_stats_.evicted_slots += len - target;
   lengths_[b] = target;
+  if (lazy()) pend_lo_[b] = target;
   return "";
+}
+
+std::string Engine::flush_graph(int r0, int r1, int extra, cudaStream_t st, bool flip) {
+  const ModelShape& s = shape_;
+  const size_t L = s.layers, R = opts_.max_batch, H = s.heads, KVH = s.kv_heads, D = s.head_dim, C = opts_.capacity;
+  const size_t G = graph_heads_, P = ring_half_rows_, RR = 2 * P;
+  // Host entries and lse2 rows: section 0 for the walker stream's flush (rewritten only after the
+  // previous refresh finished), section 1 for decode-stream flushes, from entry r0 * L on (a region is
+  // flushed there at most once per step, and each step ends with a synchronization). The two sections
+  // may run at once on their streams: they share nothing they write.
+  const size_t section = st == walk_stream_ ? 0 : 1;
+  const size_t first = section * L * R + (section == 0 ? 0 : static_cast<size_t>(r0) * L);
+  GraphFlushJob* hj = host_flush_jobs_ + first;
+  int n = 0;
+  int max_rows = 0;
+  for (int r = r0; r < r1; r++) {
+    const int T = lengths_[r] + extra, lo = pend_lo_[r];
+    if (T <= lo) continue;
+    max_rows = std::max(max_rows, T - lo);
+    for (size_t l = 0; l < L; l++, n++) {
+      GraphFlushJob& j = hj[n];
+      j.T = T;
+      j.row_lo = lo;
+      j.k_off = static_cast<int64_t>((l * 2 * R + r) * KVH * C * D);
+      j.graph_off = static_cast<int64_t>((l * R + r) * G * C);
+      j.q_off = static_cast<int64_t>(((l * R + r) * H * RR + static_cast<size_t>(ring_half_[r]) * P) * D);
+      j.lse_off = static_cast<int64_t>((first + n) * H * P);
+    }
+  }
+  if (n == 0) return "";
+  if (max_rows > static_cast<int>(P)) return "lazy graph write: " + std::to_string(max_rows) + " pending rows exceed the ring's " + std::to_string(P);
+  GraphFlushJob* dj = flush_jobs_ + first;
+  cudaError_t e = cudaMemcpyAsync(dj, hj, static_cast<size_t>(n) * sizeof(GraphFlushJob), cudaMemcpyHostToDevice, st);
+  if (e != cudaSuccess) return check(e, "lazy graph write (jobs)");
+  GraphFlushArgs a;
+  a.q_ring = q_ring_;
+  a.k = kv_;
+  a.graph = graph_;
+  a.jobs = dj;
+  a.num_jobs = n;
+  a.max_rows = max_rows;
+  a.q_hstride = static_cast<int>(RR);
+  a.H = static_cast<int>(H);
+  a.KVH = static_cast<int>(KVH);
+  a.D = static_cast<int>(D);
+  a.capacity = static_cast<int>(C);
+  a.window = s.sliding_window;
+  a.scale = 1.f / std::sqrt(static_cast<float>(D));
+  a.graph_capacity = static_cast<int>(C);
+  a.graph_group = static_cast<int>(H / G);
+  a.lse2 = flush_lse2_;
+  e = launch_graph_flush(a, st);
+  if (e != cudaSuccess) return check(e, "lazy graph write");
+  for (int r = r0; r < r1; r++) {
+    const int T = lengths_[r] + extra;
+    if (T <= pend_lo_[r]) continue;
+    pend_lo_[r] = T;
+    if (flip) ring_half_[r] ^= 1;
+  }
+  return "";
+}
+
+std::string Engine::flush_pending_graph() {
+  if (!lazy()) return "";
+  if (walk_pending_) {
+    cudaError_t e = cudaStreamWaitEvent(stream_, ev_walk_done_, 0);
+    if (e != cudaSuccess) return check(e, "wait for the walker");
+  }
+  return flush_graph(0, opts_.max_batch, 0, stream_, false);
 }
 
 // Launches a walker refresh over the graphs of every layer, sequence and graph head (KV or query head)
@@ -1013,6 +1123,11 @@ std::string Engine::walker_refresh(int B) {
   if (e == cudaSuccess) e = cudaMemcpyAsync(num_nodes_, host_num_nodes_, graphs * 4, cudaMemcpyHostToDevice, walk_stream_);
   if (e == cudaSuccess) e = cudaMemsetAsync(counts_, 0, graphs * C * 4, walk_stream_);
   if (e != cudaSuccess) return check(e, "walker refresh");
+  if (lazy()) {
+    // the nodes of every row since the last flush, this step's included, before the walk reads them
+    std::string err = flush_graph(0, B, 1, walk_stream_, true);
+    if (!err.empty()) return err;
+  }
   kvwalk::WalkParams p{};
   p.neighbors = static_cast<const int32_t*>(graph_);
   p.weights = reinterpret_cast<const float*>(static_cast<const char*>(graph_) + 16);

@@ -13,6 +13,7 @@
 #include <map>
 #include <string>
 #include <vector>
+#include "../kernels/graph_flush_job.h"
 #include "engine_launchers.h"
 
 namespace kvwalk::engine {
@@ -98,6 +99,12 @@ struct EngineOptions {
   // (graph-cache's decode_defer_graph, with the measurements behind it). Nodes are bit-identical at the
   // same split count. Modes 1 and 2 allocate a logits buffer of layers x max_batch x heads x capacity
   // floats (0.8 % of the K/V bytes for Llama-2-7B, 3 % for Mistral-7B).
+  // 3 lazy: decode steps write no node; the RoPE kernel also stores each row's rotated query (bf16) in a
+  // ring of 2 x refresh rows per (layer, sequence, query head), and the nodes of the pending rows are
+  // written in batches by prompt scoring's kernels in job mode (launch_graph_flush): on the walker
+  // stream before each walker refresh, on the decode stream before a compaction, when a sequence has
+  // refresh pending rows, and before debugEvictionState reads the graph. Nodes equal prompt scoring's
+  // for the same rows (bf16 q, tensor cores), which differ from the decode kernel's (f32 q) by rounding.
   int graph_write = 2;
   // Which heads own a graph (graph true): 1 (default) one graph per KV head, whose node holds the top-4
   // keys of the group's summed attention probabilities (the row the CPU oracle's policies observe for a
@@ -180,6 +187,8 @@ class Engine {
   size_t activation_bytes() const { return activation_bytes_; }
   StepTimes take_times();
   const void* graph_device() const { return graph_; }
+  // Lazy graph write: writes the nodes of every region's pending rows now (decode stream). "" or error.
+  std::string flush_pending_graph();
   // Eviction scores [L][R][KVH][C] (nullptr unless a scored policy is on); debug reads only.
   const float* scores_device() const { return scores_; }
   cudaStream_t stream() const { return stream_; }
@@ -206,6 +215,11 @@ class Engine {
   // Rows (batch size) up to which every decode product can run as launch_gemv; 0 if any cannot.
   int fused_gemv_rows() const;
   std::string walker_refresh(int B);
+  // Lazy graph write: nodes of the pending rows of regions [r0, r1) in every layer, on stream s; rows
+  // pend_lo_[r] .. lengths_[r] + extra - 1 (extra 1: the step just enqueued). flip: the regions' next
+  // rows go to the other half of the ring (the walker stream's flush, which may still read this half).
+  std::string flush_graph(int r0, int r1, int extra, cudaStream_t s, bool flip);
+  bool lazy() const { return q_ring_ != nullptr; }
   void fold_timings(bool wait);
 
   ModelShape shape_;
@@ -226,6 +240,13 @@ class Engine {
   int graph_heads_ = 0;    // KV heads or query heads (EngineOptions::graph_heads)
   float* logits_spill_ = nullptr;  // deferred graph write: [layers][max_batch][H][capacity] log2 logits
   float* logits_lse2_ = nullptr;   // [layers][max_batch][H] log2-sum-exp
+  // lazy graph write (graph_write 3)
+  bf16_t* q_ring_ = nullptr;        // [layers][max_batch][H][ring_rows_][D] rotated bf16 queries
+  int ring_half_rows_ = 0;          // rows per half (= refresh); ring_rows_ = 2 halves
+  float* flush_lse2_ = nullptr;     // [2 sections][layers * max_batch jobs][H][ring_half_rows_]
+  GraphFlushJob* flush_jobs_ = nullptr;       // device [2 sections (walker, decode stream)][layers * max_batch]
+  GraphFlushJob* host_flush_jobs_ = nullptr;  // pinned mirror
+  std::vector<int> pend_lo_, ring_half_;      // per region: first pending row, ring half being written
   cudaStream_t select_stream_ = nullptr;  // deferred graph write: top-4 selection beside the layers
   cudaEvent_t ev_fork_ = nullptr, ev_join_ = nullptr;
   // activations

@@ -62,9 +62,11 @@ cudaError_t launch_residual_rmsnorm(const float* x, const float* parts, int num_
 //   inv_freq f32 [D/2]; positions int [T]; region int [T]; slot int [T].
 //   q_out f32 [T, H, D] = rotated queries; k_cache[region[t], h, slot[t], :] = bf16(rotated key),
 //   v_cache[...] = bf16(value). k_cache/v_cache bf16 [regions, KVH, capacity, D].
+//   q_ring (optional, the lazy graph write): bf16 [regions][H][ring_rows][D]; rotated query row t also
+//   goes to ring row ring_row[t] (device int [T]; < 0: not stored) of region[t].
 cudaError_t launch_rope_append(const float* qkv, int T, int H, int KVH, int D, const float* inv_freq, const int* positions,
                                const int* region, const int* slot, int capacity, float* q_out, bf16_t* k_cache, bf16_t* v_cache,
-                               cudaStream_t stream);
+                               cudaStream_t stream, bf16_t* q_ring = nullptr, const int* ring_row = nullptr, int ring_rows = 0);
 
 // Causal prefill attention of one sequence over its own keys, tiled (online softmax, no T x T buffer):
 //   q f32 [T, H, D] (rotated); keys/values: slots 0..T-1 of one region, k/v bf16 [KVH, capacity, D]

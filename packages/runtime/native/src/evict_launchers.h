@@ -14,6 +14,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../kernels/graph_flush_job.h"
+
 namespace kvwalk::engine {
 
 using bf16_t = uint16_t;
@@ -104,5 +106,28 @@ size_t prefill_score_workspace_bytes(int T, int H, int D);
 // Whether launch_prefill_score needs the workspace: mode >= 0 (scores) or a graph per KV head.
 bool prefill_score_needs_workspace(int mode, bool graph, int graph_group);
 cudaError_t launch_prefill_score(const PrefillScoreArgs& args, cudaStream_t stream);
+
+// Lazy decode graph write (EngineOptions::graph_write 3): the graph nodes of decode rows whose queries
+// the decode steps stored (bf16, after RoPE) instead of writing nodes themselves, computed in batches by
+// prompt scoring's kernels in job mode -- the very arithmetic of launch_prefill_score's nodes (bf16 q,
+// mma.sync), so a lazily written node equals the prompt-scoring node of the same row. jobs (device,
+// num_jobs <= 65535): per (layer, sequence) its pending rows row_lo .. T-1 (at most max_rows) and the
+// offsets of its K region, graph nodes, query rows and lse2 rows (kernels/graph_flush_job.h). q_ring:
+// row t of head h of a job at q_ring + q_off + (h * q_hstride + t - row_lo) * D. graph_group as
+// PrefillScoreArgs; lse2: graph_flush_workspace_bytes(num_jobs, H, max_rows) (graph per KV head only).
+// Enqueues on stream; cudaErrorInvalidValue for arguments the kernels cannot handle.
+struct GraphFlushArgs {
+  const bf16_t* q_ring = nullptr;
+  const bf16_t* k = nullptr;
+  void* graph = nullptr;
+  const GraphFlushJob* jobs = nullptr;
+  int num_jobs = 0, max_rows = 0, q_hstride = 0;
+  int H = 0, KVH = 0, D = 0, capacity = 0, window = 0;
+  float scale = 0.f;
+  int graph_capacity = 0, graph_group = 1;
+  float* lse2 = nullptr;
+};
+size_t graph_flush_workspace_bytes(int num_jobs, int H, int max_rows);
+cudaError_t launch_graph_flush(const GraphFlushArgs& args, cudaStream_t stream);
 
 }  // namespace kvwalk::engine

@@ -78,13 +78,15 @@ cudaError_t launch_rmsnorm(const float* x, const bf16_t* w, int T, int hidden, f
 
 // D must be even and <= 4096 (the cos/sin table lives in shared memory).
 cudaError_t launch_rope_append(const float* qkv, int T, int H, int KVH, int D, const float* inv_freq, const int* positions, const int* region,
-                               const int* slot, int capacity, float* q_out, bf16_t* k_cache, bf16_t* v_cache, cudaStream_t stream) {
+                               const int* slot, int capacity, float* q_out, bf16_t* k_cache, bf16_t* v_cache, cudaStream_t stream,
+                               bf16_t* q_ring, const int* ring_row, int ring_rows) {
   if (T < 0 || H < 1 || KVH < 1 || D < 2 || (D & 1) || D > 4096 || capacity < 1) return cudaErrorInvalidValue;
+  if (q_ring != nullptr && (ring_row == nullptr || ring_rows < 1)) return cudaErrorInvalidValue;
   if (T == 0) return cudaSuccess;
   const int work = (H + KVH) * D / 2;
   const int threads = work >= 2048 ? 256 : 128;
   k::rope_append_kernel<<<T, threads, D * sizeof(float), stream>>>(qkv, H, KVH, D, inv_freq, positions, region, slot, capacity, q_out, k_cache,
-                                                                   v_cache);
+                                                                   v_cache, q_ring, ring_row, ring_rows);
   return cudaGetLastError();
 }
 

@@ -192,7 +192,95 @@ cudaError_t launch_impl(const PrefillScoreArgs& a, cudaStream_t stream) {
   return cudaGetLastError();
 }
 
+// Lazy decode graph write: pass 1 over every job's pending rows (BM 32: two warps), then, with a graph
+// per KV head, the group pass with KSPLIT 4 (BM 32).
+template <int D>
+cudaError_t launch_flush_impl(const GraphFlushArgs& a, cudaStream_t stream) {
+  constexpr int NW = 2;
+  using Rows = sc::RowsConfig<D, NW>;
+  const int group = a.H / a.KVH;
+  const bool kv_graph = a.graph_group > 1;
+  const float scale_log2 = a.scale * 1.4426950408889634f;
+  sc::RowsParams rp{};
+  rp.k = a.k;
+  rp.T = 1;  // per job
+  rp.H = a.H;
+  rp.group = group;
+  rp.capacity = a.capacity;
+  rp.window = a.window;
+  rp.scale_log2 = scale_log2;
+  rp.graph = kv_graph ? nullptr : a.graph;
+  rp.graph_capacity = a.graph_capacity;
+  rp.lse2 = kv_graph ? a.lse2 : nullptr;
+  rp.jobs = a.jobs;
+  rp.qin = a.q_ring;
+  rp.q_hstride = a.q_hstride;
+  rp.lse_stride = a.max_rows;
+  {
+    auto kernel = sc::prefill_rows_kernel<D, NW>;
+    cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Rows::smem_bytes));
+    if (err != cudaSuccess) return err;
+    const int tiles = (a.max_rows - 1) / Rows::BM + 1;
+    kernel<<<dim3(static_cast<unsigned>(a.H), static_cast<unsigned>(tiles), static_cast<unsigned>(a.num_jobs)), NW * 32, Rows::smem_bytes, stream>>>(rp);
+    err = cudaGetLastError();
+    if (err != cudaSuccess) return err;
+  }
+  if (!kv_graph) return cudaSuccess;
+  constexpr int KS = 4;
+  using G = sc::GroupConfig<D, KS>;
+  sc::GroupParams gp{};
+  gp.qb = a.q_ring;
+  gp.lse2 = a.lse2;
+  gp.k = a.k;
+  gp.T = 1;  // per job
+  gp.group = group;
+  gp.capacity = a.capacity;
+  gp.window = a.window;
+  gp.scale_log2 = scale_log2;
+  gp.graph = a.graph;
+  gp.graph_capacity = a.graph_capacity;
+  gp.jobs = a.jobs;
+  gp.q_hstride = a.q_hstride;
+  gp.lse_stride = a.max_rows;
+  const size_t smem = G::smem_bytes(group);
+  auto kernel = sc::prefill_group_graph_kernel<D, KS>;
+  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+  if (err != cudaSuccess) return err;
+  const int tiles = (a.max_rows - 1) / G::BM + 1;
+  kernel<<<dim3(static_cast<unsigned>(a.KVH), static_cast<unsigned>(tiles), static_cast<unsigned>(a.num_jobs)), sc::kNumWarps * 32, smem, stream>>>(gp);
+  return cudaGetLastError();
+}
+
 }  // namespace
+
+size_t graph_flush_workspace_bytes(int num_jobs, int H, int max_rows) {
+  if (num_jobs <= 0 || H <= 0 || max_rows <= 0) return 0;
+  return static_cast<size_t>(num_jobs) * H * max_rows * sizeof(float);
+}
+
+cudaError_t launch_graph_flush(const GraphFlushArgs& a, cudaStream_t stream) {
+  if (a.H < 1 || a.KVH < 1 || a.H % a.KVH != 0 || (a.D != 64 && a.D != 128) || a.capacity < 1) return cudaErrorInvalidValue;
+  if (a.graph_group != 1 && a.graph_group != a.H / a.KVH) return cudaErrorInvalidValue;
+  if (a.num_jobs < 0 || a.num_jobs > 65535 || a.max_rows < 1 || a.max_rows > a.q_hstride || a.graph_capacity < 1) return cudaErrorInvalidValue;
+  if (a.num_jobs == 0) return cudaSuccess;
+  if (a.jobs == nullptr || a.graph == nullptr || a.q_ring == nullptr || a.k == nullptr || !aligned16(a.graph) || !aligned16(a.k) ||
+      !aligned16(a.q_ring))
+    return cudaErrorInvalidValue;
+  if (a.graph_group > 1) {
+    if (a.lse2 == nullptr) return cudaErrorInvalidValue;
+    size_t smem = 0;
+    int tiles = 0;
+    if (a.D == 128) group_graph_shape<128, 4>(a.graph_group, a.max_rows, smem, tiles);
+    else group_graph_shape<64, 4>(a.graph_group, a.max_rows, smem, tiles);
+    int dev = 0, optin = 0;
+    cudaError_t err = cudaGetDevice(&dev);
+    if (err == cudaSuccess) err = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+    if (err != cudaSuccess) return err;
+    if (smem > static_cast<size_t>(optin)) return cudaErrorInvalidValue;
+  }
+  if (a.D == 128) return launch_flush_impl<128>(a, stream);
+  return launch_flush_impl<64>(a, stream);
+}
 
 size_t prefill_score_workspace_bytes(int T, int H, int D) {
   if (T <= 0 || H <= 0 || D <= 0) return 0;

@@ -36,8 +36,8 @@ export interface NativeOptions {
   gemmSplitK?: number;
   /** Decode attention through the grouped-query kernel (groups of 2 or 4): 0 never, 1 where allowed, 2 auto (default). */
   groupedDecode?: 0 | 1 | 2;
-  /** How decode steps write the graph cache: 0 fused in the attention kernel, 1 deferred (selection on a side stream), 2 auto (default). */
-  graphWrite?: 0 | 1 | 2;
+  /** How decode steps write the graph cache: 0 fused in the attention kernel, 1 deferred (selection on a side stream), 2 auto (default), 3 lazy (batched from stored queries). */
+  graphWrite?: 0 | 1 | 2 | 3;
   /** Graphs per (layer, sequence): 1 one per KV head (default; group-summed probabilities), 0 one per query head. */
   graphHeads?: 0 | 1;
   /** Decode stream at the highest stream priority, the walker's at the lowest (default false). */

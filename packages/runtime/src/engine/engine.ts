@@ -87,9 +87,14 @@ export interface CreateEngineOptions {
    * beside the following GEMMs. "auto" (default): deferred where it measured faster on the H200 (steps
    * on the grouped-query kernel, or with fewer (sequence, head) pairs than SMs, e.g. batch 1), fused
    * elsewhere. Same nodes (bit-identical at the same split count). Deferred and auto need a logits
-   * buffer of layers x maxBatch x heads x capacity floats.
+   * buffer of layers x maxBatch x heads x capacity floats. "lazy": decode steps write no node; the RoPE
+   * kernel also stores each row's rotated query (bf16) in a ring of 2 x eviction.refresh rows, and prompt
+   * scoring's tensor-core kernels write the pending rows' nodes in batches -- on the walker's stream
+   * before each refresh, before a compaction, when refresh rows are pending, and before
+   * debugEvictionState. Its nodes are prompt scoring's for the same rows (bf16 q), which differ from the
+   * decode kernel's (f32 q) by that rounding. Not for mixed prefill + decode steps.
    */
-  graphWrite?: "fused" | "deferred" | "auto";
+  graphWrite?: "fused" | "deferred" | "auto" | "lazy";
   /**
    * Which heads own a graph. "kv" (default): one graph per KV head, whose node t holds the top-4 keys of
    * the group's summed attention probabilities -- the row the CPU oracle's policies observe for a KV
@@ -564,7 +569,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
     gemmSplitK: opts.gemmSplitK === undefined || opts.gemmSplitK === "auto" ? -1 : expectInt("gemmSplitK", opts.gemmSplitK, 0, 8),
     streamPriorities: opts.streamPriorities ?? false,
     groupedDecode: expectGroupedDecode(opts.groupedDecode),
-    graphWrite: expectOneOf("graphWrite", opts.graphWrite ?? "auto", ["fused", "deferred", "auto"] as const),
+    graphWrite: expectOneOf("graphWrite", opts.graphWrite ?? "auto", ["fused", "deferred", "auto", "lazy"] as const),
     graphHeads: expectOneOf("graphHeads", opts.graphHeads ?? "kv", ["kv", "query"] as const),
     graph: opts.graph ?? false,
     profile: opts.profile ?? false,
@@ -606,7 +611,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
   o.scorePrompt = opts.scorePrompt ?? (evict !== undefined && evict.name !== "streaming");
   const groupedDecode = o.groupedDecode === "auto" ? 2 : o.groupedDecode ? 1 : 0;
   const addon = requireEngineAddon();
-  const native = new addon.Engine(shape, { ...o, gemm: GEMM_CODE[o.gemm], groupedDecode, graphWrite: ({ fused: 0, deferred: 1, auto: 2 } as const)[o.graphWrite], graphHeads: o.graphHeads === "kv" ? 1 : 0, evict });
+  const native = new addon.Engine(shape, { ...o, gemm: GEMM_CODE[o.gemm], groupedDecode, graphWrite: ({ fused: 0, deferred: 1, auto: 2, lazy: 3 } as const)[o.graphWrite], graphHeads: o.graphHeads === "kv" ? 1 : 0, evict });
   try {
     let tokenizer: Tokenizer | undefined;
     let eos: number | null = null;

@@ -7,7 +7,7 @@
  *   node dist/gpu/check.js out.json [--quick]
  */
 import { gpuCheckArgs, recordUnavailable, runCases, runCheckMain, writeCheckReport } from "@kvwalk/core";
-import { ENGINE_TOLERANCES, evictionOnlyCases, fixtureCases, oomCase, tinyCases } from "../engine/gpu/engine-cases.js";
+import { ENGINE_TOLERANCES, evictionOnlyCases, fixtureCases, lazyOnlyCases, oomCase, tinyCases } from "../engine/gpu/engine-cases.js";
 import { evictCases } from "../engine/gpu/evict-cases.js";
 import { gemmCases } from "../engine/gpu/gemm-cases.js";
 import { gemvCases } from "../engine/gpu/gemv-cases.js";
@@ -18,7 +18,7 @@ import { engineStatus, requireEngineAddon } from "../engine/loader.js";
 
 const { outPath, quick } = gpuCheckArgs("runtime-gpu-check.json");
 const status = engineStatus();
-const only = process.env.KVWALK_CHECK_ONLY; // "kernels" | "gemm" | "engine" | "evict" | "prompt-score" to run a subset
+const only = process.env.KVWALK_CHECK_ONLY; // "kernels" | "gemm" | "engine" | "evict" | "prompt-score" | "lazy" to run a subset
 
 async function main(): Promise<number> {
   if (status.backend !== "cuda") return recordUnavailable("runtime", outPath, status);
@@ -26,6 +26,7 @@ async function main(): Promise<number> {
   const cases = [];
   if (only === "gemm") cases.push(...gemmCases(addon as never, quick));
   else if (only === "evict") cases.push(...evictCases(addon as never, true), ...evictionOnlyCases());
+  else if (only === "lazy") cases.push(...prefillScoreCases(addon as never, quick, true), ...lazyOnlyCases(quick));
   else if (only === "prompt-score") cases.push(...prefillScoreCases(addon as never, quick), ...promptScoreCases(quick));
   else if (only !== "engine")
     cases.push(
@@ -35,7 +36,7 @@ async function main(): Promise<number> {
       ...evictCases(addon as never, quick),
       ...prefillScoreCases(addon as never, quick),
     );
-  if (only !== "kernels" && only !== "gemm" && only !== "evict" && only !== "prompt-score") {
+  if (only !== "kernels" && only !== "gemm" && only !== "evict" && only !== "prompt-score" && only !== "lazy") {
     cases.push(...tinyCases());
     cases.push(...fixtureCases(addon, quick));
     cases.push(...promptScoreCases(quick));

@@ -40,6 +40,12 @@ export interface PrefillScoreTestAddon {
    * `iters` CUDA-event-timed launches after 2 warm-ups, milliseconds.
    */
   prefillScoreBench(args: { T: number; H: number; KVH: number; D: number; window: number; iters: number }): PrefillScoreBenchResult;
+  /**
+   * launch_graph_flush (the lazy decode graph write) with `jobs` (1..8) jobs over copies of one region:
+   * job j writes the nodes of rows max(0, rowLo - 3j) .. T - j - 1 from bf16(q) rows in a query ring,
+   * every other node left -1; -> one graph [graphs * capacity * 8] per job (graphs = H / graphGroup).
+   */
+  graphFlush(args: PromptLogitsInput & { graphGroup?: number; rowLo: number; jobs: number }): { graphs: Int32Array[] };
 }
 
 export interface PrefillScoreBenchResult {

@@ -123,6 +123,71 @@ function rowGroupSums(qb: Float32Array, k: Uint16Array, s: ScoreShape, scale: nu
   return { sum, bound };
 }
 
+/**
+ * Graph nodes of one region against the twin: rows with written(t) must equal the twin's nodes (the
+ * same neighbours, or swapped only at a near-tie by the tie rule; weights within graphWeight), every
+ * other node must be untouched (-1). Problems go to `problems`; returns the agreement metrics.
+ */
+function checkGraph(
+  gr: Int32Array,
+  ref: { indices: Int32Array; weights: Float32Array },
+  s: ScoreShape,
+  q: Float32Array,
+  k: Uint16Array,
+  scale: number,
+  written: (t: number) => boolean,
+  problems: string[],
+) {
+  const { T, capacity } = s;
+  const graphGroup = s.graphGroup ?? 1;
+  const graphs = s.H / graphGroup;
+  const qb = q.map((x) => bf16ToF32(f32ToBf16(x)));
+  let exact = 0;
+  let tieSwapped = 0;
+  let maxW = 0;
+  let untouched = 0;
+  if (gr.length !== graphs * capacity * 8) problems.push(`graph: ${gr.length} ints, want ${graphs * capacity * 8} (${graphs} graphs)`);
+  for (let h = 0; h < graphs; h++) {
+    for (let t = 0; t < capacity; t++) {
+      const off = (h * capacity + t) * 8;
+      if (!written(t)) {
+        for (let i = 0; i < 8; i++) if (gr[off + i] !== -1) untouched++;
+        continue;
+      }
+      const ro = (h * T + t) * 4;
+      let same = true;
+      for (let sl = 0; sl < 4; sl++) {
+        if (gr[off + sl] !== ref.indices[ro + sl]) same = false;
+        const wd = Math.abs(bitsToF32(gr[off + 4 + sl]) - ref.weights[ro + sl]);
+        if (!(wd <= PREFILL_SCORE_TOLERANCES.graphWeight) && problems.length < 8) {
+          problems.push(`graph (h=${h}, t=${t}) weight ${sl}: cuda ${bitsToF32(gr[off + 4 + sl])} twin ${ref.weights[ro + sl]}`);
+        }
+        if (wd > maxW || Number.isNaN(wd)) maxW = Number.isNaN(wd) ? Number.POSITIVE_INFINITY : wd;
+      }
+      if (same) {
+        exact++;
+        continue;
+      }
+      tieSwapped++;
+      // per query head the ranked values are the logits, per KV head the group sums
+      let logit: Map<number, number>;
+      let bound: Map<number, number>;
+      if (graphGroup > 1) ({ sum: logit, bound } = rowGroupSums(qb, k, s, scale, h, t));
+      else ({ logit, bound } = rowLogits(qb, k, s, scale, h, t));
+      const what = graphGroup > 1 ? "group sum" : "logit";
+      for (let sl = 0; sl < 4; sl++) {
+        const jc = gr[off + sl];
+        const jr = ref.indices[ro + sl];
+        if (jc === jr) continue;
+        const tied = jc >= 0 && jr >= 0 && logit.has(jc) && Math.abs((logit.get(jc) as number) - (logit.get(jr) as number)) <= (bound.get(jc) as number) + (bound.get(jr) as number);
+        if (!tied && problems.length < 8) problems.push(`graph (${graphGroup > 1 ? "kvh" : "h"}=${h}, t=${t}) entry ${sl}: cuda key ${jc} (${what} ${logit.get(jc)}) vs twin key ${jr} (${what} ${logit.get(jr)}): not a tie`);
+      }
+    }
+  }
+  if (untouched) problems.push(`graph: ${untouched} ints of nodes outside the written rows changed`);
+  return { graphNodesExact: exact, graphNodesTieSwapped: tieSwapped, graphMaxWeightDiff: maxW };
+}
+
 function scoreCase(addon: PrefillScoreTestAddon, s: ScoreShape, seed: number): GpuCase {
   const what = s.mode === 0 ? `h2o decay ${s.decay}` : s.mode === 1 ? "tova" : "no scores";
   const name =
@@ -132,7 +197,6 @@ function scoreCase(addon: PrefillScoreTestAddon, s: ScoreShape, seed: number): G
   return guarded(name, () => {
     const { T, H, KVH, D, capacity, window, mode, decay } = s;
     const graphGroup = s.graphGroup ?? 1;
-    const graphs = H / graphGroup;
     const rnd = seededRandom(seed);
     const g = gaussian(rnd);
     const q = Float32Array.from({ length: T * H * D }, () => 2 * g());
@@ -177,51 +241,7 @@ function scoreCase(addon: PrefillScoreTestAddon, s: ScoreShape, seed: number): G
       const gr = cuda.graph;
       if (!gr) problems.push("graph missing");
       else {
-        const qb = q.map((x) => bf16ToF32(f32ToBf16(x)));
-        let exact = 0;
-        let tieSwapped = 0;
-        let maxW = 0;
-        let untouched = 0;
-        if (gr.length !== graphs * capacity * 8) problems.push(`graph: ${gr.length} ints, want ${graphs * capacity * 8} (${graphs} graphs)`);
-        for (let h = 0; h < graphs; h++) {
-          for (let t = 0; t < capacity; t++) {
-            const off = (h * capacity + t) * 8;
-            if (t >= T) {
-              for (let i = 0; i < 8; i++) if (gr[off + i] !== -1) untouched++;
-              continue;
-            }
-            const ro = (h * T + t) * 4;
-            let same = true;
-            for (let sl = 0; sl < 4; sl++) {
-              if (gr[off + sl] !== ref.indices[ro + sl]) same = false;
-              const wd = Math.abs(bitsToF32(gr[off + 4 + sl]) - ref.weights[ro + sl]);
-              if (!(wd <= PREFILL_SCORE_TOLERANCES.graphWeight) && problems.length < 8) {
-                problems.push(`graph (h=${h}, t=${t}) weight ${sl}: cuda ${bitsToF32(gr[off + 4 + sl])} twin ${ref.weights[ro + sl]}`);
-              }
-              if (wd > maxW || Number.isNaN(wd)) maxW = Number.isNaN(wd) ? Number.POSITIVE_INFINITY : wd;
-            }
-            if (same) {
-              exact++;
-              continue;
-            }
-            tieSwapped++;
-            // per query head the ranked values are the logits, per KV head the group sums
-            let logit: Map<number, number>;
-            let bound: Map<number, number>;
-            if (graphGroup > 1) ({ sum: logit, bound } = rowGroupSums(qb, k, s, scale, h, t));
-            else ({ logit, bound } = rowLogits(qb, k, s, scale, h, t));
-            const what = graphGroup > 1 ? "group sum" : "logit";
-            for (let sl = 0; sl < 4; sl++) {
-              const jc = gr[off + sl];
-              const jr = ref.indices[ro + sl];
-              if (jc === jr) continue;
-              const tied = jc >= 0 && jr >= 0 && logit.has(jc) && Math.abs((logit.get(jc) as number) - (logit.get(jr) as number)) <= (bound.get(jc) as number) + (bound.get(jr) as number);
-              if (!tied && problems.length < 8) problems.push(`graph (${graphGroup > 1 ? "kvh" : "h"}=${h}, t=${t}) entry ${sl}: cuda key ${jc} (${what} ${logit.get(jc)}) vs twin key ${jr} (${what} ${logit.get(jr)}): not a tie`);
-            }
-          }
-        }
-        if (untouched) problems.push(`graph: ${untouched} ints of nodes >= T changed`);
-        Object.assign(metrics, { graphNodesExact: exact, graphNodesTieSwapped: tieSwapped, graphMaxWeightDiff: maxW });
+        Object.assign(metrics, checkGraph(gr, ref, s, q, k, scale, (t) => t < T, problems));
       }
     } else if (cuda.graph !== null) problems.push("graph returned although not asked for");
     if (mode >= 0) {
@@ -242,6 +262,42 @@ function scoreCase(addon: PrefillScoreTestAddon, s: ScoreShape, seed: number): G
       }
     } else if (cuda.scores !== null) problems.push("scores returned although mode is -1");
     return { ok: problems.length === 0, detail: problems.length ? problems.slice(0, 6).join("; ") : "ok", ...metrics, tolerances: PREFILL_SCORE_TOLERANCES };
+  });
+}
+
+/**
+ * The lazy decode graph write's kernels (launch_graph_flush: prompt scoring's kernels in job mode)
+ * against the twin: job j's rows max(0, rowLo - 3j) .. T - j - 1 must hold the twin's nodes of those
+ * rows (computed over the whole prompt: a row's node depends only on keys up to it), under the same
+ * tolerances and tie rule as the prompt cases; every other node stays -1.
+ */
+function flushCase(addon: PrefillScoreTestAddon, s: ScoreShape, rowLo: number, jobs: number, seed: number): GpuCase {
+  const name = `graph flush (lazy decode write) T=${s.T} H=${s.H} KVH=${s.KVH} D=${s.D} window=${s.window} graphGroup=${s.graphGroup ?? 1} rows from ${rowLo}, ${jobs} jobs${s.ties ? " duplicated keys" : ""}`;
+  return guarded(name, () => {
+    const { T, H, KVH, D, capacity, window } = s;
+    const graphGroup = s.graphGroup ?? 1;
+    const rnd = seededRandom(seed);
+    const g = gaussian(rnd);
+    const q = Float32Array.from({ length: T * H * D }, () => 2 * g());
+    const kf = Float32Array.from({ length: KVH * capacity * D }, g);
+    if (s.ties) {
+      for (let kvh = 0; kvh < KVH; kvh++) {
+        for (let j = 1; j < Math.floor(T / 2); j += 2) kf.copyWithin((kvh * capacity + j) * D, (kvh * capacity + j - 1) * D, (kvh * capacity + j) * D);
+      }
+    }
+    const k = toBf16(kf);
+    const scale = 1 / Math.sqrt(D);
+    const cuda = addon.graphFlush({ q, k, T, H, KVH, D, capacity, window, scale, graphGroup, rowLo, jobs });
+    const ref = prefillScoreReference({ q, k, T, H, KVH, D, capacity, window, scale, decay: 1, roundQ: true, graphGroup });
+    const problems: string[] = [];
+    const metrics: Record<string, unknown>[] = [];
+    if (cuda.graphs.length !== jobs) problems.push(`${cuda.graphs.length} graphs returned, want ${jobs}`);
+    cuda.graphs.forEach((gr, j) => {
+      const lo = Math.max(0, rowLo - 3 * j);
+      const hi = T - j;
+      metrics.push(checkGraph(gr, ref, s, q, k, scale, (t) => t >= lo && t < hi, problems));
+    });
+    return { ok: problems.length === 0, detail: problems.length ? problems.slice(0, 6).join("; ") : "ok", jobs: metrics, tolerances: PREFILL_SCORE_TOLERANCES };
   });
 }
 
@@ -295,7 +351,7 @@ function badArgumentsCase(addon: PrefillScoreTestAddon): GpuCase {
 }
 
 /** All prompt-scoring kernel cases; `quick` keeps one shape per path. */
-export function prefillScoreCases(addon: PrefillScoreTestAddon, quick: boolean): { name: string; run(): Promise<CaseReport> }[] {
+export function prefillScoreCases(addon: PrefillScoreTestAddon, quick: boolean, flushOnly = false): { name: string; run(): Promise<CaseReport> }[] {
   const full = { mode: 0 as const, decay: 1, graph: true, wantLse: true, window: 0 };
   const shapes: ScoreShape[] = [
     // fixture-like (6 heads, D 64), every output
@@ -345,6 +401,22 @@ export function prefillScoreCases(addon: PrefillScoreTestAddon, quick: boolean):
     );
   }
   const cases: GpuCase[] = shapes.map((s, i) => scoreCase(addon, s, 7000 + 31 * i + s.T));
+  const flush: [ScoreShape, number, number][] = [
+    // [shape, rowLo, jobs]: MHA D 64 (pass 1 writes the nodes), GQA 8/2 D 128 per KV head (the group
+    // pass, Mistral's group of 4), a window, 32 pending rows (one BM tile) and 40 (two)
+    [{ T: 90, H: 6, KVH: 6, D: 64, capacity: 96, window: 0, mode: -1, decay: 1, graph: true, wantLse: false }, 58, 3],
+    [{ T: 129, H: 8, KVH: 2, D: 128, capacity: 131, window: 0, mode: -1, decay: 1, graph: true, wantLse: false, graphGroup: 4 }, 97, 4],
+  ];
+  if (!quick) {
+    flush.push(
+      [{ T: 300, H: 4, KVH: 2, D: 64, capacity: 300, window: 37, mode: -1, decay: 1, graph: true, wantLse: false, graphGroup: 2 }, 260, 2],
+      [{ T: 200, H: 8, KVH: 2, D: 128, capacity: 203, window: 0, mode: -1, decay: 1, graph: true, wantLse: false }, 160, 8],
+      [{ T: 17, H: 8, KVH: 2, D: 64, capacity: 17, window: 0, mode: -1, decay: 1, graph: true, wantLse: false, ties: true, graphGroup: 4 }, 0, 1],
+    );
+  }
+  const flushCases = flush.map(([sh, rowLo, jobs], i) => flushCase(addon, sh, rowLo, jobs, 9100 + 17 * i));
+  if (flushOnly) return flushCases;
+  cases.push(...flushCases);
   cases.push(badArgumentsCase(addon));
   return cases;
 }
