@@ -114,12 +114,14 @@ Napi::Value prefill_score(const Napi::CallbackInfo& info) {
 }
 
 // graphFlush({ q: Float32Array [T*H*D], k: Uint16Array [KVH*capacity*D], T, H, KVH, D, capacity, window,
-//   scale, graphGroup?: 1 | H/KVH, rowLo, jobs }) -> { graphs: Int32Array[] } (one [graphs*capacity*8]
+//   scale, graphGroup?: 1 | H/KVH, rowLo, jobs, lse2?: Float32Array [T*H] }) -> { graphs: Int32Array[] } (one [graphs*capacity*8]
 // per job). launch_graph_flush (the lazy decode graph write) with `jobs` (1..8) jobs over copies of one
 // region: job j writes rows lo_j = max(0, rowLo - 3j) .. T_j - 1 with T_j = T - j, from its own K copy
 // into its own graph (every int -1 before), reading query row lo_j at ring row j of its ring section
 // (bf16 q rounded to nearest even on the host; ring rows per head = the most pending rows + jobs), so
-// every offset of GraphFlushJob and the job index blockIdx.z are exercised.
+// every offset of GraphFlushJob and the job index blockIdx.z are exercised. lse2 (log2-sum-exp of row t,
+// head h at t * H + h; a graph per KV head only): the rows' lse come through an lse ring laid out as the
+// query ring (the engine's decode-step lse route, no pass 1) instead of pass 1's workspace.
 Napi::Value graph_flush(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   KVWALK_REQUIRE_CUDA(env);
@@ -141,6 +143,9 @@ Napi::Value graph_flush(const Napi::CallbackInfo& info) {
   }
   const std::vector<float> h_q = array_arg<float>(a, "q", static_cast<size_t>(T) * H * D);
   const std::vector<uint16_t> h_k1 = array_arg<uint16_t>(a, "k", static_cast<size_t>(KVH) * capacity * D);
+  const bool ring_lse = !absent(a, "lse2");
+  if (ring_lse && graph_group == 1) bad_arg(env, "lse2", "absent with a graph per query head (graphGroup 1: pass 1 writes the nodes)", a.Get("lse2"), true);
+  const std::vector<float> h_lse = ring_lse ? array_arg<float>(a, "lse2", static_cast<size_t>(T) * H) : std::vector<float>{};
   const int graphs = H / graph_group;
   std::vector<kvwalk::engine::GraphFlushJob> jobs(J);
   int max_rows = 0;
@@ -148,6 +153,7 @@ Napi::Value graph_flush(const Napi::CallbackInfo& info) {
   const int RR = max_rows + J;
   const size_t region_k = static_cast<size_t>(KVH) * capacity * D, region_g = static_cast<size_t>(graphs) * capacity;
   std::vector<uint16_t> h_k(region_k * J), h_ring(static_cast<size_t>(J) * H * RR * D, 0);
+  std::vector<float> h_lse_ring(ring_lse ? static_cast<size_t>(J) * H * RR : 0, 0.f);
   auto bf16_rn = [](float f) {
     uint32_t b;
     std::memcpy(&b, &f, 4);
@@ -161,12 +167,15 @@ Napi::Value graph_flush(const Napi::CallbackInfo& info) {
     jb.k_off = static_cast<int64_t>(j * region_k);
     jb.graph_off = static_cast<int64_t>(j * region_g);
     jb.q_off = static_cast<int64_t>((static_cast<size_t>(j) * H * RR + j) * D);
-    jb.lse_off = static_cast<int64_t>(static_cast<size_t>(j) * H * max_rows);
+    jb.lse_off = ring_lse ? static_cast<int64_t>(static_cast<size_t>(j) * H * RR + j) : static_cast<int64_t>(static_cast<size_t>(j) * H * max_rows);
     std::copy(h_k1.begin(), h_k1.end(), h_k.begin() + j * region_k);
     for (int t = jb.row_lo; t < jb.T; t++)
       for (int h = 0; h < H; h++)
         for (int d = 0; d < D; d++)
           h_ring[jb.q_off + (static_cast<size_t>(h) * RR + (t - jb.row_lo)) * D + d] = bf16_rn(h_q[(static_cast<size_t>(t) * H + h) * D + d]);
+    if (ring_lse)
+      for (int t = jb.row_lo; t < jb.T; t++)
+        for (int h = 0; h < H; h++) h_lse_ring[jb.lse_off + static_cast<size_t>(h) * RR + (t - jb.row_lo)] = h_lse[static_cast<size_t>(t) * H + h];
   }
   Dev<uint16_t> d_k(env, h_k, "k");
   Dev<uint16_t> d_ring(env, h_ring, "query ring");
@@ -174,7 +183,8 @@ Napi::Value graph_flush(const Napi::CallbackInfo& info) {
   std::vector<uint8_t> jb_bytes(sizeof(kvwalk::engine::GraphFlushJob) * J);
   std::memcpy(jb_bytes.data(), jobs.data(), jb_bytes.size());
   Dev<uint8_t> d_jobs(env, jb_bytes, "jobs");
-  Dev<uint8_t> d_lse(env, kvwalk::engine::graph_flush_workspace_bytes(J, H, max_rows), "lse2 workspace");
+  Dev<uint8_t> d_lse(env, ring_lse ? 0 : kvwalk::engine::graph_flush_workspace_bytes(J, H, max_rows), "lse2 workspace");
+  Dev<float> d_lse_ring(env, h_lse_ring, "lse ring");
   kvwalk::engine::GraphFlushArgs f;
   f.q_ring = d_ring.get();
   f.k = d_k.get();
@@ -191,7 +201,8 @@ Napi::Value graph_flush(const Napi::CallbackInfo& info) {
   f.scale = scale;
   f.graph_capacity = capacity;
   f.graph_group = graph_group;
-  f.lse2 = reinterpret_cast<float*>(d_lse.get());
+  f.lse2 = ring_lse ? nullptr : reinterpret_cast<float*>(d_lse.get());
+  f.lse_ring = ring_lse ? d_lse_ring.get() : nullptr;
   run(env, kvwalk::engine::launch_graph_flush(f, nullptr), "launch_graph_flush");
   const std::vector<int32_t> g = d_graph.download(env, "graph");
   Napi::Array out = Napi::Array::New(env, J);

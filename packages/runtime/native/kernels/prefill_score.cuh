@@ -666,4 +666,21 @@ __global__ void prefill_scores_finalize_kernel(const float* __restrict__ colsum,
   }
 }
 
+// ------------------------------------------------------------------------------- lazy write: lse ring
+// The decode attention's natural-log lse of every layer's rows (lse [L][lse_batch][H], row b = decode row b)
+// as log2 into the lse ring [L][R][H][ring_rows] at ring row ring_row[b] of region region[b]: the group
+// pass of the lazy write then needs no pass 1. Grid-stride over L * B * H.
+__global__ void lse_ring_store_kernel(const float* __restrict__ lse, int L, int B, int lse_batch, int H, int R, int ring_rows,
+                                      const int* __restrict__ region, const int* __restrict__ ring_row, float* __restrict__ lse_ring) {
+  const int64_t n = static_cast<int64_t>(L) * B * H;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t l = i / (static_cast<int64_t>(B) * H);
+    const int b = static_cast<int>((i / H) % B), h = static_cast<int>(i % H);
+    const int rr = ring_row[b];
+    if (rr < 0) continue;
+    const float x = lse[(l * lse_batch + b) * H + h];
+    lse_ring[((l * R + region[b]) * H + h) * ring_rows + rr] = x / kLn2;
+  }
+}
+
 }  // namespace kvwalk::engine::score

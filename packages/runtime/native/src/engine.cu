@@ -133,20 +133,22 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
     if (!(err = e->alloc(&e->graph_, e->graph_bytes_, "the graph cache")).empty()) return fail(err);
     if (!(err = e->check(cudaMemset(e->graph_, 0xff, e->graph_bytes_), "cudaMemset graph")).empty()) return fail(err);
     if (o.graph_write < 0 || o.graph_write > 3) return fail("graph_write " + std::to_string(o.graph_write) + " must be 0 (fused), 1 (deferred), 2 (auto) or 3 (lazy)");
-    if (o.graph_write == 3) {
+    // auto: the lazy write for the walker's graphs per KV head on a grouped-query model -- measured faster
+    // than the deferred write at batch 1, 8 and 32 and contexts 4k and 16k (Mistral-7B shapes, H200:
+    // bench/results/h200-2026-11-30-g/run2); elsewhere auto keeps its fused / deferred rule
+    if (o.graph_write == 2 && G != H && o.evict.policy == EvictPolicy::Walker) e->opts_.graph_write = 3;
+    if (e->opts_.graph_write == 3) {
       const size_t P = static_cast<size_t>(std::max(1, o.evict.refresh));
       e->ring_half_rows_ = static_cast<int>(P);
       if (!(err = e->alloc(reinterpret_cast<void**>(&e->q_ring_), L * B * H * 2 * P * D * sizeof(bf16_t), "the lazy graph write's query ring")).empty())
         return fail(err);
-      if (!(err = e->alloc(reinterpret_cast<void**>(&e->flush_lse2_), graph_flush_workspace_bytes(static_cast<int>(2 * L * B), static_cast<int>(H), static_cast<int>(P)),
-                           "the lazy graph write's workspace"))
-               .empty())
+      if (G != H && !(err = e->alloc(reinterpret_cast<void**>(&e->lse_ring_), L * B * H * 2 * P * sizeof(float), "the lazy graph write's lse ring")).empty())
         return fail(err);
       if (!(err = e->alloc(reinterpret_cast<void**>(&e->flush_jobs_), 2 * L * B * sizeof(GraphFlushJob), "the lazy graph write's jobs")).empty()) return fail(err);
       if (!(err = e->check(cudaMallocHost(reinterpret_cast<void**>(&e->host_flush_jobs_), 2 * L * B * sizeof(GraphFlushJob)), "cudaMallocHost")).empty())
         return fail(err);
       if (L * B > 65535) return fail("the lazy graph write launches one job per (layer, sequence): layers x maxBatch must be <= 65535");
-    } else if (o.graph_write != 0) {
+    } else if (e->opts_.graph_write != 0) {
       if (!(err = e->alloc(reinterpret_cast<void**>(&e->logits_spill_), L * B * H * C * 4, "the deferred graph write's logits")).empty()) return fail(err);
       if (!(err = e->alloc(reinterpret_cast<void**>(&e->logits_lse2_), L * B * H * 4, "the deferred graph write's log2-sum-exp")).empty()) return fail(err);
       if (!(err = e->check(cudaStreamCreateWithFlags(&e->select_stream_, cudaStreamNonBlocking), "cudaStreamCreate graph select")).empty()) return fail(err);
@@ -196,7 +198,7 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
       {reinterpret_cast<void**>(&e->q_), T * H * D * 4, "activations"},
       {reinterpret_cast<void**>(&e->gu_), T * 2 * I * 4, "activations"},
       {reinterpret_cast<void**>(&e->attn_), B * H * D * 4, "activations"},
-      {reinterpret_cast<void**>(&e->lse_), B * H * 4, "activations"},
+      {reinterpret_cast<void**>(&e->lse_), L * B * H * 4, "activations"},  // per layer (the lazy write's lse ring reads them after the step)
       {reinterpret_cast<void**>(&e->logits_), static_cast<size_t>(e->opts_.max_logit_rows) * V * 4, "the logits buffer"},
       {reinterpret_cast<void**>(&e->inv_freq_), D / 2 * 4, "activations"},
       {reinterpret_cast<void**>(&e->workspace_), ws_bytes, "the decode workspace"},
@@ -565,7 +567,7 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
       a.lengths = d_len;
       a.starts = s.sliding_window > 0 ? d_starts : nullptr;
       a.out = attn_;
-      a.lse = lse_;
+      a.lse = lse_ + static_cast<size_t>(l) * B * H;
       a.batch = Bd;
       a.num_heads = H;
       a.num_kv_heads = KVH;
@@ -602,7 +604,7 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
       }
       if (opts_.evict.policy == EvictPolicy::H2O || opts_.evict.policy == EvictPolicy::Tova) {
         const bool h2o = opts_.evict.policy == EvictPolicy::H2O;
-        KV_TRY(launch_attention_mass(q_, kc, lse_, d_len, a.starts, Bd, H, KVH, D, static_cast<int>(C), scale, h2o ? 0 : 1,
+        KV_TRY(launch_attention_mass(q_, kc, a.lse, d_len, a.starts, Bd, H, KVH, D, static_cast<int>(C), scale, h2o ? 0 : 1,
                                      opts_.evict.h2o_decay, scores_ + static_cast<size_t>(l) * B * KVH * C, stream_),
                "attention mass");
       }
@@ -682,6 +684,12 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
       KV_TRY(launch_gemm(gemm_, h_, I, wdown_[l], I, x_, hid, T, hid, I, true, stream_), "gemm down");
       mark(0);
     }
+  }
+  if (lazy_rows && lse_ring_) {
+    // every layer's lse of this step into the lazy write's lse ring (one launch per step)
+    KV_TRY(launch_lse_ring_store(lse_, s.layers, Bd, static_cast<int>(B), H, static_cast<int>(B), ring_rows, d_region, ints_ + kRing * max_tok_, lse_ring_, stream_),
+           "lse ring");
+    mark(2);
   }
 #undef KV_TRY
   (void)d_pos;
@@ -1055,7 +1063,7 @@ std::string Engine::flush_graph(int r0, int r1, int extra, cudaStream_t st, bool
       j.k_off = static_cast<int64_t>((l * 2 * R + r) * KVH * C * D);
       j.graph_off = static_cast<int64_t>((l * R + r) * G * C);
       j.q_off = static_cast<int64_t>(((l * R + r) * H * RR + static_cast<size_t>(ring_half_[r]) * P) * D);
-      j.lse_off = static_cast<int64_t>((first + n) * H * P);
+      j.lse_off = static_cast<int64_t>((l * R + r) * H * RR + static_cast<size_t>(ring_half_[r]) * P);
     }
   }
   if (n == 0) return "";
@@ -1079,7 +1087,7 @@ std::string Engine::flush_graph(int r0, int r1, int extra, cudaStream_t st, bool
   a.scale = 1.f / std::sqrt(static_cast<float>(D));
   a.graph_capacity = static_cast<int>(C);
   a.graph_group = static_cast<int>(H / G);
-  a.lse2 = flush_lse2_;
+  a.lse_ring = lse_ring_;
   e = launch_graph_flush(a, st);
   if (e != cudaSuccess) return check(e, "lazy graph write");
   for (int r = r0; r < r1; r++) {

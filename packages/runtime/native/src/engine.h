@@ -243,7 +243,7 @@ class Engine {
   // lazy graph write (graph_write 3)
   bf16_t* q_ring_ = nullptr;        // [layers][max_batch][H][ring_rows_][D] rotated bf16 queries
   int ring_half_rows_ = 0;          // rows per half (= refresh); ring_rows_ = 2 halves
-  float* flush_lse2_ = nullptr;     // [2 sections][layers * max_batch jobs][H][ring_half_rows_]
+  float* lse_ring_ = nullptr;       // graph per KV head: [layers][max_batch][H][ring_rows_] the decode steps' log2-sum-exp
   GraphFlushJob* flush_jobs_ = nullptr;       // device [2 sections (walker, decode stream)][layers * max_batch]
   GraphFlushJob* host_flush_jobs_ = nullptr;  // pinned mirror
   std::vector<int> pend_lo_, ring_half_;      // per region: first pending row, ring half being written

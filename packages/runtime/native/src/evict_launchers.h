@@ -114,7 +114,10 @@ cudaError_t launch_prefill_score(const PrefillScoreArgs& args, cudaStream_t stre
 // num_jobs <= 65535): per (layer, sequence) its pending rows row_lo .. T-1 (at most max_rows) and the
 // offsets of its K region, graph nodes, query rows and lse2 rows (kernels/graph_flush_job.h). q_ring:
 // row t of head h of a job at q_ring + q_off + (h * q_hstride + t - row_lo) * D. graph_group as
-// PrefillScoreArgs; lse2: graph_flush_workspace_bytes(num_jobs, H, max_rows) (graph per KV head only).
+// PrefillScoreArgs. A graph per KV head needs each row's log2-sum-exp per query head: lse_ring (the decode
+// steps' own, stored by launch_lse_ring_store; row t of head h at lse_ring + lse_off + h * q_hstride +
+// t - row_lo: pass 1 is skipped) or else lse2 (pass 1 computes them into this workspace of
+// graph_flush_workspace_bytes(num_jobs, H, max_rows), row t of head h at lse_off + h * max_rows + t - row_lo).
 // Enqueues on stream; cudaErrorInvalidValue for arguments the kernels cannot handle.
 struct GraphFlushArgs {
   const bf16_t* q_ring = nullptr;
@@ -126,8 +129,13 @@ struct GraphFlushArgs {
   float scale = 0.f;
   int graph_capacity = 0, graph_group = 1;
   float* lse2 = nullptr;
+  const float* lse_ring = nullptr;
 };
 size_t graph_flush_workspace_bytes(int num_jobs, int H, int max_rows);
 cudaError_t launch_graph_flush(const GraphFlushArgs& args, cudaStream_t stream);
+// The lazy write's lse ring: decode attention lse (natural log) [L][lse_batch][H] of decode rows 0..B-1 ->
+// log2 at lse_ring [L][R][H][ring_rows], ring row ring_row[b] (< 0: skipped) of region region[b].
+cudaError_t launch_lse_ring_store(const float* lse, int L, int B, int lse_batch, int H, int R, int ring_rows, const int* region,
+                                  const int* ring_row, float* lse_ring, cudaStream_t stream);
 
 }  // namespace kvwalk::engine

@@ -216,7 +216,8 @@ cudaError_t launch_flush_impl(const GraphFlushArgs& a, cudaStream_t stream) {
   rp.qin = a.q_ring;
   rp.q_hstride = a.q_hstride;
   rp.lse_stride = a.max_rows;
-  {
+  // a graph per KV head with the decode steps' lse (lse_ring): no pass 1
+  if (!(kv_graph && a.lse_ring != nullptr)) {
     auto kernel = sc::prefill_rows_kernel<D, NW>;
     cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Rows::smem_bytes));
     if (err != cudaSuccess) return err;
@@ -230,7 +231,7 @@ cudaError_t launch_flush_impl(const GraphFlushArgs& a, cudaStream_t stream) {
   using G = sc::GroupConfig<D, KS>;
   sc::GroupParams gp{};
   gp.qb = a.q_ring;
-  gp.lse2 = a.lse2;
+  gp.lse2 = a.lse_ring != nullptr ? a.lse_ring : a.lse2;
   gp.k = a.k;
   gp.T = 1;  // per job
   gp.group = group;
@@ -241,7 +242,7 @@ cudaError_t launch_flush_impl(const GraphFlushArgs& a, cudaStream_t stream) {
   gp.graph_capacity = a.graph_capacity;
   gp.jobs = a.jobs;
   gp.q_hstride = a.q_hstride;
-  gp.lse_stride = a.max_rows;
+  gp.lse_stride = a.lse_ring != nullptr ? a.q_hstride : a.max_rows;
   const size_t smem = G::smem_bytes(group);
   auto kernel = sc::prefill_group_graph_kernel<D, KS>;
   cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
@@ -267,7 +268,7 @@ cudaError_t launch_graph_flush(const GraphFlushArgs& a, cudaStream_t stream) {
       !aligned16(a.q_ring))
     return cudaErrorInvalidValue;
   if (a.graph_group > 1) {
-    if (a.lse2 == nullptr) return cudaErrorInvalidValue;
+    if (a.lse2 == nullptr && a.lse_ring == nullptr) return cudaErrorInvalidValue;
     size_t smem = 0;
     int tiles = 0;
     if (a.D == 128) group_graph_shape<128, 4>(a.graph_group, a.max_rows, smem, tiles);
@@ -280,6 +281,19 @@ cudaError_t launch_graph_flush(const GraphFlushArgs& a, cudaStream_t stream) {
   }
   if (a.D == 128) return launch_flush_impl<128>(a, stream);
   return launch_flush_impl<64>(a, stream);
+}
+
+cudaError_t launch_lse_ring_store(const float* lse, int L, int B, int lse_batch, int H, int R, int ring_rows, const int* region,
+                                  const int* ring_row, float* lse_ring, cudaStream_t stream) {
+  if (L < 1 || B < 0 || B > lse_batch || H < 1 || R < 1 || ring_rows < 1 || lse == nullptr || lse_ring == nullptr || region == nullptr ||
+      ring_row == nullptr)
+    return cudaErrorInvalidValue;
+  const int64_t n = static_cast<int64_t>(L) * B * H;
+  if (n == 0) return cudaSuccess;
+  constexpr int threads = 256;
+  const int64_t blocks = std::min<int64_t>((n + threads - 1) / threads, 1024);
+  sc::lse_ring_store_kernel<<<static_cast<unsigned>(blocks), threads, 0, stream>>>(lse, L, B, lse_batch, H, R, ring_rows, region, ring_row, lse_ring);
+  return cudaGetLastError();
 }
 
 size_t prefill_score_workspace_bytes(int T, int H, int D) {

@@ -44,8 +44,10 @@ export interface PrefillScoreTestAddon {
    * launch_graph_flush (the lazy decode graph write) with `jobs` (1..8) jobs over copies of one region:
    * job j writes the nodes of rows max(0, rowLo - 3j) .. T - j - 1 from bf16(q) rows in a query ring,
    * every other node left -1; -> one graph [graphs * capacity * 8] per job (graphs = H / graphGroup).
+   * lse2 [T * H] (log2-sum-exp of row t, head h at t * H + h; graph per KV head only): the rows' lse
+   * through an lse ring, as the engine passes the decode steps' own (no pass 1).
    */
-  graphFlush(args: PromptLogitsInput & { graphGroup?: number; rowLo: number; jobs: number }): { graphs: Int32Array[] };
+  graphFlush(args: PromptLogitsInput & { graphGroup?: number; rowLo: number; jobs: number; lse2?: Float32Array }): { graphs: Int32Array[] };
 }
 
 export interface PrefillScoreBenchResult {

@@ -271,8 +271,8 @@ function scoreCase(addon: PrefillScoreTestAddon, s: ScoreShape, seed: number): G
  * rows (computed over the whole prompt: a row's node depends only on keys up to it), under the same
  * tolerances and tie rule as the prompt cases; every other node stays -1.
  */
-function flushCase(addon: PrefillScoreTestAddon, s: ScoreShape, rowLo: number, jobs: number, seed: number): GpuCase {
-  const name = `graph flush (lazy decode write) T=${s.T} H=${s.H} KVH=${s.KVH} D=${s.D} window=${s.window} graphGroup=${s.graphGroup ?? 1} rows from ${rowLo}, ${jobs} jobs${s.ties ? " duplicated keys" : ""}`;
+function flushCase(addon: PrefillScoreTestAddon, s: ScoreShape, rowLo: number, jobs: number, seed: number, ringLse = false): GpuCase {
+  const name = `graph flush (lazy decode write) T=${s.T} H=${s.H} KVH=${s.KVH} D=${s.D} window=${s.window} graphGroup=${s.graphGroup ?? 1} rows from ${rowLo}, ${jobs} jobs${ringLse ? ", lse from a ring (the twin's)" : ""}${s.ties ? " duplicated keys" : ""}`;
   return guarded(name, () => {
     const { T, H, KVH, D, capacity, window } = s;
     const graphGroup = s.graphGroup ?? 1;
@@ -287,8 +287,9 @@ function flushCase(addon: PrefillScoreTestAddon, s: ScoreShape, rowLo: number, j
     }
     const k = toBf16(kf);
     const scale = 1 / Math.sqrt(D);
-    const cuda = addon.graphFlush({ q, k, T, H, KVH, D, capacity, window, scale, graphGroup, rowLo, jobs });
     const ref = prefillScoreReference({ q, k, T, H, KVH, D, capacity, window, scale, decay: 1, roundQ: true, graphGroup });
+    const lse2 = ringLse ? ref.lse.map((x) => x / Math.LN2) : undefined;
+    const cuda = addon.graphFlush({ q, k, T, H, KVH, D, capacity, window, scale, graphGroup, rowLo, jobs, lse2 });
     const problems: string[] = [];
     const metrics: Record<string, unknown>[] = [];
     if (cuda.graphs.length !== jobs) problems.push(`${cuda.graphs.length} graphs returned, want ${jobs}`);
@@ -401,20 +402,24 @@ export function prefillScoreCases(addon: PrefillScoreTestAddon, quick: boolean, 
     );
   }
   const cases: GpuCase[] = shapes.map((s, i) => scoreCase(addon, s, 7000 + 31 * i + s.T));
-  const flush: [ScoreShape, number, number][] = [
+  const flush: [ScoreShape, number, number, boolean?][] = [
     // [shape, rowLo, jobs]: MHA D 64 (pass 1 writes the nodes), GQA 8/2 D 128 per KV head (the group
     // pass, Mistral's group of 4), a window, 32 pending rows (one BM tile) and 40 (two)
     [{ T: 90, H: 6, KVH: 6, D: 64, capacity: 96, window: 0, mode: -1, decay: 1, graph: true, wantLse: false }, 58, 3],
     [{ T: 129, H: 8, KVH: 2, D: 128, capacity: 131, window: 0, mode: -1, decay: 1, graph: true, wantLse: false, graphGroup: 4 }, 97, 4],
+    // the engine's route for a graph per KV head: the rows' lse from a ring, no pass 1
+    [{ T: 129, H: 8, KVH: 2, D: 128, capacity: 131, window: 0, mode: -1, decay: 1, graph: true, wantLse: false, graphGroup: 4 }, 97, 4, true],
   ];
   if (!quick) {
     flush.push(
       [{ T: 300, H: 4, KVH: 2, D: 64, capacity: 300, window: 37, mode: -1, decay: 1, graph: true, wantLse: false, graphGroup: 2 }, 260, 2],
       [{ T: 200, H: 8, KVH: 2, D: 128, capacity: 203, window: 0, mode: -1, decay: 1, graph: true, wantLse: false }, 160, 8],
       [{ T: 17, H: 8, KVH: 2, D: 64, capacity: 17, window: 0, mode: -1, decay: 1, graph: true, wantLse: false, ties: true, graphGroup: 4 }, 0, 1],
+      [{ T: 300, H: 4, KVH: 2, D: 64, capacity: 300, window: 37, mode: -1, decay: 1, graph: true, wantLse: false, graphGroup: 2 }, 260, 2, true],
+      [{ T: 90, H: 32, KVH: 4, D: 128, capacity: 96, window: 0, mode: -1, decay: 1, graph: true, wantLse: false, graphGroup: 8 }, 50, 3, true],
     );
   }
-  const flushCases = flush.map(([sh, rowLo, jobs], i) => flushCase(addon, sh, rowLo, jobs, 9100 + 17 * i));
+  const flushCases = flush.map(([sh, rowLo, jobs, ringLse], i) => flushCase(addon, sh, rowLo, jobs, 9100 + 17 * i, ringLse));
   if (flushOnly) return flushCases;
   cases.push(...flushCases);
   cases.push(badArgumentsCase(addon));
