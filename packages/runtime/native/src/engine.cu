@@ -14,6 +14,9 @@ namespace {
 
 constexpr int kIntArrays = 8;  // tokens, positions, region, slot, lengths, starts, next, ring row (lazy graph write)
 enum IntArray { kTokens = 0, kPositions, kRegion, kSlot, kLengths, kStarts, kNext, kRing };
+// Lazy graph write: most rows per ring half (the query ring costs layers x maxBatch x heads x 2 x this x
+// headDim bf16: 1 GiB for Mistral-7B at batch 32)
+constexpr int kLazyRingHalfMax = 64;
 constexpr int kGraphNodeBytes = 32;
 
 // Prompt scoring's score mode for a policy (launch_prefill_score): 0 H2O, 1 TOVA, -1 none (graph nodes
@@ -138,7 +141,9 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
     // bench/results/h200-2026-11-30-g/run2); elsewhere auto keeps its fused / deferred rule
     if (o.graph_write == 2 && G != H && o.evict.policy == EvictPolicy::Walker) e->opts_.graph_write = 3;
     if (e->opts_.graph_write == 3) {
-      const size_t P = static_cast<size_t>(std::max(1, o.evict.refresh));
+      // ring half: the refresh interval, at most kLazyRingHalfMax rows (a longer interval -- or none: no
+      // walker -- flushes on the decode stream whenever a half fills)
+      const size_t P = static_cast<size_t>(std::min(std::max(1, o.evict.refresh), kLazyRingHalfMax));
       e->ring_half_rows_ = static_cast<int>(P);
       if (!(err = e->alloc(reinterpret_cast<void**>(&e->q_ring_), L * B * H * 2 * P * D * sizeof(bf16_t), "the lazy graph write's query ring")).empty())
         return fail(err);

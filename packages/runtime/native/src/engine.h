@@ -100,10 +100,10 @@ struct EngineOptions {
   // same split count. Modes 1 and 2 allocate a logits buffer of layers x max_batch x heads x capacity
   // floats (0.8 % of the K/V bytes for Llama-2-7B, 3 % for Mistral-7B).
   // 3 lazy: decode steps write no node; the RoPE kernel also stores each row's rotated query (bf16) in a
-  // ring of 2 x refresh rows per (layer, sequence, query head), and the nodes of the pending rows are
+  // ring of 2 x min(refresh, 64) rows per (layer, sequence, query head), and the nodes of the pending rows are
   // written in batches by prompt scoring's kernels in job mode (launch_graph_flush): on the walker
   // stream before each walker refresh, on the decode stream before a compaction, when a sequence has
-  // refresh pending rows, and before debugEvictionState reads the graph. Nodes equal prompt scoring's
+  // a ring half of pending rows, and before debugEvictionState reads the graph. Nodes equal prompt scoring's
   // for the same rows (bf16 q, tensor cores), which differ from the decode kernel's (f32 q) by rounding.
   int graph_write = 2;
   // Which heads own a graph (graph true): 1 (default) one graph per KV head, whose node holds the top-4

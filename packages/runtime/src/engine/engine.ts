@@ -88,9 +88,9 @@ export interface CreateEngineOptions {
    * on the grouped-query kernel, or with fewer (sequence, head) pairs than SMs, e.g. batch 1), fused
    * elsewhere. Same nodes (bit-identical at the same split count). Deferred and auto need a logits
    * buffer of layers x maxBatch x heads x capacity floats. "lazy": decode steps write no node; the RoPE
-   * kernel also stores each row's rotated query (bf16) in a ring of 2 x eviction.refresh rows, and prompt
+   * kernel also stores each row's rotated query (bf16) in a ring of 2 x min(eviction.refresh, 64) rows, and prompt
    * scoring's tensor-core kernels write the pending rows' nodes in batches -- on the walker's stream
-   * before each refresh, before a compaction, when refresh rows are pending, and before
+   * before each refresh, before a compaction, when a ring half of rows is pending, and before
    * debugEvictionState. Its nodes are prompt scoring's for the same rows (bf16 q), which differ from the
    * decode kernel's (f32 q) by that rounding; with a graph per KV head the group pass takes the decode
    * steps' own log-sum-exp (stored per row) instead of recomputing it. Not for mixed prefill + decode

@@ -169,7 +169,8 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
   );
   cases.push(...batchCases(dir, ids, V, quick));
   cases.push(...evictionCases(dir, ids, false));
-  cases.push(kvHeadWalkerCase("auto", 300), kvHeadWalkerCase("lazy", 300));
+  // refresh 100: past the lazy ring's 64-row half, so rows are also flushed on the decode stream
+  cases.push(kvHeadWalkerCase("auto", 300), kvHeadWalkerCase("lazy", 300), kvHeadWalkerCase("lazy", 300, 100));
   cases.push(
     guard("memory returns to its level after 100 generate calls", async () => {
       const before = addon.memInfo().free;
@@ -394,9 +395,11 @@ function lazyGraphCases(dir: string, ids: Int32Array, quick: boolean): GpuCase[]
  * launches): the cache never exceeds its capacity, the walker ran, every graph holds KV-head-count graphs
  * whose neighbours are -1 or a live slot below the node (no index past the cache), and the logits stay
  * finite. Against graphHeads "query" on the same tokens: both evict; their perplexities are reported.
+ * graphWrite "auto" (lazy for the KV-head graphs) and "lazy" (both graph kinds); refresh 100 sizes the
+ * lazy ring at its 64-row cap (rows then reach the graph through compaction flushes and refreshes).
  */
-function kvHeadWalkerCase(graphWrite: "auto" | "lazy", steps: number): GpuCase {
-  return guard(`eviction walker, tiny GQA 8/2, graph per KV head vs per query head, graphWrite ${graphWrite}: invariants, 2 x ${steps} steps`, async () => {
+function kvHeadWalkerCase(graphWrite: "auto" | "lazy", steps: number, refresh = 8): GpuCase {
+  return guard(`eviction walker, tiny GQA 8/2, graph per KV head vs per query head, graphWrite ${graphWrite}, refresh ${refresh}: invariants, 2 x ${steps} steps`, async () => {
     const tiny = mkdtempSync(join(tmpdir(), "kvwalk-tiny-walker-"));
     try {
       writeTinyCheckpoint(tiny, { seed: 5, numLayers: 2, intermediateSize: 192, vocabSize: 300, maxPositions: 512, dtype: "BF16", numHeads: 8, numKvHeads: 2, headDim: 128, hiddenSize: 256 });
@@ -405,7 +408,7 @@ function kvHeadWalkerCase(graphWrite: "auto" | "lazy", steps: number): GpuCase {
       let ok = true;
       for (const graphHeads of ["kv", "query"] as const) {
         out[graphHeads] = await withEngine(
-          { model: tiny, capacity: 64, maxBatch: 2, graphHeads, graphWrite, eviction: { policy: "walker", budget: 48, sinks: 4, recent: 8, refresh: 8 } },
+          { model: tiny, capacity: 64, maxBatch: 2, graphHeads, graphWrite, eviction: { policy: "walker", budget: 48, sinks: 4, recent: 8, refresh } },
           async (e) => {
             await e.native.prefill(Int32Array.of(0, 1), Int32Array.of(tokens[0], tokens[50]), Int32Array.of(0, 1, 2), false);
             let maxLen = 0;
@@ -685,7 +688,7 @@ export function lazyOnlyCases(quick: boolean): GpuCase[] {
   const dir = optionalShared("models/fixture-lm");
   if (!dir) return [guard("fixture model present", async () => ({ ok: false, detail: "fixture-lm not found" }))];
   const ids = new SafetensorsFile(join(dir, "reference.safetensors")).readInt32("input_ids", [512]);
-  return [...lazyGraphCases(dir, ids, quick), kvHeadWalkerCase("lazy", quick ? 100 : 300)];
+  return [...lazyGraphCases(dir, ids, quick), kvHeadWalkerCase("lazy", quick ? 100 : 300), kvHeadWalkerCase("lazy", 300, 100)];
 }
 
 export function evictionOnlyCases(): GpuCase[] {
