@@ -393,22 +393,6 @@ async function main(): Promise<void> {
     say(`wrote ${file}`);
     return;
   }
-  if (process.argv.includes("--profile-steps")) {
-    // Decode steps to run under a profiler (nsys / ncu; no figures of its own): $KVWALK_PROFILE_PRESET
-    // (default llama2-7b), $KVWALK_PROFILE_POLICY (default streaming), batch 32, 4k, the eviction shape of
-    // the table, 64 steps after the warm-up; $KVWALK_PROFILE_NO_GRAPHS=1 launches kernels one by one.
-    const preset = (process.env.KVWALK_PROFILE_PRESET ?? "llama2-7b") as PresetName;
-    const policy = (process.env.KVWALK_PROFILE_POLICY ?? "streaming") as BenchPolicy;
-    const e = await createEngine({ ...evictEngineOptions(preset, policy, 4096, 32), cudaGraphs: process.env.KVWALK_PROFILE_NO_GRAPHS !== "1" });
-    try {
-      e.native.fillCacheRandom(1);
-      const ms = await timeDecodeSteps(e, policy, 4096, 32, 64);
-      say(`profile-steps ${preset} ${policy} B 32 ctx 4096: ${ms.toFixed(3)} ms/step`);
-    } finally {
-      await e.dispose();
-    }
-    return;
-  }
   if (process.argv.includes("--graph-lazy")) {
     // The lazy graph write (decode steps store their queries and lse; prompt scoring's group kernel writes
     // the nodes in batches on the walker stream before each refresh) against the deferred / fused write,

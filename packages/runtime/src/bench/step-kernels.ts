@@ -5,7 +5,12 @@
  *   nsys profile --cuda-graph-trace=node -o steps node dist/bench/step-kernels.js [policy] [batch]
  *   nsys stats --report cuda_gpu_kern_sum steps.nsys-rep
  *
- * Prints the mean wall time per step; the profiler's per-kernel table says where it goes.
+ * Prints the mean wall time per step; the profiler's per-kernel table says where it goes. The nsys report of
+ * 68 steps is about 0.5 GB (too large to bring back from a device host: run `nsys stats` there). Nsight
+ * Compute gives per-kernel durations of about two steps in a small CSV (session 11, run 7):
+ *
+ *   ncu --clock-control none --cache-control none --metrics gpu__time_duration.sum --csv \
+ *       --launch-skip 6000 --launch-count 700 node dist/bench/step-kernels.js streaming 32
  */
 import { createEngine } from "../engine/engine.js";
 import { engineStatus } from "../engine/loader.js";
