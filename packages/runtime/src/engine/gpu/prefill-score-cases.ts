@@ -188,6 +188,23 @@ function checkGraph(
   return { graphNodesExact: exact, graphNodesTieSwapped: tieSwapped, graphMaxWeightDiff: maxW };
 }
 
+/** Seeded inputs of a case: q f32 [T, H, D] (N(0, 4)), bf16 K [KVH, capacity, D] (N(0, 1); with ties,
+ * every other key of the first half duplicates its predecessor), scale 1/sqrt(D), and the generator
+ * (for further draws). */
+function scoreInputs(s: ScoreShape, seed: number) {
+  const { T, H, KVH, D, capacity } = s;
+  const rnd = seededRandom(seed);
+  const g = gaussian(rnd);
+  const q = Float32Array.from({ length: T * H * D }, () => 2 * g());
+  const kf = Float32Array.from({ length: KVH * capacity * D }, g);
+  if (s.ties) {
+    for (let kvh = 0; kvh < KVH; kvh++) {
+      for (let j = 1; j < Math.floor(T / 2); j += 2) kf.copyWithin((kvh * capacity + j) * D, (kvh * capacity + j - 1) * D, (kvh * capacity + j) * D);
+    }
+  }
+  return { rnd, q, k: toBf16(kf), scale: 1 / Math.sqrt(D) };
+}
+
 function scoreCase(addon: PrefillScoreTestAddon, s: ScoreShape, seed: number): GpuCase {
   const what = s.mode === 0 ? `h2o decay ${s.decay}` : s.mode === 1 ? "tova" : "no scores";
   const name =
@@ -197,17 +214,7 @@ function scoreCase(addon: PrefillScoreTestAddon, s: ScoreShape, seed: number): G
   return guarded(name, () => {
     const { T, H, KVH, D, capacity, window, mode, decay } = s;
     const graphGroup = s.graphGroup ?? 1;
-    const rnd = seededRandom(seed);
-    const g = gaussian(rnd);
-    const q = Float32Array.from({ length: T * H * D }, () => 2 * g());
-    const kf = Float32Array.from({ length: KVH * capacity * D }, g);
-    if (s.ties) {
-      for (let kvh = 0; kvh < KVH; kvh++) {
-        for (let j = 1; j < Math.floor(T / 2); j += 2) kf.copyWithin((kvh * capacity + j) * D, (kvh * capacity + j - 1) * D, (kvh * capacity + j) * D);
-      }
-    }
-    const k = toBf16(kf);
-    const scale = 1 / Math.sqrt(D);
+    const { rnd, q, k, scale } = scoreInputs(s, seed);
     const scoresInit = Float32Array.from({ length: KVH * capacity }, () => rnd() * 3);
     const cuda = addon.prefillScore({
       q,
@@ -276,17 +283,7 @@ function flushCase(addon: PrefillScoreTestAddon, s: ScoreShape, rowLo: number, j
   return guarded(name, () => {
     const { T, H, KVH, D, capacity, window } = s;
     const graphGroup = s.graphGroup ?? 1;
-    const rnd = seededRandom(seed);
-    const g = gaussian(rnd);
-    const q = Float32Array.from({ length: T * H * D }, () => 2 * g());
-    const kf = Float32Array.from({ length: KVH * capacity * D }, g);
-    if (s.ties) {
-      for (let kvh = 0; kvh < KVH; kvh++) {
-        for (let j = 1; j < Math.floor(T / 2); j += 2) kf.copyWithin((kvh * capacity + j) * D, (kvh * capacity + j - 1) * D, (kvh * capacity + j) * D);
-      }
-    }
-    const k = toBf16(kf);
-    const scale = 1 / Math.sqrt(D);
+    const { q, k, scale } = scoreInputs(s, seed);
     const ref = prefillScoreReference({ q, k, T, H, KVH, D, capacity, window, scale, decay: 1, roundQ: true, graphGroup });
     const lse2 = ringLse ? ref.lse.map((x) => x / Math.LN2) : undefined;
     const cuda = addon.graphFlush({ q, k, T, H, KVH, D, capacity, window, scale, graphGroup, rowLo, jobs, lse2 });
