@@ -884,7 +884,8 @@ std::string Engine::decode(const std::vector<int>& tokens, const float* temperat
   cudaError_t e = cudaSuccess;
   const int tl_step = tl_begin(0, stream_);
   mark(2);
-  // one copy: the int arrays are laid out [7][max_tok]; copy the first 6 rows' B entries each
+  // the int arrays are laid out [kIntArrays][max_tok]; copy the first 6 rows' B entries each (and the
+  // lazy graph write's ring rows)
   for (int a = 0; a < 6 && e == cudaSuccess; a++)
     e = cudaMemcpyAsync(ints_ + a * max_tok_, host_ints_ + a * max_tok_, B * 4, cudaMemcpyHostToDevice, stream_);
   if (lazy() && e == cudaSuccess) e = cudaMemcpyAsync(ints_ + kRing * max_tok_, host_ints_ + kRing * max_tok_, B * 4, cudaMemcpyHostToDevice, stream_);
@@ -1048,10 +1049,10 @@ std::string Engine::flush_graph(int r0, int r1, int extra, cudaStream_t st, bool
   const ModelShape& s = shape_;
   const size_t L = s.layers, R = opts_.max_batch, H = s.heads, KVH = s.kv_heads, D = s.head_dim, C = opts_.capacity;
   const size_t G = graph_heads_, P = ring_half_rows_, RR = 2 * P;
-  // Host entries and lse2 rows: section 0 for the walker stream's flush (rewritten only after the
-  // previous refresh finished), section 1 for decode-stream flushes, from entry r0 * L on (a region is
-  // flushed there at most once per step, and each step ends with a synchronization). The two sections
-  // may run at once on their streams: they share nothing they write.
+  // Job entries (pinned host + device): section 0 for the walker stream's flush (rewritten only after
+  // the previous refresh finished), section 1 for decode-stream flushes, from entry r0 * L on (a region
+  // is flushed there at most once per step, and each step ends with a synchronization). The two may run
+  // at once on their streams: they read different ring halves and write different graph rows.
   const size_t section = st == walk_stream_ ? 0 : 1;
   const size_t first = section * L * R + (section == 0 ? 0 : static_cast<size_t>(r0) * L);
   GraphFlushJob* hj = host_flush_jobs_ + first;
