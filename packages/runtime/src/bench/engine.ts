@@ -322,6 +322,12 @@ async function main(): Promise<void> {
     say(`engine bench skipped: ${status.reason}`);
     return;
   }
+  // A mode's rows with the run's metadata, written to <outDir>/<name>.
+  const writeRows = (name: string, rows: Row[]) => {
+    const file = join(outDir, name);
+    writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, rows });
+    say(`wrote ${file}`);
+  };
   const addon = requireEngineAddon();
   const gemmAddon = addon as unknown as GemmAddon;
   const copyGBs = gemmAddon.copyBandwidth(2 * GIB, 10);
@@ -345,9 +351,7 @@ async function main(): Promise<void> {
     for (const groupedDecode of [false, true]) {
       await evictionBench("mistral-7b", quick ? [32] : [1, 8, 32], rows, { policies: ["full", "streaming", "walker"], groupedDecode });
     }
-    const file = join(outDir, "runtime-grouped-decode.json");
-    writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, rows });
-    say(`wrote ${file}`);
+    writeRows("runtime-grouped-decode.json", rows);
     return;
   }
   if (process.argv.includes("--walker-split")) {
@@ -359,9 +363,7 @@ async function main(): Promise<void> {
       await evictionBench(preset, [8, 32], rows, { policies: ["streaming"] });
       for (const walker of [{ refresh: 1 << 20 }, { walkers: 1024 }, { walkers: 256 }]) await evictionBench(preset, [8, 32], rows, { policies: ["walker"], walker });
     }
-    const file = join(outDir, "runtime-walker-split.json");
-    writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, rows });
-    say(`wrote ${file}`);
+    writeRows("runtime-walker-split.json", rows);
     return;
   }
   if (process.argv.includes("--graph-write")) {
@@ -376,9 +378,7 @@ async function main(): Promise<void> {
         await evictionBench(preset, [1, 8, 32], rows, { policies: ["walker"], graphWrite, graphHeads: "query" });
       }
     }
-    const file = join(outDir, "runtime-graph-write.json");
-    writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, rows });
-    say(`wrote ${file}`);
+    writeRows("runtime-graph-write.json", rows);
     return;
   }
   if (process.argv.includes("--graph-heads")) {
@@ -388,9 +388,7 @@ async function main(): Promise<void> {
       await evictionBench("mistral-7b", [1, 8, 32], rows, { policies: ["streaming"], context: ctx });
       for (const graphHeads of ["query", "kv"] as const) await evictionBench("mistral-7b", [1, 8, 32], rows, { policies: ["walker"], graphHeads, context: ctx });
     }
-    const file = join(outDir, "runtime-graph-heads.json");
-    writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, rows });
-    say(`wrote ${file}`);
+    writeRows("runtime-graph-heads.json", rows);
     return;
   }
   if (process.argv.includes("--graph-lazy")) {
@@ -411,9 +409,7 @@ async function main(): Promise<void> {
       for (const graphWrite of writes) await evictionBench(preset, [1, 8, 32], rows, { policies: ["walker"], graphWrite, context: ctx });
       await evictionBench(preset, [8, 32], rows, { policies: ["walker"], graphWrite: "lazy", streamPriorities: true, context: ctx });
     }
-    const file = join(outDir, "runtime-graph-lazy.json");
-    writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, rows });
-    say(`wrote ${file}`);
+    writeRows("runtime-graph-lazy.json", rows);
     return;
   }
   if (process.argv.includes("--attribution")) {
@@ -448,9 +444,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    const file = join(outDir, "runtime-attribution.json");
-    writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, rows });
-    say(`wrote ${file}`);
+    writeRows("runtime-attribution.json", rows);
     return;
   }
   if (process.argv.includes("--priority")) {
@@ -458,9 +452,7 @@ async function main(): Promise<void> {
     for (const streamPriorities of [false, true]) {
       await evictionBench("llama2-7b", [8, 32], rows, { policies: ["streaming", "walker"], streamPriorities });
     }
-    const file = join(outDir, "runtime-stream-priority.json");
-    writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, rows });
-    say(`wrote ${file}`);
+    writeRows("runtime-stream-priority.json", rows);
     return;
   }
   if (process.argv.includes("--split-k")) {
