@@ -239,6 +239,26 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
 }
 
 /**
+ * Three sequences prefilled with prompts tokens[offsets[i] .. offsets[i+1]) (offsets of length 4, the
+ * last the prompt total P), then `steps` teacher-forced greedy decode steps (sequence 0 continues with
+ * tokens[P + t], sequences 1 and 2 read tokens 200 + t and 300 + t), then every layer's and region's
+ * graph: the run the graph-write cases compare between two engines.
+ */
+async function teacherForcedGraphs(e: Engine, tokens: Int32Array, offsets: Int32Array, steps: number) {
+  const P = offsets[3];
+  await e.native.prefill(Int32Array.of(0, 1, 2), tokens.subarray(0, P), offsets, false);
+  const logits: Float32Array[] = [];
+  for (let t = 0; t < steps; t++) {
+    const step = Int32Array.of(tokens[P + t], tokens[(200 + t) % tokens.length], tokens[(300 + t) % tokens.length]);
+    const d = await e.native.decode(step, new Float32Array(3), new Float32Array(3).fill(1), 0, true);
+    logits.push(d.logits as Float32Array);
+  }
+  const graph: Int32Array[] = [];
+  for (let l = 0; l < e.shape.layers; l++) for (let r = 0; r < 3; r++) graph.push(e.native.debugEvictionState(l, r).graph!);
+  return { graph, logits, lengths: Array.from(e.native.lengths()) };
+}
+
+/**
  * The deferred graph write (the default: logits stored by the attention kernel, nodes written by
  * graph-cache's selection kernel on a side stream) against the fused one (top-4 in the attention kernel):
  * 3 sequences, 150 teacher-forced decode steps (12 in quick mode, CUDA graphs only), every graph node of every layer, region and query head
@@ -249,21 +269,11 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
 function graphWriteCases(dir: string, ids: Int32Array, quick: boolean): GpuCase[] {
   const steps = quick ? 12 : 150;
   const run = async (model: string, cudaGraphs: boolean, extra: Record<string, unknown>, tokens: Int32Array) => {
-    const out: Record<string, { graph: Int32Array[]; logits: Float32Array[] }> = {};
+    const out: Record<string, Awaited<ReturnType<typeof teacherForcedGraphs>>> = {};
     for (const graphWrite of ["fused", "deferred"] as const) {
-      out[graphWrite] = await withEngine({ model, capacity: 256, maxBatch: 3, graph: true, graphWrite, cudaGraphs, ...extra }, async (e) => {
-        const offsets = Int32Array.of(0, 5, 17, 40);
-        await e.native.prefill(Int32Array.of(0, 1, 2), tokens.subarray(0, 40), offsets, false);
-        const logits: Float32Array[] = [];
-        for (let t = 0; t < steps; t++) {
-          const step = Int32Array.of(tokens[40 + t], tokens[(200 + t) % tokens.length], tokens[(300 + t) % tokens.length]);
-          const d = await e.native.decode(step, new Float32Array(3), new Float32Array(3).fill(1), 0, true);
-          logits.push(d.logits as Float32Array);
-        }
-        const graph: Int32Array[] = [];
-        for (let l = 0; l < e.shape.layers; l++) for (let r = 0; r < 3; r++) graph.push(e.native.debugEvictionState(l, r).graph!);
-        return { graph, logits };
-      });
+      out[graphWrite] = await withEngine({ model, capacity: 256, maxBatch: 3, graph: true, graphWrite, cudaGraphs, ...extra }, (e) =>
+        teacherForcedGraphs(e, tokens, Int32Array.of(0, 5, 17, 40), steps),
+      );
     }
     let graphDiff = 0;
     let logitDiff = 0;
@@ -317,20 +327,11 @@ function graphWriteCases(dir: string, ids: Int32Array, quick: boolean): GpuCase[
 function lazyGraphCases(dir: string, ids: Int32Array, quick: boolean): GpuCase[] {
   const steps = quick ? 40 : 150;
   const run = async (model: string, extra: Record<string, unknown>, tokens: Int32Array) => {
-    const out: Record<string, { graph: Int32Array[]; logits: Float32Array[]; lengths: number[] }> = {};
+    const out: Record<string, Awaited<ReturnType<typeof teacherForcedGraphs>>> = {};
     for (const graphWrite of ["deferred", "lazy"] as const) {
-      out[graphWrite] = await withEngine({ model, capacity: 256, maxBatch: 3, graph: true, graphWrite, ...extra }, async (e) => {
-        await e.native.prefill(Int32Array.of(0, 1, 2), tokens.subarray(0, 45), Int32Array.of(0, 5, 22, 45), false);
-        const logits: Float32Array[] = [];
-        for (let t = 0; t < steps; t++) {
-          const step = Int32Array.of(tokens[45 + t], tokens[(200 + t) % tokens.length], tokens[(300 + t) % tokens.length]);
-          const d = await e.native.decode(step, new Float32Array(3), new Float32Array(3).fill(1), 0, true);
-          logits.push(d.logits as Float32Array);
-        }
-        const graph: Int32Array[] = [];
-        for (let l = 0; l < e.shape.layers; l++) for (let r = 0; r < 3; r++) graph.push(e.native.debugEvictionState(l, r).graph!);
-        return { graph, logits, lengths: Array.from(e.native.lengths()) };
-      });
+      out[graphWrite] = await withEngine({ model, capacity: 256, maxBatch: 3, graph: true, graphWrite, ...extra }, (e) =>
+        teacherForcedGraphs(e, tokens, Int32Array.of(0, 5, 22, 45), steps),
+      );
     }
     const d = out.deferred;
     const z = out.lazy;
