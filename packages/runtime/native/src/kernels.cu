@@ -83,10 +83,14 @@ cudaError_t launch_rope_append(const float* qkv, int T, int H, int KVH, int D, c
   if (T < 0 || H < 1 || KVH < 1 || D < 2 || (D & 1) || D > 4096 || capacity < 1) return cudaErrorInvalidValue;
   if (q_ring != nullptr && (ring_row == nullptr || ring_rows < 1)) return cudaErrorInvalidValue;
   if (T == 0) return cudaSuccess;
-  const int work = (H + KVH) * D / 2;
-  const int threads = work >= 2048 ? 256 : 128;
-  k::rope_append_kernel<<<T, threads, D * sizeof(float), stream>>>(qkv, H, KVH, D, inv_freq, positions, region, slot, capacity, q_out, k_cache,
-                                                                   v_cache, q_ring, ring_row, ring_rows);
+  // blocks of up to 256 threads, each serving upb = threads / (D/2) head units (query, key, value heads)
+  const int half = D / 2;
+  const int threads = half >= 256 ? 256 : std::max(32, (256 / half) * half);
+  const int upb = std::max(1, threads / half);
+  const int units = H + 2 * KVH;
+  const dim3 grid(static_cast<unsigned>(T), static_cast<unsigned>((units + upb - 1) / upb));
+  k::rope_append_kernel<<<grid, threads, D * sizeof(float), stream>>>(qkv, H, KVH, D, inv_freq, positions, region, slot, capacity, q_out, k_cache,
+                                                                      v_cache, q_ring, ring_row, ring_rows);
   return cudaGetLastError();
 }
 
