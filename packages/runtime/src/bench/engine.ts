@@ -460,7 +460,8 @@ async function main(): Promise<void> {
     // and on (auto) in the same run.
     const copy = gemmAddon.copyBandwidth(1 << 30, 7);
     const gemmRows: Record<string, unknown>[] = [];
-    for (const [name, N, K] of [["o-proj", 4096, 4096], ["down", 4096, 11008]] as const) {
+    // qkv and gate+up too: their GEMMs spread over 96 and 116 CTAs at batch 32 (session 11 run 7)
+    for (const [name, N, K] of [["qkv", 12288, 4096], ["o-proj", 4096, 4096], ["gate+up", 22016, 4096], ["down", 4096, 11008]] as const) {
       for (const M of [8, 32]) {
         // the same bound as runtime-gemm.json (W + A + C bytes at the copy rate; split-K's partials not counted)
         const boundUs = decodeGemmBytes(M, N, K) / copy / 1e3;
@@ -471,6 +472,10 @@ async function main(): Promise<void> {
           say(`split-K gemm ${name} M ${M} S ${splitK}: ${r.medianUs.toFixed(1)} us (${(100 * row.fraction).toFixed(0)}% of the copy bound ${boundUs.toFixed(1)} us; ${r.path})`);
         }
       }
+    }
+    if (process.argv.includes("--gemm-only")) {
+      writeJsonAtomic(join(outDir, "runtime-split-k-gemm.json"), { ...checkMetadata(), gpu: status.device?.name, copyBandwidthGBs: copy, gemm: gemmRows });
+      return;
     }
     // --split-k-sweep: every slice count at batch 32 (streaming and walker) instead of off vs auto
     const settings = process.argv.includes("--split-k-sweep") ? ([0, 2, 4, 8] as const) : ([0, "auto"] as const);
