@@ -67,7 +67,7 @@ std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* nam
   return s;
 }
 
-const std::vector<std::string> kBackends = {"builtin", "cublas", "cublas-tuned", "auto"};
+const std::vector<std::string> kBackends = {"builtin", "cublas", "auto"};
 const std::vector<std::string> kPaths = {"auto", "decode", "prefill", "generic"};
 
 #ifdef KVWALK_WITH_CUDA
@@ -139,15 +139,13 @@ cudaStream_t gemm_stream(Napi::Env env) {
 
 // One context per requested backend, created on first use and kept for the process (dlopen and
 // cublasCreate are slow). A failed "cublas" creation is retried on the next call and throws.
-// "cublas-tuned" is a cuBLAS context with the decode-GEMM tuning on; the others have it off.
 GemmContext* context_for(Napi::Env env, const std::string& backend) {
   static std::map<std::string, GemmContext*> contexts;
   auto it = contexts.find(backend);
   if (it != contexts.end()) return it->second;
-  const GemmBackend b = backend == "builtin" ? GemmBackend::Builtin : backend == "auto" ? GemmBackend::Auto : GemmBackend::Cublas;
+  const GemmBackend b = backend == "builtin" ? GemmBackend::Builtin : backend == "cublas" ? GemmBackend::Cublas : GemmBackend::Auto;
   std::string error;
   GemmContext* ctx = kvwalk::engine::gemm_context_create(b, &error);
-  if (ctx) kvwalk::engine::gemm_context_set_tuning(ctx, backend == "cublas-tuned");
   if (!ctx) {
     Napi::Error e = Napi::Error::New(env, "gemm_context_create(" + backend + ") failed: " + error);
     e.Set("code", Napi::String::New(env, "KVWALK_BACKEND_UNAVAILABLE"));
@@ -185,7 +183,7 @@ std::string run_gemm(Napi::Env env, const std::string& backend, GemmPath path, c
   check(env, kvwalk::engine::launch_gemm(ctx, A, lda, W, ldw, C, ldc, M, N, K, accumulate, s),
         "launch_gemm(" + kvwalk::engine::gemm_backend_name(ctx) + ") M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" +
             std::to_string(K));
-  return kvwalk::engine::gemm_backend_name(ctx).find("tuned") != std::string::npos ? "cublas (tuned)" : "cublas";
+  return "cublas";
 }
 #endif
 

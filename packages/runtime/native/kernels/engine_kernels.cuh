@@ -6,7 +6,6 @@
 // (f32_to_bf16_bits), identical to reference.ts f32ToBf16 bit for bit.
 #pragma once
 #include <cuda_bf16.h>
-#include <cooperative_groups.h>
 #include <cuda_runtime.h>
 
 #include <cfloat>
@@ -136,53 +135,6 @@ __global__ void residual_rmsnorm_kernel(const float* x, const float* __restrict_
   } else {
     for (int i = threadIdx.x; i < hidden; i += blockDim.x) o[i] = f32_to_bf16_bits(__fmul_rn(bf16_bits_to_f32(w[i]), __fmul_rn(xn[i], r)));
   }
-}
-
-// The same contract split over a cluster of CL blocks per row (compute capability 9.0 and later; the
-// launcher picks it there for hidden = CL * 4 * blockDim.x, one float4 of the row per thread): block r of
-// the cluster updates elements [r * hidden / CL, (r + 1) * hidden / CL), reduces their squares in block
-// tree order, and every block adds the CL partial sums in rank order (distributed shared memory), so all
-// blocks use the same r. A row then streams through CL SMs instead of one (a batch-32 step has 32 rows:
-// per-SM bandwidth, not bytes, bounded the one-block kernel at 4.3-4.8 us per call). The sum of squares is
-// grouped differently from the one-block kernel (last-bit differences in r); both are within the
-// reference's tolerance (kernel cases: 1 bf16 ulp).
-template <int CL>
-__global__ void __launch_bounds__(1024) residual_rmsnorm_cluster_kernel(const float* x, const float* __restrict__ parts, int num_parts,
-                                                                        float* x_out, const uint16_t* __restrict__ w, int hidden, float eps,
-                                                                        uint16_t* __restrict__ out) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  __shared__ float red[33];
-  __shared__ float partial;
-  cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
-  const unsigned rank = cluster.block_rank();
-  const size_t row = blockIdx.y;
-  const size_t part_stride = static_cast<size_t>(gridDim.y) * hidden;
-  const size_t i = static_cast<size_t>(rank) * blockDim.x + threadIdx.x;  // float4 index within the row
-  float4 v = reinterpret_cast<const float4*>(x + row * hidden)[i];
-  for (int p = 0; p < num_parts; p++) {
-    const float4 q = reinterpret_cast<const float4*>(parts + p * part_stride + row * hidden)[i];
-    v = make_float4(__fadd_rn(v.x, q.x), __fadd_rn(v.y, q.y), __fadd_rn(v.z, q.z), __fadd_rn(v.w, q.w));
-  }
-  if (num_parts > 0) reinterpret_cast<float4*>(x_out + row * hidden)[i] = v;
-  if (w == nullptr) return;  // residual update only (uniform over the cluster: no block waits on another)
-  float ss = block_sum(v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w, red);
-  if (threadIdx.x == 0) partial = ss;
-  cluster.sync();  // every block's partial is written
-  ss = 0.0f;
-#pragma unroll
-  for (int r = 0; r < CL; r++) ss += *cluster.map_shared_rank(&partial, r);
-  cluster.sync();  // no block leaves while another still reads its partial
-  const float var = __fdiv_rn(ss, static_cast<float>(hidden));
-  const float rs = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(var, eps)));
-  const uint2 ww = reinterpret_cast<const uint2*>(w)[i];
-  const float y0 = __fmul_rn(bf16_bits_to_f32(ww.x), __fmul_rn(v.x, rs));
-  const float y1 = __fmul_rn(bf16_bits_to_f32(ww.x >> 16), __fmul_rn(v.y, rs));
-  const float y2 = __fmul_rn(bf16_bits_to_f32(ww.y), __fmul_rn(v.z, rs));
-  const float y3 = __fmul_rn(bf16_bits_to_f32(ww.y >> 16), __fmul_rn(v.w, rs));
-  reinterpret_cast<uint2*>(out + row * hidden)[i] =
-      make_uint2(static_cast<uint32_t>(f32_to_bf16_bits(y0)) | (static_cast<uint32_t>(f32_to_bf16_bits(y1)) << 16),
-                 static_cast<uint32_t>(f32_to_bf16_bits(y2)) | (static_cast<uint32_t>(f32_to_bf16_bits(y3)) << 16));
-#endif
 }
 
 // ------------------------------------------------------------------------------------------ rope + append

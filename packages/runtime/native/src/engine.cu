@@ -93,7 +93,6 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
   if (!err.empty()) return fail(err);
   e->gemm_ = gemm_context_create(o.gemm, &err);
   if (!e->gemm_) return fail("GEMM backend: " + err);
-  gemm_context_set_tuning(e->gemm_, gemm_tuning_default());
 
   const size_t L = s.layers, hid = s.hidden, H = s.heads, KVH = s.kv_heads, D = s.head_dim, I = s.intermediate, V = s.vocab;
   const size_t qkv_rows = (H + 2 * KVH) * D;
@@ -897,24 +896,15 @@ std::string Engine::decode(const std::vector<int>& tokens, const float* temperat
   if (opts_.cuda_graphs && !opts_.profile) {
     auto it = graphs_.find(B);
     if (it == graphs_.end()) {
+      e = cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal);
+      if (e != cudaSuccess) return check(e, "cudaStreamBeginCapture");
+      std::string body = decode_body(B, opts_.capacity);
       cudaGraph_t graph = nullptr;
-      // A GEMM shape met for the first time inside the capture runs untuned there (no timing while
-      // capturing): tune it outside and capture again (gemm_tune_flush, engine_launchers.h).
-      for (int attempt = 0;; attempt++) {
-        e = cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal);
-        if (e != cudaSuccess) return check(e, "cudaStreamBeginCapture");
-        std::string body = decode_body(B, opts_.capacity);
-        const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
-        if (!body.empty() || end != cudaSuccess) {
-          if (graph) cudaGraphDestroy(graph);
-          cudaGetLastError();
-          return !body.empty() ? body : check(end, "cudaStreamEndCapture");
-        }
-        if (attempt > 0 || !gemm_tune_pending(gemm_)) break;
-        cudaGraphDestroy(graph);
-        graph = nullptr;
-        e = gemm_tune_flush(gemm_, stream_);
-        if (e != cudaSuccess) return check(e, "decode GEMM tuning");
+      const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
+      if (!body.empty() || end != cudaSuccess) {
+        if (graph) cudaGraphDestroy(graph);
+        cudaGetLastError();
+        return !body.empty() ? body : check(end, "cudaStreamEndCapture");
       }
       cudaGraphExec_t exec = nullptr;
       e = cudaGraphInstantiate(&exec, graph, 0);

@@ -26,20 +26,8 @@ struct GemmContext;
 // Returns nullptr and fills *error on failure.
 GemmContext* gemm_context_create(GemmBackend backend, std::string* error);
 void gemm_context_destroy(GemmContext* ctx);
-// "builtin" or "cublas <version>" (plus the tuning summary when tuning is on)
+// "builtin" or "cublas <version>"
 std::string gemm_backend_name(const GemmContext* ctx);
-// Decode-GEMM tuning (cuBLAS contexts only; off until set): the first call of each decode-sized shape
-// (M <= kSplitKMaxRows; strides, accumulate flag, split count and pointer alignment part of the shape)
-// times cublasGemmEx (or the strided-batched split-K call) against cuBLASLt's heuristic candidates on
-// its own operands after an L2 flush, and keeps the fastest (cuBLASLt only when >= 3% faster). Choices
-// are process-wide, so engines of one process run the same kernels. A call met during a stream capture
-// runs untuned and is remembered: gemm_tune_pending() is then true, and gemm_tune_flush() (outside the
-// capture) tunes those shapes, after which the caller captures again.
-void gemm_context_set_tuning(GemmContext* ctx, bool on);
-// $KVWALK_GEMM_TUNE: "0" off, anything else on; unset: on.
-bool gemm_tuning_default();
-bool gemm_tune_pending(const GemmContext* ctx);
-cudaError_t gemm_tune_flush(GemmContext* ctx, cudaStream_t stream);
 // The backend a context dispatches to (Builtin or Cublas; never Auto).
 GemmBackend gemm_context_backend(const GemmContext* ctx);
 cudaError_t launch_gemm(GemmContext* ctx, const bf16_t* A, int lda, const bf16_t* W, int ldw, float* C, int ldc, int M, int N,

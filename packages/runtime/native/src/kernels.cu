@@ -66,26 +66,6 @@ cudaError_t launch_residual_rmsnorm(const float* x, const float* parts, int num_
     return cudaErrorInvalidValue;
   }
   if (T == 0) return cudaSuccess;
-  // Decode-sized batches on compute capability 9.0+: a cluster of 4 blocks per row, one float4 per thread
-  // (hidden = 16 * threads, threads a multiple of 32 up to 1024: hidden 512..16384 in steps of 512), when
-  // every pointer is 16-byte aligned (w and out 8-byte).
-  constexpr int kCluster = 4;
-  const auto aligned = [](const void* p, uintptr_t a) { return (reinterpret_cast<uintptr_t>(p) & (a - 1)) == 0; };
-  if (T <= 256 && hidden % (32 * 4 * kCluster) == 0 && hidden <= 4 * kCluster * 1024 && kvwalk::device_supports_pdl() && aligned(x, 16) &&
-      (num_parts == 0 || (aligned(parts, 16) && aligned(x_out, 16))) && (!w || (aligned(w, 8) && aligned(out, 8)))) {
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3(kCluster, static_cast<unsigned>(T));
-    cfg.blockDim = dim3(static_cast<unsigned>(hidden / (4 * kCluster)));
-    cfg.stream = stream;
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = kCluster;
-    attr[0].val.clusterDim.y = 1;
-    attr[0].val.clusterDim.z = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = 1;
-    return cudaLaunchKernelEx(&cfg, k::residual_rmsnorm_cluster_kernel<kCluster>, x, parts, num_parts, x_out, w, hidden, eps, out);
-  }
   // 1024 threads from hidden 4096: one float4 of the row (and of each split-K part) per thread, so the
   // loads of a row issue together (session 11 run 7: 4.8 us per call at 512 threads, batch 32)
   const int threads = hidden >= 4096 ? 1024 : (hidden >= 2048 ? 512 : (hidden >= 512 ? 256 : 128));

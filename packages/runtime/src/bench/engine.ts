@@ -455,21 +455,6 @@ async function main(): Promise<void> {
     writeRows("runtime-stream-priority.json", rows);
     return;
   }
-  if (process.argv.includes("--tune-ab")) {
-    // Decode-GEMM tuning off vs on ($KVWALK_GEMM_TUNE, read when an engine is created), same process:
-    // Llama-2-7B and Mistral-7B at batch 32 x 4k, full cache, streaming and walker.
-    for (const tune of ["0", "1"]) {
-      process.env.KVWALK_GEMM_TUNE = tune;
-      say(`== decode-GEMM tuning ${tune === "1" ? "on" : "off"}`);
-      for (const preset of ["llama2-7b", "mistral-7b"] as const) {
-        await evictionBench(preset, [32], rows, { policies: ["full", "streaming", "walker"], context: 4096 });
-      }
-      for (const r of rows) r.gemmTune ??= tune === "1";
-    }
-    delete process.env.KVWALK_GEMM_TUNE;
-    writeRows("runtime-gemm-tune.json", rows);
-    return;
-  }
   if (process.argv.includes("--split-k")) {
     // Split-K of the O / down projections: GEMM + epilogue per slice count, then decode steps with it off
     // and on (auto) in the same run.
@@ -481,13 +466,10 @@ async function main(): Promise<void> {
         // the same bound as runtime-gemm.json (W + A + C bytes at the copy rate; split-K's partials not counted)
         const boundUs = decodeGemmBytes(M, N, K) / copy / 1e3;
         for (const splitK of [1, 2, 4, 8]) {
-          // untuned cuBLAS, then the engine's decode-GEMM tuning (cuBLASLt candidates) on the same shape
-          for (const backend of ["cublas", "cublas-tuned"] as const) {
-            const r = gemmAddon.gemmBench(M, N, K, backend, quick ? 5 : 15, { accumulate: true, splitK });
-            const row = { shape: name, M, N, K, splitK, tuned: backend === "cublas-tuned", medianUs: r.medianUs, boundUs, fraction: boundUs / r.medianUs, backend: r.backend, path: r.path };
-            gemmRows.push(row);
-            say(`split-K gemm ${name} M ${M} S ${splitK}${row.tuned ? " tuned" : ""}: ${r.medianUs.toFixed(1)} us (${(100 * row.fraction).toFixed(0)}% of the copy bound ${boundUs.toFixed(1)} us; ${r.path})`);
-          }
+          const r = gemmAddon.gemmBench(M, N, K, "cublas", quick ? 5 : 15, { accumulate: true, splitK });
+          const row = { shape: name, M, N, K, splitK, medianUs: r.medianUs, boundUs, fraction: boundUs / r.medianUs, backend: r.backend, path: r.path };
+          gemmRows.push(row);
+          say(`split-K gemm ${name} M ${M} S ${splitK}: ${r.medianUs.toFixed(1)} us (${(100 * row.fraction).toFixed(0)}% of the copy bound ${boundUs.toFixed(1)} us; ${r.path})`);
         }
       }
     }

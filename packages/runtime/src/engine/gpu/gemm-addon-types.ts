@@ -3,12 +3,8 @@
  * engine addon next to the engine itself.
  */
 
-/**
- * "builtin": the built-in kernels; "cublas": libcublas via dlopen (throws if it cannot load), untuned;
- * "cublas-tuned": the same with the engine's decode-GEMM tuning on (cuBLASLt candidates timed per shape
- * for M <= 64, gemm_context_set_tuning); "auto": cuBLAS if loadable.
- */
-export type GemmBackendName = "builtin" | "cublas" | "cublas-tuned" | "auto";
+/** "builtin": the built-in kernels; "cublas": libcublas via dlopen (throws if it cannot load); "auto": cuBLAS if loadable. */
+export type GemmBackendName = "builtin" | "cublas" | "auto";
 /** Built-in kernel choice ("auto": decode for M <= 64, prefill for large M); ignored by cuBLAS. Inputs the fast kernels cannot take run "generic". */
 export type GemmPathName = "auto" | "decode" | "prefill" | "generic";
 

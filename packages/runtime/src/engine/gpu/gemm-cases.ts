@@ -193,10 +193,6 @@ export function gemmCases(addon: GemmAddon, quick: boolean): GemmCase[] {
       { M: 17, N: 33, K: 64, seed: seed++, accumulate: true, padA: 8, padW: 16, padC: 3 },
     ];
     for (const s of quick ? cub.slice(0, 3) : cub) cases.push(backendCase(addon, s, "cublas"));
-    // The tuned dispatch (cuBLASLt candidates timed per shape, M <= 64): the same comparison, plus a
-    // 7B decode shape where cuBLASLt may win.
-    const tuned: CaseSpec[] = [cub[0], cub[1], cub[4], ...(quick ? [] : [{ M: 32, N: 4096, K: 4096, seed: seed++ }])];
-    for (const s of tuned) cases.push(backendCase(addon, s, "cublas-tuned"));
   } else {
     cases.push({
       name: "gemm cublas vs builtin (skipped)",
@@ -211,10 +207,7 @@ export function gemmCases(addon: GemmAddon, quick: boolean): GemmCase[] {
   if (info.ok) {
     splits.push({ M: 32, N: 384, K: 1024, seed: seed++, accumulate: true, splitK: 4, backend: "cublas" });
     splits.push({ M: 17, N: 200, K: 384, seed: seed++, splitK: 8, backend: "cublas" });
-    splits.push({ M: 32, N: 384, K: 1024, seed: seed++, accumulate: true, splitK: 4, backend: "cublas-tuned" });
-    splits.push({ M: 17, N: 200, K: 384, seed: seed++, splitK: 8, backend: "cublas-tuned" });
     if (!quick) splits.push({ M: 32, N: 4096, K: 11008, seed: seed++, accumulate: true, splitK: 4, backend: "cublas" });
-    if (!quick) splits.push({ M: 32, N: 4096, K: 11008, seed: seed++, accumulate: true, splitK: 4, backend: "cublas-tuned" });
   }
   for (const s of splits) cases.push(splitKCase(addon, s, s.backend, s.splitK));
   cases.push(
@@ -225,14 +218,5 @@ export function gemmCases(addon: GemmAddon, quick: boolean): GemmCase[] {
       return { ok: auto.backend === expected, detail: `auto chose ${auto.name} (expected ${expected})`, backendName: auto.name };
     }),
   );
-  if (info.ok) {
-    // after the tuned cases above: what the tuner chose (informational; the cases checked the numbers)
-    cases.push(
-      guard("gemm cublas-tuned summary", () => {
-        const t = addon.gemmBackend("cublas-tuned");
-        return { ok: t.ok, detail: t.ok ? t.name : `cublas-tuned failed: ${t.error}`, backendName: t.ok ? t.name : null };
-      }),
-    );
-  }
   return cases;
 }
