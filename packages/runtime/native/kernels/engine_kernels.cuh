@@ -45,21 +45,6 @@ __device__ __forceinline__ T block_sum(T v, T* red) {
   return red[32];
 }
 
-// Programmatic dependent launch (kernels.cu launches rope_append, residual_rmsnorm and swiglu with it on
-// compute capability 9.0+): such a kernel may start while the previous kernel of the stream still
-// finishes, so it calls pdl_wait() before touching anything that kernel wrote or reads (a no-op without
-// a programmatic dependency, and on older devices). pdl_trigger() lets the next PDL launch start early.
-__device__ __forceinline__ void pdl_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;\n" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void pdl_trigger() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-#endif
-}
-
 // ------------------------------------------------------------------------------------------ embed
 // One block per token: x[t, :] = f32(table[tok, :]); tok outside [0, vocab) -> zeros and *error_flag = 1.
 __global__ void embed_kernel(const int* __restrict__ tokens, const uint16_t* __restrict__ table, int vocab, int hidden,
@@ -98,7 +83,6 @@ __global__ void embed_kernel(const int* __restrict__ tokens, const uint16_t* __r
 __global__ void residual_rmsnorm_kernel(const float* x, const float* __restrict__ parts, int num_parts, float* x_out,
                                         const uint16_t* __restrict__ w, int hidden, float eps, uint16_t* __restrict__ out) {
   __shared__ float red[33];
-  pdl_wait();  // x, parts: the previous kernels' output; x_out / out: buffers the previous GEMM may still read
   const size_t row = blockIdx.x;
   const size_t part_stride = static_cast<size_t>(gridDim.x) * hidden;
   const float* xr = x + row * hidden;
@@ -180,11 +164,6 @@ __global__ void rope_append_kernel(const float* __restrict__ qkv, int H, int KVH
     cs[half + i] = s;
   }
   __syncthreads();
-  // The table above needs only host-staged positions (copied before the step's first kernel): it is
-  // built while the qkv GEMM drains. The decode attention that follows waits for this grid itself, so
-  // its blocks may be scheduled now and prefetch their first K/V tiles.
-  pdl_wait();
-  pdl_trigger();
   const float* row = qkv + static_cast<size_t>(t) * (H + 2 * KVH) * D;
   const size_t kv_base = (static_cast<size_t>(region[t]) * KVH * capacity + slot[t]) * D;  // + kvh * capacity * D
   const int rr = q_ring != nullptr ? ring_row[t] : -1;
@@ -234,7 +213,6 @@ __device__ __forceinline__ float silu_mul(float g, float u) {
 }
 
 __global__ void swiglu_kernel(const float* __restrict__ gu, int T, int I, uint16_t* __restrict__ act) {
-  pdl_wait();
   const size_t n = static_cast<size_t>(T) * I;
   for (size_t j = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; j < n; j += static_cast<size_t>(gridDim.x) * blockDim.x) {
     const size_t t = j / I, i = j - t * I;

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <cstdint>
 #include <map>
@@ -52,26 +51,6 @@ cudaError_t launch_attention_impl(const float* q, const bf16_t* kc, const bf16_t
   return cudaGetLastError();
 }
 
-// Launches a kernel that starts with pdl_wait() (engine_kernels.cuh) as a programmatic dependent
-// launch on compute capability 9.0+, so its launch overlaps the previous kernel's tail ($KVWALK_ENGINE_PDL
-// = "0": plain launches, for comparison); a plain launch elsewhere.
-template <typename... Params, typename... Args>
-cudaError_t launch_pdl(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, Args... args) {
-  const char* env = std::getenv("KVWALK_ENGINE_PDL");
-  const bool pdl = kvwalk::device_supports_pdl() && !(env && std::strcmp(env, "0") == 0);
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = grid;
-  cfg.blockDim = block;
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = stream;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = pdl ? 1 : 0;
-  return cudaLaunchKernelEx(&cfg, kernel, static_cast<Params>(args)...);
-}
-
 }  // namespace
 
 cudaError_t launch_embed(const int* tokens, int T, const bf16_t* table, int vocab, int hidden, float* x, int* error_flag, cudaStream_t stream) {
@@ -90,7 +69,8 @@ cudaError_t launch_residual_rmsnorm(const float* x, const float* parts, int num_
   // 1024 threads from hidden 4096: one float4 of the row (and of each split-K part) per thread, so the
   // loads of a row issue together (session 11 run 7: 4.8 us per call at 512 threads, batch 32)
   const int threads = hidden >= 4096 ? 1024 : (hidden >= 2048 ? 512 : (hidden >= 512 ? 256 : 128));
-  return launch_pdl(k::residual_rmsnorm_kernel, dim3(T), dim3(threads), 0, stream, x, parts, num_parts, x_out, w, hidden, eps, out);
+  k::residual_rmsnorm_kernel<<<T, threads, 0, stream>>>(x, parts, num_parts, x_out, w, hidden, eps, out);
+  return cudaGetLastError();
 }
 
 cudaError_t launch_rmsnorm(const float* x, const bf16_t* w, int T, int hidden, float eps, bf16_t* out, cudaStream_t stream) {
@@ -111,8 +91,9 @@ cudaError_t launch_rope_append(const float* qkv, int T, int H, int KVH, int D, c
   const int upb = std::max(1, threads / half);
   const int units = H + 2 * KVH;
   const dim3 grid(static_cast<unsigned>(T), static_cast<unsigned>((units + upb - 1) / upb));
-  return launch_pdl(k::rope_append_kernel, grid, dim3(threads), D * sizeof(float), stream, qkv, H, KVH, D, inv_freq, positions, region, slot, capacity,
-                    q_out, k_cache, v_cache, q_ring, ring_row, ring_rows);
+  k::rope_append_kernel<<<grid, threads, D * sizeof(float), stream>>>(qkv, H, KVH, D, inv_freq, positions, region, slot, capacity, q_out, k_cache,
+                                                                      v_cache, q_ring, ring_row, ring_rows);
+  return cudaGetLastError();
 }
 
 // D in {64, 128}; H a multiple of KVH; q, k, v 16-byte aligned (cudaMalloc pointers plus whole rows are);
@@ -131,7 +112,8 @@ cudaError_t launch_swiglu(const float* gu, int T, int I, bf16_t* act, cudaStream
   if (T < 0 || I < 1) return cudaErrorInvalidValue;
   if (T == 0) return cudaSuccess;
   const size_t n = static_cast<size_t>(T) * I;
-  return launch_pdl(k::swiglu_kernel, dim3(grid_for(n, 256)), dim3(256), 0, stream, gu, T, I, act);
+  k::swiglu_kernel<<<grid_for(n, 256), 256, 0, stream>>>(gu, T, I, act);
+  return cudaGetLastError();
 }
 
 cudaError_t launch_f32_to_bf16(const float* in, size_t n, bf16_t* out, cudaStream_t stream) {

@@ -455,23 +455,6 @@ async function main(): Promise<void> {
     writeRows("runtime-stream-priority.json", rows);
     return;
   }
-  if (process.argv.includes("--pdl-ab")) {
-    // rope_append / residual_rmsnorm / swiglu as programmatic dependent launches off vs on
-    // ($KVWALK_ENGINE_PDL, read at each launch: engines capture their CUDA graphs at their first step),
-    // same process: Llama-2-7B and Mistral-7B at batch 32 x 4k, full cache, streaming and walker.
-    for (const pdl of ["0", "1"]) {
-      process.env.KVWALK_ENGINE_PDL = pdl;
-      say(`== small-kernel PDL ${pdl === "1" ? "on" : "off"}`);
-      const from = rows.length;
-      for (const preset of ["llama2-7b", "mistral-7b"] as const) {
-        await evictionBench(preset, [32], rows, { policies: ["full", "streaming", "walker"], context: 4096 });
-      }
-      for (const r of rows.slice(from)) r.smallKernelPdl = pdl === "1";
-    }
-    delete process.env.KVWALK_ENGINE_PDL;
-    writeRows("runtime-pdl.json", rows);
-    return;
-  }
   if (process.argv.includes("--split-k")) {
     // Split-K of the O / down projections: GEMM + epilogue per slice count, then decode steps with it off
     // and on (auto) in the same run.
