@@ -60,12 +60,19 @@ void group_graph_shape(int group, int T, size_t& smem, int& tiles) {
 
 // cudaErrorInvalidValue when the graph pass per KV head cannot run this shape (its Q tiles exceed the
 // device's shared memory per block -- with Hopper's 227 KB: D 128 groups above 44 query heads, D 64
-// above 90 -- or more than 65535 query tiles), checked before any launch.
-cudaError_t check_group_graph(int D, int group, int T) {
+// above 90 -- or more than 65535 query tiles), checked before any launch. ksplit 0: group_ksplit's
+// (a prompt); the lazy write's job mode runs KSPLIT 4.
+cudaError_t check_group_graph(int D, int group, int T, int ksplit = 0) {
   size_t smem = 0;
   int tiles = 0;
-  if (D == 128) group_graph_shape<128>(group, T, smem, tiles);
-  else group_graph_shape<64>(group, T, smem, tiles);
+  if (ksplit == 4) {
+    if (D == 128) group_graph_shape<128, 4>(group, T, smem, tiles);
+    else group_graph_shape<64, 4>(group, T, smem, tiles);
+  } else if (D == 128) {
+    group_graph_shape<128>(group, T, smem, tiles);
+  } else {
+    group_graph_shape<64>(group, T, smem, tiles);
+  }
   int dev = 0, optin = 0;
   cudaError_t err = cudaGetDevice(&dev);
   if (err != cudaSuccess) return err;
@@ -74,29 +81,35 @@ cudaError_t check_group_graph(int D, int group, int T) {
   return smem > static_cast<size_t>(optin) || tiles > 65535 ? cudaErrorInvalidValue : cudaSuccess;
 }
 
-template <int D, int KSPLIT>
-cudaError_t launch_group_graph(const sc::GroupParams& gp, int KVH, cudaStream_t stream) {
-  using G = sc::GroupConfig<D, KSPLIT>;
-  const size_t smem = G::smem_bytes(gp.group);
-  const int tiles = (gp.T - 1) / G::BM + 1;
-  auto kernel = sc::prefill_group_graph_kernel<D, KSPLIT>;
-  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+// Raises the kernel's dynamic shared-memory limit to `smem`, then launches it.
+template <typename Params>
+cudaError_t launch_with_smem(void (*kernel)(Params), dim3 grid, int threads, size_t smem, const Params& p, cudaStream_t stream) {
+  const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
   if (err != cudaSuccess) return err;
-  kernel<<<dim3(static_cast<unsigned>(KVH), static_cast<unsigned>(tiles)), sc::kNumWarps * 32, smem, stream>>>(gp);
+  kernel<<<grid, threads, smem, stream>>>(p);
   return cudaGetLastError();
+}
+
+// The group pass over (KV head, query tile of `rows` rows, job): a prompt is one job of gp.T rows.
+template <int D, int KSPLIT>
+cudaError_t launch_group_graph(const sc::GroupParams& gp, int KVH, int rows, int jobs, cudaStream_t stream) {
+  using G = sc::GroupConfig<D, KSPLIT>;
+  const int tiles = (rows - 1) / G::BM + 1;
+  return launch_with_smem(sc::prefill_group_graph_kernel<D, KSPLIT>, dim3(static_cast<unsigned>(KVH), static_cast<unsigned>(tiles), static_cast<unsigned>(jobs)),
+                          sc::kNumWarps * 32, G::smem_bytes(gp.group), gp, stream);
 }
 
 template <int D>
 cudaError_t launch_group_graph(const sc::GroupParams& gp, int KVH, cudaStream_t stream) {
   switch (group_ksplit(gp.group)) {
     case 1:
-      return launch_group_graph<D, 1>(gp, KVH, stream);
+      return launch_group_graph<D, 1>(gp, KVH, gp.T, 1, stream);
     case 2:
-      return launch_group_graph<D, 2>(gp, KVH, stream);
+      return launch_group_graph<D, 2>(gp, KVH, gp.T, 1, stream);
     case 4:
-      return launch_group_graph<D, 4>(gp, KVH, stream);
+      return launch_group_graph<D, 4>(gp, KVH, gp.T, 1, stream);
     default:
-      return launch_group_graph<D, 8>(gp, KVH, stream);
+      return launch_group_graph<D, 8>(gp, KVH, gp.T, 1, stream);
   }
 }
 
@@ -136,12 +149,9 @@ cudaError_t launch_impl(const PrefillScoreArgs& a, cudaStream_t stream) {
   rp.lse2 = lse2;
   rp.qb = qb;
   {
-    auto kernel = sc::prefill_rows_kernel<D, NW>;
-    cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Rows::smem_bytes));
-    if (err != cudaSuccess) return err;
     const int tiles = (T - 1) / Rows::BM - rp.row_lo / Rows::BM + 1;
-    kernel<<<dim3(static_cast<unsigned>(H), static_cast<unsigned>(tiles)), NW * 32, Rows::smem_bytes, stream>>>(rp);
-    err = cudaGetLastError();
+    const cudaError_t err = launch_with_smem(sc::prefill_rows_kernel<D, NW>, dim3(static_cast<unsigned>(H), static_cast<unsigned>(tiles)), NW * 32,
+                                             Rows::smem_bytes, rp, stream);
     if (err != cudaSuccess) return err;
   }
   // ---- graph per KV head: group sums of the probabilities, top-4, nodes kvh * graph_capacity + t
@@ -176,12 +186,9 @@ cudaError_t launch_impl(const PrefillScoreArgs& a, cudaStream_t stream) {
   cp.log2_decay = last_only ? 0.f : std::log2(a.decay);
   cp.colsum = colsum;
   {
-    auto kernel = sc::prefill_cols_kernel<D, NW>;
-    cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Cols::smem_bytes));
-    if (err != cudaSuccess) return err;
     const int tiles = (T + Cols::BK - 1) / Cols::BK;
-    kernel<<<dim3(static_cast<unsigned>(H), static_cast<unsigned>(tiles)), NW * 32, Cols::smem_bytes, stream>>>(cp);
-    err = cudaGetLastError();
+    const cudaError_t err = launch_with_smem(sc::prefill_cols_kernel<D, NW>, dim3(static_cast<unsigned>(H), static_cast<unsigned>(tiles)), NW * 32,
+                                             Cols::smem_bytes, cp, stream);
     if (err != cudaSuccess) return err;
   }
   // ---- pass 3: group sums into the scores
@@ -218,17 +225,13 @@ cudaError_t launch_flush_impl(const GraphFlushArgs& a, cudaStream_t stream) {
   rp.lse_stride = a.max_rows;
   // a graph per KV head with the decode steps' lse (lse_ring): no pass 1
   if (!(kv_graph && a.lse_ring != nullptr)) {
-    auto kernel = sc::prefill_rows_kernel<D, NW>;
-    cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Rows::smem_bytes));
-    if (err != cudaSuccess) return err;
     const int tiles = (a.max_rows - 1) / Rows::BM + 1;
-    kernel<<<dim3(static_cast<unsigned>(a.H), static_cast<unsigned>(tiles), static_cast<unsigned>(a.num_jobs)), NW * 32, Rows::smem_bytes, stream>>>(rp);
-    err = cudaGetLastError();
+    const cudaError_t err = launch_with_smem(sc::prefill_rows_kernel<D, NW>,
+                                             dim3(static_cast<unsigned>(a.H), static_cast<unsigned>(tiles), static_cast<unsigned>(a.num_jobs)), NW * 32,
+                                             Rows::smem_bytes, rp, stream);
     if (err != cudaSuccess) return err;
   }
   if (!kv_graph) return cudaSuccess;
-  constexpr int KS = 4;
-  using G = sc::GroupConfig<D, KS>;
   sc::GroupParams gp{};
   gp.qb = a.q_ring;
   gp.lse2 = a.lse_ring != nullptr ? a.lse_ring : a.lse2;
@@ -243,13 +246,7 @@ cudaError_t launch_flush_impl(const GraphFlushArgs& a, cudaStream_t stream) {
   gp.jobs = a.jobs;
   gp.q_hstride = a.q_hstride;
   gp.lse_stride = a.lse_ring != nullptr ? a.q_hstride : a.max_rows;
-  const size_t smem = G::smem_bytes(group);
-  auto kernel = sc::prefill_group_graph_kernel<D, KS>;
-  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
-  if (err != cudaSuccess) return err;
-  const int tiles = (a.max_rows - 1) / G::BM + 1;
-  kernel<<<dim3(static_cast<unsigned>(a.KVH), static_cast<unsigned>(tiles), static_cast<unsigned>(a.num_jobs)), sc::kNumWarps * 32, smem, stream>>>(gp);
-  return cudaGetLastError();
+  return launch_group_graph<D, 4>(gp, a.KVH, a.max_rows, a.num_jobs, stream);
 }
 
 }  // namespace
@@ -269,15 +266,8 @@ cudaError_t launch_graph_flush(const GraphFlushArgs& a, cudaStream_t stream) {
     return cudaErrorInvalidValue;
   if (a.graph_group > 1) {
     if (a.lse2 == nullptr && a.lse_ring == nullptr) return cudaErrorInvalidValue;
-    size_t smem = 0;
-    int tiles = 0;
-    if (a.D == 128) group_graph_shape<128, 4>(a.graph_group, a.max_rows, smem, tiles);
-    else group_graph_shape<64, 4>(a.graph_group, a.max_rows, smem, tiles);
-    int dev = 0, optin = 0;
-    cudaError_t err = cudaGetDevice(&dev);
-    if (err == cudaSuccess) err = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+    const cudaError_t err = check_group_graph(a.D, a.graph_group, a.max_rows, 4);
     if (err != cudaSuccess) return err;
-    if (smem > static_cast<size_t>(optin)) return cudaErrorInvalidValue;
   }
   if (a.D == 128) return launch_flush_impl<128>(a, stream);
   return launch_flush_impl<64>(a, stream);
