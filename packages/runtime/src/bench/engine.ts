@@ -366,6 +366,17 @@ async function main(): Promise<void> {
     writeRows("runtime-walker-split.json", rows);
     return;
   }
+  if (process.argv.includes("--refresh-sweep")) {
+    // The walker's refresh interval N (walker every N decode steps; default 32) against its step cost:
+    // streaming, then the walker at N = 8 / 16 / 32 / 64 / 128, batch 8 and 32, both models at 4k. The
+    // lazy write's query ring holds 2 x min(N, 64) rows per head, so N > 64 also flushes between refreshes.
+    for (const preset of presets) {
+      await evictionBench(preset, [8, 32], rows, { policies: ["streaming"] });
+      for (const refresh of [8, 16, 32, 64, 128]) await evictionBench(preset, [8, 32], rows, { policies: ["walker"], walker: { refresh } });
+    }
+    writeRows("runtime-refresh-sweep.json", rows);
+    return;
+  }
   if (process.argv.includes("--graph-write")) {
     // The graph write fused in the attention kernel vs deferred (logits stored, nodes written by the
     // selection kernel on a side stream): the walker policy beside streaming in the same run, batch 1 / 8 /
