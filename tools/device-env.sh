@@ -5,9 +5,9 @@
 # It restores node, the addons and the shared files (unpack.sh), puts the bundled node first on PATH,
 # and sets KVWALK_COMMIT (the bundle's commit), KVWALK_SHARED (the bundled shared files), KVWALK_CUBLAS
 # (the host's libcublas, for the engine's cuBLAS backend), O (results folder: $OUT, else ./out, with
-# O/gc created), G and R (the bundled graph-cache and runtime packages) and B (the bundle). Session 12's
-# scripts still set KVWALK_SHARED, KVWALK_CUBLAS and R themselves (the same values). Every device script of session 7 began with
-# these lines (bench/results/h200-2026-11-30-c/scripts/).
+# O/gc created), G and R (the bundled graph-cache and runtime packages) and B (the bundle). Every device
+# script of session 7 began with these lines (bench/results/h200-2026-11-30-c/scripts/); session 12's
+# scripts still set KVWALK_SHARED, KVWALK_CUBLAS and R themselves (the same values).
 B=.gpu-bundle
 bash $B/unpack.sh
 export PATH=$PWD/$B/bin:$PATH
