@@ -241,9 +241,9 @@ class Engine {
   float* logits_spill_ = nullptr;  // deferred graph write: [layers][max_batch][H][capacity] log2 logits
   float* logits_lse2_ = nullptr;   // [layers][max_batch][H] log2-sum-exp
   // lazy graph write (graph_write 3)
-  bf16_t* q_ring_ = nullptr;        // [layers][max_batch][H][ring_rows_][D] rotated bf16 queries
-  int ring_half_rows_ = 0;          // rows per half (= refresh); ring_rows_ = 2 halves
-  float* lse_ring_ = nullptr;       // graph per KV head: [layers][max_batch][H][ring_rows_] the decode steps' log2-sum-exp
+  bf16_t* q_ring_ = nullptr;        // [layers][max_batch][H][2 * ring_half_rows_][D] rotated bf16 queries
+  int ring_half_rows_ = 0;          // rows per ring half: min(refresh, kLazyRingHalfMax); the ring holds 2 halves
+  float* lse_ring_ = nullptr;       // graph per KV head: [layers][max_batch][H][2 * ring_half_rows_] the decode steps' log2-sum-exp
   GraphFlushJob* flush_jobs_ = nullptr;       // device [2 sections (walker, decode stream)][layers * max_batch]
   GraphFlushJob* host_flush_jobs_ = nullptr;  // pinned mirror
   std::vector<int> pend_lo_, ring_half_;      // per region: first pending row, ring half being written
