@@ -683,20 +683,24 @@ function batchCases(dir: string, ids: Int32Array, V: number, quick: boolean): Gp
   return cases;
 }
 
-/** The quick eviction cases alone (compute-sanitizer racecheck of compaction + walker + attention mass). */
-/** The lazy graph write alone (KVWALK_CHECK_ONLY=lazy): lazy vs deferred, and the walker on it. */
-export function lazyOnlyCases(quick: boolean): GpuCase[] {
+/**
+ * A subset of the fixture cases: `build` gets the fixture's folder and its 512 reference token ids, or
+ * the subset is one failing case saying the fixture is missing.
+ */
+function fixtureSubset(build: (dir: string, ids: Int32Array) => GpuCase[]): GpuCase[] {
   const dir = optionalShared("models/fixture-lm");
   if (!dir) return [guard("fixture model present", async () => ({ ok: false, detail: "fixture-lm not found" }))];
-  const ids = new SafetensorsFile(join(dir, "reference.safetensors")).readInt32("input_ids", [512]);
-  return [...lazyGraphCases(dir, ids, quick), kvHeadWalkerCase("lazy", quick ? 100 : 300), kvHeadWalkerCase("lazy", 300, 100)];
+  return build(dir, new SafetensorsFile(join(dir, "reference.safetensors")).readInt32("input_ids", [512]));
 }
 
+/** The lazy graph write alone (KVWALK_CHECK_ONLY=lazy): lazy vs deferred, and the walker on it. */
+export function lazyOnlyCases(quick: boolean): GpuCase[] {
+  return fixtureSubset((dir, ids) => [...lazyGraphCases(dir, ids, quick), kvHeadWalkerCase("lazy", quick ? 100 : 300), kvHeadWalkerCase("lazy", 300, 100)]);
+}
+
+/** The quick eviction cases alone (compute-sanitizer racecheck of compaction + walker + attention mass). */
 export function evictionOnlyCases(): GpuCase[] {
-  const dir = optionalShared("models/fixture-lm");
-  if (!dir) return [guard("fixture model present", async () => ({ ok: false, detail: "fixture-lm not found" }))];
-  const ids = new SafetensorsFile(join(dir, "reference.safetensors")).readInt32("input_ids", [512]);
-  return evictionCases(dir, ids, true);
+  return fixtureSubset((dir, ids) => evictionCases(dir, ids, true));
 }
 
 /**
