@@ -123,16 +123,20 @@ function rowGroupSums(qb: Float32Array, k: Uint16Array, s: ScoreShape, scale: nu
   return { sum, bound };
 }
 
+/** q rounded to bf16 and back (round to nearest even), as the kernels stage it. */
+const bf16Rounded = (q: Float32Array) => q.map((x) => bf16ToF32(f32ToBf16(x)));
+
 /**
  * Graph nodes of one region against the twin: rows with written(t) must equal the twin's nodes (the
  * same neighbours, or swapped only at a near-tie by the tie rule; weights within graphWeight), every
- * other node must be untouched (-1). Problems go to `problems`; returns the agreement metrics.
+ * other node must be untouched (-1). qb: q rounded to bf16 (what the kernels read; the tie rule ranks
+ * with it). Problems go to `problems`; returns the agreement metrics.
  */
 function checkGraph(
   gr: Int32Array,
   ref: { indices: Int32Array; weights: Float32Array },
   s: ScoreShape,
-  q: Float32Array,
+  qb: Float32Array,
   k: Uint16Array,
   scale: number,
   written: (t: number) => boolean,
@@ -141,7 +145,6 @@ function checkGraph(
   const { T, capacity } = s;
   const graphGroup = s.graphGroup ?? 1;
   const graphs = s.H / graphGroup;
-  const qb = q.map((x) => bf16ToF32(f32ToBf16(x)));
   let exact = 0;
   let tieSwapped = 0;
   let maxW = 0;
@@ -248,7 +251,7 @@ function scoreCase(addon: PrefillScoreTestAddon, s: ScoreShape, seed: number): G
       const gr = cuda.graph;
       if (!gr) problems.push("graph missing");
       else {
-        Object.assign(metrics, checkGraph(gr, ref, s, q, k, scale, (t) => t < T, problems));
+        Object.assign(metrics, checkGraph(gr, ref, s, bf16Rounded(q), k, scale, (t) => t < T, problems));
       }
     } else if (cuda.graph !== null) problems.push("graph returned although not asked for");
     if (mode >= 0) {
@@ -290,10 +293,11 @@ function flushCase(addon: PrefillScoreTestAddon, s: ScoreShape, rowLo: number, j
     const problems: string[] = [];
     const metrics: Record<string, unknown>[] = [];
     if (cuda.graphs.length !== jobs) problems.push(`${cuda.graphs.length} graphs returned, want ${jobs}`);
+    const qb = bf16Rounded(q);
     cuda.graphs.forEach((gr, j) => {
       const lo = Math.max(0, rowLo - 3 * j);
       const hi = T - j;
-      metrics.push(checkGraph(gr, ref, s, q, k, scale, (t) => t >= lo && t < hi, problems));
+      metrics.push(checkGraph(gr, ref, s, qb, k, scale, (t) => t >= lo && t < hi, problems));
     });
     return { ok: problems.length === 0, detail: problems.length ? problems.slice(0, 6).join("; ") : "ok", jobs: metrics, tolerances: PREFILL_SCORE_TOLERANCES };
   });
