@@ -484,18 +484,16 @@ async function main(): Promise<void> {
         }
       }
     }
-    if (process.argv.includes("--gemm-only")) {
-      writeJsonAtomic(join(outDir, "runtime-split-k-gemm.json"), { ...checkMetadata(), gpu: status.device?.name, copyBandwidthGBs: copy, gemm: gemmRows });
-      return;
-    }
-    // --split-k-sweep: every slice count at batch 32 (streaming and walker) instead of off vs auto
-    const settings = process.argv.includes("--split-k-sweep") ? ([0, 2, 4, 8] as const) : ([0, "auto"] as const);
+    // --gemm-only: the GEMM rows alone; --split-k-sweep: every slice count at batch 32 (streaming and
+    // walker) instead of off vs auto
+    const gemmOnly = process.argv.includes("--gemm-only");
     const sweep = process.argv.includes("--split-k-sweep");
+    const settings: readonly (number | "auto")[] = gemmOnly ? [] : sweep ? [0, 2, 4, 8] : [0, "auto"];
     for (const gemmSplitK of settings) {
       await evictionBench("llama2-7b", sweep ? [32] : [8, 32], rows, { policies: sweep ? ["streaming", "walker"] : ["full", "streaming", "walker"], gemmSplitK });
     }
-    const file = join(outDir, sweep ? "runtime-split-k-sweep.json" : "runtime-split-k.json");
-    writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, copyBandwidthGBs: copy, gemm: gemmRows, rows });
+    const file = join(outDir, gemmOnly ? "runtime-split-k-gemm.json" : sweep ? "runtime-split-k-sweep.json" : "runtime-split-k.json");
+    writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, copyBandwidthGBs: copy, gemm: gemmRows, ...(gemmOnly ? {} : { rows }) });
     say(`wrote ${file}`);
     return;
   }
