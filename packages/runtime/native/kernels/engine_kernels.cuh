@@ -221,27 +221,6 @@ __global__ void swiglu_kernel(const float* __restrict__ gu, int T, int I, uint16
   }
 }
 
-// ------------------------------------------------------------------------------------------ weight prefetch
-
-// L2 prefetch of weight lines (EngineOptions::weight_prefetch): `rows` rows of `ld_bytes` each; of
-// every row, the 128-byte lines first, first + period, ... (count of them). One warp per block so a block
-// fits beside a full attention grid (a few hundred free registers per SM); the prefetches do not block,
-// so the kernel ends long before the lines arrive. evict_last: the lines outlive the K/V stream of the
-// attention that runs meanwhile. Reads nothing the engine writes, writes nothing.
-__global__ void __launch_bounds__(32) l2_prefetch_kernel(const char* __restrict__ base, size_t rows, size_t ld_bytes, int first, int count,
-                                                         int period, int evict_last) {
-  const size_t total = rows * static_cast<size_t>(count);
-  for (size_t i = blockIdx.x * static_cast<size_t>(32) + threadIdx.x; i < total; i += static_cast<size_t>(gridDim.x) * 32) {
-    const size_t r = i / count;
-    const int j = first + static_cast<int>(i - r * count) * period;
-    const char* a = base + r * ld_bytes + static_cast<size_t>(j) * 128;
-    if (evict_last)
-      asm volatile("prefetch.global.L2::evict_last [%0];\n" ::"l"(a));
-    else
-      asm volatile("prefetch.global.L2 [%0];\n" ::"l"(a));
-  }
-}
-
 // ------------------------------------------------------------------------------------------ conversions / fills
 
 __global__ void f32_to_bf16_kernel(const float* __restrict__ in, size_t n, uint16_t* __restrict__ out) {

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include "evict_launchers.h"
 #include "launchers.h"  // @kvwalk/graph-cache: fused decode attention
@@ -92,47 +91,6 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
   }
   err = e->check(cudaStreamCreateWithPriority(&e->stream_, cudaStreamNonBlocking, prio_high), "cudaStreamCreate");
   if (!err.empty()) return fail(err);
-  {
-    // KVWALK_WEIGHT_PREFETCH (experiments): "o=1,gu=0.1,down=0.1,qkv=0.1,mode=0|1,hint=last|normal,blocks=264"
-    // replaces opts.weight_prefetch.
-    if (const char* env = std::getenv("KVWALK_WEIGHT_PREFETCH")) {
-      EngineOptions::WeightPrefetch w;
-      std::string spec(env);
-      size_t at = 0;
-      while (at < spec.size()) {
-        size_t end = spec.find(',', at);
-        if (end == std::string::npos) end = spec.size();
-        const std::string item = spec.substr(at, end - at);
-        const size_t eq = item.find('=');
-        if (eq != std::string::npos) {
-          const std::string key = item.substr(0, eq), val = item.substr(eq + 1);
-          if (key == "o") w.o = std::stof(val);
-          else if (key == "gu") w.gate_up = std::stof(val);
-          else if (key == "down") w.down = std::stof(val);
-          else if (key == "qkv") w.qkv = std::stof(val);
-          else if (key == "mode") w.mode = std::stoi(val);
-          else if (key == "hint") w.evict_last = val == "last";
-          else if (key == "blocks") w.blocks = std::stoi(val);
-        }
-        at = end + 1;
-      }
-      e->opts_.weight_prefetch = w;
-    }
-    const auto& wp = e->opts_.weight_prefetch;
-    if (wp.any()) {
-      if (wp.mode < 0 || wp.mode > 1) return fail("weight_prefetch.mode " + std::to_string(wp.mode) + " must be 0 (spread) or 1 (head)");
-      if (wp.blocks < 1) return fail("weight_prefetch.blocks " + std::to_string(wp.blocks) + " must be at least 1");
-      int lo = 0, hi = 0;
-      if (cudaDeviceGetStreamPriorityRange(&lo, &hi) != cudaSuccess) {
-        cudaGetLastError();
-        hi = 0;
-      }
-      err = e->check(cudaStreamCreateWithPriority(&e->prefetch_stream_, cudaStreamNonBlocking, hi), "cudaStreamCreate weight prefetch");
-      if (err.empty()) err = e->check(cudaEventCreateWithFlags(&e->ev_pf_fork_, cudaEventDisableTiming), "cudaEventCreate");
-      if (err.empty()) err = e->check(cudaEventCreateWithFlags(&e->ev_pf_join_, cudaEventDisableTiming), "cudaEventCreate");
-      if (!err.empty()) return fail(err);
-    }
-  }
   e->gemm_ = gemm_context_create(o.gemm, &err);
   if (!e->gemm_) return fail("GEMM backend: " + err);
 
@@ -382,10 +340,6 @@ Engine::~Engine() {
   if (ev_fork_) cudaEventDestroy(ev_fork_);
   if (ev_join_) cudaEventDestroy(ev_join_);
   if (select_stream_) cudaStreamDestroy(select_stream_);
-  if (prefetch_stream_) cudaStreamSynchronize(prefetch_stream_);
-  if (ev_pf_fork_) cudaEventDestroy(ev_pf_fork_);
-  if (ev_pf_join_) cudaEventDestroy(ev_pf_join_);
-  if (prefetch_stream_) cudaStreamDestroy(prefetch_stream_);
   if (host_num_nodes_) cudaFreeHost(host_num_nodes_);
   if (host_flush_jobs_) cudaFreeHost(host_flush_jobs_);
   if (walk_stream_) cudaStreamDestroy(walk_stream_);
@@ -591,42 +545,6 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
       if (cudaEventRecord(e->ev_join_, e->select_stream_) == cudaSuccess) cudaStreamWaitEvent(e->stream_, e->ev_join_, 0);
     }
   } join{this, &forked};
-  // Weight prefetch (EngineOptions::weight_prefetch): forked after a GEMM on prefetch_stream_, joined
-  // after the last layer (also on an early return, like the graph selection above).
-  const auto& wp = opts_.weight_prefetch;
-  const bool pf = decode && !fused && prefetch_stream_ != nullptr;
-  bool pf_forked = false;
-  struct PfJoin {
-    Engine* e;
-    bool* forked;
-    ~PfJoin() {
-      if (!*forked) return;
-      if (cudaEventRecord(e->ev_pf_join_, e->prefetch_stream_) == cudaSuccess) cudaStreamWaitEvent(e->stream_, e->ev_pf_join_, 0);
-    }
-  } pf_join{this, &pf_forked};
-  // W [N, K] bf16 seen as N * slices rows of K / slices (a split-K product's slices).
-  auto prefetch = [&](const bf16_t* w, int N, int K, float frac, int slices) -> cudaError_t {
-    if (!pf || !(frac > 0.f)) return cudaSuccess;
-    size_t ld = static_cast<size_t>(K) * 2;
-    if (slices > 1 && (K % slices != 0 || (ld / slices) % 128 != 0)) slices = 1;
-    ld /= slices;
-    if (ld % 128 != 0) return cudaSuccess;  // rows not made of whole lines: no prefetch
-    const int lines = static_cast<int>(ld / 128);
-    int count = lines, period = 1;
-    if (frac < 1.f) {
-      if (wp.mode == 1) {
-        count = std::max(1, std::min(lines, static_cast<int>(std::lround(frac * lines))));
-      } else {
-        period = std::max(1, static_cast<int>(std::lround(1.0 / frac)));
-        count = (lines + period - 1) / period;
-      }
-    }
-    cudaError_t r = cudaEventRecord(ev_pf_fork_, stream_);
-    if (r == cudaSuccess) r = cudaStreamWaitEvent(prefetch_stream_, ev_pf_fork_, 0);
-    if (r != cudaSuccess) return r;
-    pf_forked = true;
-    return launch_l2_prefetch(w, static_cast<size_t>(N) * slices, ld, 0, count, period, wp.evict_last, wp.blocks, prefetch_stream_);
-  };
   for (int l = 0; l < s.layers; l++) {
     bf16_t* kc = kv_ + static_cast<size_t>(l) * 2 * layer_kv;
     bf16_t* vc = kc + layer_kv;
@@ -639,7 +557,6 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
       }
       h_normed = false;
       KV_TRY(launch_gemm(gemm_, h_, hid, wqkv_[l], hid, qkv_, qkv_rows, T, qkv_rows, hid, false, stream_), "gemm qkv");
-      KV_TRY(prefetch(wo_[l], hid, H * D, wp.o, split_o), "weight prefetch (o)");
     }
     mark(0);
     bf16_t* ring = lazy_rows ? q_ring_ + static_cast<size_t>(l) * B * H * ring_rows * D : nullptr;
@@ -749,24 +666,20 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
     if (split_o > 1) {
       KV_TRY(launch_gemm_split_k(gemm_, h_, H * D, wo_[l], H * D, split_parts_, T, hid, H * D, split_o, stream_), "gemm o (split-K)");
       mark(0);
-      KV_TRY(prefetch(wgu_[l], 2 * I, hid, wp.gate_up, 1), "weight prefetch (gate/up)");
       KV_TRY(launch_residual_rmsnorm(x_, split_parts_, split_o, x_, mlp_norm_[l], T, hid, s.rms_eps, h_, stream_), "split-K sum + rmsnorm");
     } else {
       KV_TRY(launch_gemm(gemm_, h_, H * D, wo_[l], H * D, x_, hid, T, hid, H * D, true, stream_), "gemm o");
       mark(0);
-      KV_TRY(prefetch(wgu_[l], 2 * I, hid, wp.gate_up, 1), "weight prefetch (gate/up)");
       KV_TRY(launch_rmsnorm(x_, mlp_norm_[l], T, hid, s.rms_eps, h_, stream_), "rmsnorm");
     }
     mark(2);
     KV_TRY(launch_gemm(gemm_, h_, hid, wgu_[l], hid, gu_, 2 * I, T, 2 * I, hid, false, stream_), "gemm gate/up");
     mark(0);
-    KV_TRY(prefetch(wdown_[l], hid, I, wp.down, split_down), "weight prefetch (down)");
     KV_TRY(launch_swiglu(gu_, T, I, h_, stream_), "swiglu");
     mark(2);
     if (split_down > 1) {
       KV_TRY(launch_gemm_split_k(gemm_, h_, I, wdown_[l], I, split_parts_, T, hid, I, split_down, stream_), "gemm down (split-K)");
       mark(0);
-      if (l + 1 < s.layers) KV_TRY(prefetch(wqkv_[l + 1], qkv_rows, hid, wp.qkv, 1), "weight prefetch (qkv)");
       // The sum goes into the residual stream; the next layer's attention RMSNorm comes with it.
       h_normed = l + 1 < s.layers;
       KV_TRY(launch_residual_rmsnorm(x_, split_parts_, split_down, x_, h_normed ? attn_norm_[l + 1] : nullptr, T, hid, s.rms_eps, h_, stream_),
@@ -775,7 +688,6 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
     } else {
       KV_TRY(launch_gemm(gemm_, h_, I, wdown_[l], I, x_, hid, T, hid, I, true, stream_), "gemm down");
       mark(0);
-      if (l + 1 < s.layers) KV_TRY(prefetch(wqkv_[l + 1], qkv_rows, hid, wp.qkv, 1), "weight prefetch (qkv)");
     }
   }
   if (lazy_rows && lse_ring_) {

@@ -113,19 +113,6 @@ struct EngineOptions {
   // deferred write (graph-cache's graph_select_group_kernel needs every head's final log-sum-exp) and
   // needs a quarter (Mistral-7B) of the graph, walker and selection work.
   int graph_heads = 1;
-  // L2 prefetch of the weights of decode steps on the GEMM path (batches of 2 and up): tiny kernels on a
-  // prefetch stream (highest priority), forked after each GEMM, request the next GEMM's weight lines into
-  // L2 while the kernels in between (RMSNorm, RoPE + append, the attention, SwiGLU) leave DRAM partly
-  // idle. A fraction per product: 1 the whole matrix, below 1 a share of every row (mode 0: every
-  // round(1 / f)-th 128-byte line; mode 1: the first f of each row, of each split-K slice for split
-  // products). 0 everywhere: off (no stream). Results are unchanged (prefetches only).
-  struct WeightPrefetch {
-    float o = 0.f, gate_up = 0.f, down = 0.f, qkv = 0.f;
-    int mode = 0;
-    bool evict_last = true;
-    int blocks = 264;
-    bool any() const { return o > 0.f || gate_up > 0.f || down > 0.f || qkv > 0.f; }
-  } weight_prefetch;
   EvictOptions evict;
 };
 
@@ -262,8 +249,6 @@ class Engine {
   std::vector<int> pend_lo_, ring_half_;      // per region: first pending row, ring half being written
   cudaStream_t select_stream_ = nullptr;  // deferred graph write: top-4 selection beside the layers
   cudaEvent_t ev_fork_ = nullptr, ev_join_ = nullptr;
-  cudaStream_t prefetch_stream_ = nullptr;  // weight prefetch (EngineOptions::weight_prefetch)
-  cudaEvent_t ev_pf_fork_ = nullptr, ev_pf_join_ = nullptr;
   // activations
   float* x_ = nullptr;
   bf16_t* h_ = nullptr;

@@ -79,12 +79,6 @@ cudaError_t launch_prefill_attention(const float* q, const bf16_t* k, const bf16
 // act[t, i] = bf16( silu(gu[t, i]) * gu[t, I + i] ), gu f32 [T, 2 * I] (gate columns, then up columns).
 cudaError_t launch_swiglu(const float* gu, int T, int I, bf16_t* act, cudaStream_t stream);
 
-// L2 prefetch of weight lines: of each of `rows` rows (`ld_bytes` apart, a multiple of 128), the 128-byte
-// lines first, first + period, ... (`count` lines, all inside the row); evict_last: with that L2 eviction
-// priority. At most `blocks` one-warp blocks. Touches no data (prefetches only).
-cudaError_t launch_l2_prefetch(const void* base, size_t rows, size_t ld_bytes, int first, int count, int period, bool evict_last, int blocks,
-                               cudaStream_t stream);
-
 // out[i] = bf16(in[i]).
 cudaError_t launch_f32_to_bf16(const float* in, size_t n, bf16_t* out, cudaStream_t stream);
 

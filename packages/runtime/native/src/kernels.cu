@@ -116,20 +116,6 @@ cudaError_t launch_swiglu(const float* gu, int T, int I, bf16_t* act, cudaStream
   return cudaGetLastError();
 }
 
-cudaError_t launch_l2_prefetch(const void* base, size_t rows, size_t ld_bytes, int first, int count, int period, bool evict_last, int blocks,
-                               cudaStream_t stream) {
-  if (!base || ld_bytes % 128 != 0 || first < 0 || count < 0 || period < 1 || blocks < 1 ||
-      (count > 0 && static_cast<size_t>(first + (count - 1) * period) * 128 >= ld_bytes))
-    return cudaErrorInvalidValue;
-  if (rows == 0 || count == 0) return cudaSuccess;
-  const size_t lines = rows * static_cast<size_t>(count);
-  // at least 8 prefetches per thread, at most `blocks` one-warp blocks
-  const size_t want = (lines + 32 * 8 - 1) / (32 * 8);
-  k::l2_prefetch_kernel<<<static_cast<unsigned>(std::min<size_t>(want, blocks)), 32, 0, stream>>>(static_cast<const char*>(base), rows, ld_bytes, first,
-                                                                                                  count, period, evict_last ? 1 : 0);
-  return cudaGetLastError();
-}
-
 cudaError_t launch_f32_to_bf16(const float* in, size_t n, bf16_t* out, cudaStream_t stream) {
   if (n == 0) return cudaSuccess;
   k::f32_to_bf16_kernel<<<grid_for(n, 256), 256, 0, stream>>>(in, n, out);

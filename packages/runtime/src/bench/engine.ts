@@ -458,32 +458,6 @@ async function main(): Promise<void> {
     writeRows("runtime-attribution.json", rows);
     return;
   }
-  if (process.argv.includes("--prefetch-sweep")) {
-    // L2 weight prefetch (EngineOptions::weight_prefetch through $KVWALK_WEIGHT_PREFETCH, read at engine
-    // creation): off vs each configuration, full cache / streaming / walker, Llama-2-7B 4k, batch 8 and 32;
-    // off again at the end (drift). $KVWALK_PREFETCH_SPECS ("|"-separated) replaces the list.
-    const specs = process.env.KVWALK_PREFETCH_SPECS?.split("|") ?? [
-      "",
-      "o=1",
-      "o=1,hint=normal",
-      "o=1,gu=0.1,down=0.1,qkv=0.1",
-      "o=1,gu=0.1,down=0.1,qkv=0.1,mode=1",
-      "o=1,gu=0.2,down=0.2,qkv=0.2",
-      "o=1,gu=0.05,down=0.05,qkv=0.05",
-      "",
-    ];
-    for (const spec of specs) {
-      if (spec) process.env.KVWALK_WEIGHT_PREFETCH = spec;
-      else delete process.env.KVWALK_WEIGHT_PREFETCH;
-      const from = rows.length;
-      say(`weight prefetch: ${spec || "off"}`);
-      await evictionBench("llama2-7b", [8, 32], rows, { policies: ["full", "streaming", "walker"] });
-      for (const r of rows.slice(from)) r.weightPrefetch = spec || "off";
-    }
-    delete process.env.KVWALK_WEIGHT_PREFETCH;
-    writeRows("runtime-prefetch-sweep.json", rows);
-    return;
-  }
   if (process.argv.includes("--priority")) {
     // Stream priorities off vs on (decode high, walker low), Llama-2-7B 20% budget, batch 8 and 32.
     for (const streamPriorities of [false, true]) {
