@@ -25,7 +25,7 @@ import { evictBench } from "../engine/bench/evict.js";
 import { decodeGemmBytes, gemmBench } from "../engine/bench/gemm.js";
 import { prefillScoreBench } from "../engine/bench/prefill-score.js";
 import { createEngine, type Engine } from "../engine/engine.js";
-import { evictionShape, timeDecodeSteps } from "./evict-steps.js";
+import { defaultShapeKind, evictionShape, type EvictionShapeKind, timeDecodeSteps } from "./evict-steps.js";
 import type { GemmAddon } from "../engine/gpu/gemm-addon-types.js";
 import { engineStatus, requireEngineAddon } from "../engine/loader.js";
 import { kvBytesPerToken, PRESETS, type PresetName, shapeParameters } from "../engine/shapes.js";
@@ -63,19 +63,20 @@ async function decodeStep(e: Engine, B: number, ctx: number): Promise<number> {
 }
 
 /**
- * Live eviction at a 20% budget (issue 7): 4096-token contexts held in 819 slots (+64 slots of slack
- * before a lazy compaction), every policy, against the full cache (4096 slots) in the same run. Mean
- * step time over 128 steps (compactions included: one per sequence every 64 steps, staggered).
+ * Live eviction at a 20% budget (issue 7): 4096-token contexts in a cache of 819 slots compacted to 755
+ * when full (evictionShape "cap"; "slack", the bench of sessions 4-12: compacted to 819, 883 slots), every
+ * policy, against the full cache (4096 slots) in the same run. Mean step time over 128 steps (compactions
+ * included: one per sequence every 64 steps, staggered).
  */
 type BenchPolicy = "full" | "streaming" | "h2o" | "tova" | "walker";
 
 /**
  * Engine options of the eviction benches (evictionBench, --attribution): `policy` at the eviction shape of
- * `ctx` (evictionShape: 20% budget + 64 slots of slack), walker refresh every 32 steps; `walker` overrides
- * the walker policy's options.
+ * `ctx` (evictionShape, `shape`: a cache of 20% of the context or the sessions 4-12 shape), walker refresh
+ * every 32 steps; `walker` overrides the walker policy's options.
  */
-function evictEngineOptions(preset: PresetName, policy: BenchPolicy, ctx: number, maxBatch: number, walker?: { refresh?: number; walkers?: number }) {
-  const { budget, capacity } = evictionShape(policy, ctx);
+function evictEngineOptions(preset: PresetName, policy: BenchPolicy, ctx: number, maxBatch: number, walker?: { refresh?: number; walkers?: number }, shape: EvictionShapeKind = defaultShapeKind()) {
+  const { budget, capacity } = evictionShape(policy, ctx, shape);
   return {
     model: { preset },
     maxBatch,
@@ -91,14 +92,15 @@ async function evictionBench(
   preset: PresetName,
   allBatches: number[],
   rows: Row[],
-  opts: { policies?: readonly BenchPolicy[]; gemmSplitK?: "auto" | number; streamPriorities?: boolean; groupedDecode?: boolean | "auto"; graphWrite?: "fused" | "deferred" | "auto" | "lazy"; graphHeads?: "kv" | "query"; walker?: { refresh?: number; walkers?: number }; context?: number } = {},
+  opts: { policies?: readonly BenchPolicy[]; gemmSplitK?: "auto" | number; streamPriorities?: boolean; groupedDecode?: boolean | "auto"; graphWrite?: "fused" | "deferred" | "auto" | "lazy"; graphHeads?: "kv" | "query"; walker?: { refresh?: number; walkers?: number }; context?: number; shape?: EvictionShapeKind } = {},
 ): Promise<void> {
   const ctx = opts.context ?? 4096;
+  const shape = opts.shape ?? defaultShapeKind();
   const steps = quick ? 64 : 128;
   const results: Record<string, number> = {};
-  const tag = `${opts.gemmSplitK === undefined ? "" : ` gemmSplitK ${opts.gemmSplitK}`}${opts.streamPriorities === undefined ? "" : ` streamPriorities ${opts.streamPriorities}`}${opts.groupedDecode === undefined ? "" : ` groupedDecode ${opts.groupedDecode}`}${opts.graphWrite === undefined ? "" : ` graphWrite ${opts.graphWrite}`}${opts.graphHeads === undefined ? "" : ` graphHeads ${opts.graphHeads}`}${opts.walker ? ` walker ${JSON.stringify(opts.walker)}` : ""}`;
+  const tag = `${opts.gemmSplitK === undefined ? "" : ` gemmSplitK ${opts.gemmSplitK}`}${opts.streamPriorities === undefined ? "" : ` streamPriorities ${opts.streamPriorities}`}${opts.groupedDecode === undefined ? "" : ` groupedDecode ${opts.groupedDecode}`}${opts.graphWrite === undefined ? "" : ` graphWrite ${opts.graphWrite}`}${opts.graphHeads === undefined ? "" : ` graphHeads ${opts.graphHeads}`}${opts.walker ? ` walker ${JSON.stringify(opts.walker)}` : ""}${opts.shape ? ` shape ${opts.shape}` : ""}`;
   for (const policy of opts.policies ?? (["full", "streaming", "h2o", "tova", "walker"] as const)) {
-    const { budget, capacity } = evictionShape(policy, ctx);
+    const { budget, capacity } = evictionShape(policy, ctx, shape);
     // Batches whose cache fits next to the weights (<= 100 GiB of K/V; Llama-2-7B's full cache at
     // 16k x 32 would need 257 GiB): the others get a row saying so.
     const kvGiB = (b: number) => (b * capacity * kvBytesPerToken(PRESETS[preset])) / 2 ** 30;
@@ -112,7 +114,7 @@ async function evictionBench(
     let e: Engine | undefined;
     try {
       e = await createEngine({
-        ...evictEngineOptions(preset, policy, ctx, maxB, opts.walker),
+        ...evictEngineOptions(preset, policy, ctx, maxB, opts.walker, shape),
         gemmSplitK: opts.gemmSplitK,
         streamPriorities: opts.streamPriorities,
         groupedDecode: opts.groupedDecode,
@@ -126,7 +128,7 @@ async function evictionBench(
         const ms = await timeDecodeSteps(eng, policy, ctx, B, steps, () => {
           eng.native.evictStats();
           before = policy === "full" ? undefined : eng.native.evictStats();
-        });
+        }, shape);
         const st = policy === "full" ? undefined : e.native.evictStats();
         results[`${policy}/${B}`] = ms;
         const full = results[`full/${B}`];
@@ -138,6 +140,7 @@ async function evictionBench(
           policy,
           budget: policy === "full" ? ctx : budget,
           capacity,
+          shape: policy === "full" ? "full" : shape,
           meanStepMs: ms,
           tokensPerSecond: (B * 1000) / ms,
           speedupVsFull: policy === "full" ? 1 : full ? full / ms : null,
@@ -456,6 +459,18 @@ async function main(): Promise<void> {
       }
     }
     writeRows("runtime-attribution.json", rows);
+    return;
+  }
+  if (process.argv.includes("--shape-ab")) {
+    // The two readings of a 20% budget in one run (evictionShape): the cache capped at 20% of the context
+    // (compacted 64 slots below it) and sessions 4-12's shape (compacted to 20%, 64 slots of slack above),
+    // every policy and the full cache (for each shape), Llama-2-7B and Mistral-7B at 4k, batch 1 / 8 / 32.
+    const only = process.env.KVWALK_BENCH_PRESETS?.split(",") as PresetName[] | undefined;
+    for (const preset of only ?? presets) {
+      await evictionBench(preset, [1, 8, 32], rows, { shape: "cap" });
+      await evictionBench(preset, [1, 8, 32], rows, { shape: "slack" });
+    }
+    writeRows("runtime-shape-ab.json", rows);
     return;
   }
   if (process.argv.includes("--priority")) {
