@@ -97,6 +97,9 @@ describe("gpu backend", () => {
       scoreDecay: 0.9,
       sinks: 4,
     });
+    expect(gpuEviction("streaming", 819, { compactionSlack: 64 })).toMatchObject({ policy: "streaming", budget: 755 });
+    expect(() => gpuEviction("h2o", 819, { compactionSlack: 0 })).toThrow(/Expected an integer in \[1, 818\] .* for policy.options.compactionSlack but received 0/);
+    expect(() => gpuEviction("h2o", 100, { compactionSlack: 2.5 })).toThrow(/policy.options.compactionSlack but received 2.5/);
     expect(() => gpuEviction("pagerank-dense", 10)).toThrow(/Expected one that the GPU engine implements .* for policy but received "pagerank-dense"/);
   });
   it("sizes a batch's engine: full holds the window (plus generation), the others floor(budget x T) slots", () => {

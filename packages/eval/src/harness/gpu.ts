@@ -58,9 +58,16 @@ export function gpuEviction(name: string, slots: number, opts: PolicyOptionValue
   if (!policy) throw new InvalidArgumentError("policy", `one that the GPU engine implements (${Object.keys(GPU_POLICIES).join(", ")})`, name);
   if (policy === "full") return undefined;
   const options = numericOptions(opts, "policy.options");
+  // compactionSlack: a sequence whose cache fills its `slots` is compacted to slots - slack (1, the
+  // default: before every append, as the oracle's causal simulation evicts; 64: the lazy schedule of the
+  // runtime's throughput bench, one compaction per 64 tokens).
+  const slack = options.compactionSlack ?? 1;
+  if (!Number.isInteger(slack) || slack < 1 || slack >= slots) {
+    throw new InvalidArgumentError("policy.options.compactionSlack", `an integer in [1, ${slots - 1}] (slots freed per compaction of a ${slots}-slot cache)`, slack);
+  }
   return {
     policy,
-    budget: slots - 1,
+    budget: slots - slack,
     sinks: options.sinks ?? 4,
     recent: options.window ?? 50,
     refresh: options.refreshEvery ?? 32,
