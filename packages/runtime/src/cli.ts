@@ -7,7 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { KvwalkError } from "@kvwalk/core";
-import { createEngine, engineStatus } from "./engine/index.js";
+import { createEngine, type EnginePolicy, engineStatus } from "./engine/index.js";
 
 const USAGE = `usage:
   kvwalk generate --model DIR [options] "prompt"
@@ -15,8 +15,8 @@ const USAGE = `usage:
   kvwalk status
 options: --max-new-tokens N (128)  --temperature T (0 = greedy)  --top-p P (1)  --seed S (0)
          --capacity N  --gemm auto|builtin|cublas  --no-eos
-         --policy full|streaming|h2o|tova|walker  --budget F (fraction of capacity kept at a compaction, or slots)
-         --refresh N (walker refresh period in steps, 32)
+         --policy full|streaming|h2o|tova|walker|pagerank-top4  --budget F (fraction of capacity kept at a compaction, or slots)
+         --refresh N (walker refresh period in steps; pagerank-top4: tokens between rankings; 32)
          --graph-heads kv|query (walker graphs per KV head, the default, or per query head; the same on MHA models)
 `;
 
@@ -67,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
     eviction:
       values.policy === "full"
         ? undefined
-        : { policy: values.policy as "streaming" | "h2o" | "tova" | "walker", budget: Number(values.budget), refresh: Number(values.refresh) },
+        : { policy: values.policy as Exclude<EnginePolicy, "full">, budget: Number(values.budget), refresh: Number(values.refresh) },
   });
   try {
     let prompt: string | Int32Array;

@@ -98,6 +98,7 @@ describe("gpu backend", () => {
       sinks: 4,
     });
     expect(gpuEviction("streaming", 819, { compactionSlack: 64 })).toMatchObject({ policy: "streaming", budget: 755 });
+    expect(gpuEviction("pagerank-top4", 128, { refreshEvery: 8 })).toMatchObject({ policy: "pagerank-top4", budget: 127, refresh: 8, startWindow: 64 });
     expect(() => gpuEviction("h2o", 819, { compactionSlack: 0 })).toThrow(/Expected an integer in \[1, 818\] .* for policy.options.compactionSlack but received 0/);
     expect(() => gpuEviction("h2o", 100, { compactionSlack: 2.5 })).toThrow(/policy.options.compactionSlack but received 2.5/);
     expect(() => gpuEviction("pagerank-dense", 10)).toThrow(/Expected one that the GPU engine implements .* for policy but received "pagerank-dense"/);

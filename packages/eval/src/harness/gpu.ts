@@ -4,7 +4,8 @@
  * through a decode step, the cache compacted to budget - 1 slots whenever it holds `budget` (so each
  * query sees exactly the oracle's cache size). The engine's check ties this path to the oracle
  * (streaming / H2O / TOVA perplexity within 0.2% on fixture-lm; runtime README).
- * Policies: full, streaming, h2o, tova, pagerank-walker (the CUDA walker); the other oracle policies
+ * Policies: full, streaming, h2o, tova, pagerank-walker (the CUDA walker), pagerank-top4 (exact PageRank
+ * on the graph cache, ranked lazily as the oracle does); the other oracle policies
  * have no GPU implementation and are refused by name.
  *
  * Batches (`runMany`): n windows of one policy, budget and length go into regions 0..n-1 of one
@@ -44,6 +45,7 @@ export const GPU_POLICIES: Readonly<Record<string, EnginePolicy>> = {
   h2o: "h2o",
   tova: "tova",
   "pagerank-walker": "walker",
+  "pagerank-top4": "pagerank-top4",
 };
 
 /** Policies whose engine state does not carry from one prompt to the next (their engines are reused). */

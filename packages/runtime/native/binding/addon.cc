@@ -110,7 +110,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     if (oo.Get("evict").IsObject()) {
       Napi::Object ev = oo.Get("evict").As<Napi::Object>();
       auto& x = o.evict;
-      x.policy = static_cast<kvwalk::engine::EvictPolicy>(int_field(ev, "policy", 0, 4, 0, true));
+      x.policy = static_cast<kvwalk::engine::EvictPolicy>(int_field(ev, "policy", 0, 5, 0, true));
       x.budget = int_field(ev, "budget", 0, 1 << 22, 0, true);
       x.sinks = int_field(ev, "sinks", 0, 1 << 20, 4, false);
       x.recent = int_field(ev, "recent", 0, 1 << 20, 50, false);
@@ -134,7 +134,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     {
       const auto pol = o.evict.policy;
       const bool scored = pol == kvwalk::engine::EvictPolicy::H2O || pol == kvwalk::engine::EvictPolicy::Tova ||
-                          pol == kvwalk::engine::EvictPolicy::Walker;
+                          pol == kvwalk::engine::EvictPolicy::Walker || pol == kvwalk::engine::EvictPolicy::PagerankTop4;
       Napi::Value sp = oo.Get("scorePrompt");
       o.score_prompt = sp.IsUndefined() ? scored : sp.ToBoolean().Value();
     }

@@ -340,6 +340,31 @@ __global__ void __launch_bounds__(kMassThreads) attention_mass_kernel(const floa
 }
 
 // ---------------------------------------------------------------------------------------------------
+// PagerankTop4: scores[l][region][kvh][j] = decay * scores + f32(sum_g pr[l][kvh * G + g][j]) (decay 0:
+// replace), pr the double PageRank of one region's graphs by slot l * H + h (H graph heads).
+__global__ void pagerank_to_scores_kernel(const double* __restrict__ pr, int L, int R, int region, int H, int KVH, int C, float decay,
+                                          float* __restrict__ scores) {
+  const int G = H / KVH;
+  const int64_t n = static_cast<int64_t>(L) * KVH * C;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t j = i % C;
+    const int64_t rest = i / C;
+    const int64_t kvh = rest % KVH;
+    const int64_t l = rest / KVH;
+    const double* pp = pr + ((l * H + kvh * G) * C + j);
+    double sum = 0.0;
+    for (int g = 0; g < G; g++) sum += pp[static_cast<int64_t>(g) * C];
+    const float c = __double2float_rn(sum);
+    float* s = scores + ((l * R + region) * KVH + kvh) * C + j;
+    *s = decay == 0.f ? c : __fadd_rn(__fmul_rn(decay, *s), c);
+  }
+}
+
+__global__ void fill_i32_kernel(int* __restrict__ out, int n, int value) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) out[i] = value;
+}
+
+// ---------------------------------------------------------------------------------------------------
 // scores[l][r][kvh][j] = decay * scores + sum_g counts[l][r][kvh * G + g][j] (decay 0: replace). The
 // counts are summed exactly in 64 bits, converted to f32 once (round to nearest), then
 // fl(fl(decay * s) + c): the TS twin reproduces it bit for bit. Grid-stride over L * R * KVH * C.

@@ -185,6 +185,22 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
       if (!(err = e->check(cudaEventCreateWithFlags(&e->ev_step_, cudaEventDisableTiming), "cudaEventCreate")).empty()) return fail(err);
       if (!(err = e->check(cudaEventCreateWithFlags(&e->ev_walk_done_, cudaEventDisableTiming), "cudaEventCreate")).empty()) return fail(err);
     }
+    if (ev.policy == EvictPolicy::PagerankTop4) {
+      if (!e->graph_) return fail("the pagerank-top4 policy needs the graph cache (graph: true)");
+      const size_t slots = L * G;
+      for (double** pp : {&e->pr_x_, &e->pr_y_, &e->pr_out_})
+        if (!(err = e->alloc(reinterpret_cast<void**>(pp), slots * C * sizeof(double), "PageRank buffers")).empty()) return fail(err);
+      if (!(err = e->alloc(reinterpret_cast<void**>(&e->pr_iters_), slots * 4, "PageRank buffers")).empty()) return fail(err);
+      if (!(err = e->alloc(reinterpret_cast<void**>(&e->pr_nodes_), slots * 4, "PageRank buffers")).empty()) return fail(err);
+      if (!(err = e->alloc(reinterpret_cast<void**>(&e->pr_ids_), B * slots * 8, "PageRank buffers")).empty()) return fail(err);
+      std::vector<int64_t> ids(B * slots);
+      for (size_t r = 0; r < B; r++)
+        for (size_t l = 0; l < L; l++)
+          for (size_t h = 0; h < G; h++) ids[r * slots + l * G + h] = static_cast<int64_t>((l * B + r) * G + h);
+      if (!(err = e->check(cudaMemcpy(e->pr_ids_, ids.data(), ids.size() * 8, cudaMemcpyHostToDevice), "cudaMemcpy PageRank graph ids")).empty())
+        return fail(err);
+      e->pr_last_.assign(B, -1);
+    }
   }
   // activations
   const size_t T = std::max<size_t>(B, o.max_prefill_tokens);
@@ -428,6 +444,7 @@ std::string Engine::clear_region_state(int region) {
     const size_t row = static_cast<size_t>(graph_heads_) * C * kGraphNodeBytes;
     e = cudaMemset2DAsync(static_cast<char*>(graph_) + region * row, R * row, 0xff, row, L, stream_);
   }
+  if (!pr_last_.empty()) pr_last_[region] = -1;
   return check(e, "clearing a region's eviction state");
 }
 
@@ -435,6 +452,7 @@ void Engine::reset(int region) {
   lengths_[region] = 0;
   positions_[region] = 0;
   pend_lo_[region] = 0;
+  if (!pr_last_.empty()) pr_last_[region] = -1;
 }
 
 std::string Engine::set_length(int region, int length) {
@@ -1021,6 +1039,13 @@ std::string Engine::compact(int b) {
     std::string err = flush_graph(b, b + 1, 0, stream_, false);
     if (!err.empty()) return err;
   }
+  // pagerank-top4: rank lazily, as the oracle does (when an eviction is due and the last ranking is
+  // `refresh` or more tokens old; positions_[b] is the token about to be appended)
+  if (ev.policy == EvictPolicy::PagerankTop4 && (pr_last_[b] < 0 || positions_[b] - pr_last_[b] >= std::max(1, ev.refresh))) {
+    std::string err = pagerank_region(b, len);
+    if (!err.empty()) return err;
+    pr_last_[b] = positions_[b];
+  }
   auto t = timing_pair(stream_);
   const int tl = tl_begin(2, stream_);
   // The token about to be appended is the most recent protected one: keep recent - 1 of the others.
@@ -1042,6 +1067,47 @@ std::string Engine::compact(int b) {
   evict_stats_.evicted_slots += len - target;
   lengths_[b] = target;
   if (lazy()) pend_lo_[b] = target;
+  return "";
+}
+
+// pagerank-top4: exact personalized PageRank of region b's graphs (every layer and graph head, `len`
+// nodes each, the walker's chain: teleport, sinks never entered, dead ends and evicted neighbours
+// teleport) by walker-cuda's power iteration on the graph cache in place, on the decode stream; then
+// scores = decay * scores + PageRank (summed over each group when the graphs are per query head).
+std::string Engine::pagerank_region(int b, int len) {
+  const ModelShape& s = shape_;
+  const EvictOptions& ev = opts_.evict;
+  const int L = s.layers, G = graph_heads_, C = opts_.capacity;
+  const int slots = L * G;
+  auto t = timing_pair(stream_);
+  cudaError_t e = launch_fill_i32(pr_nodes_, slots, len, stream_);
+  kvwalk::PagerankParams p{};
+  p.neighbors = static_cast<const int32_t*>(graph_);
+  p.weights = reinterpret_cast<const float*>(static_cast<const char*>(graph_) + 16);
+  p.numNodes = pr_nodes_;
+  p.x = pr_x_;
+  p.y = pr_y_;
+  p.result = pr_out_;
+  p.iterations = pr_iters_;
+  p.numGraphs = slots;
+  p.capacity = C;
+  p.teleportThreshold = static_cast<uint64_t>(std::floor(static_cast<double>(ev.teleport) * 4294967296.0));
+  // the token about to be appended is the newest teleport target and has no edges yet (see EvictOptions)
+  p.startWindow = std::max(1, ev.start_window - 1);
+  p.excludeBelow = ev.sinks;
+  p.tol = 1e-12;
+  p.maxIter = 1000;
+  p.nodeStride = 2;
+  p.graphIds = pr_ids_ + static_cast<size_t>(b) * slots;
+  if (e == cudaSuccess) e = kvwalk::launch_pagerank(p, stream_);
+  if (e == cudaSuccess) e = launch_pagerank_to_scores(pr_out_, L, opts_.max_batch, b, G, s.kv_heads, C, ev.score_decay, scores_, stream_);
+  if (e != cudaSuccess) return check(e, "pagerank-top4 ranking");
+  if (t.second) {
+    cudaEventRecord(t.second, stream_);
+    walk_timing_.push_back(t);
+  }
+  if (walk_timing_.size() > 64) fold_timings(false);
+  evict_stats_.walker_launches++;
   return "";
 }
 

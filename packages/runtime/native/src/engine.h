@@ -29,7 +29,10 @@ struct ModelShape {
 // and KV head independently, to `budget` slots: the `sinks` first and `recent` last slots are kept, the
 // rest by the policy's scores; kept K/V move in place (stable order; RoPE was applied at their true
 // positions), the graph cache is remapped, scores move with their keys.
-enum class EvictPolicy : int { None = 0, Streaming = 1, H2O = 2, Tova = 3, Walker = 4 };
+// PagerankTop4: the oracle's pagerank-top4 on the GPU: exact personalized PageRank (walker-cuda's power
+// iteration) of the walker's chain on the graph cache, computed lazily as the oracle does: when a
+// sequence is compacted and its last ranking is `refresh` or more tokens old, on the decode stream.
+enum class EvictPolicy : int { None = 0, Streaming = 1, H2O = 2, Tova = 3, Walker = 4, PagerankTop4 = 5 };
 
 struct EvictOptions {
   EvictPolicy policy = EvictPolicy::None;
@@ -42,8 +45,12 @@ struct EvictOptions {
   int walkers = 1024;
   int steps = 20;
   float teleport = 0.15f;
+  // Teleport targets: the last start_window live non-sink tokens. PagerankTop4 ranks before the
+  // token being appended is stored and counts it among them, as the oracle does (so the power
+  // iteration's window is start_window - 1: that token has no edges yet, and the ranking equals the
+  // oracle's).
   int start_window = 50;
-  float score_decay = 0.5f;  // scores = decay * scores + counts at each refresh
+  float score_decay = 0.5f;  // scores = decay * scores + counts (or PageRank) at each refresh
   uint32_t seed = 1;
 };
 
@@ -280,6 +287,15 @@ class Engine {
   float* scores_ = nullptr;     // [L][R][KVH][C]
   int* remap_ = nullptr;        // [L][KVH][C]
   uint32_t* counts_ = nullptr;  // [L][R][H][C] walker visits
+  // PagerankTop4: one sequence's graphs per pass (slot l * G + h), in double; graph ids per region
+  double* pr_x_ = nullptr;
+  double* pr_y_ = nullptr;
+  double* pr_out_ = nullptr;
+  int* pr_iters_ = nullptr;
+  int* pr_nodes_ = nullptr;
+  int64_t* pr_ids_ = nullptr;   // [R][L * G]: (l * R + r) * G + h
+  std::vector<int> pr_last_;    // per region: position of the last ranking (-1: none)
+  std::string pagerank_region(int b, int len);
   int* num_nodes_ = nullptr;    // [L][R][H] walker live nodes
   int* host_num_nodes_ = nullptr;
   void* graph_scratch_ = nullptr;

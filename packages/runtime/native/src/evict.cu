@@ -57,6 +57,24 @@ cudaError_t launch_counts_to_scores(const uint32_t* counts, int L, int R, int H,
   return cudaGetLastError();
 }
 
+cudaError_t launch_pagerank_to_scores(const double* pr, int L, int R, int region, int H, int KVH, int C, float decay, float* scores,
+                                      cudaStream_t stream) {
+  if (L < 0 || R < 1 || region < 0 || region >= R || H < 1 || KVH < 1 || H % KVH != 0 || C < 0) return cudaErrorInvalidValue;
+  const int64_t n = static_cast<int64_t>(L) * KVH * C;
+  if (n == 0) return cudaSuccess;
+  constexpr int threads = 256;
+  const int64_t blocks = std::min<int64_t>((n + threads - 1) / threads, 65536);
+  ev::pagerank_to_scores_kernel<<<static_cast<unsigned>(blocks), threads, 0, stream>>>(pr, L, R, region, H, KVH, C, decay, scores);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_fill_i32(int* out, int n, int value, cudaStream_t stream) {
+  if (n < 0) return cudaErrorInvalidValue;
+  if (n == 0) return cudaSuccess;
+  ev::fill_i32_kernel<<<static_cast<unsigned>(std::min(65536, (n + 255) / 256)), 256, 0, stream>>>(out, n, value);
+  return cudaGetLastError();
+}
+
 cudaError_t launch_select_compact(float* scores, bf16_t* kv, int L, int R, int KVH, int C, int D, int region, int len, int budget, int sinks,
                                   int recent, int* remap, int* kept_out, cudaStream_t stream) {
   if (L < 0 || R < 1 || KVH < 1 || C < 0 || region < 0 || region >= R || len < 0 || len > C || budget < 0) return cudaErrorInvalidValue;

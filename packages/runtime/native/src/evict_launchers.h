@@ -30,6 +30,14 @@ using bf16_t = uint16_t;
 cudaError_t launch_attention_mass(const float* q, const bf16_t* k, const float* lse, const int* lengths, const int* starts, int B, int H,
                                   int KVH, int D, int C, float scale, int mode, float decay, float* scores, cudaStream_t stream);
 
+// scores[l][region][kvh][j] = decay * scores + f32(sum over the group's graph heads of pr[l][h][j]), pr the
+// double PageRank of one region's graphs (slot l * H + h), for every l < L, kvh < KVH, j < C (decay 0: replace).
+cudaError_t launch_pagerank_to_scores(const double* pr, int L, int R, int region, int H, int KVH, int C, float decay, float* scores,
+                                      cudaStream_t stream);
+
+// out[i] = value for i < n.
+cudaError_t launch_fill_i32(int* out, int n, int value, cudaStream_t stream);
+
 // scores[l][r][kvh][j] = decay * scores + sum over the group's query heads of counts[l][r][h][j], for
 // every l < L, r < R, kvh < KVH, j < C (decay 0: replace).
 cudaError_t launch_counts_to_scores(const uint32_t* counts, int L, int R, int H, int KVH, int C, float decay, float* scores,

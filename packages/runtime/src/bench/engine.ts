@@ -68,7 +68,7 @@ async function decodeStep(e: Engine, B: number, ctx: number): Promise<number> {
  * policy, against the full cache (4096 slots) in the same run. Mean step time over 128 steps (compactions
  * included: one per sequence every 64 steps, staggered).
  */
-type BenchPolicy = "full" | "streaming" | "h2o" | "tova" | "walker";
+type BenchPolicy = "full" | "streaming" | "h2o" | "tova" | "walker" | "pagerank-top4";
 
 /**
  * Engine options of the eviction benches (evictionBench, --attribution): `policy` at the eviction shape of
@@ -459,6 +459,14 @@ async function main(): Promise<void> {
       }
     }
     writeRows("runtime-attribution.json", rows);
+    return;
+  }
+  if (process.argv.includes("--pagerank-top4")) {
+    // The exact-PageRank policy (pagerank-top4: walker-cuda's power iteration over a sequence's graphs at
+    // each compaction that finds its ranking 32 or more tokens old) beside streaming and the walker,
+    // Llama-2-7B 4k, batch 1 / 8 / 32: what the exact reference costs on the engine.
+    await evictionBench("llama2-7b", [1, 8, 32], rows, { policies: ["full", "streaming", "walker", "pagerank-top4"] });
+    writeRows("runtime-pagerank-top4.json", rows);
     return;
   }
   if (process.argv.includes("--shape-ab")) {

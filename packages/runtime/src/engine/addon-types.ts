@@ -50,9 +50,9 @@ export interface NativeOptions {
   evict?: NativeEvictOptions;
 }
 
-/** Live eviction (native/src/engine.h, EvictOptions). policy: 0 none, 1 streaming, 2 h2o, 3 tova, 4 walker. */
+/** Live eviction (native/src/engine.h, EvictOptions). policy: 0 none, 1 streaming, 2 h2o, 3 tova, 4 walker, 5 pagerank-top4. */
 export interface NativeEvictOptions {
-  policy: 0 | 1 | 2 | 3 | 4;
+  policy: 0 | 1 | 2 | 3 | 4 | 5;
   budget: number;
   sinks?: number;
   recent?: number;

@@ -12,14 +12,16 @@ import { presetShape, shapeFromConfig } from "./shapes.js";
 
 export type GemmChoice = "auto" | "builtin" | "cublas";
 
-export const ENGINE_POLICIES = ["full", "streaming", "h2o", "tova", "walker"] as const;
+export const ENGINE_POLICIES = ["full", "streaming", "h2o", "tova", "walker", "pagerank-top4"] as const;
 export type EnginePolicy = (typeof ENGINE_POLICIES)[number];
 
 /**
  * Live eviction: when a sequence's cache reaches `capacity` slots it is compacted, per layer and KV
  * head, to `budget` slots (the sinks and the most recent tokens always kept, the rest by the policy's
  * scores: H2O accumulated attention, TOVA the last query's attention, walker visit counts over the
- * graph cache (refreshed every `refresh` steps on its own stream), streaming none).
+ * graph cache (refreshed every `refresh` steps on its own stream), pagerank-top4 the exact personalized
+ * PageRank of the walker's chain on the graph cache (the oracle's pagerank-top4: computed when a compaction
+ * is due and the last ranking is `refresh` or more tokens old, on the decode stream), streaming none).
  */
 export interface EvictionOptions {
   policy: EnginePolicy;
@@ -38,10 +40,14 @@ export interface EvictionOptions {
   /** Steps per walker (default 20). */
   steps?: number;
   teleport?: number;
-  /** Walker scores: decay * previous + new counts at each refresh (default 0.5). */
+  /** Walker scores: decay * previous + new counts at each refresh (default 0.5; pagerank-top4: 0, the oracle's replacement). */
   scoreDecay?: number;
   /** H2O: decay of the accumulated attention per step (default 1 = plain sum). */
   h2oDecay?: number;
+  /**
+   * Teleport targets of the walk: the last startWindow live non-sink tokens (default 50). pagerank-top4 counts the token
+   * being appended among them, as the oracle's policies do.
+   */
   startWindow?: number;
   seed?: number;
 }
@@ -588,7 +594,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
       ev.budget > 0 && ev.budget < 1 ? Math.floor(ev.budget * capacity) : expectInt("eviction.budget", ev.budget, 1, capacity - 1);
     evict = {
       name,
-      policy: ({ streaming: 1, h2o: 2, tova: 3, walker: 4 } as const)[name as "streaming" | "h2o" | "tova" | "walker"],
+      policy: ({ streaming: 1, h2o: 2, tova: 3, walker: 4, "pagerank-top4": 5 } as const)[name as "streaming" | "h2o" | "tova" | "walker" | "pagerank-top4"],
       budget,
       sinks: ev.sinks,
       recent: ev.recent,
@@ -596,13 +602,13 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
       walkers: ev.walkers ?? (name === "walker" ? defaultWalkers(capacity, ev.steps ?? 20) : undefined),
       steps: ev.steps,
       teleport: ev.teleport,
-      scoreDecay: ev.scoreDecay,
+      scoreDecay: ev.scoreDecay ?? (name === "pagerank-top4" ? 0 : undefined),
       h2oDecay: ev.h2oDecay,
       startWindow: ev.startWindow,
       seed: ev.seed,
     };
     for (const k of Object.keys(evict) as (keyof typeof evict)[]) if (evict[k] === undefined) delete evict[k];
-    if (name === "walker") o.graph = true;
+    if (name === "walker" || name === "pagerank-top4") o.graph = true;
   }
   if (o.graph && o.graphHeads === "kv" && o.graphWrite === "fused" && shape.kvHeads < shape.heads) {
     throw new InvalidArgumentError(

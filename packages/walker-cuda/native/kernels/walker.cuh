@@ -220,6 +220,8 @@ template <int kThreads>
 __global__ void __launch_bounds__(kThreads) pagerank_kernel(PagerankParams p) {
   __shared__ double red[kThreads / 32 + 1];
   const int64_t g = blockIdx.x;
+  const int64_t graph = p.graphIds ? p.graphIds[g] : g;
+  const int32_t stride = p.nodeStride > 1 ? p.nodeStride : 1;
   const int32_t n = clamp_nodes(p.numNodes[g], p.capacity);
   const int32_t lo = p.excludeBelow > 0 ? p.excludeBelow : 0;
   const int32_t window = p.startWindow < n - lo ? p.startWindow : n - lo;
@@ -232,8 +234,8 @@ __global__ void __launch_bounds__(kThreads) pagerank_kernel(PagerankParams p) {
     if (threadIdx.x == 0) p.iterations[g] = 0;
     return;
   }
-  const int4* nb = reinterpret_cast<const int4*>(p.neighbors) + base;
-  const float4* wt = reinterpret_cast<const float4*>(p.weights) + base;
+  const int4* nb = reinterpret_cast<const int4*>(p.neighbors) + graph * p.capacity * stride;
+  const float4* wt = reinterpret_cast<const float4*>(p.weights) + graph * p.capacity * stride;
   const double pT = static_cast<double>(p.teleportThreshold) * 0x1p-32;
   const double keep = 1.0 - pT;
   for (int32_t v = threadIdx.x; v < p.capacity; v += blockDim.x) {
@@ -249,8 +251,8 @@ __global__ void __launch_bounds__(kThreads) pagerank_kernel(PagerankParams p) {
       if (m == 0) continue;
       const double rest = m * keep;
       tele += m * pT;
-      const int4 nv = nb[u];
-      const float4 wv = wt[u];
+      const int4 nv = nb[static_cast<int64_t>(u) * stride];
+      const float4 wv = wt[static_cast<int64_t>(u) * stride];
       const int32_t nbr[4] = {nv.x, nv.y, nv.z, nv.w};
       const float wgt[4] = {wv.x, wv.y, wv.z, wv.w};
       float c = 0.f;

@@ -490,20 +490,24 @@ function regionResetCase(dir: string, ids: Int32Array, V: number): GpuCase {
  * holds 128, before appending, so every query sees exactly the oracle's cache size; run as one
  * prefilled token plus 511 teacher-forced decode steps. Eviction decisions made from bf16 keys can flip
  * where two candidates' scores nearly tie, so NLL is compared in aggregate: |dPPL|/PPL <= 2% and mean
- * |dNLL| <= 0.05 (the full cache alone differs by ~0.008 mean |dNLL|).
+ * |dNLL| <= 0.05 (the full cache alone differs by ~0.008 mean |dNLL|). pagerank-top4 is the PageRank
+ * policy with exact scores in place of the walker (ranked every 8 tokens, start window 64, as the
+ * oracle's twin): it ties the GPU's graph cache, ranking and compaction to the study. The walker itself
+ * has no twin (its random streams are not the oracle's).
  */
 export function evictionCases(dir: string, ids: Int32Array, quick: boolean): GpuCase[] {
   const file = new URL("./fixture-oracle-nll.json", import.meta.url);
   // quick (compute-sanitizer): compaction, attention mass and the walker stream, invariants only
-  const policies = quick ? (["h2o", "walker"] as const) : (["full", "streaming", "h2o", "tova", "walker"] as const);
+  const policies = quick ? (["h2o", "walker", "pagerank-top4"] as const) : (["full", "streaming", "h2o", "tova", "pagerank-top4", "walker"] as const);
   const T = quick ? 64 : ids.length;
   return policies.map((policy) =>
     guard(`eviction ${policy} (budget ${quick ? 32 : 128}) vs oracle causal simulation, ${T - 1} teacher-forced steps`, async () => {
       const oracle = existsSync(file)
-        ? (JSON.parse(readFileSync(file, "utf8")) as { budget: number; nll: Record<string, number[]> })
+        ? (JSON.parse(readFileSync(file, "utf8")) as { budget: number; refreshEvery?: number; startWindow?: number; nll: Record<string, number[]> })
         : undefined;
       const budget = quick ? 32 : (oracle?.budget ?? 128);
-      const eviction = policy === "full" ? undefined : { policy, budget: budget - 1, sinks: 4, recent: quick ? 8 : 50, refresh: 8 };
+      const pagerank = policy === "pagerank-top4" ? { startWindow: oracle?.startWindow ?? 64 } : {};
+      const eviction = policy === "full" ? undefined : { policy, budget: budget - 1, sinks: 4, recent: quick ? 8 : 50, refresh: oracle?.refreshEvery ?? 8, ...pagerank };
       return withEngine({ model: dir, capacity: policy === "full" ? 1024 : budget, eviction }, async (e) => {
         const nll = new Float64Array(T - 1);
         const r = await e.native.prefill(Int32Array.of(0), ids.subarray(0, 1), Int32Array.of(0, 1), false);
