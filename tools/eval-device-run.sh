@@ -16,6 +16,10 @@
 #   slack      packages/eval/configs/gpu-wikitext-slack.json (not in the default list): every policy at a 20%
 #              cache compacted before each append (the oracle's schedule) vs 64 slots at a time (the
 #              runtime throughput bench's lazy schedule), all WikiText-2 test windows
+#   oracle-tie packages/eval/configs/gpu-wikitext-oracle-tie.json (not in the default list): full,
+#              streaming, h2o, tova and pagerank-top4 (exact PageRank in place of the walker) on the first
+#              16 WikiText-2 test windows at 10% / 20%, the windows and policies of the oracle's committed
+#              causal study (packages/oracle/results/causal-wikitext): node packages/eval/dist/tools/oracle-tie.js
 #   gqa        packages/eval/configs/gpu-gqa-graph-heads.json (not in the default list): the walker's
 #              graphs per query head vs per KV head (createEngine graphHeads) on a grouped-query stand-in,
 #              fixture-lm with its 6 KV heads mean-pooled to 3 (no uptraining), plus full / streaming /
@@ -137,10 +141,11 @@ for s in "${steps[@]}"; do
     wikitext) run_config gpu-wikitext-all "${WIKI_CAP:-175}" "${WIKI_SHARDS:-8}" "${WIKI_CONC:-1}" ;;
     longbench) run_config gpu-longbench-gen "${LB_CAP:-150}" "${LB_SHARDS:-2}" "${LB_CONC:-4}" ;;
     walkers) run_config gpu-wikitext-walkers "${WIKI_CAP:-175}" "${WIKI_SHARDS:-8}" "${WIKI_CONC:-1}" ;;
+    oracle-tie) run_config gpu-wikitext-oracle-tie "${WIKI_CAP:-175}" "${WIKI_SHARDS:-8}" "${WIKI_CONC:-1}" ;;
     slack) run_config gpu-wikitext-slack "${WIKI_CAP:-175}" "${WIKI_SHARDS:-8}" "${WIKI_CONC:-1}" ;;
     gqa) pool_model 3 && run_config gpu-gqa-graph-heads "${GQA_CAP:-175}" "${WIKI_SHARDS:-8}" "${WIKI_CONC:-1}" ;;
     gqa2) pool_model 2 && run_config gpu-gqa-graph-heads-kv2 "${GQA_CAP:-175}" "${WIKI_SHARDS:-8}" "${WIKI_CONC:-1}" ;;
-    *) echo "unknown step $s (check, needle, wikitext, longbench, walkers, slack, gqa, gqa2)" >&2 ;;
+    *) echo "unknown step $s (check, needle, wikitext, longbench, walkers, slack, oracle-tie, gqa, gqa2)" >&2 ;;
   esac
 done
 echo "== done after $SECONDS s"
