@@ -99,7 +99,7 @@ async function main(argv: string[]): Promise<number> {
     if (s.eviction) {
       const v = s.eviction;
       process.stderr.write(
-        `cache: policy ${v.policy}, budget ${v.budget} of ${engine.options.capacity} slots; ${v.compactions} compactions, ${v.evictedSlots} slots evicted (per layer and head), compaction ${v.compactionMs.toFixed(2)} ms; walker ${v.walkerLaunches} launches, ${v.walkerMs.toFixed(2)} ms\n`,
+        `cache: policy ${v.policy}, budget ${v.budget} of ${engine.options.capacity} slots; ${v.compactions} compactions, ${v.evictedSlots} slots evicted (per layer and head), compaction ${v.compactionMs.toFixed(2)} ms; ${v.policy === "pagerank-top4" ? "exact PageRank" : "walker"} ${v.walkerLaunches} ${v.policy === "pagerank-top4" ? "rankings" : "launches"}, ${v.walkerMs.toFixed(2)} ms\n`,
       );
     }
   } finally {

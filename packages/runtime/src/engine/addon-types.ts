@@ -69,6 +69,7 @@ export interface NativeEvictOptions {
 export interface NativeEvictStats {
   compactions: number;
   evictedSlots: number;
+  /** Walker refreshes (pagerank-top4: exact PageRank rankings); walkerMs their GPU time. */
   walkerLaunches: number;
   walkerMs: number;
   compactionMs: number;
