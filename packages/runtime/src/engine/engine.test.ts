@@ -36,6 +36,7 @@ describe("engine options are checked before the device", () => {
     [{ model: preset, gemm: "fast" as never }, /gemm/],
     [{ model: preset, capacity: 100, eviction: { policy: "lru" as never, budget: 10 } }, /eviction.policy/],
     [{ model: preset, capacity: 100, eviction: { policy: "walker" as const, budget: 100 } }, /eviction.budget/],
+    [{ model: preset, capacity: 100, eviction: { policy: "pagerank-top4" as const, budget: 50, refresh: 64 } }, /Expected at most eviction.recent \(50\) for pagerank-top4 .* for eviction.refresh but received 64/],
     [{ model: { preset: "llama-3" as never } }, /preset/],
   ])("rejects %j naming the parameter", async (opts, message) => {
     await expect(createEngine(opts)).rejects.toMatchObject({ code: "KVWALK_INVALID_ARGUMENT", message: expect.stringMatching(message) });

@@ -608,6 +608,15 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
       seed: ev.seed,
     };
     for (const k of Object.keys(evict) as (keyof typeof evict)[]) if (evict[k] === undefined) delete evict[k];
+    if (name === "pagerank-top4") {
+      // Tokens appended since the last ranking carry no score; the oracle evicts them only when no ranked
+      // token is left. With refresh <= recent they are all protected, so the two agree.
+      const recent = ev.recent ?? 50;
+      const refresh = ev.refresh ?? 32;
+      if (refresh > recent) {
+        throw new InvalidArgumentError("eviction.refresh", `at most eviction.recent (${recent}) for pagerank-top4 (tokens appended since the last ranking must be protected)`, refresh);
+      }
+    }
     if (name === "walker" || name === "pagerank-top4") o.graph = true;
   }
   if (o.graph && o.graphHeads === "kv" && o.graphWrite === "fused" && shape.kvHeads < shape.heads) {
