@@ -31,6 +31,8 @@ export interface NativePagerankArgs {
   excludeBelow: number;
   tol: number;
   maxIter: number;
+  /** 0 power iteration, 1 the causal backward sweep */
+  method: 0 | 1;
   neighborsPtr?: bigint;
   weightsPtr?: bigint;
 }

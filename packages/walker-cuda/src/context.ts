@@ -65,6 +65,12 @@ export function resolveStaging(numGraphs: number, capacity: number): Exclude<Wal
 export type DevicePagerankOptions = Omit<PagerankOptions, "numNodes" | "walkers" | "steps" | "seed" | "graphIndex"> & {
   numNodes: ArrayLike<number> | number;
   device?: DeviceGraphs;
+  /**
+   * "power" (default): power iteration, pagerankExact's twin. "causal": one backward sweep per graph
+   * (pagerankCausal's twin; graphs whose every live edge points to the same or an earlier node, teleport
+   * > 0; iterations 1). A graph that is not causal rejects the promise naming it.
+   */
+  method?: "power" | "causal";
 };
 
 /** A point on a context's stream. */
@@ -251,9 +257,16 @@ export class WalkerContext {
       excludeBelow: r.excludeBelow,
       tol: expectNumber("tol", opts.tol ?? 1e-12, 0),
       maxIter: expectInt("maxIter", opts.maxIter ?? 1000, 0, 0x7fffffff),
+      method: opts.method === undefined || opts.method === "power" ? 0 : opts.method === "causal" ? 1 : expectMethod(opts.method),
       ...deviceArgs(opts.device),
     };
-    return this.serialized(() => wrapCudaAsync(() => this.native.pagerank(args)));
+    if (args.method === 1 && !(r.teleport > 0)) throw new InvalidArgumentError("teleport", 'a number in (0, 1] for method "causal"', r.teleport);
+    return this.serialized(async () => {
+      const out = await wrapCudaAsync(() => this.native.pagerank(args));
+      const bad = out.iterations.indexOf(-1);
+      if (bad >= 0) throw new InvalidArgumentError(`graph ${bad}`, 'a causal graph (every live edge to the same or an earlier node) for method "causal"', "an edge to a later node");
+      return out;
+    });
   }
 
   /** Records an event at the stream's current position. */
@@ -327,4 +340,8 @@ export async function walkBatch(batch: GraphBatch, opts: BatchWalkOptions): Prom
   } finally {
     ctx.dispose();
   }
+}
+
+function expectMethod(v: unknown): never {
+  throw new InvalidArgumentError("method", '"power" or "causal"', v);
 }

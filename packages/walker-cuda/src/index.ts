@@ -26,6 +26,7 @@ export {
   MAX_VISITS_PER_GRAPH,
   type PagerankOptions,
   pagerankExact,
+  pagerankCausal,
   type ResolvedWalk,
   resolveWalkOptions,
   teleportThreshold,

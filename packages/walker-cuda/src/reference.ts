@@ -400,3 +400,43 @@ export function pagerankExact(graph: GraphView, opts: PagerankOptions): Float64A
   }
   return x;
 }
+
+/**
+ * pagerankExact's distribution for a causal graph (every live edge u -> v has v <= u, as attention
+ * graphs do) in one backward sweep: with keep = 1 - teleport and Q the chain's edge probabilities,
+ * x = F (start + keep x Q) for the teleport flow F, so y_u (1 - keep Q_uu) = start_u + keep
+ * sum_{w > u} y_w Q_wu, solved from the newest node down, and x = y / sum(y). The twin of the CUDA
+ * `pagerank_causal_kernel` (same edge probabilities, pushes in increasing edge order). Throws when a
+ * live edge points to a later node (not causal) or a node's only way out is itself with teleport 0.
+ */
+export function pagerankCausal(graph: GraphView, opts: WalkOptions): Float64Array {
+  checkGraph(graph);
+  const r = resolveWalkOptions(opts, graph.capacity);
+  const n = r.numNodes;
+  if (r.window <= 0) return new Float64Array(n);
+  const ch = buildChain(graph, r);
+  const keep = 1 - ch.pTeleport;
+  const y = ch.start.slice();
+  for (let u = n - 1; u >= r.excludeBelow; u--) {
+    let self = 0;
+    for (let j = 0; j < 4; j++) {
+      const v = ch.target[u * 4 + j];
+      if (v === u) self += ch.prob[u * 4 + j];
+      else if (v > u) throw new InvalidArgumentError("graph", `a causal graph (every edge to the same or an earlier node) for pagerankCausal`, `node ${u} -> ${v}`);
+    }
+    const denom = 1 - keep * self;
+    if (!(denom > 0)) throw new InvalidArgumentError("teleport", `> 0 for pagerankCausal when node ${u} only leads to itself`, r.teleport);
+    const yu = y[u] / denom;
+    y[u] = yu;
+    for (let j = 0; j < 4; j++) {
+      const v = ch.target[u * 4 + j];
+      if (v >= 0 && v < u) y[v] += keep * yu * ch.prob[u * 4 + j];
+    }
+  }
+  let sum = 0;
+  for (let v = r.excludeBelow; v < n; v++) sum += y[v];
+  const inv = sum > 0 ? 1 / sum : 0;
+  const out = new Float64Array(n);
+  for (let v = r.excludeBelow; v < n; v++) out[v] = y[v] * inv;
+  return out;
+}

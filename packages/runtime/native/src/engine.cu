@@ -1072,8 +1072,11 @@ std::string Engine::compact(int b) {
 
 // pagerank-top4: exact personalized PageRank of region b's graphs (every layer and graph head, `len`
 // nodes each, the walker's chain: teleport, sinks never entered, dead ends and evicted neighbours
-// teleport) by walker-cuda's power iteration on the graph cache in place, on the decode stream; then
-// scores = decay * scores + PageRank (summed over each group when the graphs are per query head).
+// teleport) on the graph cache in place, on the decode stream: walker-cuda's causal backward sweep
+// (attention graphs are causal: a decode step's node points to keys at or before it, and compaction
+// keeps their order), or its power iteration when teleport is 0 or the capacity does not fit the
+// sweep's shared memory; then scores = decay * scores + PageRank (summed over each group when the graphs
+// are per query head).
 std::string Engine::pagerank_region(int b, int len) {
   const ModelShape& s = shape_;
   const EvictOptions& ev = opts_.evict;
@@ -1099,7 +1102,8 @@ std::string Engine::pagerank_region(int b, int len) {
   p.maxIter = 1000;
   p.nodeStride = 2;
   p.graphIds = pr_ids_ + static_cast<size_t>(b) * slots;
-  if (e == cudaSuccess) e = kvwalk::launch_pagerank(p, stream_);
+  const bool sweep = ev.teleport > 0.f && C <= kvwalk::pagerank_causal_max_capacity();
+  if (e == cudaSuccess) e = sweep ? kvwalk::launch_pagerank_causal(p, stream_) : kvwalk::launch_pagerank(p, stream_);
   if (e == cudaSuccess) e = launch_pagerank_to_scores(pr_out_, L, opts_.max_batch, b, G, s.kv_heads, C, ev.score_decay, scores_, stream_);
   if (e != cudaSuccess) return check(e, "pagerank-top4 ranking");
   if (t.second) {

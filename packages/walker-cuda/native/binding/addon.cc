@@ -460,6 +460,7 @@ class WalkerContext : public Napi::ObjectWrap<WalkerContext> {
     p.excludeBelow = static_cast<int32_t>(get_int(env, o.Get("excludeBelow"), "excludeBelow", 0, 0x7fffffffll));
     p.tol = get_number(env, o.Get("tol"), "tol", 0.0, INFINITY);
     p.maxIter = static_cast<int32_t>(get_int(env, o.Get("maxIter"), "maxIter", 0, 0x7fffffffll));
+    const bool causal = get_int(env, o.Get("method"), "method", 0, 1) == 1;  // 1: the causal backward sweep
     UploadNumNodes(env, o);
     device_alloc(env, &dX_, nodes_, "pagerank x");
     device_alloc(env, &dY_, nodes_, "pagerank y");
@@ -474,7 +475,11 @@ class WalkerContext : public Napi::ObjectWrap<WalkerContext> {
     p.iterations = dIters_;
     p.numGraphs = numGraphs_;
     p.capacity = capacity_;
-    check(env, kvwalk::launch_pagerank(p, stream_), "pagerank_kernel");
+    if (causal) {
+      check(env, kvwalk::launch_pagerank_causal(p, stream_), "pagerank_causal_kernel");
+    } else {
+      check(env, kvwalk::launch_pagerank(p, stream_), "pagerank_kernel");
+    }
     if (nodes_ > 0) check(env, cudaMemcpyAsync(hRank_, dRank_, nodes_ * 8, cudaMemcpyDeviceToHost, stream_), "cudaMemcpyAsync(pagerank)");
     if (numGraphs_ > 0) check(env, cudaMemcpyAsync(hIters_, dIters_, numGraphs_ * 4, cudaMemcpyDeviceToHost, stream_), "cudaMemcpyAsync(iterations)");
     const size_t n = nodes_;

@@ -298,4 +298,86 @@ __global__ void __launch_bounds__(kThreads) pagerank_kernel(PagerankParams p) {
   if (threadIdx.x == 0) p.iterations[g] = it;
 }
 
+// The same stationary distribution for causal graphs (every live edge u -> v has v <= u: attention
+// graphs) in one backward sweep instead of power iteration. With keep = 1 - teleport and Q the chain's
+// edge probabilities, x = F (start + keep x Q), F the teleport flow; in causal order
+//   y_u (1 - keep Q_uu) = start_u + keep sum_{w > u} y_w Q_wu,   x = y / sum(y)
+// (F only scales). One warp per graph: the nodes and y staged in shared memory (capacity x 40 bytes,
+// dynamic), then nodes n - 1 down to excludeBelow, each lane 0..3 pushing its edge to an earlier node
+// (shared-memory atomics: a graph may list a neighbour twice).
+// The edge probabilities are the walk's (the power iteration's, bit for bit). A live edge to a later
+// node is not causal: iterations[g] = -1 (it is treated as a dead end); else 1. Needs teleport > 0 or
+// no node whose only edge is itself (the launcher's caller checks teleport).
+__global__ void __launch_bounds__(32) pagerank_causal_kernel(PagerankParams p) {
+  extern __shared__ __align__(16) unsigned char causal_smem[];
+  const int64_t g = blockIdx.x;
+  const int64_t graph = p.graphIds ? p.graphIds[g] : g;
+  const int32_t stride = p.nodeStride > 1 ? p.nodeStride : 1;
+  const int32_t n = clamp_nodes(p.numNodes[g], p.capacity);
+  const int32_t lo = p.excludeBelow > 0 ? p.excludeBelow : 0;
+  const int32_t window = p.startWindow < n - lo ? p.startWindow : n - lo;
+  const int lane = threadIdx.x;
+  double* out = p.result + g * p.capacity;
+  if (window <= 0) {
+    for (int32_t v = lane; v < p.capacity; v += 32) out[v] = 0;
+    if (lane == 0) p.iterations[g] = 0;
+    return;
+  }
+  int4* snb = reinterpret_cast<int4*>(causal_smem);
+  float4* swt = reinterpret_cast<float4*>(causal_smem + static_cast<size_t>(p.capacity) * 16);
+  double* y = reinterpret_cast<double*>(causal_smem + static_cast<size_t>(p.capacity) * 32);
+  const int4* nb = reinterpret_cast<const int4*>(p.neighbors) + graph * p.capacity * stride;
+  const float4* wt = reinterpret_cast<const float4*>(p.weights) + graph * p.capacity * stride;
+  for (int32_t v = lane; v < n; v += 32) {
+    snb[v] = nb[static_cast<int64_t>(v) * stride];
+    swt[v] = wt[static_cast<int64_t>(v) * stride];
+    y[v] = (v >= n - window) ? start_mass(n - 1 - v, window) : 0.0;
+  }
+  __syncwarp();
+  const double keep = 1.0 - static_cast<double>(p.teleportThreshold) * 0x1p-32;
+  bool acausal = false;
+  for (int32_t u = n - 1; u >= lo; --u) {
+    const int4 nv = snb[u];
+    const float4 wv = swt[u];
+    const int32_t nbr[4] = {nv.x, nv.y, nv.z, nv.w};
+    const float wgt[4] = {wv.x, wv.y, wv.z, wv.w};
+    float c = 0.f;
+    double taken = 0;
+    double mine = 0;  // lane j < 4: the probability of edge j when it goes to an earlier node
+    int32_t target = 0;
+    double self = 0;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const float wj = wgt[j];
+      if (!(wj > 0.f && wj <= kWalkerFltMax)) continue;
+      c = __fadd_rn(c, wj);
+      const double b = draw_bound(c);
+      const double qj = (b - taken) * 0x1p-32;
+      taken = b;
+      const int32_t v = nbr[j];
+      if (v < lo || v >= n) continue;  // dead end: teleports
+      if (v == u) {
+        self += qj;
+      } else if (v > u) {
+        acausal = true;  // not a causal graph: this edge is dropped
+      } else if (j == lane) {
+        mine = qj;
+        target = v;
+      }
+    }
+    const double yu = y[u] / (1.0 - keep * self);
+    __syncwarp();
+    if (lane == 0) y[u] = yu;
+    if (mine != 0.0) atomicAdd(y + target, keep * yu * mine);
+    __syncwarp();
+  }
+  double sum = 0;
+  for (int32_t v = lo + lane; v < n; v += 32) sum += y[v];
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+  const double inv = sum > 0 ? 1.0 / sum : 0.0;
+  for (int32_t v = lane; v < p.capacity; v += 32) out[v] = (v >= lo && v < n) ? y[v] * inv : 0.0;
+  if (lane == 0) p.iterations[g] = acausal ? -1 : 1;
+}
+
 }  // namespace kvwalk

@@ -79,6 +79,28 @@ cudaError_t launch_pagerank(const PagerankParams& p, cudaStream_t stream) {
   return cudaGetLastError();
 }
 
+int64_t pagerank_causal_max_capacity() {
+  int dev = 0, optin = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return optin / 40;
+}
+
+cudaError_t launch_pagerank_causal(const PagerankParams& p, cudaStream_t stream) {
+  if (p.numGraphs == 0) return cudaSuccess;
+  if (p.numGraphs > 0x7fffffffll || p.capacity < 0) return cudaErrorInvalidConfiguration;
+  if (p.capacity > pagerank_causal_max_capacity()) return cudaErrorInvalidValue;
+  const size_t bytes = static_cast<size_t>(p.capacity) * 40;
+  if (bytes > 48 * 1024) {
+    const cudaError_t err = cudaFuncSetAttribute(pagerank_causal_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+    if (err != cudaSuccess) return err;
+  }
+  pagerank_causal_kernel<<<static_cast<unsigned>(p.numGraphs), 32, bytes, stream>>>(p);
+  return cudaGetLastError();
+}
+
 cudaError_t launch_empty(cudaStream_t stream) {
   empty_kernel<<<1, 32, 0, stream>>>();
   return cudaGetLastError();

@@ -12,10 +12,10 @@ import type { GpuCase } from "@kvwalk/core";
 import { seededRandom } from "@kvwalk/core/testing";
 import type { GraphBatch } from "@kvwalk/graph-cache";
 import { maxSharedWalkCapacity, WalkerContext, type WalkStaging } from "../context.js";
-import { accumulateScores, type BatchWalkOptions, pagerankExact, walkBatchReference } from "../reference.js";
-import { type GraphKind, randomBatch } from "../testing/graphs.js";
+import { accumulateScores, type BatchWalkOptions, pagerankCausal, pagerankExact, walkBatchReference } from "../reference.js";
+import { causalWithSelfLoops, type GraphKind, randomBatch } from "../testing/graphs.js";
 
-export const TOLERANCES = { counts: 0, scores: 0, pagerankAbs: 1e-5 } as const;
+export const TOLERANCES = { counts: 0, scores: 0, pagerankAbs: 1e-5, causalAbs: 1e-12 } as const;
 
 export type { GpuCase, MetricCaseReport as CaseReport } from "@kvwalk/core";
 
@@ -237,6 +237,71 @@ function pagerankCase(shape: WalkShape, seed: number): GpuCase {
   };
 }
 
+/**
+ * The causal backward sweep (method "causal") against its TS twin pagerankCausal and against the power
+ * iteration's twin pagerankExact, on causal attention graphs with self-loops (sinks excluded, mixed node
+ * counts, two teleports); then a graph with an edge to a later node must be refused.
+ */
+function pagerankCausalCase(numGraphs: number, capacity: number, seed: number): GpuCase {
+  return {
+    name: `pagerank causal sweep within ${TOLERANCES.causalAbs} of TS (sweep and power iteration): ${numGraphs}x${capacity}`,
+    async run() {
+      const views = Array.from({ length: numGraphs }, (_, g) => causalWithSelfLoops(capacity, seed + g));
+      const batch: GraphBatch = {
+        numGraphs,
+        capacity,
+        neighbors: new Int32Array(numGraphs * capacity * 4),
+        weights: new Float32Array(numGraphs * capacity * 4),
+      };
+      views.forEach((v, g) => {
+        batch.neighbors.set(v.neighbors, g * capacity * 4);
+        batch.weights.set(v.weights, g * capacity * 4);
+      });
+      const rnd = seededRandom(seed);
+      const numNodes = Int32Array.from({ length: numGraphs }, (_, g) => (g === 0 ? capacity : g === 1 ? 0 : Math.floor(rnd() * (capacity + 1))));
+      const ctx = WalkerContext.create(numGraphs, capacity);
+      try {
+        ctx.uploadGraphs(batch);
+        let maxSweep = 0;
+        let maxPower = 0;
+        for (const opts of [{ excludeBelow: 4, startWindow: 64 }, { teleport: 0.4, startWindow: 7 }]) {
+          const { ranks, iterations } = await ctx.pagerank({ ...opts, numNodes, method: "causal" });
+          for (let g = 0; g < numGraphs; g++) {
+            const twin = pagerankCausal(views[g], { ...opts, numNodes: numNodes[g] });
+            const power = pagerankExact(views[g], { ...opts, numNodes: numNodes[g], tol: 1e-15, maxIter: 20000 });
+            for (let v = 0; v < capacity; v++) {
+              const got = ranks[g * capacity + v];
+              const a = Math.abs(got - (v < numNodes[g] ? twin[v] : 0));
+              const b = Math.abs(got - (v < numNodes[g] ? power[v] : 0));
+              maxSweep = Number.isNaN(a) ? Number.POSITIVE_INFINITY : Math.max(maxSweep, a);
+              maxPower = Number.isNaN(b) ? Number.POSITIVE_INFINITY : Math.max(maxPower, b);
+            }
+            if (iterations[g] < 0) throw new Error(`graph ${g} reported a non-causal edge`);
+          }
+        }
+        // an edge to a later node: the promise must reject naming the graph
+        const bad = causalWithSelfLoops(capacity, seed);
+        bad.neighbors[5 * 4] = 9;
+        bad.weights[5 * 4] = 0.5;
+        const one = WalkerContext.create(1, capacity);
+        let refused = "";
+        try {
+          one.uploadGraphs({ numGraphs: 1, capacity, neighbors: bad.neighbors, weights: bad.weights });
+          await one.pagerank({ numNodes: capacity, method: "causal" });
+        } catch (e) {
+          refused = (e as Error).message;
+        } finally {
+          one.dispose();
+        }
+        const ok = maxSweep <= TOLERANCES.causalAbs && maxPower <= TOLERANCES.causalAbs && /graph 0/.test(refused);
+        return { name: this.name, ok, maxAbsDiffSweep: maxSweep, maxAbsDiffPower: maxPower, refused, detail: ok ? undefined : `sweep ${maxSweep}, power ${maxPower}, refusal "${refused}"` };
+      } finally {
+        ctx.dispose();
+      }
+    },
+  };
+}
+
 function interopCase(quick: boolean): GpuCase {
   return {
     name: "device-pointer graphs, events across contexts, event loop free while walking",
@@ -347,6 +412,8 @@ export function allCases(quick: boolean): GpuCase[] {
   for (const i of quick ? [1, 2] : [1, 2, 11, 12]) cases.push(twoBlockCase(SHAPES[i], 1000 + i));
   cases.push(accumulateCase());
   for (const i of quick ? [1, 2, 3] : [1, 2, 3, 10]) cases.push(pagerankCase(SHAPES[i], 2000 + i));
+  cases.push(pagerankCausalCase(6, 333, 3000));
+  if (!quick) cases.push(pagerankCausalCase(4, 4096, 3100));
   cases.push(interopCase(quick));
   cases.push(badInputCase());
   return cases;

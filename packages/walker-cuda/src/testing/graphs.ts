@@ -68,3 +68,22 @@ export function randomBatch(kind: GraphKind, numGraphs: number, capacity: number
   }
   return { numGraphs, capacity, neighbors, weights };
 }
+
+/**
+ * A causal "attention" graph whose nodes also attend to themselves, as decode attention rows do (key
+ * u of query u): every third node's last valid slot (or its first empty one) points to itself.
+ */
+export function causalWithSelfLoops(capacity: number, seed: number): GraphView {
+  const g = randomGraph("attention", capacity, seed);
+  for (let u = 0; u < capacity; u += 3) {
+    let j = 0;
+    while (j < 3 && g.neighbors[u * 4 + j + 1] >= 0) j++;
+    if (g.neighbors[u * 4 + j] < 0) {
+      g.neighbors[u * 4 + j] = u;
+      g.weights[u * 4 + j] = 0.3;
+    } else {
+      g.neighbors[u * 4 + j] = u;
+    }
+  }
+  return g;
+}
