@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Session 13 run 7: pagerank-top4 ranks by walker-cuda's causal backward sweep (one pass per graph)
+# Session 13 run 7 (and run 9, the chunked sweep): pagerank-top4 ranks by walker-cuda's causal backward sweep (one pass per graph)
 # instead of power iteration. walker-cuda's GPU check (the sweep against its TS twin and the power
 # iteration's, a non-causal graph refused) and its memcheck / racecheck (quick), the runtime check
 # (pagerank-top4 vs the oracle), memcheck of the eviction subset, and pagerank-top4's cost.

@@ -302,12 +302,51 @@ __global__ void __launch_bounds__(kThreads) pagerank_kernel(PagerankParams p) {
 // graphs) in one backward sweep instead of power iteration. With keep = 1 - teleport and Q the chain's
 // edge probabilities, x = F (start + keep x Q), F the teleport flow; in causal order
 //   y_u (1 - keep Q_uu) = start_u + keep sum_{w > u} y_w Q_wu,   x = y / sum(y)
-// (F only scales). One warp per graph: the nodes and y staged in shared memory (capacity x 40 bytes,
-// dynamic), then nodes n - 1 down to excludeBelow, each lane 0..3 pushing its edge to an earlier node
-// (shared-memory atomics: a graph may list a neighbour twice).
-// The edge probabilities are the walk's (the power iteration's, bit for bit). A live edge to a later
-// node is not causal: iterations[g] = -1 (it is treated as a dead end); else 1. Needs teleport > 0 or
-// no node whose only edge is itself (the launcher's caller checks teleport).
+// (F only scales). One warp per graph, y in shared memory (capacity x 8 bytes, dynamic). Nodes go in
+// chunks of 32 from the newest down: lane k loads node (top - k) and decodes its edges (the walk's
+// probabilities, the power iteration's bit for bit; 1 / (1 - keep Q_uu)) while the previous chunk is
+// swept, then the sweep visits the chunk's nodes in order, lane k finalizing y[u] and pushing its edges
+// to earlier nodes in edge order (one lane at a time: no atomics, deterministic). A live edge to a later
+// node is not causal: iterations[g] = -1 (the edge is dropped); else 1. Needs teleport > 0 or no node
+// whose only edge is itself (the launcher's caller checks teleport).
+struct CausalNode {
+  double q[4];     // keep * probability of each edge to an earlier node (0: none)
+  int32_t t[4];    // its target
+  double inv;      // 1 / (1 - keep * Q_uu)
+  bool acausal;
+};
+
+__device__ __forceinline__ CausalNode decode_causal_node(int4 nv, float4 wv, int32_t u, int32_t lo, int32_t n, double keep) {
+  CausalNode c{};
+  const int32_t nbr[4] = {nv.x, nv.y, nv.z, nv.w};
+  const float wgt[4] = {wv.x, wv.y, wv.z, wv.w};
+  float sum = 0.f;
+  double taken = 0, self = 0;
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    c.t[j] = 0;
+    c.q[j] = 0;
+    const float wj = wgt[j];
+    if (!(wj > 0.f && wj <= kWalkerFltMax)) continue;
+    sum = __fadd_rn(sum, wj);
+    const double b = draw_bound(sum);
+    const double qj = (b - taken) * 0x1p-32;
+    taken = b;
+    const int32_t v = nbr[j];
+    if (v < lo || v >= n) continue;  // dead end: teleports
+    if (v == u) {
+      self += qj;
+    } else if (v > u) {
+      c.acausal = true;
+    } else {
+      c.q[j] = keep * qj;
+      c.t[j] = v;
+    }
+  }
+  c.inv = self == 0 ? 1.0 : 1.0 / (1.0 - keep * self);
+  return c;
+}
+
 __global__ void __launch_bounds__(32) pagerank_causal_kernel(PagerankParams p) {
   extern __shared__ __align__(16) unsigned char causal_smem[];
   const int64_t g = blockIdx.x;
@@ -323,53 +362,40 @@ __global__ void __launch_bounds__(32) pagerank_causal_kernel(PagerankParams p) {
     if (lane == 0) p.iterations[g] = 0;
     return;
   }
-  int4* snb = reinterpret_cast<int4*>(causal_smem);
-  float4* swt = reinterpret_cast<float4*>(causal_smem + static_cast<size_t>(p.capacity) * 16);
-  double* y = reinterpret_cast<double*>(causal_smem + static_cast<size_t>(p.capacity) * 32);
+  double* y = reinterpret_cast<double*>(causal_smem);
   const int4* nb = reinterpret_cast<const int4*>(p.neighbors) + graph * p.capacity * stride;
   const float4* wt = reinterpret_cast<const float4*>(p.weights) + graph * p.capacity * stride;
-  for (int32_t v = lane; v < n; v += 32) {
-    snb[v] = nb[static_cast<int64_t>(v) * stride];
-    swt[v] = wt[static_cast<int64_t>(v) * stride];
-    y[v] = (v >= n - window) ? start_mass(n - 1 - v, window) : 0.0;
-  }
-  __syncwarp();
+  for (int32_t v = lane; v < n; v += 32) y[v] = (v >= n - window) ? start_mass(n - 1 - v, window) : 0.0;
   const double keep = 1.0 - static_cast<double>(p.teleportThreshold) * 0x1p-32;
   bool acausal = false;
-  for (int32_t u = n - 1; u >= lo; --u) {
-    const int4 nv = snb[u];
-    const float4 wv = swt[u];
-    const int32_t nbr[4] = {nv.x, nv.y, nv.z, nv.w};
-    const float wgt[4] = {wv.x, wv.y, wv.z, wv.w};
-    float c = 0.f;
-    double taken = 0;
-    double mine = 0;  // lane j < 4: the probability of edge j when it goes to an earlier node
-    int32_t target = 0;
-    double self = 0;
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const float wj = wgt[j];
-      if (!(wj > 0.f && wj <= kWalkerFltMax)) continue;
-      c = __fadd_rn(c, wj);
-      const double b = draw_bound(c);
-      const double qj = (b - taken) * 0x1p-32;
-      taken = b;
-      const int32_t v = nbr[j];
-      if (v < lo || v >= n) continue;  // dead end: teleports
-      if (v == u) {
-        self += qj;
-      } else if (v > u) {
-        acausal = true;  // not a causal graph: this edge is dropped
-      } else if (j == lane) {
-        mine = qj;
-        target = v;
-      }
+  // this lane's node of the first chunk
+  int4 nv = make_int4(-1, -1, -1, -1);
+  float4 wv = make_float4(0.f, 0.f, 0.f, 0.f);
+  if (n - 1 - lane >= lo) {
+    nv = nb[static_cast<int64_t>(n - 1 - lane) * stride];
+    wv = wt[static_cast<int64_t>(n - 1 - lane) * stride];
+  }
+  __syncwarp();
+  for (int32_t top = n - 1; top >= lo; top -= 32) {
+    const int32_t u = top - lane;
+    const CausalNode c = decode_causal_node(nv, wv, u, lo, n, keep);
+    acausal |= u >= lo && c.acausal;
+    // the next chunk's node, requested before this chunk is swept
+    if (u - 32 >= lo) {
+      nv = nb[static_cast<int64_t>(u - 32) * stride];
+      wv = wt[static_cast<int64_t>(u - 32) * stride];
     }
-    const double yu = y[u] / (1.0 - keep * self);
-    __syncwarp();
-    if (lane == 0) y[u] = yu;
-    if (mine != 0.0) atomicAdd(y + target, keep * yu * mine);
-    __syncwarp();
+    const int32_t last = top - lo < 31 ? top - lo : 31;  // warp-uniform
+    for (int k = 0; k <= last; ++k) {
+      if (lane == k) {
+        const double yu = y[u] * c.inv;
+        y[u] = yu;
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+          if (c.q[j] != 0.0) y[c.t[j]] += c.q[j] * yu;
+      }
+      __syncwarp();
+    }
   }
   double sum = 0;
   for (int32_t v = lo + lane; v < n; v += 32) sum += y[v];
@@ -377,6 +403,7 @@ __global__ void __launch_bounds__(32) pagerank_causal_kernel(PagerankParams p) {
   for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
   const double inv = sum > 0 ? 1.0 / sum : 0.0;
   for (int32_t v = lane; v < p.capacity; v += 32) out[v] = (v >= lo && v < n) ? y[v] * inv : 0.0;
+  acausal = __any_sync(0xffffffffu, acausal);
   if (lane == 0) p.iterations[g] = acausal ? -1 : 1;
 }
 

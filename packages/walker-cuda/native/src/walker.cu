@@ -85,14 +85,14 @@ int64_t pagerank_causal_max_capacity() {
     cudaGetLastError();
     return 0;
   }
-  return optin / 40;
+  return optin / 8;
 }
 
 cudaError_t launch_pagerank_causal(const PagerankParams& p, cudaStream_t stream) {
   if (p.numGraphs == 0) return cudaSuccess;
   if (p.numGraphs > 0x7fffffffll || p.capacity < 0) return cudaErrorInvalidConfiguration;
   if (p.capacity > pagerank_causal_max_capacity()) return cudaErrorInvalidValue;
-  const size_t bytes = static_cast<size_t>(p.capacity) * 40;
+  const size_t bytes = static_cast<size_t>(p.capacity) * 8;
   if (bytes > 48 * 1024) {
     const cudaError_t err = cudaFuncSetAttribute(pagerank_causal_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
     if (err != cudaSuccess) return err;

@@ -29,7 +29,7 @@ cudaError_t launch_walk(const WalkParams& params, WalkStaging staging, int mode,
 cudaError_t launch_accumulate(float* scores, const uint32_t* counts, int64_t n, float decay, cudaStream_t stream);
 cudaError_t launch_pagerank(const PagerankParams& params, cudaStream_t stream);
 // The causal backward sweep (pagerank_causal_kernel): the same result for causal graphs in one pass.
-// Shared memory capacity x 40 bytes per graph; cudaErrorInvalidValue when that does not fit the device
+// Shared memory capacity x 8 bytes per graph; cudaErrorInvalidValue when that does not fit the device
 // (pagerank_causal_max_capacity), then use launch_pagerank.
 cudaError_t launch_pagerank_causal(const PagerankParams& params, cudaStream_t stream);
 int64_t pagerank_causal_max_capacity();
