@@ -9,10 +9,10 @@
  *   node dist/tools/oracle-tie.js --oracle ORACLE.jsonl --gpu GPU_RESULTS_DIR --out OUT.json
  * Writes OUT.json and OUT.md (a Markdown table) and prints the table.
  */
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { runMetadata, writeFileAtomic, writeJsonAtomic } from "@kvwalk/core";
+import { ResultStore, type RunRecord } from "@kvwalk/oracle";
+import { mergeResults, type ResultRecord } from "../results.js";
 
 /** One window's NLL sum over its predicted tokens (all of them, and those after the cache filled). */
 export interface WindowNll {
@@ -41,18 +41,11 @@ export interface TieRow {
 const key = (policy: string, budget: number, window: number) => `${policy}|${budget.toFixed(4)}|${window}`;
 
 /** Oracle records (mode causal, dataset wikitext) by policy | budget | window. */
-export function oracleWindows(lines: readonly string[]): Map<string, WindowNll> {
+export function oracleWindows(records: readonly RunRecord[]): Map<string, WindowNll> {
   const out = new Map<string, WindowNll>();
-  for (const line of lines) {
-    if (!line.trim()) continue;
-    const r = JSON.parse(line) as Record<string, unknown>;
+  for (const r of records) {
     if (r.mode !== "causal" || r.dataset !== "wikitext") continue;
-    out.set(key(r.policy as string, r.budget as number, r.window as number), {
-      nllSum: r.nllSum as number,
-      tokens: r.count as number,
-      filledNllSum: r.nllSumFilled as number,
-      filledTokens: r.countFilled as number,
-    });
+    out.set(key(r.policy, r.budget, r.window), { nllSum: r.nllSum, tokens: r.count, filledNllSum: r.nllSumFilled, filledTokens: r.countFilled });
   }
   return out;
 }
@@ -61,27 +54,19 @@ export function oracleWindows(lines: readonly string[]): Map<string, WindowNll> 
  * GPU eval records (dataset wikitext2, item "wikitext2-test#i") by policy | budget | window; the full
  * cache (budget 1) is entered at every budget of its `filled` map.
  */
-export function gpuWindows(lines: readonly string[]): Map<string, WindowNll> {
+export function gpuWindows(records: readonly ResultRecord[]): Map<string, WindowNll> {
   const out = new Map<string, WindowNll>();
-  for (const line of lines) {
-    if (!line.trim()) continue;
-    const r = JSON.parse(line) as Record<string, unknown>;
+  for (const r of records) {
     if (r.dataset !== "wikitext2") continue;
-    const m = /#(\d+)$/.exec(r.item as string);
+    const m = /#(\d+)$/.exec(r.item);
     if (!m) continue;
     const window = Number(m[1]);
-    const filled = (r.filled ?? {}) as Record<string, { tokens: number; nllSum: number }>;
     if (r.policy === "full") {
-      for (const [b, f] of Object.entries(filled)) {
-        out.set(key("full", Number(b), window), { nllSum: r.nllSum as number, tokens: r.tokens as number, filledNllSum: f.nllSum, filledTokens: f.tokens });
+      for (const [b, f] of Object.entries(r.filled ?? {})) {
+        out.set(key("full", Number(b), window), { nllSum: r.nllSum, tokens: r.tokens, filledNllSum: f.nllSum, filledTokens: f.tokens });
       }
     } else {
-      out.set(key(r.policy as string, r.budget as number, window), {
-        nllSum: r.nllSum as number,
-        tokens: r.tokens as number,
-        filledNllSum: r.filledNllSum as number,
-        filledTokens: r.filledTokens as number,
-      });
+      out.set(key(r.policy, r.budget, window), { nllSum: r.nllSum, tokens: r.tokens, filledNllSum: r.filledNllSum, filledTokens: r.filledTokens });
     }
   }
   return out;
@@ -147,17 +132,11 @@ export function tieTable(rows: readonly TieRow[]): string {
   return `${lines.join("\n")}\n`;
 }
 
-function readLines(path: string): string[] {
-  return readFileSync(path, "utf8").split("\n");
-}
-
 function main(): void {
   const { values } = parseArgs({ options: { oracle: { type: "string" }, gpu: { type: "string" }, out: { type: "string" } } });
   if (!values.oracle || !values.gpu || !values.out) throw new Error("usage: oracle-tie.js --oracle ORACLE.jsonl --gpu GPU_RESULTS_DIR --out OUT.json");
-  const gpuLines = readdirSync(values.gpu)
-    .filter((f) => f.startsWith("results") && f.endsWith(".jsonl"))
-    .flatMap((f) => readLines(join(values.gpu as string, f)));
-  const rows = tieRows(oracleWindows(readLines(values.oracle)), gpuWindows(gpuLines));
+  // the two packages' own readers: the oracle study's results.jsonl, the eval's merged shards
+  const rows = tieRows(oracleWindows(new ResultStore(values.oracle).records), gpuWindows(mergeResults(values.gpu).records));
   if (rows.length === 0) throw new Error(`no window of ${values.gpu} is in ${values.oracle}`);
   const table = tieTable(rows);
   writeJsonAtomic(values.out, { ...runMetadata(), oracle: values.oracle, gpu: values.gpu, rows });
