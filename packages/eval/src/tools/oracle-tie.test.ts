@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
 import type { RunRecord } from "@kvwalk/oracle";
+import { describe, expect, it } from "vitest";
 import type { ResultRecord } from "../results.js";
 import { gpuWindows, oracleWindows, tieRows, tieTable } from "./oracle-tie.js";
 
