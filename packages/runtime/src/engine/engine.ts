@@ -5,6 +5,7 @@
  */
 import { expectInt, expectNumber, expectOneOf, InvalidArgumentError, KvwalkError, Progress } from "@kvwalk/core";
 import { Checkpoint, layerTensorNames, loadConfig, loadTokenizer, type Tokenizer } from "@kvwalk/model/checkpoint";
+import { DEFAULT_REFRESH_EVERY, DEFAULT_WINDOW } from "../policies/policy.js";
 import { type NativeEngine, type NativeEvictOptions, type NativeEvictStats, type NativeShape, WEIGHT_KIND } from "./addon-types.js";
 import { sampleHost } from "./kernels/sample-host.js";
 import { requireEngineAddon } from "./loader.js";
@@ -611,8 +612,9 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
     if (name === "pagerank-top4") {
       // Tokens appended since the last ranking carry no score; the oracle evicts them only when no ranked
       // token is left. With refresh <= recent they are all protected, so the two agree.
-      const recent = ev.recent ?? 50;
-      const refresh = ev.refresh ?? 32;
+      // the native defaults (EvictOptions: recent 50, refresh 32) are the oracle policies' window and refreshEvery
+      const recent = ev.recent ?? DEFAULT_WINDOW;
+      const refresh = ev.refresh ?? DEFAULT_REFRESH_EVERY;
       if (refresh > recent) {
         throw new InvalidArgumentError("eviction.refresh", `at most eviction.recent (${recent}) for pagerank-top4 (tokens appended since the last ranking must be protected)`, refresh);
       }
