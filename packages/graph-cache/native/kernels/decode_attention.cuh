@@ -108,28 +108,57 @@ __device__ __forceinline__ float block_reduce(float x, float* s_red) {
   return r;
 }
 
-// Rank selection over n <= kDecodeThreads candidates held in shared memory (cv, ci): returns the rank of
-// candidate `c`, the number of candidates ranked before it (better under the total order, or equal and
-// stored earlier: sentinels tie). Ranks are a permutation, so the candidates of rank 0..3 are the exact
-// top-4, sorted, as warp_top4's; the caller stores them. Every compare is independent (no dependent
-// shuffle chain): about n shared-memory reads per thread.
-__device__ __forceinline__ int top4_rank(const float* cv, const int* ci, int n, int c) {
-  const Cand me{cv[c], ci[c]};
+// A candidate as one 64-bit key that orders like better(): the score's bits made monotone in the high word
+// (-0 taken as +0, as float compares do), INT_MAX - index in the low word (lower index = larger key).
+// Candidates are never NaN (NaN logits never enter a top-4). key_cand inverts it (-0 comes back as +0;
+// nothing downstream tells them apart: exp2f(-0 - x) == exp2f(0 - x)).
+__device__ __forceinline__ unsigned long long cand_key(const Cand& c) {
+  uint32_t u = __float_as_uint(c.v == 0.f ? 0.f : c.v);
+  u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+  return (static_cast<unsigned long long>(u) << 32) | static_cast<uint32_t>(INT_MAX - c.i);
+}
+__device__ __forceinline__ Cand key_cand(unsigned long long k) {
+  const uint32_t u = static_cast<uint32_t>(k >> 32);
+  return Cand{__uint_as_float((u & 0x80000000u) ? (u & 0x7fffffffu) : ~u), INT_MAX - static_cast<int>(static_cast<uint32_t>(k))};
+}
+
+// Threads that rank one of n candidates together (top4_rank): kDecodeThreads / n rounded up to a power of
+// two, at least 1; a power of two <= 32, so a candidate's threads are adjacent lanes of one warp.
+__host__ __device__ constexpr int rank_parts(int n) {
+  int np = 1;
+  while (np < n) np <<= 1;
+  return np >= kDecodeThreads ? 1 : kDecodeThreads / np;
+}
+
+// Rank selection over n <= kDecodeThreads candidate keys in shared memory, by the whole block (every
+// thread calls it with the same n and parts = rank_parts(n)): candidate c = tid / parts is compared by its
+// `parts` lanes against interleaved slices of the others and the counts are summed by shuffles. Returns,
+// in the lane with tid % parts == 0 and c < n, c's rank: the number of candidates ranked before it (larger
+// key, or equal key stored earlier: sentinels tie). Ranks are a permutation, so ranks 0..3 are the exact
+// top-4, sorted, as warp_top4's. Branch-free compares, no dependent chain: about n / parts shared-memory
+// reads per thread. (Session 14, H200 Nsight Compute: the one-warp form with two reads and a branchy
+// compare per candidate held the other three warps of every block at the next barrier.)
+__device__ __forceinline__ int top4_rank(const unsigned long long* keys, int n, int parts, int tid) {
+  const int c = tid / parts, part = tid % parts;
   int rank = 0;
+  if (c < n) {
+    const unsigned long long me = keys[c];
 #pragma unroll 4
-  for (int o = 0; o < n; o++) {
-    const Cand x{cv[o], ci[o]};
-    rank += better(x, me) || (o < c && x.v == me.v && x.i == me.i);
+    for (int o = part; o < n; o += parts) {
+      const unsigned long long x = keys[o];
+      rank += static_cast<int>(x > me) + static_cast<int>((x == me) & (o < c));
+    }
   }
+  for (int off = 1; off < parts; off <<= 1) rank += __shfl_xor_sync(0xffffffffu, rank, off);
   return rank;
 }
 
 // Shared candidate slots of the rank selections (one candidate per thread).
 constexpr int kRankMergeMax = kDecodeThreads;
-// The tail merges up to this many candidates (8 splits) by rank selection; more go through per-lane
-// lists and warp_top4, which measured faster from 16 splits up (H200, batch 1 x 16k, 28 splits:
-// 80.9 -> 76.5 us), while the block-level merge of 32 group candidates is faster by rank.
-constexpr int kTailRankMax = 32;
+// The tail merges up to this many candidates (16 splits, two lanes per candidate) by rank selection; more
+// go through per-lane lists and warp_top4 (H200, batch 1 x 16k, 28 splits: 80.9 -> 76.5 us with the
+// earlier one-lane rank).
+constexpr int kTailRankMax = 64;
 // Up to this many candidates (32 splits) the tail loads them before the split weights, one per thread,
 // into shared memory (no L2 round trip after the output loop); beyond, the warp reads them itself.
 constexpr int kTailStaged = kDecodeThreads;
@@ -138,7 +167,7 @@ constexpr int kTailStaged = kDecodeThreads;
 // other blocks are read through L2 (__ldcg) after the ticket's fences. Loads are independent so the
 // tail costs a few L2 round trips: split weights and top-4 candidates in parallel, output loop unrolled.
 template <int D, bool WRITE_GRAPH, int LAYOUT>
-__device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, float* s_w, float* s_red, float* s_cv, int* s_ci) {
+__device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, float* s_w, float* s_red, unsigned long long* s_ck) {
   const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
   const int S = p.num_splits;
   const int nc = S * kTopK;  // top-4 candidates of all splits
@@ -149,7 +178,7 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
   // Issue the candidate loads (and the graph node's index) first: they are independent of the weights below.
   Cand mine = sentinel();
   if (WRITE_GRAPH && staged && tid < nc) mine = Cand{__ldcg(p.part_top_v + cbase + tid), __ldcg(p.part_top_i + cbase + tid)};
-  const int node = WRITE_GRAPH && tid == 0 ? graph_node_of(p, b) : 0;
+  const int node = WRITE_GRAPH && (tid == 0 || tid == kDecodeThreads - 1) ? graph_node_of(p, b) : 0;
   float lv[kMaxSplits / kDecodeThreads];
   float mx = -INFINITY;
 #pragma unroll
@@ -158,11 +187,8 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
     lv[r] = s < S ? __ldcg(pl + s) : -INFINITY;
     mx = fmaxf(mx, lv[r]);
   }
-  if (WRITE_GRAPH && staged && tid < nc) {
-    s_cv[tid] = mine.v;
-    s_ci[tid] = mine.i;
-  }
-  const float M = block_reduce<true>(mx, s_red);  // its __syncthreads also publish s_cv / s_ci
+  if (WRITE_GRAPH && staged && tid < nc) s_ck[tid] = cand_key(mine);
+  const float M = block_reduce<true>(mx, s_red);  // its __syncthreads also publish s_ck
   const float M_use = M == -INFINITY ? 0.f : M;
   float sum = 0.f;
 #pragma unroll
@@ -174,16 +200,22 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
       sum += w;
     }
   }
-  // Rank the candidates while the sum is reduced; the four winners go to s_cv/s_ci[kRankMergeMax ..].
-  int rank = kTopK;
-  if (WRITE_GRAPH && rank_merge && tid < nc) rank = top4_rank(s_cv, s_ci, nc, tid);
-  const float L = block_reduce<false>(sum, s_red);  // ends with __syncthreads: s_w is complete, ranking reads are done
-  if (WRITE_GRAPH && rank < kTopK) {
-    s_cv[kRankMergeMax + rank] = mine.v;
-    s_ci[kRankMergeMax + rank] = mine.i;
+  // Rank the candidates before the sum is reduced; the four winners go to s_ck[kRankMergeMax ..], which the
+  // reduction's barriers publish.
+  if (WRITE_GRAPH && rank_merge) {
+    const int parts = rank_parts(nc);
+    const int rank = top4_rank(s_ck, nc, parts, tid);
+    if (tid % parts == 0 && tid / parts < nc && rank < kTopK) s_ck[kRankMergeMax + rank] = s_ck[tid / parts];
   }
+  const float L = block_reduce<false>(sum, s_red);  // ends with __syncthreads: s_w and the winners are complete
   const float lse2 = L == 0.f ? -INFINITY : M_use + log2f(L);
   const float inv_l = L == 0.f ? 0.f : 1.f / L;
+  if (WRITE_GRAPH && rank_merge && tid == kDecodeThreads - 1) {  // the node before the output loop
+    Top4 t;
+#pragma unroll
+    for (int r = 0; r < kTopK; r++) t.c[r] = key_cand(s_ck[kRankMergeMax + r]);
+    write_graph_node<LAYOUT>(p, b, h, node, t, lse2);
+  }
   const float* po = p.part_o + bh * S * D;
   for (int d = tid; d < D; d += kDecodeThreads) {
     float o = 0.f;
@@ -195,22 +227,15 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
   }
   if (tid == 0) p.lse[bh] = lse2 * kLn2;
   if (tid == 0 && p.logits_lse2) p.logits_lse2[bh] = lse2;  // the deferred graph write's normalizer
-  if (WRITE_GRAPH) {
+  if (WRITE_GRAPH && !rank_merge && tid < 32) {
     Top4 t;
-    if (rank_merge) {
-      __syncthreads();  // the four winners are in s_cv/s_ci[kRankMergeMax ..]
-      if (tid == 0) {
-#pragma unroll
-        for (int r = 0; r < kTopK; r++) t.c[r] = Cand{s_cv[kRankMergeMax + r], s_ci[kRankMergeMax + r]};
-        write_graph_node<LAYOUT>(p, b, h, node, t, lse2);
-      }
-    } else if (tid < 32) {
+    {
       t.init();
-      if (staged) {  // s_cv / s_ci were published by the block reductions' barriers
+      if (staged) {  // s_ck was published by the block reductions' barriers
 #pragma unroll
         for (int r = 0; r < kTailStaged / 32; r++) {
           const int c = tid + r * 32;
-          if (c < nc) top4_insert(t, Cand{s_cv[c], s_ci[c]});
+          if (c < nc) top4_insert(t, key_cand(s_ck[c]));
         }
       } else {
 #pragma unroll 1
@@ -243,22 +268,19 @@ __device__ __forceinline__ void spill_logits(float* base, size_t head_stride, in
 }
 
 // The block's split partial of query head h of sequence b: merges its G key groups' states
-// (acc, m, l and, with WRITE_GRAPH, the distributed top-4 lists tv / ti) through shared memory and writes
+// (acc, m, l and, with WRITE_GRAPH, the distributed top-4 lists tv / ti, as keys in s_ck) through shared memory and writes
 // part_o (normalized), the split's top-4 (part_top_v / part_top_i, by rank selection) and part_lse (log2).
 // Shared by decode_attention_kernel and decode_attention_gqa_kernel; starts by storing into the shared
 // arrays, so a caller reusing them syncs first.
 template <int D, int G, bool WRITE_GRAPH>
-__device__ __forceinline__ void write_split_partial(const DecodeParams& p, int b, int h, int split, int tid, int grp, int sub, int d0, const float (&acc)[8], float m, float l, float tv, int ti, float (&s_m)[G], float (&s_l)[G], float (&s_acc)[G][D], float* s_cv, int* s_ci) {
+__device__ __forceinline__ void write_split_partial(const DecodeParams& p, int b, int h, int split, int tid, int grp, int sub, int d0, const float (&acc)[8], float m, float l, float tv, int ti, float (&s_m)[G], float (&s_l)[G], float (&s_acc)[G][D], unsigned long long* s_ck) {
 #pragma unroll
   for (int i = 0; i < 8; i++) s_acc[grp][d0 + i] = acc[i];
   if (sub == 0) {
     s_m[grp] = m;
     s_l[grp] = l;
   }
-  if (WRITE_GRAPH && sub < kTopK) {
-    s_cv[grp * kTopK + sub] = tv;
-    s_ci[grp * kTopK + sub] = ti;
-  }
+  if (WRITE_GRAPH && sub < kTopK) s_ck[grp * kTopK + sub] = cand_key(Cand{tv, ti});
   __syncthreads();
   float M = -INFINITY;
   for (int g = 0; g < G; g++) M = fmaxf(M, s_m[g]);
@@ -274,13 +296,15 @@ __device__ __forceinline__ void write_split_partial(const DecodeParams& p, int b
     for (int g = 0; g < G; g++) o += s_acc[g][d] * exp2f(s_m[g] - M_use);
     p.part_o[(bh * p.num_splits + split) * D + d] = o * inv_l;
   }
-  if (WRITE_GRAPH && tid < G * kTopK) {
-    // The block's top-4 by rank selection over its groups' lists; the winners store their own slot.
-    const int rank = top4_rank(s_cv, s_ci, G * kTopK, tid);
-    if (rank < kTopK) {
+  if (WRITE_GRAPH) {
+    // The block's top-4 by rank selection over its groups' lists (all threads); the winners store their slot.
+    constexpr int NCB = G * kTopK, PARTS = rank_parts(NCB);
+    const int rank = top4_rank(s_ck, NCB, PARTS, tid);
+    if (tid % PARTS == 0 && tid / PARTS < NCB && rank < kTopK) {
+      const Cand w = key_cand(s_ck[tid / PARTS]);
       const size_t o = (bh * p.num_splits + split) * kTopK + rank;
-      p.part_top_v[o] = s_cv[tid];
-      p.part_top_i[o] = s_ci[tid];
+      p.part_top_v[o] = w.v;
+      p.part_top_i[o] = w.i;
     }
   }
   if (tid == 0) p.part_lse[bh * p.num_splits + split] = lse2;
@@ -301,8 +325,7 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
   constexpr int NC = WRITE_GRAPH ? kRankMergeMax + kTopK : 1;
   static_assert(!WRITE_GRAPH || G * kTopK <= kRankMergeMax, "block candidates fit the rank merge");
   static_assert(kTailStaged <= kRankMergeMax, "the tail's staged candidates fit");
-  __shared__ float s_cv[NC];
-  __shared__ int s_ci[NC];
+  __shared__ unsigned long long s_ck[NC];  // candidate keys (cand_key)
 
   const int split = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int tid = threadIdx.x;
@@ -467,7 +490,7 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
   // slots while this grid's merges ran (H200, batch 1 x 4k with the graph, PDL: 34.8 -> 25.9 us without it).
 
   // Merge the G groups of this block and write the split's partial.
-  write_split_partial<D, G, WRITE_GRAPH>(p, b, h, split, tid, grp, sub, d0, acc, m, l, tv, ti, s_m, s_l, s_acc, s_cv, s_ci);
+  write_split_partial<D, G, WRITE_GRAPH>(p, b, h, split, tid, grp, sub, d0, acc, m, l, tv, ti, s_m, s_l, s_acc, s_ck);
   // The last block of (b, h) to finish merges the splits (threadfence reduction); with one split that
   // is the block itself (one code path: the tail is fetched cold into the instruction cache).
   const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
@@ -483,7 +506,7 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
   __syncthreads();
   if (!s_last) return;
   __threadfence();
-  reduce_splits<D, WRITE_GRAPH, LAYOUT>(p, b, h, tid, s_w, s_red, s_cv, s_ci);
+  reduce_splits<D, WRITE_GRAPH, LAYOUT>(p, b, h, tid, s_w, s_red, s_ck);
   if (tid == 0) p.tickets[bh] = 0;
 }
 

@@ -33,8 +33,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
   __shared__ float s_acc[G][D];
   constexpr int NC = WRITE_GRAPH ? kRankMergeMax + kTopK : 1;
   static_assert(!WRITE_GRAPH || G * kTopK <= kRankMergeMax, "block candidates fit the rank merge");
-  __shared__ float s_cv[NC];
-  __shared__ int s_ci[NC];
+  __shared__ unsigned long long s_ck[NC];  // candidate keys (cand_key)
   __shared__ bool s_last;
   __shared__ float s_w[kMaxSplits];
   __shared__ float s_red[kDecodeThreads / 32];
@@ -197,8 +196,8 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
         for (int i = 0; i < 8; i++) ag[i] = acc[k][i];
       }
     }
-    __syncthreads();  // the previous head's readers of s_acc / s_m / s_l / s_cv are done
-    write_split_partial<D, G, WRITE_GRAPH>(p, b, h, split, tid, grp, sub, d0, ag, mg, lg, tvg, tig, s_m, s_l, s_acc, s_cv, s_ci);
+    __syncthreads();  // the previous head's readers of s_acc / s_m / s_l / s_ck are done
+    write_split_partial<D, G, WRITE_GRAPH>(p, b, h, split, tid, grp, sub, d0, ag, mg, lg, tvg, tig, s_m, s_l, s_acc, s_ck);
   }
   // One ticket per (sequence, KV head): the slot of the group's first query head.
   const size_t tk = static_cast<size_t>(b) * p.num_heads + h0;
@@ -214,7 +213,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
 #pragma unroll 1
   for (int g = 0; g < QG; g++) {
     __syncthreads();  // the previous head's tail is done with the shared arrays
-    reduce_splits<D, WRITE_GRAPH, LAYOUT>(p, b, h0 + g, tid, s_w, s_red, s_cv, s_ci);
+    reduce_splits<D, WRITE_GRAPH, LAYOUT>(p, b, h0 + g, tid, s_w, s_red, s_ck);
   }
   if (tid == 0) p.tickets[tk] = 0;
 }
