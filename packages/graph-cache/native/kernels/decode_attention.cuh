@@ -91,6 +91,17 @@ __device__ __forceinline__ void write_graph_node(const DecodeParams& p, int b, i
 
 constexpr int kMaxSplits = 256;
 
+// The split ticket: one thread of a block takes it after a __syncthreads that follows every thread's partial
+// writes, and the last block reads the partials after a __syncthreads that follows the take. Release makes
+// the block's writes (ordered before the take by the barrier) visible before the increment; acquire orders
+// the last block's reads (L2, __ldcg) after it. (Until session 14: __threadfence, a sequentially consistent
+// fence, in every thread before and in the last block after; H200, batch 1 x 4k, see the README.)
+__device__ __forceinline__ int ticket_add_acq_rel(int* ticket) {
+  int old;
+  asm volatile("atom.acq_rel.gpu.global.add.s32 %0, [%1], 1;" : "=r"(old) : "l"(ticket) : "memory");
+  return old;
+}
+
 // Block-wide max or sum of one value per thread (kDecodeThreads threads); every thread gets the result.
 template <bool MAX>
 __device__ __forceinline__ float block_reduce(float x, float* s_red) {
@@ -164,7 +175,7 @@ constexpr int kTailRankMax = 64;
 constexpr int kTailStaged = kDecodeThreads;
 
 // Merges the splits of (b, h): run by the whole last block of (b, h) to finish. Partials written by
-// other blocks are read through L2 (__ldcg) after the ticket's fences. Loads are independent so the
+// other blocks are read through L2 (__ldcg) after the ticket (ticket_add_acq_rel). Loads are independent so the
 // tail costs a few L2 round trips: split weights and top-4 candidates in parallel, output loop unrolled.
 template <int D, bool WRITE_GRAPH, int LAYOUT>
 __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, float* s_w, float* s_red, unsigned long long* s_ck) {
@@ -491,21 +502,19 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
 
   // Merge the G groups of this block and write the split's partial.
   write_split_partial<D, G, WRITE_GRAPH>(p, b, h, split, tid, grp, sub, d0, acc, m, l, tv, ti, s_m, s_l, s_acc, s_ck);
-  // The last block of (b, h) to finish merges the splits (threadfence reduction); with one split that
+  // The last block of (b, h) to finish merges the splits (a split ticket); with one split that
   // is the block itself (one code path: the tail is fetched cold into the instruction cache).
   const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
   __shared__ bool s_last;
   __shared__ float s_w[kMaxSplits];
   __shared__ float s_red[kDecodeThreads / 32];
-  __threadfence();
   __syncthreads();
   if (tid == 0) {
-    const int ticket = atomicAdd(p.tickets + bh, 1);
+    const int ticket = ticket_add_acq_rel(p.tickets + bh);
     s_last = ticket == p.num_splits - 1;
   }
   __syncthreads();
   if (!s_last) return;
-  __threadfence();
   reduce_splits<D, WRITE_GRAPH, LAYOUT>(p, b, h, tid, s_w, s_red, s_ck);
   if (tid == 0) p.tickets[bh] = 0;
 }

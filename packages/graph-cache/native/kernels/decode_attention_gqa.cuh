@@ -201,15 +201,13 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
   }
   // One ticket per (sequence, KV head): the slot of the group's first query head.
   const size_t tk = static_cast<size_t>(b) * p.num_heads + h0;
-  __threadfence();
   __syncthreads();
   if (tid == 0) {
-    const int ticket = atomicAdd(p.tickets + tk, 1);
+    const int ticket = ticket_add_acq_rel(p.tickets + tk);
     s_last = ticket == p.num_splits - 1;
   }
   __syncthreads();
   if (!s_last) return;
-  __threadfence();
 #pragma unroll 1
   for (int g = 0; g < QG; g++) {
     __syncthreads();  // the previous head's tail is done with the shared arrays
