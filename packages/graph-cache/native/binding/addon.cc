@@ -456,8 +456,6 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
     const bool deferred = graph_mode >= 2;
     const bool pdl = o.Get("pdl").IsUndefined() ? false : get_int(o, "pdl", 0, 1) == 1;
     const bool grouped = o.Get("grouped").IsUndefined() ? false : get_int(o, "grouped", 0, 1) == 1;
-    // cluster: the per-head kernel's split merge through thread-block clusters, 0 off, 2 auto (default)
-    const int cluster = o.Get("cluster").IsUndefined() ? 2 : get_int(o, "cluster", 0, 2);
     int splits = get_int(o, "numSplits", 0, 256);
     // graphPerKvHead: the deferred modes select one node per (sequence, KV head) from the group's summed probabilities.
     const bool per_kv = o.Get("graphPerKvHead").IsUndefined() ? false : get_int(o, "graphPerKvHead", 0, 1) == 1;
@@ -508,7 +506,7 @@ Napi::Value BenchCreate(const Napi::CallbackInfo& info) {
     da.q = q; da.lengths = lengths; da.out = out; da.lse = lse;
     da.batch = batch; da.num_heads = heads; da.num_kv_heads = kvh; da.head_dim = d; da.kv_capacity = len; da.max_length = len;
     da.scale = 1.f / std::sqrt(static_cast<float>(d)); da.num_splits = splits; da.workspace = ws;
-    da.graph = graph ? g : nullptr; da.nodes = nullptr; da.graph_capacity = len; da.layout = layout; da.pdl = pdl; da.grouped = grouped ? 1 : 0; da.cluster = cluster;
+    da.graph = graph ? g : nullptr; da.nodes = nullptr; da.graph_capacity = len; da.layout = layout; da.pdl = pdl; da.grouped = grouped ? 1 : 0;
     kvwalk::GraphSelectArgs ga{nullptr, nullptr, len, lengths, nullptr, nullptr, batch, heads, g, len, layout, per_kv ? heads / kvh : 1};
     BenchSession* sp = s.get();
     s->launch = [da, ga, ks, vs, logits, lse2, graph_mode, sp](cudaStream_t stream, int i) {

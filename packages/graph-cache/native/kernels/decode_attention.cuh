@@ -16,7 +16,6 @@
 // part_lse float [..., num_splits] (log2), part_top float/int [..., num_splits, 4] (log2 logits, keys),
 // tickets int [batch, num_heads] (zero before the first launch; left zero by every launch).
 #pragma once
-#include <cooperative_groups.h>
 #include <cuda_bf16.h>
 #include "graph_layout.cuh"
 
@@ -284,10 +283,8 @@ __device__ __forceinline__ void spill_logits(float* base, size_t head_stride, in
 // part_o (normalized), the split's top-4 (part_top_v / part_top_i, by rank selection) and part_lse (log2).
 // Shared by decode_attention_kernel and decode_attention_gqa_kernel; starts by storing into the shared
 // arrays, so a caller reusing them syncs first.
-// CLUSTER: the partial stays in this block's shared memory (c_po [D], *c_lse, c_top [4] keys) for the
-// cluster merge (decode_attention_kernel) instead of going to the global partial buffers.
-template <int D, int G, bool WRITE_GRAPH, bool CLUSTER = false>
-__device__ __forceinline__ void write_split_partial(const DecodeParams& p, int b, int h, int split, int tid, int grp, int sub, int d0, const float (&acc)[8], float m, float l, float tv, int ti, float (&s_m)[G], float (&s_l)[G], float (&s_acc)[G][D], unsigned long long* s_ck, float* c_po = nullptr, float* c_lse = nullptr, unsigned long long* c_top = nullptr) {
+template <int D, int G, bool WRITE_GRAPH>
+__device__ __forceinline__ void write_split_partial(const DecodeParams& p, int b, int h, int split, int tid, int grp, int sub, int d0, const float (&acc)[8], float m, float l, float tv, int ti, float (&s_m)[G], float (&s_l)[G], float (&s_acc)[G][D], unsigned long long* s_ck) {
 #pragma unroll
   for (int i = 0; i < 8; i++) s_acc[grp][d0 + i] = acc[i];
   if (sub == 0) {
@@ -308,99 +305,26 @@ __device__ __forceinline__ void write_split_partial(const DecodeParams& p, int b
   for (int d = tid; d < D; d += kDecodeThreads) {
     float o = 0.f;
     for (int g = 0; g < G; g++) o += s_acc[g][d] * exp2f(s_m[g] - M_use);
-    if constexpr (CLUSTER) c_po[d] = o * inv_l;
-    else p.part_o[(bh * p.num_splits + split) * D + d] = o * inv_l;
+    p.part_o[(bh * p.num_splits + split) * D + d] = o * inv_l;
   }
   if (WRITE_GRAPH) {
     // The block's top-4 by rank selection over its groups' lists (all threads); the winners store their slot.
     constexpr int NCB = G * kTopK, PARTS = rank_parts(NCB);
     const int rank = top4_rank(s_ck, NCB, PARTS, tid);
-    if (CLUSTER && tid % PARTS == 0 && tid / PARTS < NCB && rank < kTopK) c_top[rank] = s_ck[tid / PARTS];
-    if (!CLUSTER && tid % PARTS == 0 && tid / PARTS < NCB && rank < kTopK) {
+    if (tid % PARTS == 0 && tid / PARTS < NCB && rank < kTopK) {
       const Cand w = key_cand(s_ck[tid / PARTS]);
       const size_t o = (bh * p.num_splits + split) * kTopK + rank;
       p.part_top_v[o] = w.v;
       p.part_top_i[o] = w.i;
     }
   }
-  if (tid == 0) {
-    if constexpr (CLUSTER) *c_lse = lse2;
-    else p.part_lse[bh * p.num_splits + split] = lse2;
-  }
-}
-
-// The largest cluster the split merge uses (one cluster = the splits of one (sequence, head); 16 is
-// Hopper's non-portable maximum).
-constexpr int kClusterMaxSplits = 16;
-
-// Merges the splits of (b, h) inside their thread-block cluster (CLUSTER kernels; compute capability 9.0):
-// every block left its partial in shared memory (c_po, c_lse, c_top). After a cluster barrier each block
-// reads the S log2-sum-exps through distributed shared memory, computes the same weights and lse (a
-// sequential sum, identical in every block) and writes the output dims d = rank + k S; block 0 also merges
-// the S x 4 top-4 candidates (rank selection) and writes lse and the graph node. A last cluster barrier
-// keeps every block's shared memory alive until all reads are done. No global partials, no ticket.
-template <int D, bool WRITE_GRAPH, int LAYOUT>
-__device__ __forceinline__ void cluster_merge(const DecodeParams& p, int b, int h, int tid, float* c_po, float* c_lse, unsigned long long* c_top, float* s_lv, unsigned long long* s_ck) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  namespace cg = cooperative_groups;
-  cg::cluster_group cluster = cg::this_cluster();
-  const int S = p.num_splits;
-  const int r = static_cast<int>(cluster.block_rank());
-  const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
-  const int node = WRITE_GRAPH && r == 0 && tid == 0 ? graph_node_of(p, b) : 0;
-  cluster.sync();  // every split's partial is in its block's shared memory
-  // Issue the remote reads first: the S lse values, this thread's output dim of every split, the candidates.
-  const int d = r + tid * S;
-  float po[kClusterMaxSplits];
-#pragma unroll
-  for (int s = 0; s < kClusterMaxSplits; s++) po[s] = s < S && d < D ? cluster.map_shared_rank(c_po, s)[d] : 0.f;
-  if (tid < S) s_lv[tid] = *cluster.map_shared_rank(c_lse, tid);
-  if (WRITE_GRAPH && r == 0 && tid < S * kTopK) s_ck[tid] = cluster.map_shared_rank(c_top, tid / kTopK)[tid % kTopK];
-  __syncthreads();
-  float M = -INFINITY;
-  for (int s = 0; s < S; s++) M = fmaxf(M, s_lv[s]);
-  const float M_use = M == -INFINITY ? 0.f : M;
-  float L = 0.f, o = 0.f;
-#pragma unroll
-  for (int s = 0; s < kClusterMaxSplits; s++) {
-    if (s < S) {
-      const float w = exp2f(s_lv[s] - M_use);
-      L += w;
-      o = fmaf(w, po[s], o);  // empty splits: w = 0, po = 0
-    }
-  }
-  const float lse2 = L == 0.f ? -INFINITY : M_use + log2f(L);
-  if (d < D) {
-    o *= L == 0.f ? 0.f : 1.f / L;
-    p.out[bh * D + d] = o;
-    if (p.out_bf16) p.out_bf16[bh * D + d] = __bfloat16_as_ushort(__float2bfloat16_rn(o));
-  }
-  if (r == 0) {
-    if (tid == 0) p.lse[bh] = lse2 * kLn2;
-    if (tid == 0 && p.logits_lse2) p.logits_lse2[bh] = lse2;
-    if (WRITE_GRAPH) {
-      const int nc = S * kTopK, parts = rank_parts(nc);
-      const int rank = top4_rank(s_ck, nc, parts, tid);
-      if (tid % parts == 0 && tid / parts < nc && rank < kTopK) s_ck[kRankMergeMax + rank] = s_ck[tid / parts];
-      __syncthreads();
-      if (tid == 0) {
-        Top4 t;
-#pragma unroll
-        for (int q = 0; q < kTopK; q++) t.c[q] = key_cand(s_ck[kRankMergeMax + q]);
-        write_graph_node<LAYOUT>(p, b, h, node, t, lse2);
-      }
-    }
-  }
-  cluster.sync();  // no block leaves while another may still read its shared memory
-#else
-  __trap();  // CLUSTER kernels are launched on compute capability 9.0+ only
-#endif
+  if (tid == 0) p.part_lse[bh * p.num_splits + split] = lse2;
 }
 
 // Without the graph: 7 blocks/SM (72 registers); capped at 64 registers (8 blocks) it ran 10 % slower at
 // batch 1 x 4k (H200: 22.4 vs 20.4 us, PDL). With the graph: 4 blocks/SM, for the pipelined tile loop.
 // SPILL (deferred graph write; WRITE_GRAPH false): the baseline kernel that also stores every logit.
-template <int D, bool WRITE_GRAPH, int LAYOUT, bool SPILL = false, bool CLUSTER = false>
+template <int D, bool WRITE_GRAPH, int LAYOUT, bool SPILL = false>
 __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBlocksPerSm : 7) decode_attention_kernel(const DecodeParams p) {
   static_assert(!(WRITE_GRAPH && SPILL), "the graph is written either in the kernel or deferred");
   constexpr int TPK = D / 8;                   // threads per key: each owns 8 dims (16 bytes of bf16)
@@ -577,13 +501,6 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
   // slots while this grid's merges ran (H200, batch 1 x 4k with the graph, PDL: 34.8 -> 25.9 us without it).
 
   // Merge the G groups of this block and write the split's partial.
-  if constexpr (CLUSTER) {
-    __shared__ float c_po[D], c_lse, s_lv[kClusterMaxSplits];
-    __shared__ unsigned long long c_top[kTopK];
-    write_split_partial<D, G, WRITE_GRAPH, true>(p, b, h, split, tid, grp, sub, d0, acc, m, l, tv, ti, s_m, s_l, s_acc, s_ck, c_po, &c_lse, c_top);
-    cluster_merge<D, WRITE_GRAPH, LAYOUT>(p, b, h, tid, c_po, &c_lse, c_top, s_lv, s_ck);
-    return;
-  }
   write_split_partial<D, G, WRITE_GRAPH>(p, b, h, split, tid, grp, sub, d0, acc, m, l, tv, ti, s_m, s_l, s_acc, s_ck);
   // The last block of (b, h) to finish merges the splits (a split ticket); with one split that
   // is the block itself (one code path: the tail is fetched cold into the instruction cache).

@@ -62,44 +62,22 @@ bool decode_head_dim_supported(int d) { return d == 32 || d == 64 || d == 128 ||
 
 // One launch of a decode kernel over (splits, y, batch) blocks of kDecodeThreads, as a programmatic
 // dependent launch when asked for and the device has it.
-static cudaError_t launch_decode_kernel(void (*kernel)(DecodeParams), const DecodeParams& p, int grid_y, bool pdl, cudaStream_t stream, bool cluster = false) {
+static cudaError_t launch_decode_kernel(void (*kernel)(DecodeParams), const DecodeParams& p, int grid_y, bool pdl, cudaStream_t stream) {
   cudaLaunchConfig_t cfg{};
   cfg.gridDim = dim3(p.num_splits, grid_y, p.batch);
   cfg.blockDim = dim3(kDecodeThreads);
   cfg.dynamicSmemBytes = 0;
   cfg.stream = stream;
-  cudaLaunchAttribute attr[2];
-  int n = 0;
-  if (pdl && device_supports_pdl()) {
-    attr[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[n].val.programmaticStreamSerializationAllowed = 1;
-    n++;
-  }
-  if (cluster) {  // one cluster = the splits of one (sequence, head)
-    attr[n].id = cudaLaunchAttributeClusterDimension;
-    attr[n].val.clusterDim.x = p.num_splits;
-    attr[n].val.clusterDim.y = 1;
-    attr[n].val.clusterDim.z = 1;
-    n++;
-  }
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
   cfg.attrs = attr;
-  cfg.numAttrs = n;
+  cfg.numAttrs = pdl && device_supports_pdl() ? 1 : 0;
   return cudaLaunchKernelEx(&cfg, kernel, p);
 }
 
-// Whether a per-head launch merges its splits through clusters: mode 2 (auto), compute capability 9.0+
-// (the same query as PDL's) and 2..kClusterMaxSplits splits (one cluster per (sequence, head)).
-static bool use_cluster(int mode, int num_splits) { return mode != 0 && num_splits >= 2 && num_splits <= kClusterMaxSplits && device_supports_pdl(); }
-
 template <int D, bool G, int L, bool SPILL = false>
-static cudaError_t launch_typed(const DecodeParams& p, bool pdl, cudaStream_t stream, int cluster_mode) {
-  if (use_cluster(cluster_mode, p.num_splits)) {
-    auto kernel = decode_attention_kernel<D, G, L, SPILL, true>;
-    // Clusters above 8 blocks are "non-portable" (Hopper allows 16); asked once per kernel.
-    static const cudaError_t attr_err = cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
-    if (attr_err != cudaSuccess) return attr_err;
-    return launch_decode_kernel(kernel, p, p.num_heads, pdl, stream, true);
-  }
+static cudaError_t launch_typed(const DecodeParams& p, bool pdl, cudaStream_t stream) {
   return launch_decode_kernel(decode_attention_kernel<D, G, L, SPILL>, p, p.num_heads, pdl, stream);
 }
 
@@ -127,10 +105,10 @@ static cudaError_t launch_gqa_dim(const DecodeParams& p, bool graph, int layout,
 }
 
 template <int D>
-static cudaError_t launch_dim(const DecodeParams& p, bool graph, int layout, bool pdl, cudaStream_t stream, int cluster) {
-  if (p.logits) return launch_typed<D, false, kLayoutAoS, true>(p, pdl, stream, cluster);
-  if (!graph) return launch_typed<D, false, kLayoutAoS>(p, pdl, stream, cluster);
-  return layout == kLayoutAoS ? launch_typed<D, true, kLayoutAoS>(p, pdl, stream, cluster) : launch_typed<D, true, kLayoutSoA>(p, pdl, stream, cluster);
+static cudaError_t launch_dim(const DecodeParams& p, bool graph, int layout, bool pdl, cudaStream_t stream) {
+  if (p.logits) return launch_typed<D, false, kLayoutAoS, true>(p, pdl, stream);
+  if (!graph) return launch_typed<D, false, kLayoutAoS>(p, pdl, stream);
+  return layout == kLayoutAoS ? launch_typed<D, true, kLayoutAoS>(p, pdl, stream) : launch_typed<D, true, kLayoutSoA>(p, pdl, stream);
 }
 
 cudaError_t launch_decode_attention(const DecodeArgs& a, cudaStream_t stream) {
@@ -180,10 +158,10 @@ cudaError_t launch_decode_attention(const DecodeArgs& a, cudaStream_t stream) {
     return cudaErrorInvalidValue;
   }
   switch (a.head_dim) {
-    case 32: return launch_dim<32>(p, graph, a.layout, a.pdl, stream, a.cluster);
-    case 64: return launch_dim<64>(p, graph, a.layout, a.pdl, stream, a.cluster);
-    case 128: return launch_dim<128>(p, graph, a.layout, a.pdl, stream, a.cluster);
-    default: return launch_dim<256>(p, graph, a.layout, a.pdl, stream, a.cluster);
+    case 32: return launch_dim<32>(p, graph, a.layout, a.pdl, stream);
+    case 64: return launch_dim<64>(p, graph, a.layout, a.pdl, stream);
+    case 128: return launch_dim<128>(p, graph, a.layout, a.pdl, stream);
+    default: return launch_dim<256>(p, graph, a.layout, a.pdl, stream);
   }
 }
 

@@ -44,9 +44,6 @@ struct DecodeArgs {
                                  // [batch, num_heads, logits_stride], for launch_graph_select
   float* logits_lse2 = nullptr;  // [batch, num_heads] the final log2-sum-exp (with logits)
   int logits_stride = 0;         // >= kv_capacity
-  int cluster = 2;       // split merge through thread-block clusters (per-head kernel, compute capability 9.0+,
-                         // 2..kClusterMaxSplits splits): 0 never, 2 (auto) whenever it applies; otherwise the
-                         // global partials and the split ticket
   bool pdl;              // programmatic dependent launch (compute capability >= 9.0; ignored below): the
                          // kernel requests its first K/V tile before waiting for the preceding kernel, so
                          // that kernel may only write q, out, lse, the graph and key lengths[b] - 1 of
