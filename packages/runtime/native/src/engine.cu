@@ -188,8 +188,13 @@ Engine* Engine::create(const ModelShape& s, const EngineOptions& o, std::string*
     if (ev.policy == EvictPolicy::PagerankTop4) {
       if (!e->graph_) return fail("the pagerank-top4 policy needs the graph cache (graph: true)");
       const size_t slots = L * G;
-      for (double** pp : {&e->pr_x_, &e->pr_y_, &e->pr_out_})
+      // The causal sweep (teleport > 0, capacity within its shared memory) needs only the result; the power
+      // iteration's iterates x / y are allocated for the fallback alone.
+      e->pr_sweep_ = ev.teleport > 0.f && static_cast<int64_t>(C) <= kvwalk::pagerank_causal_max_capacity();
+      for (double** pp : {&e->pr_x_, &e->pr_y_, &e->pr_out_}) {
+        if (e->pr_sweep_ && pp != &e->pr_out_) continue;
         if (!(err = e->alloc(reinterpret_cast<void**>(pp), slots * C * sizeof(double), "PageRank buffers")).empty()) return fail(err);
+      }
       if (!(err = e->alloc(reinterpret_cast<void**>(&e->pr_iters_), slots * 4, "PageRank buffers")).empty()) return fail(err);
       if (!(err = e->alloc(reinterpret_cast<void**>(&e->pr_nodes_), slots * 4, "PageRank buffers")).empty()) return fail(err);
       if (!(err = e->alloc(reinterpret_cast<void**>(&e->pr_ids_), B * slots * 8, "PageRank buffers")).empty()) return fail(err);
@@ -1075,7 +1080,7 @@ std::string Engine::compact(int b) {
 // teleport) on the graph cache in place, on the decode stream: walker-cuda's causal backward sweep
 // (attention graphs are causal: a decode step's node points to keys at or before it, and compaction
 // keeps their order), or its power iteration when teleport is 0 or the capacity does not fit the
-// sweep's shared memory; then scores = decay * scores + PageRank (summed over each group when the graphs
+// sweep's shared memory (decided once at creation, pr_sweep_); then scores = decay * scores + PageRank (summed over each group when the graphs
 // are per query head).
 std::string Engine::pagerank_region(int b, int len) {
   const ModelShape& s = shape_;
@@ -1102,8 +1107,7 @@ std::string Engine::pagerank_region(int b, int len) {
   p.maxIter = 1000;
   p.nodeStride = 2;
   p.graphIds = pr_ids_ + static_cast<size_t>(b) * slots;
-  const bool sweep = ev.teleport > 0.f && C <= kvwalk::pagerank_causal_max_capacity();
-  if (e == cudaSuccess) e = sweep ? kvwalk::launch_pagerank_causal(p, stream_) : kvwalk::launch_pagerank(p, stream_);
+  if (e == cudaSuccess) e = pr_sweep_ ? kvwalk::launch_pagerank_causal(p, stream_) : kvwalk::launch_pagerank(p, stream_);
   if (e == cudaSuccess) e = launch_pagerank_to_scores(pr_out_, L, opts_.max_batch, b, G, s.kv_heads, C, ev.score_decay, scores_, stream_);
   if (e != cudaSuccess) return check(e, "pagerank-top4 ranking");
   if (t.second) {

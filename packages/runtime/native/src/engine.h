@@ -288,6 +288,7 @@ class Engine {
   int* remap_ = nullptr;        // [L][KVH][C]
   uint32_t* counts_ = nullptr;  // [L][R][H][C] walker visits
   // PagerankTop4: one sequence's graphs per pass (slot l * G + h), in double; graph ids per region
+  bool pr_sweep_ = false;  // pagerank-top4 ranks by the causal sweep, decided at creation (else the power iteration)
   double* pr_x_ = nullptr;
   double* pr_y_ = nullptr;
   double* pr_out_ = nullptr;
