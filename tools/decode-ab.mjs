@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+// A/B timing of the fused decode attention between graph-cache builds, in one process on one GPU: the
+// builds' addons are loaded side by side from their dist folders and timed in alternation on every case,
+// so clock and thermal drift fall on both (session 14; more stable than comparing two bench runs).
+//
+//   AB_CASES='[{"batch":1,"length":4096,"writeGraph":1}]' node tools/decode-ab.mjs old=<dist> new=<dist>
+//
+// A dist folder is a built graph-cache's dist/ (its loader finds ../build/Release/graph_cache.node).
+// Cases are benchCreate("decode") options over the defaults below (Llama-2-7B heads, automatic splits, PDL).
+// Env: AB_ROUNDS (default 9) rounds of 200 back-to-back launches per build and case; median and min are
+// printed; AB_OUT writes the rows as JSON.
+import { writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const say = (...parts) => process.stdout.write(`${parts.join(" ")}\n`);
+
+if (process.argv.length < 3) {
+  process.stderr.write("usage: AB_CASES=[...] node tools/decode-ab.mjs label=<graph-cache dist> [label=<dist> ...]\n");
+  process.exit(2);
+}
+const builds = [];
+for (const arg of process.argv.slice(2)) {
+  const [label, dir] = arg.split("=");
+  const { cudaAddon } = await import(pathToFileURL(resolve(dir, "loader.js")).href);
+  const addon = cudaAddon();
+  if (!addon) throw new Error(`no CUDA addon in ${dir}`);
+  builds.push({ label, addon });
+}
+const base = { numHeads: 32, numKvHeads: 32, headDim: 128, layout: 0, numSplits: 0, pdl: 1 };
+const cases = JSON.parse(process.env.AB_CASES ?? "[]");
+const rounds = Number(process.env.AB_ROUNDS ?? 9);
+const rows = [];
+for (const c of cases) {
+  const opts = { ...base, ...c };
+  const sessions = builds.map((b) => ({ b, s: b.addon.benchCreate("decode", opts), us: [] }));
+  for (const x of sessions) x.b.addon.benchRun(x.s.id, 100);
+  for (let r = 0; r < rounds; r++) for (const x of sessions) x.us.push(x.b.addon.benchRun(x.s.id, 200) * 1e3);
+  for (const x of sessions) {
+    x.us.sort((p, q) => p - q);
+    const row = { build: x.b.label, ...opts, numSplits: x.s.numSplits, medianUs: x.us[rounds >> 1], minUs: x.us[0] };
+    rows.push(row);
+    say(`${x.b.label.padEnd(8)} b=${opts.batch} len=${opts.length} graph=${opts.writeGraph} grouped=${opts.grouped ?? 0} heads=${opts.numHeads}/${opts.numKvHeads} splits=${x.s.numSplits}: median ${row.medianUs.toFixed(2)} us (min ${row.minUs.toFixed(2)})`);
+    x.b.addon.benchDestroy(x.s.id);
+  }
+}
+if (process.env.AB_OUT) writeFileSync(process.env.AB_OUT, `${JSON.stringify({ date: new Date().toISOString(), commit: process.env.KVWALK_COMMIT, rows }, null, 1)}\n`);
