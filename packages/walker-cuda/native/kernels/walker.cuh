@@ -196,6 +196,18 @@ __device__ __forceinline__ double draw_bound(float c) {
   return b < 4294967296.0 ? b : 4294967296.0;
 }
 
+// One edge of a node, in edge order, under choose_next's draw: false for an invalid weight (the draw skips
+// it); else the running float sum c and its draw bound `taken` (2^32 units) advance and q is the edge's
+// exact probability. Shared by the power iteration and the causal sweep.
+__device__ __forceinline__ bool edge_probability(float wj, float& c, double& taken, double& q) {
+  if (!(wj > 0.f && wj <= kWalkerFltMax)) return false;
+  c = __fadd_rn(c, wj);
+  const double b = draw_bound(c);
+  q = (b - taken) * 0x1p-32;
+  taken = b;
+  return true;
+}
+
 template <int kThreads>
 __device__ double block_sum(double v, double* shared) {
 #pragma unroll
@@ -260,12 +272,8 @@ __global__ void __launch_bounds__(kThreads) pagerank_kernel(PagerankParams p) {
       double dead = 0;
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
-        const float wj = wgt[j];
-        if (!(wj > 0.f && wj <= kWalkerFltMax)) continue;
-        c = __fadd_rn(c, wj);
-        const double b = draw_bound(c);
-        const double q = (b - taken) * 0x1p-32;
-        taken = b;
+        double q;
+        if (!edge_probability(wgt[j], c, taken, q)) continue;
         const int32_t v = nbr[j];
         if (v >= lo && v < n) {
           atomicAdd(y + v, rest * q);
@@ -326,12 +334,8 @@ __device__ __forceinline__ CausalNode decode_causal_node(int4 nv, float4 wv, int
   for (int j = 0; j < 4; ++j) {
     c.t[j] = 0;
     c.q[j] = 0;
-    const float wj = wgt[j];
-    if (!(wj > 0.f && wj <= kWalkerFltMax)) continue;
-    sum = __fadd_rn(sum, wj);
-    const double b = draw_bound(sum);
-    const double qj = (b - taken) * 0x1p-32;
-    taken = b;
+    double qj;
+    if (!edge_probability(wgt[j], sum, taken, qj)) continue;
     const int32_t v = nbr[j];
     if (v < lo || v >= n) continue;  // dead end: teleports
     if (v == u) {
