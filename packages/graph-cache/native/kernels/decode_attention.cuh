@@ -254,21 +254,19 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
   if (tid == 0 && p.logits_lse2) p.logits_lse2[bh] = lse2;  // the deferred graph write's normalizer
   if (WRITE_GRAPH && !rank_merge && tid < 32) {
     Top4 t;
-    {
-      t.init();
-      if (staged) {  // s_ck was published by the block reductions' barriers
+    t.init();
+    if (staged) {  // s_ck was published by the block reductions' barriers
 #pragma unroll
-        for (int r = 0; r < kTailStaged / 32; r++) {
-          const int c = tid + r * 32;
-          if (c < nc) top4_insert(t, key_cand(s_ck[c]));
-        }
-      } else {
-#pragma unroll 1
-        for (int c = tid; c < nc; c += 32) top4_insert(t, Cand{__ldcg(p.part_top_v + cbase + c), __ldcg(p.part_top_i + cbase + c)});
+      for (int r = 0; r < kTailStaged / 32; r++) {
+        const int c = tid + r * 32;
+        if (c < nc) top4_insert(t, key_cand(s_ck[c]));
       }
-      t = warp_top4(t);
-      if (tid == 0) write_graph_node<LAYOUT>(p, b, h, node, t, lse2);
+    } else {
+#pragma unroll 1
+      for (int c = tid; c < nc; c += 32) top4_insert(t, Cand{__ldcg(p.part_top_v + cbase + c), __ldcg(p.part_top_i + cbase + c)});
     }
+    t = warp_top4(t);
+    if (tid == 0) write_graph_node<LAYOUT>(p, b, h, node, t, lse2);
   }
 }
 
