@@ -1080,8 +1080,8 @@ std::string Engine::compact(int b) {
 // teleport) on the graph cache in place, on the decode stream: walker-cuda's causal backward sweep
 // (attention graphs are causal: a decode step's node points to keys at or before it, and compaction
 // keeps their order), or its power iteration when teleport is 0 or the capacity does not fit the
-// sweep's shared memory (decided once at creation, pr_sweep_); then scores = decay * scores + PageRank (summed over each group when the graphs
-// are per query head).
+// sweep's shared memory (decided once at creation, pr_sweep_); then scores = decay * scores + PageRank
+// (summed over each group when the graphs are per query head).
 std::string Engine::pagerank_region(int b, int len) {
   const ModelShape& s = shape_;
   const EvictOptions& ev = opts_.evict;

@@ -29,9 +29,10 @@ struct ModelShape {
 // and KV head independently, to `budget` slots: the `sinks` first and `recent` last slots are kept, the
 // rest by the policy's scores; kept K/V move in place (stable order; RoPE was applied at their true
 // positions), the graph cache is remapped, scores move with their keys.
-// PagerankTop4: the oracle's pagerank-top4 on the GPU: exact personalized PageRank (walker-cuda's power
-// iteration) of the walker's chain on the graph cache, computed lazily as the oracle does: when a
-// sequence is compacted and its last ranking is `refresh` or more tokens old, on the decode stream.
+// PagerankTop4: the oracle's pagerank-top4 on the GPU: exact personalized PageRank (walker-cuda's causal
+// sweep, or its power iteration where the sweep does not apply) of the walker's chain on the graph cache,
+// computed lazily as the oracle does: when a sequence is compacted and its last ranking is `refresh` or
+// more tokens old, on the decode stream.
 enum class EvictPolicy : int { None = 0, Streaming = 1, H2O = 2, Tova = 3, Walker = 4, PagerankTop4 = 5 };
 
 struct EvictOptions {
@@ -46,8 +47,8 @@ struct EvictOptions {
   int steps = 20;
   float teleport = 0.15f;
   // Teleport targets: the last start_window live non-sink tokens. PagerankTop4 ranks before the
-  // token being appended is stored and counts it among them, as the oracle does (so the power
-  // iteration's window is start_window - 1: that token has no edges yet, and the ranking equals the
+  // token being appended is stored and counts it among them, as the oracle does (so the ranking's
+  // teleport window is start_window - 1: that token has no edges yet, and the ranking equals the
   // oracle's).
   int start_window = 50;
   float score_decay = 0.5f;  // scores = decay * scores + counts (or PageRank) at each refresh
