@@ -4,7 +4,8 @@
 //   ncu --section WarpStateStats --section SourceCounters -o rep ... ; ncu --import rep.ncu-rep --page source --csv --print-source sass > k.csv
 //   node tools/ncu-regions.mjs k.csv [FROM-TO]
 // Regions are cut at the first ACQBULK (griddepcontrol.wait), the first BAR.SYNC, the first MEMBAR and the
-// first ATOMG. With FROM-TO (instruction numbers) it also lists the sampled instructions of that range.
+// first ATOMG. With FROM-TO (instruction numbers) it also lists the sampled instructions of that range (any
+// further argument: every instruction of it).
 import { readFileSync } from "node:fs";
 
 const say = (...parts) => process.stdout.write(`${parts.join(" ")}\n`);
@@ -33,22 +34,23 @@ const [cSrc, cAll, cExec] = [col("Source"), col("Warp Stall Sampling (All Sample
 const reasonCols = hdr.map((h, i) => [h, i]).filter(([h]) => h.startsWith("stall_") && !h.includes("Not Issued"));
 const reasons = reasonCols.map(([h]) => h);
 const insts = data.map((r, k) => ({ k, src: r[cSrc].replace(/\s+/g, " ").trim(), all: +r[cAll], exec: +r[cExec], st: reasonCols.map(([, i]) => +r[i]) }));
-// regions
-const marks = [];
-let seenBar = false, seenAtom = false;
-insts.forEach((x) => {
-  if (/ACQBULK/.test(x.src)) marks.push([x.k, "after-wait"]);
-  if (/BAR.SYNC/.test(x.src) && !seenBar) { seenBar = true; marks.push([x.k, "split-partial"]); }
-  if (/MEMBAR/.test(x.src) && !seenAtom) marks.push([x.k, "fence+ticket"]);
-  if (/ATOMG/.test(x.src) && !seenAtom) { seenAtom = true; marks.push([x.k + 1, "tail"]); }
-});
-marks.sort((a, b) => a[0] - b[0]);
-const dedup = [[0, "prologue"]];
-for (const m of marks) if (m[1] !== dedup[dedup.length - 1][1] && !dedup.some((d) => d[1] === m[1])) dedup.push(m);
+// Regions start at the first ACQBULK (griddepcontrol.wait), the first BAR.SYNC, the first MEMBAR before the
+// first ATOMG, and just after that ATOMG (the split ticket); markers a kernel lacks are left out.
+const first = (re, end = insts.length) => insts.findIndex((x, k) => k < end && re.test(x.src));
+const atom = first(/ATOMG/);
+const regions = [
+  [0, "prologue"],
+  [first(/ACQBULK/), "after-wait"],
+  [first(/BAR.SYNC/), "split-partial"],
+  [first(/MEMBAR/, atom < 0 ? insts.length : atom), "fence+ticket"],
+  [atom < 0 ? -1 : atom + 1, "tail"],
+]
+  .filter(([k]) => k >= 0)
+  .sort((p, q) => p[0] - q[0]);
 const total = insts.reduce((s, x) => s + x.all, 0);
 say(process.argv[2], "total samples", total, "instructions", insts.length);
-for (let i = 0; i < dedup.length; i++) {
-  const [a, name] = dedup[i]; const b = i + 1 < dedup.length ? dedup[i + 1][0] : insts.length;
+for (let i = 0; i < regions.length; i++) {
+  const [a, name] = regions[i]; const b = i + 1 < regions.length ? regions[i + 1][0] : insts.length;
   const seg = insts.slice(a, b); const s = seg.reduce((t, x) => t + x.all, 0);
   const byR = reasons.map((r, j) => [r, seg.reduce((t, x) => t + x.st[j], 0)]).filter((x) => x[1] > 0).sort((p, q) => q[1] - p[1]).slice(0, 6);
   const ex = seg.reduce((t, x) => t + x.exec, 0);
