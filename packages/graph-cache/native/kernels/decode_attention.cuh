@@ -19,6 +19,15 @@
 #include <cuda_bf16.h>
 #include "graph_layout.cuh"
 
+// Timeline marks for tools/decode-trace (which defines them to record clocks: thread 0's, or the given
+// thread's); empty in every shipped build.
+#ifndef KVWALK_DECODE_MARK
+#define KVWALK_DECODE_MARK(i)
+#endif
+#ifndef KVWALK_DECODE_MARK_BY
+#define KVWALK_DECODE_MARK_BY(i, thread)
+#endif
+
 namespace kvwalk {
 
 constexpr int kDecodeThreads = 128;
@@ -164,36 +173,85 @@ __device__ __forceinline__ int top4_rank(const unsigned long long* keys, int n, 
   return rank;
 }
 
-// Shared candidate slots of the rank selections (one candidate per thread).
+// Shared candidate slots of the block merge's rank selection (one candidate per thread at most).
 constexpr int kRankMergeMax = kDecodeThreads;
-// The tail merges up to this many candidates (16 splits, two lanes per candidate) by rank selection; more
-// go through per-lane lists and warp_top4 (H200, batch 1 x 16k, 28 splits: 80.9 -> 76.5 us with the
-// earlier one-lane rank).
-constexpr int kTailRankMax = 64;
-// Up to this many candidates (32 splits) the tail loads them before the split weights, one per thread,
-// into shared memory (no L2 round trip after the output loop); beyond, the warp reads them itself.
-constexpr int kTailStaged = kDecodeThreads;
+
+// a <- the top 4 of the sorted (best first) key lists a and b, sorted. The elementwise larger of a and b
+// reversed holds the top 4 of the union as a bitonic sequence; a half-cleaner and one compare per half sort it.
+// Keys of distinct candidates differ (distinct key indices); sentinels are equal, which is harmless.
+__device__ __forceinline__ void merge_top4_keys(unsigned long long (&a)[kTopK], const unsigned long long (&b)[kTopK]) {
+  unsigned long long c[kTopK];
+#pragma unroll
+  for (int r = 0; r < kTopK; r++) c[r] = a[r] > b[kTopK - 1 - r] ? a[r] : b[kTopK - 1 - r];
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    a[r] = c[r] > c[r + 2] ? c[r] : c[r + 2];
+    a[r + 2] = c[r] > c[r + 2] ? c[r + 2] : c[r];
+  }
+#pragma unroll
+  for (int r = 0; r < kTopK; r += 2) {
+    const unsigned long long hi = a[r] > a[r + 1] ? a[r] : a[r + 1], lo = a[r] > a[r + 1] ? a[r + 1] : a[r];
+    a[r] = hi;
+    a[r + 1] = lo;
+  }
+}
+
+// The top 4 of the splits' lists by one warp (the tail's last): lane l starts from split l's list (given:
+// loaded with the tail's other partials), folds in splits l + 32, l + 64, ... (S > 32 only), then butterfly
+// merges over the lanes that hold lists. Every lane below min(S, 32) ends with the result; sorted, best
+// first, as the block-wide rank selection it replaced (H200, session 15: at batch 1 x 4k that rank of 64
+// candidates took ~2500 of the tail's ~5700 cycles; the kernel with the graph went from 22.13 to 21.17 us).
+__device__ __forceinline__ void splits_top4(const float* top_v, const int* top_i, int S, int lane, unsigned long long (&best)[kTopK]) {
+#pragma unroll 1
+  for (int s = lane + 32; s < S; s += 32) {
+    unsigned long long x[kTopK];
+#pragma unroll
+    for (int r = 0; r < kTopK; r++) x[r] = cand_key(Cand{__ldcg(top_v + s * kTopK + r), __ldcg(top_i + s * kTopK + r)});
+    merge_top4_keys(best, x);
+  }
+  int width = 1;
+  while (width < S && width < 32) width <<= 1;
+#pragma unroll 1
+  for (int off = width >> 1; off > 0; off >>= 1) {
+    unsigned long long o[kTopK];
+#pragma unroll
+    for (int r = 0; r < kTopK; r++) o[r] = __shfl_xor_sync(0xffffffffu, best[r], off);
+    merge_top4_keys(best, o);
+  }
+}
+
 // Up to this many splits (and head dims up to the block's threads) the tail loads each thread's split
 // outputs into registers first, with the candidates and split weights, so no L2 round trip follows the
 // reductions (H200, session 14 run 7: batch 1 x 4k 19.79 -> 19.48 us without the graph, 22.19 -> 21.94 with it).
 constexpr int kTailPrefetch = 16;
 
+// The tail's thread that writes the graph node: lane 0 of the last warp (the warp that merges the top-4 lists).
+constexpr int kGraphLane = kDecodeThreads - 32;
+
 // Merges the splits of (b, h): run by the whole last block of (b, h) to finish. Partials written by
 // other blocks are read through L2 (__ldcg) after the ticket (ticket_add_acq_rel). Loads are independent so the
-// tail costs a few L2 round trips: split weights and top-4 candidates in parallel, output loop unrolled.
+// tail costs a few L2 round trips: split weights, outputs and top-4 lists in parallel, output loop unrolled.
+// With WRITE_GRAPH the last warp merges the splits' top-4 lists (splits_top4) after the weight sum and its
+// lane 0 (thread kGraphLane) writes the node, while the other warps run their outputs.
 template <int D, bool WRITE_GRAPH, int LAYOUT>
-__device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, float* s_w, float* s_red, unsigned long long* s_ck) {
+__device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, float* s_w, float* s_red) {
   const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
   const int S = p.num_splits;
-  const int nc = S * kTopK;  // top-4 candidates of all splits
-  const bool rank_merge = nc <= kTailRankMax;
-  const bool staged = nc <= kTailStaged;
   const float* pl = p.part_lse + bh * S;
   const size_t cbase = bh * S * kTopK;
-  // Issue the candidate loads (and the graph node's index) first: they are independent of the weights below.
-  Cand mine = sentinel();
-  if (WRITE_GRAPH && staged && tid < nc) mine = Cand{__ldcg(p.part_top_v + cbase + tid), __ldcg(p.part_top_i + cbase + tid)};
-  const int node = WRITE_GRAPH && (tid == 0 || tid == kDecodeThreads - 1) ? graph_node_of(p, b) : 0;
+  // Issue the top-4 loads (split lane's list in the last warp) and the graph node's index first: they are
+  // independent of the weights below.
+  const bool graph_warp = WRITE_GRAPH && tid >= kGraphLane;
+  const int lane = tid & 31;
+  float cv[kTopK];
+  int ci[kTopK];
+#pragma unroll
+  for (int r = 0; r < kTopK; r++) {
+    const bool has = graph_warp && lane < S;
+    cv[r] = has ? __ldcg(p.part_top_v + cbase + lane * kTopK + r) : -INFINITY;
+    ci[r] = has ? __ldcg(p.part_top_i + cbase + lane * kTopK + r) : INT_MAX;
+  }
+  const int node = WRITE_GRAPH && tid == kGraphLane ? graph_node_of(p, b) : 0;
   const bool prefetch = S <= kTailPrefetch && D <= kDecodeThreads;
   const float* po = p.part_o + bh * S * D;
   float ov[kTailPrefetch];
@@ -207,8 +265,8 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
     lv[r] = s < S ? __ldcg(pl + s) : -INFINITY;
     mx = fmaxf(mx, lv[r]);
   }
-  if (WRITE_GRAPH && staged && tid < nc) s_ck[tid] = cand_key(mine);
-  const float M = block_reduce<true>(mx, s_red);  // its __syncthreads also publish s_ck
+  const float M = block_reduce<true>(mx, s_red);
+  KVWALK_DECODE_MARK(6);
   const float M_use = M == -INFINITY ? 0.f : M;
   float sum = 0.f;
 #pragma unroll
@@ -220,21 +278,23 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
       sum += w;
     }
   }
-  // Rank the candidates before the sum is reduced; the four winners go to s_ck[kRankMergeMax ..], which the
-  // reduction's barriers publish.
-  if (WRITE_GRAPH && rank_merge) {
-    const int parts = rank_parts(nc);
-    const int rank = top4_rank(s_ck, nc, parts, tid);
-    if (tid % parts == 0 && tid / parts < nc && rank < kTopK) s_ck[kRankMergeMax + rank] = s_ck[tid / parts];
-  }
-  const float L = block_reduce<false>(sum, s_red);  // ends with __syncthreads: s_w and the winners are complete
+  KVWALK_DECODE_MARK(7);
+  const float L = block_reduce<false>(sum, s_red);  // ends with __syncthreads: s_w is complete
+  KVWALK_DECODE_MARK(8);
   const float lse2 = L == 0.f ? -INFINITY : M_use + log2f(L);
   const float inv_l = L == 0.f ? 0.f : 1.f / L;
-  if (WRITE_GRAPH && rank_merge && tid == kDecodeThreads - 1) {  // the node before the output loop
-    Top4 t;
+  if (graph_warp) {  // the node before the warp's outputs
+    unsigned long long best[kTopK];
 #pragma unroll
-    for (int r = 0; r < kTopK; r++) t.c[r] = key_cand(s_ck[kRankMergeMax + r]);
-    write_graph_node<LAYOUT>(p, b, h, node, t, lse2);
+    for (int r = 0; r < kTopK; r++) best[r] = cand_key(Cand{cv[r], ci[r]});
+    splits_top4(p.part_top_v + cbase, p.part_top_i + cbase, S, lane, best);
+    if (tid == kGraphLane) {
+      Top4 t;
+#pragma unroll
+      for (int r = 0; r < kTopK; r++) t.c[r] = key_cand(best[r]);
+      write_graph_node<LAYOUT>(p, b, h, node, t, lse2);
+    }
+    KVWALK_DECODE_MARK_BY(11, kGraphLane);
   }
   for (int d = tid; d < D; d += kDecodeThreads) {  // with prefetch: once, d = tid
     float o = 0.f;  // the same fmaf chain either way; empty splits: w = 0, o = 0
@@ -250,24 +310,10 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
     p.out[bh * D + d] = o;
     if (p.out_bf16) p.out_bf16[bh * D + d] = __bfloat16_as_ushort(__float2bfloat16_rn(o));
   }
+  KVWALK_DECODE_MARK(9);
+  KVWALK_DECODE_MARK_BY(12, kGraphLane);
   if (tid == 0) p.lse[bh] = lse2 * kLn2;
   if (tid == 0 && p.logits_lse2) p.logits_lse2[bh] = lse2;  // the deferred graph write's normalizer
-  if (WRITE_GRAPH && !rank_merge && tid < 32) {
-    Top4 t;
-    t.init();
-    if (staged) {  // s_ck was published by the block reductions' barriers
-#pragma unroll
-      for (int r = 0; r < kTailStaged / 32; r++) {
-        const int c = tid + r * 32;
-        if (c < nc) top4_insert(t, key_cand(s_ck[c]));
-      }
-    } else {
-#pragma unroll 1
-      for (int c = tid; c < nc; c += 32) top4_insert(t, Cand{__ldcg(p.part_top_v + cbase + c), __ldcg(p.part_top_i + cbase + c)});
-    }
-    t = warp_top4(t);
-    if (tid == 0) write_graph_node<LAYOUT>(p, b, h, node, t, lse2);
-  }
 }
 
 // Stores a tile's valid logits (log2 units) for the deferred graph write: s[g][u] is query head g's logit
@@ -344,12 +390,12 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
   static_assert(D % 8 == 0 && TPK <= 32 && (32 % TPK) == 0, "head dim");
   __shared__ float s_m[G], s_l[G];
   __shared__ float s_acc[G][D];
-  // Top-4 candidates: the block's G groups x 4 (block merge), then the tail's splits x 4 and its 4 winners.
-  constexpr int NC = WRITE_GRAPH ? kRankMergeMax + kTopK : 1;
+  // Top-4 candidates of the block merge: its G groups x 4.
+  constexpr int NC = WRITE_GRAPH ? G * kTopK : 1;
   static_assert(!WRITE_GRAPH || G * kTopK <= kRankMergeMax, "block candidates fit the rank merge");
-  static_assert(kTailStaged <= kRankMergeMax, "the tail's staged candidates fit");
   __shared__ unsigned long long s_ck[NC];  // candidate keys (cand_key)
 
+  KVWALK_DECODE_MARK(0);
   const int split = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int tid = threadIdx.x;
   const int grp = tid / TPK, sub = tid % TPK;
@@ -465,6 +511,7 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;\n" ::: "memory");
 #endif
+    KVWALK_DECODE_MARK(1);
 #pragma unroll
     for (int u = 0; u < kDecodeUnroll; u++) {
       const int j = j_first + u * G;
@@ -512,8 +559,10 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
   // No griddepcontrol.launch_dependents here: an early trigger let the next launch's blocks take SM
   // slots while this grid's merges ran (H200, batch 1 x 4k with the graph, PDL: 34.8 -> 25.9 us without it).
 
+  KVWALK_DECODE_MARK(2);
   // Merge the G groups of this block and write the split's partial.
   write_split_partial<D, G, WRITE_GRAPH>(p, b, h, split, tid, grp, sub, d0, acc, m, l, tv, ti, s_m, s_l, s_acc, s_ck);
+  KVWALK_DECODE_MARK(3);
   // The last block of (b, h) to finish merges the splits (a split ticket); with one split that
   // is the block itself (one code path: the tail is fetched cold into the instruction cache).
   const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
@@ -526,9 +575,11 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
     s_last = ticket == p.num_splits - 1;
   }
   __syncthreads();
+  KVWALK_DECODE_MARK(4);
   if (!s_last) return;
-  reduce_splits<D, WRITE_GRAPH, LAYOUT>(p, b, h, tid, s_w, s_red, s_ck);
+  reduce_splits<D, WRITE_GRAPH, LAYOUT>(p, b, h, tid, s_w, s_red);
   if (tid == 0) p.tickets[bh] = 0;
+  KVWALK_DECODE_MARK(5);
 }
 
 }  // namespace kvwalk

@@ -31,7 +31,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
   static_assert(QG >= 2 && QG <= 8, "query heads per KV head");
   __shared__ float s_m[G], s_l[G];
   __shared__ float s_acc[G][D];
-  constexpr int NC = WRITE_GRAPH ? kRankMergeMax + kTopK : 1;
+  constexpr int NC = WRITE_GRAPH ? G * kTopK : 1;
   static_assert(!WRITE_GRAPH || G * kTopK <= kRankMergeMax, "block candidates fit the rank merge");
   __shared__ unsigned long long s_ck[NC];  // candidate keys (cand_key)
   __shared__ bool s_last;
@@ -211,7 +211,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
 #pragma unroll 1
   for (int g = 0; g < QG; g++) {
     __syncthreads();  // the previous head's tail is done with the shared arrays
-    reduce_splits<D, WRITE_GRAPH, LAYOUT>(p, b, h0 + g, tid, s_w, s_red, s_ck);
+    reduce_splits<D, WRITE_GRAPH, LAYOUT>(p, b, h0 + g, tid, s_w, s_red);
   }
   if (tid == 0) p.tickets[tk] = 0;
 }
