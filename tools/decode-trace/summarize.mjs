@@ -44,7 +44,8 @@ function summarize(rows) {
   const end = (r) => (has(r, 5) ? Math.max(t(r, 5), has(r, 12) ? t(r, 12) : 0) : t(r, 4)) - t0;
   const phases = [];
   for (const [name, a, b, tailOnly] of PHASES) {
-    const rs = (tailOnly ? tails : rows).filter((r) => (a === 0 || has(r, a) || a < 5) && (has(r, b) || b < 5));
+    // marks 0-4 are set by every block of the launch; later ones only where that block reached them
+    const rs = (tailOnly ? tails : rows).filter((r) => (a < 5 || has(r, a)) && (b < 5 || has(r, b)));
     if (rs.length) phases.push([name, quantiles(rs.map((r) => c(r, b) - c(r, a)))]);
   }
   const perSm = new Map();

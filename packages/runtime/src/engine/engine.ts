@@ -611,8 +611,8 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
     for (const k of Object.keys(evict) as (keyof typeof evict)[]) if (evict[k] === undefined) delete evict[k];
     if (name === "pagerank-top4") {
       // Tokens appended since the last ranking carry no score; the oracle evicts them only when no ranked
-      // token is left. With refresh <= recent they are all protected, so the two agree.
-      // the native defaults (EvictOptions: recent 50, refresh 32) are the oracle policies' window and refreshEvery
+      // token is left. With refresh <= recent they are all protected, so the two agree. Unset, both take the
+      // native defaults (EvictOptions: recent 50, refresh 32), which are the oracle policies' window and refreshEvery.
       const recent = ev.recent ?? DEFAULT_WINDOW;
       const refresh = ev.refresh ?? DEFAULT_REFRESH_EVERY;
       if (refresh > recent) {
