@@ -8,8 +8,10 @@ import { readFileSync } from "node:fs";
 
 // Marks (KVWALK_DECODE_MARK in decode_attention.cuh): 0 start, 1 after the PDL wait, 2 after the tile loop,
 // 3 after the split partial, 4 after the ticket; tail blocks only: 6 after the split-weight max, 7 after the
-// candidate rank, 8 after the weight sum, 9 after the output loop, 5 tail end; recorded by the last warp's
-// lane 0 (the graph lane): 11 after the node write, 12 after its outputs; 10 an experiment's extra mark.
+// candidate rank (before session 16) or the weights, 8 after the weight sum, 9 after the output loop, 5 tail
+// end; recorded by the last warp's lane 0 (the graph lane): 13 after its lse2, 14 after the top-4 merge, 11
+// after the node write (since session 16; before, 11 after the node write and 12 after its outputs, both
+// counted from mark 8); 10 an experiment's extra mark.
 const PHASES = [
   ["start -> PDL wait", 0, 1, false],
   ["tile loop", 1, 2, false],
@@ -23,6 +25,10 @@ const PHASES = [
   ["tail: ticket -> end", 4, 5, true],
   ["tail, graph lane: sum -> node written", 8, 11, true],
   ["tail, graph lane: sum -> outputs done", 8, 12, true],
+  ["tail, graph lane: ticket -> lse2", 4, 13, true],
+  ["tail, graph lane: lse2 -> merged", 13, 14, true],
+  ["tail, graph lane: merged -> node written", 14, 11, true],
+  ["tail, graph lane: ticket -> node written", 4, 11, true],
   ["tail: ticket -> mark 10", 4, 10, true],
   ["tail: mark 10 -> end", 10, 5, true],
 ];
@@ -41,7 +47,9 @@ function summarize(rows) {
   // a tail mark older than the launch's first block start belongs to an earlier launch
   const has = (r, m) => t(r, m) >= t0 && t(r, m) > 0;
   const tails = rows.filter((r) => has(r, 5));
-  const end = (r) => (has(r, 5) ? Math.max(t(r, 5), has(r, 12) ? t(r, 12) : 0) : t(r, 4)) - t0;
+  // the graph lane's last mark: 12 (its outputs, before session 16), else 11 (the node)
+  const laneEnd = (r) => (has(r, 12) ? t(r, 12) : has(r, 11) ? t(r, 11) : 0);
+  const end = (r) => (has(r, 5) ? Math.max(t(r, 5), laneEnd(r)) : t(r, 4)) - t0;
   const phases = [];
   for (const [name, a, b, tailOnly] of PHASES) {
     // marks 0-4 are set by every block of the launch; later ones only where that block reached them
@@ -60,7 +68,7 @@ function summarize(rows) {
       ["tile loop end", quantiles(rows.map((r) => t(r, 2) - t0))],
       ["block end (after ticket)", quantiles(rows.map((r) => t(r, 4) - t0))],
       ["tail end", quantiles(tails.map((r) => t(r, 5) - t0))],
-      ["tail end, graph lane", quantiles(tails.filter((r) => has(r, 12)).map((r) => t(r, 12) - t0))],
+      ["tail end, graph lane", quantiles(tails.filter((r) => laneEnd(r) > 0).map((r) => laneEnd(r) - t0))],
     ],
     phases,
     blocks_per_sm: smHist,

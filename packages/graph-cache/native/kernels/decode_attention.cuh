@@ -111,20 +111,45 @@ __device__ __forceinline__ int ticket_add_acq_rel(int* ticket) {
   return old;
 }
 
-// Block-wide max or sum of one value per thread (kDecodeThreads threads); every thread gets the result.
+// Max or sum of a value over a warp (xor butterfly: every lane ends with the same bits).
 template <bool MAX>
-__device__ __forceinline__ float block_reduce(float x, float* s_red) {
+__device__ __forceinline__ float warp_reduce(float x) {
 #pragma unroll
   for (int off = 16; off > 0; off >>= 1) {
     const float y = __shfl_xor_sync(0xffffffffu, x, off);
     x = MAX ? fmaxf(x, y) : x + y;
   }
-  __syncthreads();  // s_red may still be read from a previous reduction
+  return x;
+}
+
+// The named barrier (besides __syncthreads' barrier 0) of the tail's reducing warps when the last warp,
+// the graph warp, works on its own (reduce_splits with WRITE_GRAPH).
+constexpr int kBarReducers = 1;
+
+// Block-wide max or sum of one value per thread (kDecodeThreads threads); every thread gets the result:
+// warp butterflies, then the warps' partials summed in warp order. WITHOUT_LAST: only the first
+// kDecodeThreads / 32 - 1 warps call it (named barrier kBarReducers) and warp 0 passes x_last, the value of
+// thread tid + kDecodeThreads - 32 of the last warp, so the partials, their order and the result's bits
+// are those of the all-warp form (a max is exact in any order: callers fold the last warp's values into x).
+template <bool MAX, bool WITHOUT_LAST = false>
+__device__ __forceinline__ float block_reduce(float x, float* s_red, float x_last = 0.f) {
+  constexpr int NW = kDecodeThreads / 32;
+  x = warp_reduce<MAX>(x);
+  if (WITHOUT_LAST && !MAX && threadIdx.x < 32) x_last = warp_reduce<MAX>(x_last);
+  auto sync = [] {
+    if constexpr (WITHOUT_LAST) {
+      asm volatile("bar.sync %0, %1;" ::"n"(kBarReducers), "n"(kDecodeThreads - 32) : "memory");
+    } else {
+      __syncthreads();
+    }
+  };
+  sync();  // s_red may still be read from a previous reduction
   if ((threadIdx.x & 31) == 0) s_red[threadIdx.x >> 5] = x;
-  __syncthreads();
+  if (WITHOUT_LAST && threadIdx.x == 0) s_red[NW - 1] = MAX ? -INFINITY : x_last;
+  sync();
   float r = s_red[0];
 #pragma unroll
-  for (int w = 1; w < kDecodeThreads / 32; w++) r = MAX ? fmaxf(r, s_red[w]) : r + s_red[w];
+  for (int w = 1; w < NW; w++) r = MAX ? fmaxf(r, s_red[w]) : r + s_red[w];
   return r;
 }
 
@@ -196,11 +221,28 @@ __device__ __forceinline__ void merge_top4_keys(unsigned long long (&a)[kTopK], 
   }
 }
 
-// The top 4 of the splits' lists by one warp (the tail's last): lane l starts from split l's list (given:
-// loaded with the tail's other partials), folds in splits l + 32, l + 64, ... (S > 32 only), then butterfly
-// merges over the lanes that hold lists. Every lane below min(S, 32) ends with the result; sorted, best
-// first, as the block-wide rank selection it replaced (H200, session 15: at batch 1 x 4k that rank of 64
-// candidates took ~2500 of the tail's ~5700 cycles; the kernel with the graph went from 22.13 to 21.17 us).
+// The key of an empty list slot (cand_key of the (-inf, INT_MAX) sentinel): below every real candidate's.
+constexpr unsigned long long kEmptyKey = 0x007fffffull << 32;
+
+// The largest of one unsigned value per lane of a full warp, in every lane.
+__device__ __forceinline__ uint32_t warp_max_u32(uint32_t x) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  return __reduce_max_sync(0xffffffffu, x);
+#else
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) x = max(x, __shfl_xor_sync(0xffffffffu, x, off));
+  return x;
+#endif
+}
+
+// The top 4 of the splits' lists by one warp (the tail's graph warp): lane l starts from split l's sorted
+// list (given: loaded at the tail's start) and folds in splits l + 32, l + 64, ... (S > 32 only, by
+// merge_top4_keys). Then a tournament of four rounds: the largest list head of the warp (warp_max_u32 over
+// the keys' high words, then over the low words of the lanes that tie there) is the next result and its
+// lane pops it. Keys of real candidates are distinct; empty slots are equal and pop together, harmlessly.
+// Every lane ends with the result, sorted, best first, as the block-wide rank selection and the butterfly
+// merge before it (H200, session 16: the butterfly's four rounds of bitonic 4 + 4 merges on 64-bit keys
+// took ~1150 cycles at batch 1 x 4k).
 __device__ __forceinline__ void splits_top4(const float* top_v, const int* top_i, int S, int lane, unsigned long long (&best)[kTopK]) {
 #pragma unroll 1
   for (int s = lane + 32; s < S; s += 32) {
@@ -209,6 +251,7 @@ __device__ __forceinline__ void splits_top4(const float* top_v, const int* top_i
     for (int r = 0; r < kTopK; r++) x[r] = cand_key(Cand{__ldcg(top_v + s * kTopK + r), __ldcg(top_i + s * kTopK + r)});
     merge_top4_keys(best, x);
   }
+#ifdef KVWALK_EXP_BUTTERFLY
   int width = 1;
   while (width < S && width < 32) width <<= 1;
 #pragma unroll 1
@@ -218,6 +261,66 @@ __device__ __forceinline__ void splits_top4(const float* top_v, const int* top_i
     for (int r = 0; r < kTopK; r++) o[r] = __shfl_xor_sync(0xffffffffu, best[r], off);
     merge_top4_keys(best, o);
   }
+#else
+  unsigned long long top[kTopK];
+#pragma unroll
+  for (int k = 0; k < kTopK; k++) {
+    const uint32_t hi = static_cast<uint32_t>(best[0] >> 32), lo = static_cast<uint32_t>(best[0]);
+    const uint32_t mhi = warp_max_u32(hi);
+    const uint32_t mlo = warp_max_u32(hi == mhi ? lo : 0u);
+    top[k] = (static_cast<unsigned long long>(mhi) << 32) | mlo;
+    if (hi == mhi && lo == mlo) {
+#pragma unroll
+      for (int r = 0; r < kTopK - 1; r++) best[r] = best[r + 1];
+      best[kTopK - 1] = kEmptyKey;
+    }
+  }
+#pragma unroll
+  for (int k = 0; k < kTopK; k++) best[k] = top[k];
+#endif
+}
+
+// Stores entry `slot` (0-3) of a node: its neighbour and weight (scalar stores; store_node writes whole nodes).
+template <int LAYOUT>
+__device__ __forceinline__ void store_node_entry(void* graph, int64_t num_nodes, int64_t node, int slot, int neighbor, float weight) {
+  if (LAYOUT == kLayoutAoS) {
+    GraphNode* g = static_cast<GraphNode*>(graph) + node;
+    reinterpret_cast<int*>(&g->neighbors)[slot] = neighbor;
+    reinterpret_cast<float*>(&g->weights)[slot] = weight;
+  } else {
+    int* nb = static_cast<int*>(graph);
+    float* wb = reinterpret_cast<float*>(nb + num_nodes * kTopK);
+    nb[node * kTopK + slot] = neighbor;
+    wb[node * kTopK + slot] = weight;
+  }
+}
+
+// write_top4_node by lanes 0-3 of a warp (every lane calls it with the same sorted top-4 keys `best`),
+// lane r taking entry r: the operations of normalize_top4 (p = exp2f(v - lse2), the kept p summed in
+// order, one IEEE division per entry, kept entries first, then -1 / 0), so the node is bit-identical,
+// with the four divisions in parallel.
+template <int LAYOUT>
+__device__ __forceinline__ void write_top4_node_warp(void* graph, int64_t num_graphs, int capacity, int64_t g, int node, const unsigned long long (&best)[kTopK], float lse2, int lane) {
+  const int r = lane & (kTopK - 1);
+  unsigned long long k = best[0];
+#pragma unroll
+  for (int s = 1; s < kTopK; s++)
+    if (r == s) k = best[s];
+  const Cand c = key_cand(k);
+  const float pr = exp2f(c.v - lse2);
+  const bool ok = c.i != INT_MAX && pr > 0.f;
+  const unsigned kept = __ballot_sync(0xffffffffu, ok) & ((1u << kTopK) - 1);
+  float sum = 0.f;
+#pragma unroll
+  for (int s = 0; s < kTopK; s++) {
+    const float ps = __shfl_sync(0xffffffffu, pr, s);
+    if (kept & (1u << s)) sum = __fadd_rn(sum, ps);
+  }
+  const float q = __fdiv_rn(ok ? pr : 0.f, sum > 0.f ? sum : 1.f);
+  if (lane >= kTopK || node < 0 || node >= capacity) return;
+  const int64_t nn = g * capacity + node;
+  if (ok) store_node_entry<LAYOUT>(graph, num_graphs * capacity, nn, __popc(kept & ((1u << lane) - 1)), c.i, q);
+  if (lane >= __popc(kept)) store_node_entry<LAYOUT>(graph, num_graphs * capacity, nn, lane, -1, 0.f);
 }
 
 // Up to this many splits (and head dims up to the block's threads) the tail loads each thread's split
@@ -225,93 +328,186 @@ __device__ __forceinline__ void splits_top4(const float* top_v, const int* top_i
 // reductions (H200, session 14 run 7: batch 1 x 4k 19.79 -> 19.48 us without the graph, 22.19 -> 21.94 with it).
 constexpr int kTailPrefetch = 16;
 
-// The tail's thread that writes the graph node: lane 0 of the last warp (the warp that merges the top-4 lists).
+// The first thread of the tail's graph warp (the last warp).
 constexpr int kGraphLane = kDecodeThreads - 32;
 
-// Merges the splits of (b, h): run by the whole last block of (b, h) to finish. Partials written by
-// other blocks are read through L2 (__ldcg) after the ticket (ticket_add_acq_rel). Loads are independent so the
-// tail costs a few L2 round trips: split weights, outputs and top-4 lists in parallel, output loop unrolled.
-// With WRITE_GRAPH the last warp merges the splits' top-4 lists (splits_top4) after the weight sum and its
-// lane 0 (thread kGraphLane) writes the node, while the other warps run their outputs.
-template <int D, bool WRITE_GRAPH, int LAYOUT>
-__device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, float* s_w, float* s_red) {
+// The graph warp's share of the tail (WRITE_GRAPH): lse2, the merge of the splits' top-4 lists (splits_top4)
+// and the node. It computes lse2 itself, with the reducing warps' operations in their order (the split
+// weights of thread v * 32 + lane, v < kDecodeThreads / 32, summed per thread, butterflies per warp, then the
+// warps' sums in warp order), so the bits equal theirs (and the deferred write's, graph_select.cuh). No
+// barrier and no shared memory: the other warps' reductions and outputs do not wait for the merge, nor the
+// merge for them.
+template <int LAYOUT>
+__device__ void graph_warp_tail(const DecodeParams& p, int b, int h, int lane) {
+#ifdef KVWALK_EXP_NOGW
+  return;
+#endif
+  constexpr int NW = kDecodeThreads / 32, NLV = kMaxSplits / kDecodeThreads;
   const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
   const int S = p.num_splits;
   const float* pl = p.part_lse + bh * S;
   const size_t cbase = bh * S * kTopK;
-  // Issue the top-4 loads (split lane's list in the last warp) and the graph node's index first: they are
-  // independent of the weights below.
-  const bool graph_warp = WRITE_GRAPH && tid >= kGraphLane;
-  const int lane = tid & 31;
-  float cv[kTopK];
-  int ci[kTopK];
+  unsigned long long best[kTopK];
 #pragma unroll
-  for (int r = 0; r < kTopK; r++) {
-    const bool has = graph_warp && lane < S;
-    cv[r] = has ? __ldcg(p.part_top_v + cbase + lane * kTopK + r) : -INFINITY;
-    ci[r] = has ? __ldcg(p.part_top_i + cbase + lane * kTopK + r) : INT_MAX;
+  for (int r = 0; r < kTopK; r++)
+    best[r] = lane < S ? cand_key(Cand{__ldcg(p.part_top_v + cbase + lane * kTopK + r), __ldcg(p.part_top_i + cbase + lane * kTopK + r)}) : kEmptyKey;
+  const int node = graph_node_of(p, b);
+  float M, L;
+  if (S <= 32) {  // one split per lane of warp 0; the other warps' sums are +0, which leaves the bits as they are
+    const float x = lane < S ? __ldcg(pl + lane) : -INFINITY;
+    M = warp_reduce<true>(x);
+    const float M_use = M == -INFINITY ? 0.f : M;
+    L = warp_reduce<false>(lane < S ? exp2f(x - M_use) : 0.f);
+  } else {
+    float lv[NW][NLV];
+    float mx = -INFINITY;
+#pragma unroll
+    for (int v = 0; v < NW; v++)
+#pragma unroll
+      for (int r = 0; r < NLV; r++) {
+        const int s = v * 32 + lane + r * kDecodeThreads;
+        lv[v][r] = s < S ? __ldcg(pl + s) : -INFINITY;
+        mx = fmaxf(mx, lv[v][r]);
+      }
+    M = warp_reduce<true>(mx);
+    const float M_use = M == -INFINITY ? 0.f : M;
+    L = 0.f;
+#pragma unroll
+    for (int v = 0; v < NW; v++) {
+      float sum = 0.f;
+#pragma unroll
+      for (int r = 0; r < NLV; r++)
+        if (v * 32 + lane + r * kDecodeThreads < S) sum += exp2f(lv[v][r] - M_use);
+      sum = warp_reduce<false>(sum);
+      L = v == 0 ? sum : L + sum;
+    }
   }
-  const int node = WRITE_GRAPH && tid == kGraphLane ? graph_node_of(p, b) : 0;
+  const float lse2 = L == 0.f ? -INFINITY : (M == -INFINITY ? 0.f : M) + log2f(L);
+  KVWALK_DECODE_MARK_BY(13, kGraphLane);
+  splits_top4(p.part_top_v + cbase, p.part_top_i + cbase, S, lane, best);
+  KVWALK_DECODE_MARK_BY(14, kGraphLane);
+#ifdef KVWALK_EXP_NODE1
+  if (lane == 0) {
+    Top4 t;
+#pragma unroll
+    for (int r = 0; r < kTopK; r++) t.c[r] = key_cand(best[r]);
+    write_graph_node<LAYOUT>(p, b, h, node, t, lse2);
+  }
+#else
+  write_top4_node_warp<LAYOUT>(p.graph, static_cast<int64_t>(p.batch) * p.num_heads, p.graph_capacity, static_cast<int64_t>(bh), node, best, lse2, lane);
+#endif
+  KVWALK_DECODE_MARK_BY(11, kGraphLane);
+}
+
+// Merges the splits of (b, h): run by the whole last block of (b, h) to finish. Partials written by
+// other blocks are read through L2 (__ldcg) after the ticket (ticket_add_acq_rel). Loads are independent so the
+// tail costs a few L2 round trips: split weights and outputs in parallel, output loop unrolled.
+// With WRITE_GRAPH the last warp runs graph_warp_tail and returns; the others (the reducers) compute the
+// split weights, lse2 and the outputs among themselves (named barrier kBarReducers): warp 0 also takes the
+// last warp's share of the splits, so every sum keeps the bits of the all-warp form. (H200, session 15,
+// batch 1 x 4k: the merge took ~1150 cycles and the node write ~950 after the block-wide reductions, and
+// the kernel with the graph was 8 % slower than without it.)
+template <int D, bool WRITE_GRAPH, int LAYOUT>
+__device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, float* s_w, float* s_red) {
+  constexpr int NLV = kMaxSplits / kDecodeThreads;         // split weights per thread
+  constexpr int OT = WRITE_GRAPH ? kGraphLane : kDecodeThreads;  // the threads that write outputs
+  constexpr int ND = (D + OT - 1) / OT;                    // outputs per thread, at most
+  if (WRITE_GRAPH && tid >= kGraphLane) {
+    graph_warp_tail<LAYOUT>(p, b, h, tid & 31);
+    return;
+  }
+  const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
+  const int S = p.num_splits;
+  const float* pl = p.part_lse + bh * S;
+  const bool shared_last = WRITE_GRAPH && tid < 32;  // warp 0 also reduces the last warp's splits
   const bool prefetch = S <= kTailPrefetch && D <= kDecodeThreads;
   const float* po = p.part_o + bh * S * D;
-  float ov[kTailPrefetch];
+  float lv[NLV], lvl[NLV];
+#ifdef KVWALK_EXP_LVFIRST
 #pragma unroll
-  for (int s = 0; s < kTailPrefetch; s++) ov[s] = prefetch && s < S && tid < D ? __ldcg(po + static_cast<size_t>(s) * D + tid) : 0.f;
-  float lv[kMaxSplits / kDecodeThreads];
-  float mx = -INFINITY;
-#pragma unroll
-  for (int r = 0; r < kMaxSplits / kDecodeThreads; r++) {
+  for (int r = 0; r < NLV; r++) {
     const int s = tid + r * kDecodeThreads;
     lv[r] = s < S ? __ldcg(pl + s) : -INFINITY;
-    mx = fmaxf(mx, lv[r]);
+    lvl[r] = shared_last && s + kGraphLane < S ? __ldcg(pl + s + kGraphLane) : -INFINITY;
   }
-  const float M = block_reduce<true>(mx, s_red);
+#endif
+#ifdef KVWALK_EXP_F2
+  constexpr bool PAIRS = WRITE_GRAPH;
+#else
+  constexpr bool PAIRS = false;
+#endif
+  constexpr int NO = PAIRS ? (D / 2 + OT - 1) / OT : ND;  // outputs (pairs with PAIRS) per thread, at most
+  float2 ov[NO][kTailPrefetch];
+#pragma unroll
+  for (int i = 0; i < NO; i++)
+#pragma unroll
+    for (int s = 0; s < kTailPrefetch; s++) {
+      const int d = PAIRS ? 2 * (tid + i * OT) : tid + i * OT;
+      const float* src = po + static_cast<size_t>(s) * D + d;
+      ov[i][s] = !(prefetch && s < S && d < D) ? make_float2(0.f, 0.f) : PAIRS ? __ldcg(reinterpret_cast<const float2*>(src)) : make_float2(__ldcg(src), 0.f);
+    }
+  float mx = -INFINITY;
+#pragma unroll
+  for (int r = 0; r < NLV; r++) {
+#ifndef KVWALK_EXP_LVFIRST
+    const int s = tid + r * kDecodeThreads;
+    lv[r] = s < S ? __ldcg(pl + s) : -INFINITY;
+    lvl[r] = shared_last && s + kGraphLane < S ? __ldcg(pl + s + kGraphLane) : -INFINITY;
+#endif
+    mx = fmaxf(mx, fmaxf(lv[r], lvl[r]));  // a max is exact in any order
+  }
+  const float M = block_reduce<true, WRITE_GRAPH>(mx, s_red);
   KVWALK_DECODE_MARK(6);
   const float M_use = M == -INFINITY ? 0.f : M;
-  float sum = 0.f;
+  float sum = 0.f, sum_last = 0.f;
 #pragma unroll
-  for (int r = 0; r < kMaxSplits / kDecodeThreads; r++) {
+  for (int r = 0; r < NLV; r++) {
     const int s = tid + r * kDecodeThreads;
     if (s < S) {
       const float w = exp2f(lv[r] - M_use);
       s_w[s] = w;
       sum += w;
     }
+    if (shared_last && s + kGraphLane < S) {
+      const float w = exp2f(lvl[r] - M_use);
+      s_w[s + kGraphLane] = w;
+      sum_last += w;
+    }
   }
   KVWALK_DECODE_MARK(7);
-  const float L = block_reduce<false>(sum, s_red);  // ends with __syncthreads: s_w is complete
+  const float L = block_reduce<false, WRITE_GRAPH>(sum, s_red, sum_last);  // ends with a barrier: s_w is complete
   KVWALK_DECODE_MARK(8);
   const float lse2 = L == 0.f ? -INFINITY : M_use + log2f(L);
   const float inv_l = L == 0.f ? 0.f : 1.f / L;
-  if (graph_warp) {  // the node before the warp's outputs
-    unsigned long long best[kTopK];
 #pragma unroll
-    for (int r = 0; r < kTopK; r++) best[r] = cand_key(Cand{cv[r], ci[r]});
-    splits_top4(p.part_top_v + cbase, p.part_top_i + cbase, S, lane, best);
-    if (tid == kGraphLane) {
-      Top4 t;
-#pragma unroll
-      for (int r = 0; r < kTopK; r++) t.c[r] = key_cand(best[r]);
-      write_graph_node<LAYOUT>(p, b, h, node, t, lse2);
-    }
-    KVWALK_DECODE_MARK_BY(11, kGraphLane);
-  }
-  for (int d = tid; d < D; d += kDecodeThreads) {  // with prefetch: once, d = tid
-    float o = 0.f;  // the same fmaf chain either way; empty splits: w = 0, o = 0
+  for (int i = 0; i < NO; i++) {
+    const int d = PAIRS ? 2 * (tid + i * OT) : tid + i * OT;
+    if (d >= D) break;
+    float o = 0.f, o1 = 0.f;  // the same fmaf chain either way; empty splits: w = 0, o = 0
     if (prefetch) {
 #pragma unroll
       for (int s = 0; s < kTailPrefetch; s++)
-        if (s < S) o = fmaf(s_w[s], ov[s], o);
+        if (s < S) {
+          o = fmaf(s_w[s], ov[i][s].x, o);
+          if (PAIRS) o1 = fmaf(s_w[s], ov[i][s].y, o1);
+        }
     } else {
 #pragma unroll 8
-      for (int s = 0; s < S; s++) o = fmaf(s_w[s], __ldcg(po + static_cast<size_t>(s) * D + d), o);
+      for (int s = 0; s < S; s++) {
+        o = fmaf(s_w[s], __ldcg(po + static_cast<size_t>(s) * D + d), o);
+        if (PAIRS) o1 = fmaf(s_w[s], __ldcg(po + static_cast<size_t>(s) * D + d + 1), o1);
+      }
     }
     o *= inv_l;
     p.out[bh * D + d] = o;
     if (p.out_bf16) p.out_bf16[bh * D + d] = __bfloat16_as_ushort(__float2bfloat16_rn(o));
+    if (PAIRS) {
+      o1 *= inv_l;
+      p.out[bh * D + d + 1] = o1;
+      if (p.out_bf16) p.out_bf16[bh * D + d + 1] = __bfloat16_as_ushort(__float2bfloat16_rn(o1));
+    }
   }
   KVWALK_DECODE_MARK(9);
-  KVWALK_DECODE_MARK_BY(12, kGraphLane);
   if (tid == 0) p.lse[bh] = lse2 * kLn2;
   if (tid == 0 && p.logits_lse2) p.logits_lse2[bh] = lse2;  // the deferred graph write's normalizer
 }
