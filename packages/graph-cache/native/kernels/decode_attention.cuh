@@ -13,7 +13,8 @@
 // Shapes: q float [batch, num_heads, D]; k, v bf16 [batch, num_kv_heads, kv_capacity, D];
 // lengths int [batch] in [1, kv_capacity]; out float [batch, num_heads, D]; lse float [batch, num_heads]
 // (natural log); partials: part_o float [batch, num_heads, num_splits, D],
-// part_lse float [..., num_splits] (log2), part_top float/int [..., num_splits, 4] (log2 logits, keys),
+// part_lse float [..., num_splits] (log2), part_top float/int [..., num_splits, G, 4] (log2 logits, keys of each
+// of a block's G = kDecodeThreads / (D / 8) key groups; 16-byte aligned),
 // tickets int [batch, num_heads] (zero before the first launch; left zero by every launch).
 #pragma once
 #include <cuda_bf16.h>
@@ -92,12 +93,6 @@ __device__ __forceinline__ void write_top4_node(void* graph, int64_t num_graphs,
   store_node<LAYOUT>(graph, num_graphs * capacity, g * capacity + node, n, w);
 }
 
-// Writes graph node `node` of (b, h) (graph b * num_heads + h).
-template <int LAYOUT>
-__device__ __forceinline__ void write_graph_node(const DecodeParams& p, int b, int h, int node, const Top4& t, float lse2) {
-  write_top4_node<LAYOUT>(p.graph, static_cast<int64_t>(p.batch) * p.num_heads, p.graph_capacity, static_cast<int64_t>(b) * p.num_heads + h, node, t, lse2);
-}
-
 constexpr int kMaxSplits = 256;
 
 // The split ticket: one thread of a block takes it after a __syncthreads that follows every thread's partial
@@ -122,7 +117,7 @@ __device__ __forceinline__ float warp_reduce(float x) {
   return x;
 }
 
-// The named barrier (besides __syncthreads' barrier 0) of the tail's reducing warps when the last warp,
+// The named barrier (besides __syncthreads' barrier 0) of the tail's three reducing warps when the last warp,
 // the graph warp, works on its own (reduce_splits with WRITE_GRAPH).
 constexpr int kBarReducers = 1;
 
@@ -167,39 +162,8 @@ __device__ __forceinline__ Cand key_cand(unsigned long long k) {
   return Cand{__uint_as_float((u & 0x80000000u) ? (u & 0x7fffffffu) : ~u), INT_MAX - static_cast<int>(static_cast<uint32_t>(k))};
 }
 
-// Threads that rank one of n candidates together (top4_rank): kDecodeThreads / n rounded up to a power of
-// two, at least 1; a power of two <= 32, so a candidate's threads are adjacent lanes of one warp.
-__host__ __device__ constexpr int rank_parts(int n) {
-  int np = 1;
-  while (np < n) np <<= 1;
-  return np >= kDecodeThreads ? 1 : kDecodeThreads / np;
-}
-
-// Rank selection over n <= kDecodeThreads candidate keys in shared memory, by the whole block (every
-// thread calls it with the same n and parts = rank_parts(n)): candidate c = tid / parts is compared by its
-// `parts` lanes against interleaved slices of the others and the counts are summed by shuffles. Returns,
-// in the lane with tid % parts == 0 and c < n, c's rank: the number of candidates ranked before it (larger
-// key, or equal key stored earlier: sentinels tie). Ranks are a permutation, so ranks 0..3 are the exact
-// top-4, sorted, as warp_top4's. Branch-free compares, no dependent chain: about n / parts shared-memory
-// reads per thread. (Session 14, H200 Nsight Compute: the one-warp form with two reads and a branchy
-// compare per candidate held the other three warps of every block at the next barrier.)
-__device__ __forceinline__ int top4_rank(const unsigned long long* keys, int n, int parts, int tid) {
-  const int c = tid / parts, part = tid % parts;
-  int rank = 0;
-  if (c < n) {
-    const unsigned long long me = keys[c];
-#pragma unroll 4
-    for (int o = part; o < n; o += parts) {
-      const unsigned long long x = keys[o];
-      rank += static_cast<int>(x > me) + static_cast<int>((x == me) & (o < c));
-    }
-  }
-  for (int off = 1; off < parts; off <<= 1) rank += __shfl_xor_sync(0xffffffffu, rank, off);
-  return rank;
-}
-
-// Shared candidate slots of the block merge's rank selection (one candidate per thread at most).
-constexpr int kRankMergeMax = kDecodeThreads;
+// The key of an empty list slot (cand_key of the (-inf, INT_MAX) sentinel): below every real candidate's.
+constexpr unsigned long long kEmptyKey = 0x007fffffull << 32;
 
 // a <- the top 4 of the sorted (best first) key lists a and b, sorted. The elementwise larger of a and b
 // reversed holds the top 4 of the union as a bitonic sequence; a half-cleaner and one compare per half sort it.
@@ -221,9 +185,6 @@ __device__ __forceinline__ void merge_top4_keys(unsigned long long (&a)[kTopK], 
   }
 }
 
-// The key of an empty list slot (cand_key of the (-inf, INT_MAX) sentinel): below every real candidate's.
-constexpr unsigned long long kEmptyKey = 0x007fffffull << 32;
-
 // The largest of one unsigned value per lane of a full warp, in every lane.
 __device__ __forceinline__ uint32_t warp_max_u32(uint32_t x) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
@@ -235,33 +196,43 @@ __device__ __forceinline__ uint32_t warp_max_u32(uint32_t x) {
 #endif
 }
 
-// The top 4 of the splits' lists by one warp (the tail's graph warp): lane l starts from split l's sorted
-// list (given: loaded at the tail's start) and folds in splits l + 32, l + 64, ... (S > 32 only, by
-// merge_top4_keys). Then a tournament of four rounds: the largest list head of the warp (warp_max_u32 over
-// the keys' high words, then over the low words of the lanes that tie there) is the next result and its
-// lane pops it. Keys of real candidates are distinct; empty slots are equal and pop together, harmlessly.
-// Every lane ends with the result, sorted, best first, as the block-wide rank selection and the butterfly
-// merge before it (H200, session 16: the butterfly's four rounds of bitonic 4 + 4 merges on 64-bit keys
-// took ~1150 cycles at batch 1 x 4k).
-__device__ __forceinline__ void splits_top4(const float* top_v, const int* top_i, int S, int lane, unsigned long long (&best)[kTopK]) {
-#pragma unroll 1
-  for (int s = lane + 32; s < S; s += 32) {
-    unsigned long long x[kTopK];
-#pragma unroll
-    for (int r = 0; r < kTopK; r++) x[r] = cand_key(Cand{__ldcg(top_v + s * kTopK + r), __ldcg(top_i + s * kTopK + r)});
-    merge_top4_keys(best, x);
+// Loads top-4 list l (sorted, best first) of a workspace's part_top_v / part_top_i as keys: one 16-byte load
+// per array (lists start 16-byte aligned: decode_attention.cu keeps part_top_v so); l < n, else empty keys.
+__device__ __forceinline__ void load_list_keys(const float* top_v, const int* top_i, int l, int n, unsigned long long (&x)[kTopK]) {
+  const float4 v = l < n ? __ldcg(reinterpret_cast<const float4*>(top_v) + l) : make_float4(-INFINITY, -INFINITY, -INFINITY, -INFINITY);
+  const int4 i = l < n ? __ldcg(reinterpret_cast<const int4*>(top_i) + l) : make_int4(INT_MAX, INT_MAX, INT_MAX, INT_MAX);
+  x[0] = cand_key(Cand{v.x, i.x});
+  x[1] = cand_key(Cand{v.y, i.y});
+  x[2] = cand_key(Cand{v.z, i.z});
+  x[3] = cand_key(Cand{v.w, i.w});
+}
+
+// Lists per lane that the graph warp loads with its first loads and merges as a tree (lists lane, lane + 32,
+// lane + 64, lane + 96); more lists (over 128) are folded in one by one afterwards.
+constexpr int kTailListsPerLane = 4;
+
+// The top 4 of n sorted top-4 lists (of the splits' key groups) by one warp, the tail's graph warp: lane l holds
+// lists l + 32 k (k < kTailListsPerLane, given: loaded at the tail's start) and merges them as a tree
+// (merge_top4_keys), folds in lists l + 128, l + 160, ... (n > 128 only), then runs a tournament of four
+// rounds: the warp's largest list head (warp_max_u32 over the keys' high words, then over the low words of
+// the lanes that tie there) is the next result and its lane pops it. Keys of real candidates are distinct;
+// empty slots are equal and pop together, harmlessly. Every lane ends with the result in x[0], sorted, best
+// first. (H200, session 16, batch 1 x 4k: the tournament took ~700 cycles where session 15's butterfly of
+// bitonic merges over the lanes took ~1150.)
+__device__ __forceinline__ void lists_top4(const float* top_v, const int* top_i, int n, int lane, unsigned long long (&x)[kTailListsPerLane][kTopK]) {
+  static_assert(kTailListsPerLane == 4, "the tree below");
+  if (n > 32) {  // the first two merges are independent
+    merge_top4_keys(x[0], x[1]);
+    merge_top4_keys(x[2], x[3]);
+    merge_top4_keys(x[0], x[2]);
   }
-#ifdef KVWALK_EXP_BUTTERFLY
-  int width = 1;
-  while (width < S && width < 32) width <<= 1;
 #pragma unroll 1
-  for (int off = width >> 1; off > 0; off >>= 1) {
-    unsigned long long o[kTopK];
-#pragma unroll
-    for (int r = 0; r < kTopK; r++) o[r] = __shfl_xor_sync(0xffffffffu, best[r], off);
-    merge_top4_keys(best, o);
+  for (int l = lane + 32 * kTailListsPerLane; l < n; l += 32) {
+    unsigned long long y[kTopK];
+    load_list_keys(top_v, top_i, l, n, y);
+    merge_top4_keys(x[0], y);
   }
-#else
+  unsigned long long(&best)[kTopK] = x[0];
   unsigned long long top[kTopK];
 #pragma unroll
   for (int k = 0; k < kTopK; k++) {
@@ -277,7 +248,6 @@ __device__ __forceinline__ void splits_top4(const float* top_v, const int* top_i
   }
 #pragma unroll
   for (int k = 0; k < kTopK; k++) best[k] = top[k];
-#endif
 }
 
 // Stores entry `slot` (0-3) of a node: its neighbour and weight (scalar stores; store_node writes whole nodes).
@@ -298,7 +268,7 @@ __device__ __forceinline__ void store_node_entry(void* graph, int64_t num_nodes,
 // write_top4_node by lanes 0-3 of a warp (every lane calls it with the same sorted top-4 keys `best`),
 // lane r taking entry r: the operations of normalize_top4 (p = exp2f(v - lse2), the kept p summed in
 // order, one IEEE division per entry, kept entries first, then -1 / 0), so the node is bit-identical,
-// with the four divisions in parallel.
+// with the four divisions in parallel (H200, session 16: ~600 cycles against ~770 in one thread).
 template <int LAYOUT>
 __device__ __forceinline__ void write_top4_node_warp(void* graph, int64_t num_graphs, int capacity, int64_t g, int node, const unsigned long long (&best)[kTopK], float lse2, int lane) {
   const int r = lane & (kTopK - 1);
@@ -324,34 +294,24 @@ __device__ __forceinline__ void write_top4_node_warp(void* graph, int64_t num_gr
 }
 
 // Up to this many splits (and head dims up to the block's threads) the tail loads each thread's split
-// outputs into registers first, with the candidates and split weights, so no L2 round trip follows the
-// reductions (H200, session 14 run 7: batch 1 x 4k 19.79 -> 19.48 us without the graph, 22.19 -> 21.94 with it).
+// outputs into registers first, with the split weights, so no L2 round trip follows the reductions (H200,
+// session 14 run 7: batch 1 x 4k 19.79 -> 19.48 us without the graph, 22.19 -> 21.94 with it).
 constexpr int kTailPrefetch = 16;
+
+// Top-4 lists a split leaves for the tail with the graph: one per key group (the block's threads / (D / 8)),
+// as the groups hold them; no block merge (H200, session 16, batch 1 x 4k: the block-wide rank merge took
+// ~580 cycles of every split block's ~2300 after its tile loop).
+template <int D>
+constexpr int kTopListsPerSplit = kDecodeThreads / (D / 8);
 
 // The first thread of the tail's graph warp (the last warp).
 constexpr int kGraphLane = kDecodeThreads - 32;
 
-// The graph warp's share of the tail (WRITE_GRAPH): lse2, the merge of the splits' top-4 lists (splits_top4)
-// and the node. It computes lse2 itself, with the reducing warps' operations in their order (the split
-// weights of thread v * 32 + lane, v < kDecodeThreads / 32, summed per thread, butterflies per warp, then the
-// warps' sums in warp order), so the bits equal theirs (and the deferred write's, graph_select.cuh). No
-// barrier and no shared memory: the other warps' reductions and outputs do not wait for the merge, nor the
-// merge for them.
-template <int LAYOUT>
-__device__ void graph_warp_tail(const DecodeParams& p, int b, int h, int lane) {
-#ifdef KVWALK_EXP_NOGW
-  return;
-#endif
+// lse2 of the split weights pl[0..S) by one warp, with the tail's reducing warps' operations in their order
+// (block_reduce: thread v * 32 + lane's weights summed in order, butterflies per warp, then the warps' sums
+// in warp order), so the bits equal theirs. Every lane gets it.
+__device__ __forceinline__ float splits_lse2_warp(const float* pl, int S, int lane) {
   constexpr int NW = kDecodeThreads / 32, NLV = kMaxSplits / kDecodeThreads;
-  const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
-  const int S = p.num_splits;
-  const float* pl = p.part_lse + bh * S;
-  const size_t cbase = bh * S * kTopK;
-  unsigned long long best[kTopK];
-#pragma unroll
-  for (int r = 0; r < kTopK; r++)
-    best[r] = lane < S ? cand_key(Cand{__ldcg(p.part_top_v + cbase + lane * kTopK + r), __ldcg(p.part_top_i + cbase + lane * kTopK + r)}) : kEmptyKey;
-  const int node = graph_node_of(p, b);
   float M, L;
   if (S <= 32) {  // one split per lane of warp 0; the other warps' sums are +0, which leaves the bits as they are
     const float x = lane < S ? __ldcg(pl + lane) : -INFINITY;
@@ -382,38 +342,50 @@ __device__ void graph_warp_tail(const DecodeParams& p, int b, int h, int lane) {
       L = v == 0 ? sum : L + sum;
     }
   }
-  const float lse2 = L == 0.f ? -INFINITY : (M == -INFINITY ? 0.f : M) + log2f(L);
-  KVWALK_DECODE_MARK_BY(13, kGraphLane);
-  splits_top4(p.part_top_v + cbase, p.part_top_i + cbase, S, lane, best);
-  KVWALK_DECODE_MARK_BY(14, kGraphLane);
-#ifdef KVWALK_EXP_NODE1
-  if (lane == 0) {
-    Top4 t;
+  return L == 0.f ? -INFINITY : (M == -INFINITY ? 0.f : M) + log2f(L);
+}
+
+// The graph warp's share of the tail (WRITE_GRAPH): lse2 (splits_lse2_warp), the merge of the splits'
+// S x LISTS top-4 lists (lists_top4) and the node. No barrier and no shared memory: the reducers' reductions
+// and outputs run beside it. (Session 16: lse2 handed over by warp 0 through shared memory, after
+// bar.arrive / bar.sync, was as fast, but racecheck reports the store and the read as hazards.)
+template <int LAYOUT, int LISTS>
+__device__ void graph_warp_tail(const DecodeParams& p, int b, int h, int lane) {
+  const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
+  const int n = p.num_splits * LISTS;
+  const float* top_v = p.part_top_v + bh * n * kTopK;
+  const int* top_i = p.part_top_i + bh * n * kTopK;
+  unsigned long long x[kTailListsPerLane][kTopK];
 #pragma unroll
-    for (int r = 0; r < kTopK; r++) t.c[r] = key_cand(best[r]);
-    write_graph_node<LAYOUT>(p, b, h, node, t, lse2);
-  }
-#else
-  write_top4_node_warp<LAYOUT>(p.graph, static_cast<int64_t>(p.batch) * p.num_heads, p.graph_capacity, static_cast<int64_t>(bh), node, best, lse2, lane);
-#endif
+  for (int k = 0; k < kTailListsPerLane; k++) load_list_keys(top_v, top_i, lane + 32 * k, n, x[k]);
+  const int node = graph_node_of(p, b);
+  const float lse2 = splits_lse2_warp(p.part_lse + bh * p.num_splits, p.num_splits, lane);
+  KVWALK_DECODE_MARK_BY(13, kGraphLane);
+  lists_top4(top_v, top_i, n, lane, x);
+  KVWALK_DECODE_MARK_BY(14, kGraphLane);
+  write_top4_node_warp<LAYOUT>(p.graph, static_cast<int64_t>(p.batch) * p.num_heads, p.graph_capacity, static_cast<int64_t>(bh), node, x[0], lse2, lane);
   KVWALK_DECODE_MARK_BY(11, kGraphLane);
 }
 
 // Merges the splits of (b, h): run by the whole last block of (b, h) to finish. Partials written by
 // other blocks are read through L2 (__ldcg) after the ticket (ticket_add_acq_rel). Loads are independent so the
 // tail costs a few L2 round trips: split weights and outputs in parallel, output loop unrolled.
-// With WRITE_GRAPH the last warp runs graph_warp_tail and returns; the others (the reducers) compute the
-// split weights, lse2 and the outputs among themselves (named barrier kBarReducers): warp 0 also takes the
-// last warp's share of the splits, so every sum keeps the bits of the all-warp form. (H200, session 15,
-// batch 1 x 4k: the merge took ~1150 cycles and the node write ~950 after the block-wide reductions, and
-// the kernel with the graph was 8 % slower than without it.)
+// With WRITE_GRAPH the work is split by warps (H200, session 16, batch 1 x 4k: the graph variant went from
+// +7.4 to +x.x % over the variant without the graph; before, the whole block reduced the weights, then the last
+// warp merged the top-4 lists and wrote the node while the others wrote their outputs):
+//   - the last warp runs graph_warp_tail and returns;
+//   - the first three, the reducers, compute the split weights and lse2 among themselves (named barrier
+//     kBarReducers; warp 0 also takes the last warp's share of the splits, so every sum keeps the bits of the
+//     all-warp form, which the graph warp, the deferred write's kernel and the variant without the graph
+//     get too), and they write every output, two adjacent ones per thread.
 template <int D, bool WRITE_GRAPH, int LAYOUT>
 __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, float* s_w, float* s_red) {
-  constexpr int NLV = kMaxSplits / kDecodeThreads;         // split weights per thread
-  constexpr int OT = WRITE_GRAPH ? kGraphLane : kDecodeThreads;  // the threads that write outputs
-  constexpr int ND = (D + OT - 1) / OT;                    // outputs per thread, at most
+  constexpr int NLV = kMaxSplits / kDecodeThreads;                  // split weights per thread
+  constexpr int OT = WRITE_GRAPH ? kGraphLane : kDecodeThreads;     // the threads that write outputs
+  constexpr int PAIRS = WRITE_GRAPH ? 2 : 1;                        // adjacent outputs per thread and pass
+  constexpr int NO = (D / PAIRS + OT - 1) / OT;                     // passes
   if (WRITE_GRAPH && tid >= kGraphLane) {
-    graph_warp_tail<LAYOUT>(p, b, h, tid & 31);
+    graph_warp_tail<LAYOUT, kTopListsPerSplit<D>>(p, b, h, tid & 31);
     return;
   }
   const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
@@ -422,38 +394,23 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
   const bool shared_last = WRITE_GRAPH && tid < 32;  // warp 0 also reduces the last warp's splits
   const bool prefetch = S <= kTailPrefetch && D <= kDecodeThreads;
   const float* po = p.part_o + bh * S * D;
-  float lv[NLV], lvl[NLV];
-#ifdef KVWALK_EXP_LVFIRST
-#pragma unroll
-  for (int r = 0; r < NLV; r++) {
-    const int s = tid + r * kDecodeThreads;
-    lv[r] = s < S ? __ldcg(pl + s) : -INFINITY;
-    lvl[r] = shared_last && s + kGraphLane < S ? __ldcg(pl + s + kGraphLane) : -INFINITY;
-  }
-#endif
-#ifdef KVWALK_EXP_F2
-  constexpr bool PAIRS = WRITE_GRAPH;
-#else
-  constexpr bool PAIRS = false;
-#endif
-  constexpr int NO = PAIRS ? (D / 2 + OT - 1) / OT : ND;  // outputs (pairs with PAIRS) per thread, at most
+  // outputs d .. d + PAIRS - 1 of pass i: d = PAIRS * (tid + i * OT)
   float2 ov[NO][kTailPrefetch];
 #pragma unroll
   for (int i = 0; i < NO; i++)
 #pragma unroll
     for (int s = 0; s < kTailPrefetch; s++) {
-      const int d = PAIRS ? 2 * (tid + i * OT) : tid + i * OT;
+      const int d = PAIRS * (tid + i * OT);
       const float* src = po + static_cast<size_t>(s) * D + d;
-      ov[i][s] = !(prefetch && s < S && d < D) ? make_float2(0.f, 0.f) : PAIRS ? __ldcg(reinterpret_cast<const float2*>(src)) : make_float2(__ldcg(src), 0.f);
+      ov[i][s] = !(prefetch && s < S && d < D) ? make_float2(0.f, 0.f) : PAIRS == 2 ? __ldcg(reinterpret_cast<const float2*>(src)) : make_float2(__ldcg(src), 0.f);
     }
+  float lv[NLV], lvl[NLV];
   float mx = -INFINITY;
 #pragma unroll
   for (int r = 0; r < NLV; r++) {
-#ifndef KVWALK_EXP_LVFIRST
     const int s = tid + r * kDecodeThreads;
     lv[r] = s < S ? __ldcg(pl + s) : -INFINITY;
     lvl[r] = shared_last && s + kGraphLane < S ? __ldcg(pl + s + kGraphLane) : -INFINITY;
-#endif
     mx = fmaxf(mx, fmaxf(lv[r], lvl[r]));  // a max is exact in any order
   }
   const float M = block_reduce<true, WRITE_GRAPH>(mx, s_red);
@@ -481,30 +438,29 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
   const float inv_l = L == 0.f ? 0.f : 1.f / L;
 #pragma unroll
   for (int i = 0; i < NO; i++) {
-    const int d = PAIRS ? 2 * (tid + i * OT) : tid + i * OT;
+    const int d = PAIRS * (tid + i * OT);
     if (d >= D) break;
-    float o = 0.f, o1 = 0.f;  // the same fmaf chain either way; empty splits: w = 0, o = 0
+    float o[PAIRS];  // the same fmaf chain either way; empty splits: w = 0, o = 0
+#pragma unroll
+    for (int j = 0; j < PAIRS; j++) o[j] = 0.f;
     if (prefetch) {
 #pragma unroll
       for (int s = 0; s < kTailPrefetch; s++)
         if (s < S) {
-          o = fmaf(s_w[s], ov[i][s].x, o);
-          if (PAIRS) o1 = fmaf(s_w[s], ov[i][s].y, o1);
+          o[0] = fmaf(s_w[s], ov[i][s].x, o[0]);
+          if (PAIRS == 2) o[PAIRS - 1] = fmaf(s_w[s], ov[i][s].y, o[PAIRS - 1]);
         }
     } else {
 #pragma unroll 8
-      for (int s = 0; s < S; s++) {
-        o = fmaf(s_w[s], __ldcg(po + static_cast<size_t>(s) * D + d), o);
-        if (PAIRS) o1 = fmaf(s_w[s], __ldcg(po + static_cast<size_t>(s) * D + d + 1), o1);
-      }
+      for (int s = 0; s < S; s++)
+#pragma unroll
+        for (int j = 0; j < PAIRS; j++) o[j] = fmaf(s_w[s], __ldcg(po + static_cast<size_t>(s) * D + d + j), o[j]);
     }
-    o *= inv_l;
-    p.out[bh * D + d] = o;
-    if (p.out_bf16) p.out_bf16[bh * D + d] = __bfloat16_as_ushort(__float2bfloat16_rn(o));
-    if (PAIRS) {
-      o1 *= inv_l;
-      p.out[bh * D + d + 1] = o1;
-      if (p.out_bf16) p.out_bf16[bh * D + d + 1] = __bfloat16_as_ushort(__float2bfloat16_rn(o1));
+#pragma unroll
+    for (int j = 0; j < PAIRS; j++) {
+      const float oj = o[j] * inv_l;
+      p.out[bh * D + d + j] = oj;
+      if (p.out_bf16) p.out_bf16[bh * D + d + j] = __bfloat16_as_ushort(__float2bfloat16_rn(oj));
     }
   }
   KVWALK_DECODE_MARK(9);
@@ -532,20 +488,26 @@ __device__ __forceinline__ void spill_logits(float* base, size_t head_stride, in
   }
 }
 
-// The block's split partial of query head h of sequence b: merges its G key groups' states
-// (acc, m, l and, with WRITE_GRAPH, the distributed top-4 lists tv / ti, as keys in s_ck) through shared memory and writes
-// part_o (normalized), the split's top-4 (part_top_v / part_top_i, by rank selection) and part_lse (log2).
+// The block's split partial of query head h of sequence b: merges its G key groups' states (acc, m, l)
+// through shared memory and writes part_o (normalized) and part_lse (log2); with WRITE_GRAPH each group's
+// lanes 0-3 store its distributed top-4 list (tv / ti) as it is, list grp of the split in part_top_v /
+// part_top_i (kTopListsPerSplit<D> = G lists per split; the tail merges them all).
 // Shared by decode_attention_kernel and decode_attention_gqa_kernel; starts by storing into the shared
 // arrays, so a caller reusing them syncs first.
 template <int D, int G, bool WRITE_GRAPH>
-__device__ __forceinline__ void write_split_partial(const DecodeParams& p, int b, int h, int split, int tid, int grp, int sub, int d0, const float (&acc)[8], float m, float l, float tv, int ti, float (&s_m)[G], float (&s_l)[G], float (&s_acc)[G][D], unsigned long long* s_ck) {
+__device__ __forceinline__ void write_split_partial(const DecodeParams& p, int b, int h, int split, int tid, int grp, int sub, int d0, const float (&acc)[8], float m, float l, float tv, int ti, float (&s_m)[G], float (&s_l)[G], float (&s_acc)[G][D]) {
 #pragma unroll
   for (int i = 0; i < 8; i++) s_acc[grp][d0 + i] = acc[i];
   if (sub == 0) {
     s_m[grp] = m;
     s_l[grp] = l;
   }
-  if (WRITE_GRAPH && sub < kTopK) s_ck[grp * kTopK + sub] = cand_key(Cand{tv, ti});
+  if (WRITE_GRAPH && sub < kTopK) {
+    static_assert(!WRITE_GRAPH || G == kTopListsPerSplit<D>, "lists per split");
+    const size_t o = ((static_cast<size_t>(b) * p.num_heads + h) * p.num_splits + split) * (G * kTopK) + grp * kTopK + sub;
+    p.part_top_v[o] = tv;
+    p.part_top_i[o] = ti;
+  }
   __syncthreads();
   float M = -INFINITY;
   for (int g = 0; g < G; g++) M = fmaxf(M, s_m[g]);
@@ -561,17 +523,6 @@ __device__ __forceinline__ void write_split_partial(const DecodeParams& p, int b
     for (int g = 0; g < G; g++) o += s_acc[g][d] * exp2f(s_m[g] - M_use);
     p.part_o[(bh * p.num_splits + split) * D + d] = o * inv_l;
   }
-  if (WRITE_GRAPH) {
-    // The block's top-4 by rank selection over its groups' lists (all threads); the winners store their slot.
-    constexpr int NCB = G * kTopK, PARTS = rank_parts(NCB);
-    const int rank = top4_rank(s_ck, NCB, PARTS, tid);
-    if (tid % PARTS == 0 && tid / PARTS < NCB && rank < kTopK) {
-      const Cand w = key_cand(s_ck[tid / PARTS]);
-      const size_t o = (bh * p.num_splits + split) * kTopK + rank;
-      p.part_top_v[o] = w.v;
-      p.part_top_i[o] = w.i;
-    }
-  }
   if (tid == 0) p.part_lse[bh * p.num_splits + split] = lse2;
 }
 
@@ -586,10 +537,6 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
   static_assert(D % 8 == 0 && TPK <= 32 && (32 % TPK) == 0, "head dim");
   __shared__ float s_m[G], s_l[G];
   __shared__ float s_acc[G][D];
-  // Top-4 candidates of the block merge: its G groups x 4.
-  constexpr int NC = WRITE_GRAPH ? G * kTopK : 1;
-  static_assert(!WRITE_GRAPH || G * kTopK <= kRankMergeMax, "block candidates fit the rank merge");
-  __shared__ unsigned long long s_ck[NC];  // candidate keys (cand_key)
 
   KVWALK_DECODE_MARK(0);
   const int split = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
@@ -757,7 +704,7 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
 
   KVWALK_DECODE_MARK(2);
   // Merge the G groups of this block and write the split's partial.
-  write_split_partial<D, G, WRITE_GRAPH>(p, b, h, split, tid, grp, sub, d0, acc, m, l, tv, ti, s_m, s_l, s_acc, s_ck);
+  write_split_partial<D, G, WRITE_GRAPH>(p, b, h, split, tid, grp, sub, d0, acc, m, l, tv, ti, s_m, s_l, s_acc);
   KVWALK_DECODE_MARK(3);
   // The last block of (b, h) to finish merges the splits (a split ticket); with one split that
   // is the block itself (one code path: the tail is fetched cold into the instruction cache).

@@ -31,9 +31,6 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
   static_assert(QG >= 2 && QG <= 8, "query heads per KV head");
   __shared__ float s_m[G], s_l[G];
   __shared__ float s_acc[G][D];
-  constexpr int NC = WRITE_GRAPH ? G * kTopK : 1;
-  static_assert(!WRITE_GRAPH || G * kTopK <= kRankMergeMax, "block candidates fit the rank merge");
-  __shared__ unsigned long long s_ck[NC];  // candidate keys (cand_key)
   __shared__ bool s_last;
   __shared__ float s_w[kMaxSplits];
   __shared__ float s_red[kDecodeThreads / 32];
@@ -196,8 +193,8 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
         for (int i = 0; i < 8; i++) ag[i] = acc[k][i];
       }
     }
-    __syncthreads();  // the previous head's readers of s_acc / s_m / s_l / s_ck are done
-    write_split_partial<D, G, WRITE_GRAPH>(p, b, h, split, tid, grp, sub, d0, ag, mg, lg, tvg, tig, s_m, s_l, s_acc, s_ck);
+    __syncthreads();  // the previous head's readers of s_acc / s_m / s_l are done
+    write_split_partial<D, G, WRITE_GRAPH>(p, b, h, split, tid, grp, sub, d0, ag, mg, lg, tvg, tig, s_m, s_l, s_acc);
   }
   // One ticket per (sequence, KV head): the slot of the group's first query head.
   const size_t tk = static_cast<size_t>(b) * p.num_heads + h0;

@@ -52,8 +52,10 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
   // batch 32 x 896 only (no split sweep, layout probe, compaction or writer): a short run for kernel
   // iterations.
   // $KVWALK_BENCH_ONLY=gqa: the same minus the MHA rows (the grouped-query rows and their memcpy reference).
+  // $KVWALK_BENCH_ONLY=decode-shapes: the same as decode, with the MHA rows of every batch and context below.
   const gqaOnly = process.env.KVWALK_BENCH_ONLY === "gqa";
-  const decodeOnly = gqaOnly || process.env.KVWALK_BENCH_ONLY === "decode";
+  const shapesOnly = process.env.KVWALK_BENCH_ONLY === "decode-shapes";
+  const decodeOnly = gqaOnly || shapesOnly || process.env.KVWALK_BENCH_ONLY === "decode";
   const allDecodeShapes: [number, number][] = [
     [1, 4096],
     [1, 16384],
@@ -63,7 +65,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     [32, 4096],
     [32, 16384],
   ];
-  const decodeShapes = gqaOnly ? [] : decodeOnly ? allDecodeShapes.slice(0, 1) : allDecodeShapes;
+  const decodeShapes = gqaOnly ? [] : decodeOnly && !shapesOnly ? allDecodeShapes.slice(0, 1) : allDecodeShapes;
   const cases: Case[] = [{ label: "memcpy D2D 1 GiB", kind: "memcpy", opts: { mebibytes: 1024 } }];
   for (const [batch, length] of decodeShapes) {
     // The same traffic as a device-to-device copy (K+V bytes = read + write of half of them): the
@@ -337,7 +339,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     const r = t.result as { latency?: { p50: number; rme: number; min: number; max: number; samplesCount?: number } };
     return { name: t.name, ...info.get(t.name), medianMs: r.latency?.p50, rmePct: r.latency?.rme, minMs: r.latency?.min, maxMs: r.latency?.max };
   });
-  const path = join(outDir, decodeOnly ? "graph-cache-bench-decode.json" : "graph-cache-bench.json");
+  const path = join(outDir, shapesOnly ? "graph-cache-bench-decode-shapes.json" : decodeOnly ? "graph-cache-bench-decode.json" : "graph-cache-bench.json");
   writeJsonAtomic(path, {
     ...checkMetadata(),
     gpu: device.name,

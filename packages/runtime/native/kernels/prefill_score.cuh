@@ -215,7 +215,7 @@ __device__ __forceinline__ void push_tile_top4(const float (&s)[NT][4], int kb, 
   }
 }
 
-// Graph node of one row from its top-4 (log2 logits) and lse2: graph-cache's write_graph_node rule.
+// Graph node of one row from its top-4 (log2 logits) and lse2: graph-cache's write_top4_node rule.
 __device__ __forceinline__ void write_row_node(void* graph, int64_t node, const Top4& t, float lse2) {
   float pr[kvwalk::kTopK];
 #pragma unroll
