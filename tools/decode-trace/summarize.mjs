@@ -18,7 +18,7 @@ const PHASES = [
   ["split partial", 2, 3, false],
   ["ticket", 3, 4, false],
   ["tail: loads + max", 4, 6, true],
-  ["tail: weights + rank", 6, 7, true],
+  ["tail: weights (and the rank, before session 16)", 6, 7, true],
   ["tail: sum", 7, 8, true],
   ["tail: node + outputs", 8, 9, true],
   ["tail: lse + ticket reset", 9, 5, true],

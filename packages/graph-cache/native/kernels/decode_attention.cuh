@@ -307,50 +307,35 @@ constexpr int kTopListsPerSplit = kDecodeThreads / (D / 8);
 // The first thread of the tail's graph warp (the last warp).
 constexpr int kGraphLane = kDecodeThreads - 32;
 
-// lse2 of the split weights pl[0..S) by one warp, with the tail's reducing warps' operations in their order
-// (block_reduce: thread v * 32 + lane's weights summed in order, butterflies per warp, then the warps' sums
-// in warp order), so the bits equal theirs. Every lane gets it.
-__device__ __forceinline__ float splits_lse2_warp(const float* pl, int S, int lane) {
-  constexpr int NW = kDecodeThreads / 32, NLV = kMaxSplits / kDecodeThreads;
-  float M, L;
-  if (S <= 32) {  // one split per lane of warp 0; the other warps' sums are +0, which leaves the bits as they are
-    const float x = lane < S ? __ldcg(pl + lane) : -INFINITY;
-    M = warp_reduce<true>(x);
-    const float M_use = M == -INFINITY ? 0.f : M;
-    L = warp_reduce<false>(lane < S ? exp2f(x - M_use) : 0.f);
-  } else {
-    float lv[NW][NLV];
-    float mx = -INFINITY;
-#pragma unroll
-    for (int v = 0; v < NW; v++)
-#pragma unroll
-      for (int r = 0; r < NLV; r++) {
-        const int s = v * 32 + lane + r * kDecodeThreads;
-        lv[v][r] = s < S ? __ldcg(pl + s) : -INFINITY;
-        mx = fmaxf(mx, lv[v][r]);
-      }
-    M = warp_reduce<true>(mx);
-    const float M_use = M == -INFINITY ? 0.f : M;
-    L = 0.f;
-#pragma unroll
-    for (int v = 0; v < NW; v++) {
-      float sum = 0.f;
-#pragma unroll
-      for (int r = 0; r < NLV; r++)
-        if (v * 32 + lane + r * kDecodeThreads < S) sum += exp2f(lv[v][r] - M_use);
-      sum = warp_reduce<false>(sum);
-      L = v == 0 ? sum : L + sum;
-    }
-  }
-  return L == 0.f ? -INFINITY : (M == -INFINITY ? 0.f : M) + log2f(L);
+// The tail's hand-over of lse2 from warp 0 to the graph warp: an mbarrier of one arrival in shared memory,
+// initialized by thread 0 of a tail block before the barrier that follows the ticket; thread 0 stores lse2
+// in shared memory and arrives (release), the graph warp waits on the phase's parity (acquire) and reads it.
+// One phase per reduce_splits call (the grouped kernel's heads: phase g & 1). (Session 16: the same hand-over
+// by bar.arrive / bar.sync, as fast, draws racecheck hazard reports; the graph warp computing lse2 itself, in
+// the reducers' order, was clean but put the graph warp ~550 cycles behind the reducers at batch 1 x 4k.)
+__device__ __forceinline__ uint32_t smem_addr(const void* p) { return static_cast<uint32_t>(__cvta_generic_to_shared(p)); }
+__device__ __forceinline__ void mbar_init(uint64_t* bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared.b64 [%0], %1;" ::"r"(smem_addr(bar)), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint64_t* bar) {
+  asm volatile("{\n .reg .b64 st;\n mbarrier.arrive.shared.b64 st, [%0];\n}" ::"r"(smem_addr(bar)) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
+  uint32_t done;
+  do {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("{\n .reg .pred p;\n mbarrier.try_wait.parity.shared.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}" : "=r"(done) : "r"(smem_addr(bar)), "r"(parity) : "memory");
+#else
+    asm volatile("{\n .reg .pred p;\n mbarrier.test_wait.parity.shared.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}" : "=r"(done) : "r"(smem_addr(bar)), "r"(parity) : "memory");
+#endif
+  } while (!done);
 }
 
-// The graph warp's share of the tail (WRITE_GRAPH): lse2 (splits_lse2_warp), the merge of the splits'
-// S x LISTS top-4 lists (lists_top4) and the node. No barrier and no shared memory: the reducers' reductions
-// and outputs run beside it. (Session 16: lse2 handed over by warp 0 through shared memory, after
-// bar.arrive / bar.sync, was as fast, but racecheck reports the store and the read as hazards.)
+// The graph warp's share of the tail (WRITE_GRAPH): the merge of the splits' S x LISTS top-4 lists
+// (lists_top4), then lse2 from thread 0 (mbar_wait on s_bar; by then the reducers have long had it) and the
+// node. It waits on no block barrier: the reducers' reductions and outputs run beside the merge.
 template <int LAYOUT, int LISTS>
-__device__ void graph_warp_tail(const DecodeParams& p, int b, int h, int lane) {
+__device__ void graph_warp_tail(const DecodeParams& p, int b, int h, int lane, const float* s_red, uint64_t* s_bar, int phase) {
   const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
   const int n = p.num_splits * LISTS;
   const float* top_v = p.part_top_v + bh * n * kTopK;
@@ -359,10 +344,11 @@ __device__ void graph_warp_tail(const DecodeParams& p, int b, int h, int lane) {
 #pragma unroll
   for (int k = 0; k < kTailListsPerLane; k++) load_list_keys(top_v, top_i, lane + 32 * k, n, x[k]);
   const int node = graph_node_of(p, b);
-  const float lse2 = splits_lse2_warp(p.part_lse + bh * p.num_splits, p.num_splits, lane);
   KVWALK_DECODE_MARK_BY(13, kGraphLane);
   lists_top4(top_v, top_i, n, lane, x);
   KVWALK_DECODE_MARK_BY(14, kGraphLane);
+  mbar_wait(s_bar, phase & 1);  // thread 0 stored lse2 and arrived
+  const float lse2 = s_red[kDecodeThreads / 32];
   write_top4_node_warp<LAYOUT>(p.graph, static_cast<int64_t>(p.batch) * p.num_heads, p.graph_capacity, static_cast<int64_t>(bh), node, x[0], lse2, lane);
   KVWALK_DECODE_MARK_BY(11, kGraphLane);
 }
@@ -376,16 +362,16 @@ __device__ void graph_warp_tail(const DecodeParams& p, int b, int h, int lane) {
 //   - the last warp runs graph_warp_tail and returns;
 //   - the first three, the reducers, compute the split weights and lse2 among themselves (named barrier
 //     kBarReducers; warp 0 also takes the last warp's share of the splits, so every sum keeps the bits of the
-//     all-warp form, which the graph warp, the deferred write's kernel and the variant without the graph
-//     get too), and they write every output, two adjacent ones per thread.
+//     all-warp form, which the deferred write's kernel and the variant without the graph get too), thread 0
+//     hands lse2 to the graph warp (mbar_arrive), and they write every output, two adjacent ones per thread.
 template <int D, bool WRITE_GRAPH, int LAYOUT>
-__device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, float* s_w, float* s_red) {
+__device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, float* s_w, float* s_red, uint64_t* s_bar, int phase = 0) {
   constexpr int NLV = kMaxSplits / kDecodeThreads;                  // split weights per thread
   constexpr int OT = WRITE_GRAPH ? kGraphLane : kDecodeThreads;     // the threads that write outputs
   constexpr int PAIRS = WRITE_GRAPH ? 2 : 1;                        // adjacent outputs per thread and pass
   constexpr int NO = (D / PAIRS + OT - 1) / OT;                     // passes
   if (WRITE_GRAPH && tid >= kGraphLane) {
-    graph_warp_tail<LAYOUT, kTopListsPerSplit<D>>(p, b, h, tid & 31);
+    graph_warp_tail<LAYOUT, kTopListsPerSplit<D>>(p, b, h, tid & 31, s_red, s_bar, phase);
     return;
   }
   const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
@@ -436,6 +422,10 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
   KVWALK_DECODE_MARK(8);
   const float lse2 = L == 0.f ? -INFINITY : M_use + log2f(L);
   const float inv_l = L == 0.f ? 0.f : 1.f / L;
+  if (WRITE_GRAPH && tid == 0) {  // lse2 for the graph warp
+    s_red[kDecodeThreads / 32] = lse2;
+    mbar_arrive(s_bar);
+  }
 #pragma unroll
   for (int i = 0; i < NO; i++) {
     const int d = PAIRS * (tid + i * OT);
@@ -711,16 +701,18 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
   const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
   __shared__ bool s_last;
   __shared__ float s_w[kMaxSplits];
-  __shared__ float s_red[kDecodeThreads / 32];
+  __shared__ float s_red[kDecodeThreads / 32 + 1];  // the warps' partials, then lse2 for the graph warp
+  __shared__ uint64_t s_bar;                         // its hand-over (mbar_init)
   __syncthreads();
   if (tid == 0) {
     const int ticket = ticket_add_acq_rel(p.tickets + bh);
     s_last = ticket == p.num_splits - 1;
+    if (WRITE_GRAPH && s_last) mbar_init(&s_bar, 1);
   }
   __syncthreads();
   KVWALK_DECODE_MARK(4);
   if (!s_last) return;
-  reduce_splits<D, WRITE_GRAPH, LAYOUT>(p, b, h, tid, s_w, s_red);
+  reduce_splits<D, WRITE_GRAPH, LAYOUT>(p, b, h, tid, s_w, s_red, &s_bar);
   if (tid == 0) p.tickets[bh] = 0;
   KVWALK_DECODE_MARK(5);
 }

@@ -33,7 +33,8 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
   __shared__ float s_acc[G][D];
   __shared__ bool s_last;
   __shared__ float s_w[kMaxSplits];
-  __shared__ float s_red[kDecodeThreads / 32];
+  __shared__ float s_red[kDecodeThreads / 32 + 1];  // the warps' partials, then lse2 for the graph warp
+  __shared__ uint64_t s_bar;                         // its hand-over (mbar_init)
 
   const int split = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
   const int tid = threadIdx.x;
@@ -202,13 +203,14 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
   if (tid == 0) {
     const int ticket = ticket_add_acq_rel(p.tickets + tk);
     s_last = ticket == p.num_splits - 1;
+    if (WRITE_GRAPH && s_last) mbar_init(&s_bar, 1);
   }
   __syncthreads();
   if (!s_last) return;
 #pragma unroll 1
   for (int g = 0; g < QG; g++) {
     __syncthreads();  // the previous head's tail is done with the shared arrays
-    reduce_splits<D, WRITE_GRAPH, LAYOUT>(p, b, h0 + g, tid, s_w, s_red);
+    reduce_splits<D, WRITE_GRAPH, LAYOUT>(p, b, h0 + g, tid, s_w, s_red, &s_bar, g);
   }
   if (tid == 0) p.tickets[tk] = 0;
 }
