@@ -157,7 +157,10 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
   for (const c of cases) {
     let id = -1;
     let launches = 1;
-    bench.add(c.label, () => ({ overriddenDuration: addon.benchRun(id, launches) }), {
+    // A sample is one batch of `launches` back-to-back launches; tinybench gets the batch's GPU time, so its
+    // `time` budget counts GPU time (until session 16 it got the per-launch time, and every case of a short kernel
+    // sampled for ~10 s of wall clock: 150 ms / 20 us = 7,500 batches). Per-launch figures: perLaunch() below.
+    bench.add(c.label, () => ({ overriddenDuration: addon.benchRun(id, launches) * launches }), {
       beforeAll: () => {
         const s = addon.benchCreate(c.kind, c.opts);
         id = s.id;
@@ -174,7 +177,8 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
   bench.addEventListener("cycle", (evt) => {
     done++;
     const t = (evt as unknown as { task?: { name: string; result?: { latency?: { p50: number } } } }).task;
-    const p50 = t?.result?.latency?.p50;
+    const batchP50 = t?.result?.latency?.p50;
+    const p50 = batchP50 === undefined || !t ? undefined : batchP50 / (info.get(t.name)?.launches ?? 1);
     say(`[${done}/${cases.length}] ${t?.name ?? "?"}${p50 === undefined ? "" : `: ${(p50 * 1e3).toFixed(1)} us`}`);
   });
   await bench.run();
@@ -182,7 +186,8 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     const t = bench.tasks.find((x) => x.name === label)!;
     const r = t.result as { state: string; latency?: { p50: number; rme: number }; error?: Error };
     if (!r.latency) throw new Error(`${label}: ${r.state} ${r.error?.message ?? ""}`);
-    return { ms: r.latency.p50, rme: r.latency.rme };
+    // per launch: the median batch over its launches (rme is relative, the same either way)
+    return { ms: r.latency.p50 / info.get(label)!.launches, rme: r.latency.rme };
   };
   const memcpy = median("memcpy D2D 1 GiB");
   const memcpyBw = info.get("memcpy D2D 1 GiB")!.bytes / (memcpy.ms / 1e3);
@@ -337,7 +342,9 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
   const compactBytes = decodeOnly ? 0 : info.get("compact aos 1024x4096")!.bytes;
   const tasks = bench.tasks.map((t) => {
     const r = t.result as { latency?: { p50: number; rme: number; min: number; max: number; samplesCount?: number } };
-    return { name: t.name, ...info.get(t.name), medianMs: r.latency?.p50, rmePct: r.latency?.rme, minMs: r.latency?.min, maxMs: r.latency?.max };
+    const n = info.get(t.name)?.launches ?? 1;  // samples are batches of n launches: per launch below
+    const per = (x: number | undefined) => (x === undefined ? undefined : x / n);
+    return { name: t.name, ...info.get(t.name), medianMs: per(r.latency?.p50), rmePct: r.latency?.rme, minMs: per(r.latency?.min), maxMs: per(r.latency?.max) };
   });
   const path = join(outDir, shapesOnly ? "graph-cache-bench-decode-shapes.json" : decodeOnly ? "graph-cache-bench-decode.json" : "graph-cache-bench.json");
   writeJsonAtomic(path, {
