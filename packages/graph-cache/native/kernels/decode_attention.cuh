@@ -331,6 +331,22 @@ __device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
   } while (!done);
 }
 
+// The split ticket of a block, called by every thread once its partial is written: true (in every thread) in
+// the last block of ticket slot `slot` to finish, which then merges the splits and resets the slot. That
+// block's thread 0 also initializes the tail's lse2 hand-over (s_bar) when the graph is written. Shared by
+// decode_attention_kernel (a slot per (sequence, head)) and decode_attention_gqa_kernel (per (sequence, KV head)).
+template <bool WRITE_GRAPH>
+__device__ __forceinline__ bool take_split_ticket(const DecodeParams& p, size_t slot, bool& s_last, uint64_t* s_bar) {
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    const int ticket = ticket_add_acq_rel(p.tickets + slot);
+    s_last = ticket == p.num_splits - 1;
+    if (WRITE_GRAPH && s_last) mbar_init(s_bar, 1);
+  }
+  __syncthreads();
+  return s_last;
+}
+
 // The graph warp's share of the tail (WRITE_GRAPH): the merge of the splits' S x LISTS top-4 lists
 // (lists_top4), then lse2 from thread 0 (mbar_wait on s_bar; by then the reducers have long had it) and the
 // node. It waits on no block barrier: the reducers' reductions and outputs run beside the merge.
@@ -703,15 +719,9 @@ __global__ void __launch_bounds__(kDecodeThreads, WRITE_GRAPH ? kDecodeGraphBloc
   __shared__ float s_w[kMaxSplits];
   __shared__ float s_red[kDecodeThreads / 32 + 1];  // the warps' partials, then lse2 for the graph warp
   __shared__ uint64_t s_bar;                         // its hand-over (mbar_init)
-  __syncthreads();
-  if (tid == 0) {
-    const int ticket = ticket_add_acq_rel(p.tickets + bh);
-    s_last = ticket == p.num_splits - 1;
-    if (WRITE_GRAPH && s_last) mbar_init(&s_bar, 1);
-  }
-  __syncthreads();
+  const bool last = take_split_ticket<WRITE_GRAPH>(p, bh, s_last, &s_bar);
   KVWALK_DECODE_MARK(4);
-  if (!s_last) return;
+  if (!last) return;
   reduce_splits<D, WRITE_GRAPH, LAYOUT>(p, b, h, tid, s_w, s_red, &s_bar);
   if (tid == 0) p.tickets[bh] = 0;
   KVWALK_DECODE_MARK(5);

@@ -199,14 +199,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 4) decode_attention_gqa_kernel
   }
   // One ticket per (sequence, KV head): the slot of the group's first query head.
   const size_t tk = static_cast<size_t>(b) * p.num_heads + h0;
-  __syncthreads();
-  if (tid == 0) {
-    const int ticket = ticket_add_acq_rel(p.tickets + tk);
-    s_last = ticket == p.num_splits - 1;
-    if (WRITE_GRAPH && s_last) mbar_init(&s_bar, 1);
-  }
-  __syncthreads();
-  if (!s_last) return;
+  if (!take_split_ticket<WRITE_GRAPH>(p, tk, s_last, &s_bar)) return;
 #pragma unroll 1
   for (int g = 0; g < QG; g++) {
     __syncthreads();  // the previous head's tail is done with the shared arrays
