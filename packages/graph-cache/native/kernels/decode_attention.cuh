@@ -372,9 +372,10 @@ __device__ void graph_warp_tail(const DecodeParams& p, int b, int h, int lane, c
 // Merges the splits of (b, h): run by the whole last block of (b, h) to finish. Partials written by
 // other blocks are read through L2 (__ldcg) after the ticket (ticket_add_acq_rel). Loads are independent so the
 // tail costs a few L2 round trips: split weights and outputs in parallel, output loop unrolled.
-// With WRITE_GRAPH the work is split by warps (H200, session 16, batch 1 x 4k: the graph variant went from
-// +7.4 to +x.x % over the variant without the graph; before, the whole block reduced the weights, then the last
-// warp merged the top-4 lists and wrote the node while the others wrote their outputs):
+// With WRITE_GRAPH the work is split by warps (H200, session 16, batch 1 x 4k, tools/decode-trace: the graph
+// variant went from +7.4 % to +2.1 to +2.7 % over the variant without the graph, with the split blocks' lists
+// below; before, the whole block reduced the weights, then the last warp merged the top-4 lists and wrote the
+// node while the others wrote their outputs):
 //   - the last warp runs graph_warp_tail and returns;
 //   - the first three, the reducers, compute the split weights and lse2 among themselves (named barrier
 //     kBarReducers; warp 0 also takes the last warp's share of the splits, so every sum keeps the bits of the
