@@ -250,21 +250,6 @@ __device__ __forceinline__ void lists_top4(const float* top_v, const int* top_i,
   for (int k = 0; k < kTopK; k++) best[k] = top[k];
 }
 
-// Stores entry `slot` (0-3) of a node: its neighbour and weight (scalar stores; store_node writes whole nodes).
-template <int LAYOUT>
-__device__ __forceinline__ void store_node_entry(void* graph, int64_t num_nodes, int64_t node, int slot, int neighbor, float weight) {
-  if (LAYOUT == kLayoutAoS) {
-    GraphNode* g = static_cast<GraphNode*>(graph) + node;
-    reinterpret_cast<int*>(&g->neighbors)[slot] = neighbor;
-    reinterpret_cast<float*>(&g->weights)[slot] = weight;
-  } else {
-    int* nb = static_cast<int*>(graph);
-    float* wb = reinterpret_cast<float*>(nb + num_nodes * kTopK);
-    nb[node * kTopK + slot] = neighbor;
-    wb[node * kTopK + slot] = weight;
-  }
-}
-
 // write_top4_node by lanes 0-3 of a warp (every lane calls it with the same sorted top-4 keys `best`),
 // lane r taking entry r: the operations of normalize_top4 (p = exp2f(v - lse2), the kept p summed in
 // order, one IEEE division per entry, kept entries first, then -1 / 0), so the node is bit-identical,
@@ -300,9 +285,9 @@ constexpr int kTailPrefetch = 16;
 
 // Top-4 lists a split leaves for the tail with the graph: one per key group (the block's threads / (D / 8)),
 // as the groups hold them; no block merge (H200, session 16, batch 1 x 4k: the block-wide rank merge took
-// ~580 cycles of every split block's ~2300 after its tile loop).
-template <int D>
-constexpr int kTopListsPerSplit = kDecodeThreads / (D / 8);
+// ~580 cycles of every split block's ~2300 after its tile loop). The workspace's layout (decode_attention.cu)
+// and the kernels take it from here.
+__host__ __device__ constexpr int top_lists_per_split(int head_dim) { return kDecodeThreads / (head_dim / 8); }
 
 // The first thread of the tail's graph warp (the last warp).
 constexpr int kGraphLane = kDecodeThreads - 32;
@@ -388,7 +373,7 @@ __device__ void reduce_splits(const DecodeParams& p, int b, int h, int tid, floa
   constexpr int PAIRS = WRITE_GRAPH ? 2 : 1;                        // adjacent outputs per thread and pass
   constexpr int NO = (D / PAIRS + OT - 1) / OT;                     // passes
   if (WRITE_GRAPH && tid >= kGraphLane) {
-    graph_warp_tail<LAYOUT, kTopListsPerSplit<D>>(p, b, h, tid & 31, s_red, s_bar, phase);
+    graph_warp_tail<LAYOUT, top_lists_per_split(D)>(p, b, h, tid & 31, s_red, s_bar, phase);
     return;
   }
   const size_t bh = static_cast<size_t>(b) * p.num_heads + h;
@@ -498,7 +483,7 @@ __device__ __forceinline__ void spill_logits(float* base, size_t head_stride, in
 // The block's split partial of query head h of sequence b: merges its G key groups' states (acc, m, l)
 // through shared memory and writes part_o (normalized) and part_lse (log2); with WRITE_GRAPH each group's
 // lanes 0-3 store its distributed top-4 list (tv / ti) as it is, list grp of the split in part_top_v /
-// part_top_i (kTopListsPerSplit<D> = G lists per split; the tail merges them all).
+// part_top_i (top_lists_per_split(D) = G lists per split; the tail merges them all).
 // Shared by decode_attention_kernel and decode_attention_gqa_kernel; starts by storing into the shared
 // arrays, so a caller reusing them syncs first.
 template <int D, int G, bool WRITE_GRAPH>
@@ -510,7 +495,7 @@ __device__ __forceinline__ void write_split_partial(const DecodeParams& p, int b
     s_l[grp] = l;
   }
   if (WRITE_GRAPH && sub < kTopK) {
-    static_assert(!WRITE_GRAPH || G == kTopListsPerSplit<D>, "lists per split");
+    static_assert(!WRITE_GRAPH || G == top_lists_per_split(D), "lists per split");
     const size_t o = ((static_cast<size_t>(b) * p.num_heads + h) * p.num_splits + split) * (G * kTopK) + grp * kTopK + sub;
     p.part_top_v[o] = tv;
     p.part_top_i[o] = ti;

@@ -36,6 +36,21 @@ __device__ __forceinline__ void store_node(void* graph, int64_t num_nodes, int64
   }
 }
 
+// Stores entry `slot` (0-3) of a node: its neighbour and weight (scalar stores; store_node writes whole nodes).
+template <int LAYOUT>
+__device__ __forceinline__ void store_node_entry(void* graph, int64_t num_nodes, int64_t node, int slot, int neighbor, float weight) {
+  if (LAYOUT == kLayoutAoS) {
+    GraphNode* g = static_cast<GraphNode*>(graph) + node;
+    reinterpret_cast<int*>(&g->neighbors)[slot] = neighbor;
+    reinterpret_cast<float*>(&g->weights)[slot] = weight;
+  } else {
+    int* nb = static_cast<int*>(graph);
+    float* wb = reinterpret_cast<float*>(nb + num_nodes * kTopK);
+    nb[node * kTopK + slot] = neighbor;
+    wb[node * kTopK + slot] = weight;
+  }
+}
+
 template <int LAYOUT>
 __device__ __forceinline__ void load_node(const void* graph, int64_t num_nodes, int64_t node, int4& n, float4& w) {
   if (LAYOUT == kLayoutAoS) {

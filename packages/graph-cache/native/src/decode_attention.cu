@@ -55,8 +55,8 @@ size_t decode_workspace_bytes(int batch, int num_heads, int head_dim, int num_sp
   const size_t parts = static_cast<size_t>(batch) * num_heads * num_splits;
   // tickets [batch, heads] (rounded up to 16 ints: the 64 spare bytes), part_o [parts, D], part_lse [parts]
   // (rounded up to 4 floats: the 16 spare bytes), part_top_v [parts, lists, 4], part_top_i [parts, lists, 4]
-  // with lists = the key groups of a block (kTopListsPerSplit)
-  const size_t lists = kDecodeThreads / (head_dim / 8);
+  // with lists = the key groups of a block (top_lists_per_split)
+  const size_t lists = top_lists_per_split(head_dim);
   return parts * (static_cast<size_t>(head_dim) + 1 + 8 * lists) * 4 + static_cast<size_t>(batch) * num_heads * 4 + 64 + 16;
 }
 
@@ -145,7 +145,7 @@ cudaError_t launch_decode_attention(const DecodeArgs& a, cudaStream_t stream) {
     p.part_o = a.workspace + ticket_ints;
     p.part_lse = p.part_o + parts * a.head_dim;
     p.part_top_v = p.part_lse + (parts + 3) / 4 * 4;  // 16-byte aligned
-    p.part_top_i = reinterpret_cast<int*>(p.part_top_v + parts * kTopK * (kDecodeThreads / (a.head_dim / 8)));
+    p.part_top_i = reinterpret_cast<int*>(p.part_top_v + parts * kTopK * top_lists_per_split(a.head_dim));
   }
   p.graph = a.graph;
   p.nodes = a.nodes;
