@@ -1,8 +1,8 @@
 /**
  * Benchmarks of @kvwalk/graph-cache (tinybench; `pnpm --filter @kvwalk/graph-cache bench`).
  *
- * With CUDA: every task times back-to-back launches with CUDA events (the per-launch time is fed to
- * tinybench as the sample), on device-resident synthetic data (K/V copies rotated so the working set
+ * With CUDA: every task times back-to-back launches with CUDA events (a batch's GPU time is fed to
+ * tinybench as the sample; figures are per launch), on device-resident synthetic data (K/V copies rotated so the working set
  * exceeds the 50 MB L2 several times). Reports medians:
  * - fused decode attention with vs without the graph write (same kernel, WRITE_GRAPH on/off), batch of
  *   Llama-2-7B heads (32 x 128), contexts 4k/16k/32k at batch 1 and 4k/16k at batch 8/32: overhead
@@ -159,7 +159,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     let launches = 1;
     // A sample is one batch of `launches` back-to-back launches; tinybench gets the batch's GPU time, so its
     // `time` budget counts GPU time (until session 16 it got the per-launch time, and every case of a short kernel
-    // sampled for ~10 s of wall clock: 150 ms / 20 us = 7,500 batches). Per-launch figures: perLaunch() below.
+    // sampled for ~10 s of wall clock: 150 ms / 20 us = 7,500 batches). Per-launch figures: perLaunch below.
     bench.add(c.label, () => ({ overriddenDuration: addon.benchRun(id, launches) * launches }), {
       beforeAll: () => {
         const s = addon.benchCreate(c.kind, c.opts);
@@ -171,14 +171,15 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
       afterAll: () => addon.benchDestroy(id),
     });
   }
+  // A task's sample statistic (ms per batch) as ms per launch.
+  const perLaunch = (name: string, batchMs: number | undefined) => (batchMs === undefined ? undefined : batchMs / (info.get(name)?.launches ?? 1));
   // Progress: one line per finished case (a full run takes minutes; tinybench keeps sampling until the
   // reported GPU time reaches `time`, so cases of short kernels take many wall-clock seconds).
   let done = 0;
   bench.addEventListener("cycle", (evt) => {
     done++;
     const t = (evt as unknown as { task?: { name: string; result?: { latency?: { p50: number } } } }).task;
-    const batchP50 = t?.result?.latency?.p50;
-    const p50 = batchP50 === undefined || !t ? undefined : batchP50 / (info.get(t.name)?.launches ?? 1);
+    const p50 = t ? perLaunch(t.name, t.result?.latency?.p50) : undefined;
     say(`[${done}/${cases.length}] ${t?.name ?? "?"}${p50 === undefined ? "" : `: ${(p50 * 1e3).toFixed(1)} us`}`);
   });
   await bench.run();
@@ -186,8 +187,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     const t = bench.tasks.find((x) => x.name === label)!;
     const r = t.result as { state: string; latency?: { p50: number; rme: number }; error?: Error };
     if (!r.latency) throw new Error(`${label}: ${r.state} ${r.error?.message ?? ""}`);
-    // per launch: the median batch over its launches (rme is relative, the same either way)
-    return { ms: r.latency.p50 / info.get(label)!.launches, rme: r.latency.rme };
+    return { ms: perLaunch(label, r.latency.p50)!, rme: r.latency.rme };  // rme is relative: the same per batch or launch
   };
   const memcpy = median("memcpy D2D 1 GiB");
   const memcpyBw = info.get("memcpy D2D 1 GiB")!.bytes / (memcpy.ms / 1e3);
@@ -342,8 +342,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
   const compactBytes = decodeOnly ? 0 : info.get("compact aos 1024x4096")!.bytes;
   const tasks = bench.tasks.map((t) => {
     const r = t.result as { latency?: { p50: number; rme: number; min: number; max: number; samplesCount?: number } };
-    const n = info.get(t.name)?.launches ?? 1;  // samples are batches of n launches: per launch below
-    const per = (x: number | undefined) => (x === undefined ? undefined : x / n);
+    const per = (x: number | undefined) => perLaunch(t.name, x);
     return { name: t.name, ...info.get(t.name), medianMs: per(r.latency?.p50), rmePct: r.latency?.rme, minMs: per(r.latency?.min), maxMs: per(r.latency?.max) };
   });
   const path = join(outDir, shapesOnly ? "graph-cache-bench-decode-shapes.json" : decodeOnly ? "graph-cache-bench-decode.json" : "graph-cache-bench.json");
@@ -352,7 +351,7 @@ async function benchCuda(addon: GraphCacheAddon): Promise<void> {
     gpu: device.name,
     device,
     driverVersion: device.driverVersion,
-    timing: "CUDA events around back-to-back launches; tinybench samples = ms per launch; medians",
+    timing: "CUDA events around back-to-back launches; tinybench samples = ms per batch of each task's `launches` launches, reported per launch; medians",
     memcpy: { ms: memcpy.ms, bandwidthTBps: memcpyBw / 1e12, fractionOfNominal: nominal ? memcpyBw / nominal : null },
     nominalBandwidthTBps: nominal ? nominal / 1e12 : null,
     decode,
