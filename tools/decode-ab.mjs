@@ -35,29 +35,24 @@ const base = { numHeads: 32, numKvHeads: 32, headDim: 128, layout: 0, numSplits:
 const cases = JSON.parse(process.env.AB_CASES ?? "[]");
 const rounds = Number(process.env.AB_ROUNDS ?? 9);
 const rows = [];
-const report = (opts, sessions) => {
-  for (const x of sessions) {
-    x.us.sort((p, q) => p - q);
-    const row = { build: x.b.label, ...opts, numSplits: x.s.numSplits, medianUs: x.us[rounds >> 1], minUs: x.us[0] };
-    rows.push(row);
-    say(`${x.b.label.padEnd(8)} b=${opts.batch} len=${opts.length} graph=${opts.writeGraph} grouped=${opts.grouped ?? 0} heads=${opts.numHeads}/${opts.numKvHeads} splits=${x.s.numSplits}: median ${row.medianUs.toFixed(2)} us (min ${row.minUs.toFixed(2)})`);
-    x.b.addon.benchDestroy(x.s.id);
-  }
-};
-if (process.env.AB_INTERLEAVE === "1") {
-  const all = cases.map((c) => {
+// Cases timed together: all of them (AB_INTERLEAVE=1), else one at a time. Each group's sessions are created,
+// warmed, then timed round by round in alternation, and reported in case order.
+const groups = process.env.AB_INTERLEAVE === "1" ? [cases] : cases.map((c) => [c]);
+for (const group of groups) {
+  const all = group.map((c) => {
     const opts = { ...base, ...c };
     return { opts, sessions: builds.map((b) => ({ b, s: b.addon.benchCreate("decode", opts), us: [] })) };
   });
   for (const { sessions } of all) for (const x of sessions) x.b.addon.benchRun(x.s.id, 100);
   for (let r = 0; r < rounds; r++) for (const { sessions } of all) for (const x of sessions) x.us.push(x.b.addon.benchRun(x.s.id, 200) * 1e3);
-  for (const { opts, sessions } of all) report(opts, sessions);
-}
-for (const c of process.env.AB_INTERLEAVE === "1" ? [] : cases) {
-  const opts = { ...base, ...c };
-  const sessions = builds.map((b) => ({ b, s: b.addon.benchCreate("decode", opts), us: [] }));
-  for (const x of sessions) x.b.addon.benchRun(x.s.id, 100);
-  for (let r = 0; r < rounds; r++) for (const x of sessions) x.us.push(x.b.addon.benchRun(x.s.id, 200) * 1e3);
-  report(opts, sessions);
+  for (const { opts, sessions } of all) {
+    for (const x of sessions) {
+      x.us.sort((p, q) => p - q);
+      const row = { build: x.b.label, ...opts, numSplits: x.s.numSplits, medianUs: x.us[rounds >> 1], minUs: x.us[0] };
+      rows.push(row);
+      say(`${x.b.label.padEnd(8)} b=${opts.batch} len=${opts.length} graph=${opts.writeGraph} grouped=${opts.grouped ?? 0} heads=${opts.numHeads}/${opts.numKvHeads} splits=${x.s.numSplits}: median ${row.medianUs.toFixed(2)} us (min ${row.minUs.toFixed(2)})`);
+      x.b.addon.benchDestroy(x.s.id);
+    }
+  }
 }
 if (process.env.AB_OUT) writeFileSync(process.env.AB_OUT, `${JSON.stringify({ date: new Date().toISOString(), commit: process.env.KVWALK_COMMIT, rows }, null, 1)}\n`);
