@@ -462,15 +462,17 @@ class WalkerContext : public Napi::ObjectWrap<WalkerContext> {
     p.maxIter = static_cast<int32_t>(get_int(env, o.Get("maxIter"), "maxIter", 0, 0x7fffffffll));
     const bool causal = get_int(env, o.Get("method"), "method", 0, 1) == 1;  // 1: the causal backward sweep
     UploadNumNodes(env, o);
-    device_alloc(env, &dX_, nodes_, "pagerank x");
-    device_alloc(env, &dY_, nodes_, "pagerank y");
+    if (!causal) {  // the causal sweep keeps its iterate in shared memory: no x / y
+      device_alloc(env, &dX_, nodes_, "pagerank x");
+      device_alloc(env, &dY_, nodes_, "pagerank y");
+    }
     device_alloc(env, &dRank_, nodes_, "pagerank result");
     device_alloc(env, &dIters_, static_cast<size_t>(numGraphs_), "pagerank iterations");
     host_alloc(env, &hRank_, nodes_, "pagerank result");
     host_alloc(env, &hIters_, static_cast<size_t>(numGraphs_), "pagerank iterations");
     p.numNodes = dNumNodes_;
-    p.x = dX_;
-    p.y = dY_;
+    p.x = causal ? nullptr : dX_;
+    p.y = causal ? nullptr : dY_;
     p.result = dRank_;
     p.iterations = dIters_;
     p.numGraphs = numGraphs_;

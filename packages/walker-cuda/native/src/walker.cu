@@ -1,18 +1,41 @@
 // Launchers of the walker kernels: grid sizing and launch-error reporting, nothing else.
+#include <atomic>
+
 #include "walker.h"
 #include "walker.cuh"
 
 namespace kvwalk {
+namespace {
 
-int64_t max_shared_walk_capacity(WalkStaging staging) {
-  if (staging == WalkStaging::kGlobal) return 0;
+// The current device's opt-in shared memory per block (0 when it cannot be asked), queried once per device:
+// the capacity checks run on every launch and the answer never changes.
+int64_t optin_shared_bytes() {
+  constexpr int kCachedDevices = 64;
+  static std::atomic<int> cached[kCachedDevices] = {};  // 0: not asked yet, else the bytes + 1
   int dev = 0;
   int optin = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess) {
+  if (cudaGetDevice(&dev) != cudaSuccess) {
     cudaGetLastError();
     return 0;
   }
-  return static_cast<int64_t>(optin) / walk_shared_bytes(1, staging == WalkStaging::kShared);
+  const bool cacheable = dev >= 0 && dev < kCachedDevices;
+  if (cacheable) {
+    const int c = cached[dev].load(std::memory_order_relaxed);
+    if (c > 0) return c - 1;
+  }
+  if (cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  if (cacheable) cached[dev].store(optin + 1, std::memory_order_relaxed);
+  return optin;
+}
+
+}  // namespace
+
+int64_t max_shared_walk_capacity(WalkStaging staging) {
+  if (staging == WalkStaging::kGlobal) return 0;
+  return optin_shared_bytes() / walk_shared_bytes(1, staging == WalkStaging::kShared);
 }
 
 cudaError_t launch_walk(const WalkParams& p, WalkStaging staging, int mode, cudaStream_t stream) {
@@ -79,14 +102,7 @@ cudaError_t launch_pagerank(const PagerankParams& p, cudaStream_t stream) {
   return cudaGetLastError();
 }
 
-int64_t pagerank_causal_max_capacity() {
-  int dev = 0, optin = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess) {
-    cudaGetLastError();
-    return 0;
-  }
-  return optin / 8;
-}
+int64_t pagerank_causal_max_capacity() { return optin_shared_bytes() / 8; }
 
 cudaError_t launch_pagerank_causal(const PagerankParams& p, cudaStream_t stream) {
   if (p.numGraphs == 0) return cudaSuccess;
