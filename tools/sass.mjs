@@ -14,7 +14,7 @@
 // (bookworm's 11.8 does not). The .deb is fetched once with `apt-get download` through a private sources
 // list (nothing is installed) and unpacked under $KVWALK_SASS_TOOLS (default /tmp/kvwalk-sass-tools).
 // Used in session 10 to find that the grouped decode kernel's logit-storing variant rematerializes its
-// K/V tile addresses inside the loop (graph-cache README).
+// K/V tile addresses inside the loop (graph-cache PERFORMANCE-HISTORY.md).
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -14,7 +14,7 @@
 // and query head (0.8 % of Llama-2-7B's K/V bytes, 3 % of Mistral-7B's) and this kernel can run on
 // another stream, beside the GEMMs that follow the attention. Measured (H200, session 7): in a loop of
 // attention launches it never pays (batch 1 x 4k +22 % with the selection on a side stream vs +21 % fused);
-// in the engine it does at batch 1 and on the grouped kernel at batch 32 (graph-cache README).
+// in the engine it does at batch 1 and on the grouped kernel at batch 32 (graph-cache PERFORMANCE-HISTORY.md, session 7).
 #pragma once
 #include "decode_attention.cuh"
 
