@@ -11,8 +11,8 @@
 // printed; AB_OUT writes the rows as JSON. AB_INTERLEAVE=1: every round runs every case (all sessions
 // created first), so cases are in alternation too, e.g. one build's kernel with and without the graph
 // (session 16, run 6: timed case by case, seconds apart, the graph write's overhead at batch 1 x 4k came out
-// at +4.6 % against +2.7 to +2.9 % in the alternating tools/decode-trace of the same run; this mode was
-// added after the session's last device run and has run only against a mock addon so far).
+// at +4.6 % against +2.7 to +2.9 % in the alternating tools/decode-trace of the same run; with this mode,
+// session 17 run 1 measured +1.6 % and +2.5 %: bench/results/h200-2026-11-30-m/).
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
