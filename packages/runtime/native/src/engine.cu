@@ -962,7 +962,9 @@ std::string Engine::mixed(const std::vector<int>& tokens, const std::vector<int>
   const int Bd = static_cast<int>(tokens.size());
   const int P = static_cast<int>(prompt.size());
   const int T = Bd + P;
-  if (opts_.evict.policy != EvictPolicy::None) return "mixed prefill + decode steps need eviction off (the evicting step is decode-only)";
+  // With eviction on, the decode rows compact (stage_decode_rows), accumulate attention mass and write graph
+  // nodes as in a decode step, the prompt rows are scored as in a prefill, and the walker refreshes the decode
+  // rows' regions after the step as a decode step would: the step equals a decode step followed by a prefill.
   if (lazy()) return "mixed prefill + decode steps do not support graphWrite 'lazy' (its decode rows store their queries only in decode steps)";
   if (Bd < 1 || Bd + 1 > opts_.max_batch)
     return "mixed step of " + std::to_string(Bd) + " decoding sequences: needs 1 to maxBatch - 1 (" + std::to_string(opts_.max_batch - 1) + ")";
@@ -1007,6 +1009,11 @@ std::string Engine::mixed(const std::vector<int>& tokens, const std::vector<int>
   if (e == cudaSuccess) e = launch_gemm(gemm_, h_, hid, lm_head_, hid, logits_, V, Bd + 1, V, hid, false, stream_);
   mark(0);
   if (e != cudaSuccess) return check(e, "mixed step");
+  if (opts_.evict.policy == EvictPolicy::Walker && step_counter_ % static_cast<uint32_t>(std::max(1, opts_.evict.refresh)) == 0) {
+    // the decode rows' regions only (region Bd gets no visits), as the refresh of a decode step of Bd sequences
+    std::string err = walker_refresh(Bd);
+    if (!err.empty()) return err;
+  }
   std::string done = finish_step(Bd + 1, seed, next, logprob, logits_out, tl_step, "mixed step");
   if (!done.empty()) return done;
   for (int b = 0; b < Bd; b++) {

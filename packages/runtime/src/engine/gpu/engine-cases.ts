@@ -114,6 +114,7 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
   );
 
   cases.push(mixedStepCase(dir, ids, V));
+  cases.push(mixedEvictionCase(dir, ids, V, quick));
   cases.push(regionResetCase(dir, ids, V));
   cases.push(...graphWriteCases(dir, ids, quick));
   cases.push(...lazyGraphCases(dir, ids, quick));
@@ -611,6 +612,75 @@ function mixedStepCase(dir: string, ids: Int32Array, V: number): GpuCase {
         detail: lengthsOk ? undefined : `lengths ${lengths} != 42,9,92,134`,
       };
     });
+  });
+}
+
+/**
+ * Mixed steps with eviction on, per policy: in caches of 64 slots that compact to 47 before and after the step,
+ * sequences 0..2 (prompts of 40, 7 and 60 tokens) run teacher-forced decode steps, then one mixed step decodes
+ * them while a 50-token prompt is prefilled into region 3, then all four decode on. The other engine runs a
+ * decode step of the three and a prefill instead of the mixed step. The mixed step's GEMMs run over 3 + 50 rows
+ * instead of 3 and 50; cuBLAS computes each row alike either way (the mixed case above: bit-identical), so with
+ * it every logit of every step, the lengths and the eviction counters (compactions, evicted slots, walker
+ * launches) must be equal; with the built-in GEMM (no cuBLAS found) the rows may differ by f32 summation
+ * order, so the step's logits are held to the logit tolerance and the later steps are reported.
+ */
+function mixedEvictionCase(dir: string, ids: Int32Array, V: number, quick: boolean): GpuCase {
+  const policies = quick ? (["h2o", "walker"] as const) : (["streaming", "h2o", "tova", "walker", "pagerank-top4"] as const);
+  const before = quick ? 8 : 24;
+  const after = quick ? 8 : 40;
+  return guard(`eviction + mixed step == decode step + prefill (${policies.join(", ")}; ${before} steps before, ${after} after)`, async () => {
+    const prompts = [ids.subarray(0, 40), ids.subarray(50, 57), ids.subarray(100, 160)];
+    const offsets = Int32Array.of(0, 40, 47, 107);
+    const all = new Int32Array(107);
+    for (let i = 0; i < 3; i++) all.set(prompts[i], offsets[i]);
+    const newPrompt = ids.subarray(200, 250);
+    const fed = (t: number, rows: number) => Int32Array.from({ length: rows }, (_, r) => ids[(260 + 61 * r + t) % ids.length]);
+    const greedy = (n: number) => [new Float32Array(n), new Float32Array(n).fill(1)] as const;
+    const run = (policy: (typeof policies)[number], mixed: boolean) =>
+      withEngine({ model: dir, capacity: 64, maxBatch: 4, maxPrefillTokens: 128, eviction: { policy, budget: 47, sinks: 4, recent: 8, refresh: 4 } }, async (e) => {
+        const steps: Float32Array[] = [];
+        await e.native.prefill(Int32Array.of(0, 1, 2), all, offsets, false);
+        for (let t = 0; t < before; t++) steps.push((await e.native.decode(fed(t, 3), ...greedy(3), 0, true)).logits as Float32Array);
+        if (mixed) {
+          steps.push((await e.native.mixed(fed(before, 3), newPrompt, ...greedy(4), 0, true)).logits as Float32Array);
+        } else {
+          const d = await e.native.decode(fed(before, 3), ...greedy(3), 0, true);
+          const p = await e.native.prefill(Int32Array.of(3), newPrompt, Int32Array.of(0, newPrompt.length), false);
+          const joined = new Float32Array(4 * V);
+          joined.set(d.logits as Float32Array);
+          joined.set(p.last, 3 * V);
+          steps.push(joined);
+        }
+        for (let t = before + 1; t <= before + after; t++) steps.push((await e.native.decode(fed(t, 4), ...greedy(4), 0, true)).logits as Float32Array);
+        const st = e.stats();
+        return { steps, gemm: st.gemm, lengths: Array.from(e.native.lengths()).slice(0, 4), eviction: st.eviction };
+      });
+    const results = [];
+    let ok = true;
+    for (const policy of policies) {
+      const a = await run(policy, false);
+      const b = await run(policy, true);
+      let differing = 0;
+      let maxDiff = 0;
+      let stepMaxDiff = 0;
+      for (let k = 0; k < a.steps.length; k++) {
+        for (let i = 0; i < a.steps[k].length; i++) {
+          const d = Math.abs(a.steps[k][i] - b.steps[k][i]);
+          if (!Object.is(a.steps[k][i], b.steps[k][i])) differing++;
+          maxDiff = Math.max(maxDiff, d);
+          if (k === before) stepMaxDiff = Math.max(stepMaxDiff, d);
+        }
+      }
+      const counters = (x: typeof a) => [x.eviction?.compactions, x.eviction?.evictedSlots, x.eviction?.walkerLaunches].join();
+      const sameState = a.lengths.join() === b.lengths.join() && counters(a) === counters(b);
+      const evicted = (a.eviction?.compactions ?? 0) > 0 && (policy !== "walker" || (a.eviction?.walkerLaunches ?? 0) > 0);
+      const exact = a.gemm.startsWith("cublas");
+      const good = evicted && (exact ? differing === 0 && sameState : stepMaxDiff <= ENGINE_TOLERANCES.logitAbs);
+      ok &&= good;
+      results.push({ policy, ok: good, gemm: a.gemm, differingLogits: differing, maxLogitAbsDiff: maxDiff, mixedStepMaxDiff: stepMaxDiff, lengths: b.lengths, separate: a.eviction, mixed: b.eviction });
+    }
+    return { ok, results };
   });
 }
 
