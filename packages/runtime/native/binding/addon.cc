@@ -379,7 +379,6 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     Napi::Object o = Napi::Object::New(env);
     o.Set("gemm", e->gemm_name());
     o.Set("gemvRows", e->gemv_rows());
-    o.Set("lazyGraphWrite", e->lazy_graph_write());
     {
       // K slices of the O and down projections in a 32-row decode step (1: not split).
       Napi::Object sk = Napi::Object::New(env);

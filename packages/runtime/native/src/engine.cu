@@ -556,8 +556,9 @@ std::string Engine::forward_layers(int T, int decode_rows, const std::vector<int
   const bool use_grouped = decode && decode_use_grouped(opts_.grouped_decode, Bd, H, KVH, D, sm_count_);
   const int G = graph_heads_;
   const bool deferred = decode && graph_ && select_stream_ && (G != H || decode_defer_graph(opts_.graph_write, use_grouped, Bd, H, sm_count_));
-  // lazy graph write: a pure decode step stores its rotated queries; no node is written here
-  const bool lazy_rows = decode && lazy() && T == Bd;
+  // lazy graph write: the decode rows store their rotated queries (a mixed step's prompt rows have ring row -1:
+  // prompt scoring writes their nodes); no node is written here
+  const bool lazy_rows = decode && lazy();
   const int ring_rows = 2 * ring_half_rows_;
   bool forked = false;
   struct Join {
@@ -963,9 +964,9 @@ std::string Engine::mixed(const std::vector<int>& tokens, const std::vector<int>
   const int P = static_cast<int>(prompt.size());
   const int T = Bd + P;
   // With eviction on, the decode rows compact (stage_decode_rows), accumulate attention mass and write graph
-  // nodes as in a decode step, the prompt rows are scored as in a prefill, and the walker refreshes the decode
-  // rows' regions after the step as a decode step would: the step equals a decode step followed by a prefill.
-  if (lazy()) return "mixed prefill + decode steps do not support graphWrite 'lazy' (its decode rows store their queries only in decode steps)";
+  // nodes (or, with the lazy write, store their queries) as in a decode step, the prompt rows are scored as in a
+  // prefill, and the walker refreshes the decode rows' regions after the step as a decode step would: the step
+  // equals a decode step followed by a prefill.
   if (Bd < 1 || Bd + 1 > opts_.max_batch)
     return "mixed step of " + std::to_string(Bd) + " decoding sequences: needs 1 to maxBatch - 1 (" + std::to_string(opts_.max_batch - 1) + ")";
   if (P < 1) return "mixed step with an empty prompt";
@@ -984,6 +985,7 @@ std::string Engine::mixed(const std::vector<int>& tokens, const std::vector<int>
     h_pos[Bd + t] = t;
     h_reg[Bd + t] = Bd;
     h_slot[Bd + t] = t;
+    if (lazy()) host_ints_[kRing * max_tok_ + Bd + t] = -1;  // no query ring row: prompt scoring writes these nodes
   }
   stage_sampling(Bd + 1, temperature, top_p);
   std::string cleared = clear_region_state(Bd);
@@ -994,6 +996,8 @@ std::string Engine::mixed(const std::vector<int>& tokens, const std::vector<int>
     e = cudaMemcpyAsync(ints_ + a * max_tok_, host_ints_ + a * max_tok_, static_cast<size_t>(T) * 4, cudaMemcpyHostToDevice, stream_);
   for (int a = kLengths; a <= kStarts && e == cudaSuccess; a++)  // lengths, starts: decode rows
     e = cudaMemcpyAsync(ints_ + a * max_tok_, host_ints_ + a * max_tok_, static_cast<size_t>(Bd) * 4, cudaMemcpyHostToDevice, stream_);
+  if (lazy() && e == cudaSuccess)  // the lazy write's query ring rows: decode rows, then -1 for the prompt rows
+    e = cudaMemcpyAsync(ints_ + kRing * max_tok_, host_ints_ + kRing * max_tok_, static_cast<size_t>(T) * 4, cudaMemcpyHostToDevice, stream_);
   if (e == cudaSuccess) e = cudaMemcpyAsync(floats_, host_floats_, 2 * opts_.max_batch * 4, cudaMemcpyHostToDevice, stream_);
   if (e == cudaSuccess) e = cudaMemsetAsync(error_flag_, 0, 4, stream_);
   if (e == cudaSuccess) e = launch_embed(ints_ + kTokens * max_tok_, T, embed_, s.vocab, s.hidden, x_, error_flag_, stream_);

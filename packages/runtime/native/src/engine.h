@@ -190,8 +190,6 @@ class Engine {
   // Graphs per (layer, sequence): KV heads (graph_heads 1) or query heads.
   int graph_heads() const { return graph_heads_; }
   int gemv_rows() const { return gemv_rows_; }
-  // Whether decode steps defer their graph nodes to the lazy write (graphWrite "lazy", or "auto" resolved to it).
-  bool lazy_graph_write() const { return lazy(); }
   // K slices of a step of T rows for a product of depth K (1: no split).
   int split_k_for(int T, int K) const;
   size_t activation_bytes() const { return activation_bytes_; }

@@ -95,8 +95,8 @@ export interface NativeEngine {
    * One mixed step: sequences 0..B-1 (tokens [B]) decode one token while `prompt` is prefilled into
    * region B, sharing the weight passes. temperature/topP [B + 1]; next/logprob [B + 1] (the last is the
    * new sequence's first token); logits [B + 1, vocab] when asked. With eviction on it equals a decode step of
-   * the B sequences (compaction, attention mass, graph nodes, walker refresh) followed by a prefill of region B;
-   * not with the lazy graph write (info().lazyGraphWrite).
+   * the B sequences (compaction, attention mass, graph nodes or the lazy write's query rows, walker refresh)
+   * followed by a prefill of region B.
    */
   mixed(
     tokens: Int32Array,
@@ -114,8 +114,6 @@ export interface NativeEngine {
     gemm: string;
     /** Decode steps of up to this many sequences use the fused GEMV kernels (0: none). */
     gemvRows: number;
-    /** Decode steps leave their graph nodes to the lazy write (graphWrite "lazy", or "auto" resolved to it). */
-    lazyGraphWrite: boolean;
     /** K slices of the O and down projections in a 32-row decode step (1: not split). */
     gemmSplitK: { o: number; down: number };
     weightBytes: number;

@@ -147,8 +147,7 @@ export interface GenerateBatchOptions extends GenerateOptions {
    * "staggered": prompts arrive one per step, as in serving: prompt 0 is prefilled, then each step
    * decodes the running sequences and prefills the next prompt in the same weight pass (a mixed
    * prefill + decode step, `native.mixed`). With eviction on, a mixed step equals a decode step followed
-   * by a prefill (compactions, scores, graph nodes and walker refreshes included); not with the lazy graph
-   * write (graphWrite "lazy", or "auto" for the walker's graphs per KV head on a grouped-query model). The new sequence's first token is
+   * by a prefill (compactions, scores, graph nodes and walker refreshes included). The new sequence's first token is
    * sampled on the device (same rule as decode steps), so sampled (temperature > 0) runs differ from
    * "together"; greedy runs agree up to f32 summation order.
    */
@@ -342,9 +341,6 @@ export class Engine {
     const o = this.genOpts(opts);
     const arrivals = expectOneOf("arrivals", opts.arrivals ?? "together", ["together", "staggered"] as const);
     if (arrivals === "staggered") {
-      if (this.native.info().lazyGraphWrite) {
-        throw new InvalidArgumentError("arrivals", '"together" with the lazy graph write (mixed steps need decode-time graph nodes)', arrivals);
-      }
       return this.exclusive(() => this.staggered(ids, o));
     }
     return this.exclusive(async () => {

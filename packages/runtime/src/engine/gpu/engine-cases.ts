@@ -623,10 +623,11 @@ function mixedStepCase(dir: string, ids: Int32Array, V: number): GpuCase {
  * instead of 3 and 50; cuBLAS computes each row alike either way (the mixed case above: bit-identical), so with
  * it every logit of every step, the lengths and the eviction counters (compactions, evicted slots, walker
  * launches) must be equal; with the built-in GEMM (no cuBLAS found) the rows may differ by f32 summation
- * order, so the step's logits are held to the logit tolerance and the later steps are reported.
+ * order, so the step's logits are held to the logit tolerance and the later steps are reported. "walker lazy":
+ * the walker with graphWrite "lazy" (decode rows store their queries; the mixed step's prompt rows do not).
  */
 function mixedEvictionCase(dir: string, ids: Int32Array, V: number, quick: boolean): GpuCase {
-  const policies = quick ? (["h2o", "walker"] as const) : (["streaming", "h2o", "tova", "walker", "pagerank-top4"] as const);
+  const policies = quick ? (["h2o", "walker", "walker lazy"] as const) : (["streaming", "h2o", "tova", "walker", "walker lazy", "pagerank-top4"] as const);
   const before = quick ? 8 : 24;
   const after = quick ? 8 : 40;
   return guard(`eviction + mixed step == decode step + prefill (${policies.join(", ")}; ${before} steps before, ${after} after)`, async () => {
@@ -637,8 +638,10 @@ function mixedEvictionCase(dir: string, ids: Int32Array, V: number, quick: boole
     const newPrompt = ids.subarray(200, 250);
     const fed = (t: number, rows: number) => Int32Array.from({ length: rows }, (_, r) => ids[(260 + 61 * r + t) % ids.length]);
     const greedy = (n: number) => [new Float32Array(n), new Float32Array(n).fill(1)] as const;
-    const run = (policy: (typeof policies)[number], mixed: boolean) =>
-      withEngine({ model: dir, capacity: 64, maxBatch: 4, maxPrefillTokens: 128, eviction: { policy, budget: 47, sinks: 4, recent: 8, refresh: 4 } }, async (e) => {
+    const run = (variant: (typeof policies)[number], mixed: boolean) => {
+      const [policy, lazy] = variant === "walker lazy" ? (["walker", true] as const) : ([variant, false] as const);
+      const eviction = { policy, budget: 47, sinks: 4, recent: 8, refresh: 4 };
+      return withEngine({ model: dir, capacity: 64, maxBatch: 4, maxPrefillTokens: 128, graphWrite: lazy ? "lazy" : "auto", eviction }, async (e) => {
         const steps: Float32Array[] = [];
         await e.native.prefill(Int32Array.of(0, 1, 2), all, offsets, false);
         for (let t = 0; t < before; t++) steps.push((await e.native.decode(fed(t, 3), ...greedy(3), 0, true)).logits as Float32Array);
@@ -656,6 +659,7 @@ function mixedEvictionCase(dir: string, ids: Int32Array, V: number, quick: boole
         const st = e.stats();
         return { steps, gemm: st.gemm, lengths: Array.from(e.native.lengths()).slice(0, 4), eviction: st.eviction };
       });
+    };
     const results = [];
     let ok = true;
     for (const policy of policies) {
@@ -674,7 +678,7 @@ function mixedEvictionCase(dir: string, ids: Int32Array, V: number, quick: boole
       }
       const counters = (x: typeof a) => [x.eviction?.compactions, x.eviction?.evictedSlots, x.eviction?.walkerLaunches].join();
       const sameState = a.lengths.join() === b.lengths.join() && counters(a) === counters(b);
-      const evicted = (a.eviction?.compactions ?? 0) > 0 && (policy !== "walker" || (a.eviction?.walkerLaunches ?? 0) > 0);
+      const evicted = (a.eviction?.compactions ?? 0) > 0 && (!policy.startsWith("walker") || (a.eviction?.walkerLaunches ?? 0) > 0);
       const exact = a.gemm.startsWith("cublas");
       const good = evicted && (exact ? differing === 0 && sameState : stepMaxDiff <= ENGINE_TOLERANCES.logitAbs);
       ok &&= good;
