@@ -100,8 +100,8 @@ export interface CreateEngineOptions {
    * before each refresh, before a compaction, when a ring half of rows is pending, and before
    * debugEvictionState. Its nodes are prompt scoring's for the same rows (bf16 q), which differ from the
    * decode kernel's (f32 q) by that rounding; with a graph per KV head the group pass takes the decode
-   * steps' own log-sum-exp (stored per row) instead of recomputing it. Not for mixed prefill + decode
-   * steps. "auto" takes "lazy" for the walker policy's graphs per KV head on a grouped-query model
+   * steps' own log-sum-exp (stored per row) instead of recomputing it. In a mixed prefill + decode step
+   * the decode rows store their queries and the prompt rows are scored as in a prefill. "auto" takes "lazy" for the walker policy's graphs per KV head on a grouped-query model
    * (measured faster than deferred at every batch and context on the H200).
    */
   graphWrite?: "fused" | "deferred" | "auto" | "lazy";
