@@ -88,6 +88,51 @@ function evictEngineOptions(preset: PresetName, policy: BenchPolicy, ctx: number
   };
 }
 
+/**
+ * Mixed prefill + decode step vs the same work as two calls (baseline: decode step of B, then prefill of the
+ * new prompt), B = 7 sequences, prompts of P tokens, same engine. Without eviction the sequences sit at 4k
+ * in a 4k cache; with `evict` (--mixed) the walker policy at the 20% shape of 4k contexts (evictEngineOptions)
+ * with the sequences 8 slots short of the capacity, so the measured steps write graph nodes and score the
+ * prompt but do not compact (the walker refreshes every 32nd step; medians leave those steps out).
+ */
+async function mixedStepBench(preset: PresetName, rows: Row[], evict = false): Promise<void> {
+  const s = PRESETS[preset];
+  const B = 7;
+  let e: Engine | undefined;
+  try {
+    const base = evict ? evictEngineOptions(preset, "walker", 4096, B + 1) : { model: { preset }, maxBatch: B + 1, capacity: 4096 + 64, progress: false };
+    e = await createEngine({ ...base, maxPrefillTokens: 2048 + B, maxLogitRows: B + 1 });
+    const capacity = e.options.capacity;
+    const context = evict ? capacity - 8 : 4096;
+    e.native.fillCacheRandom(1);
+    const ones = new Float32Array(B + 1).fill(1);
+    for (const P of [16, 128, 512, 2048].filter((p) => p <= capacity)) {
+      const prompt = Int32Array.from({ length: P }, (_, i) => (i * 7919) % s.vocab);
+      const reset = () => {
+        for (let b = 0; b < B; b++) e?.native.setLength(b, context);
+        e?.native.reset(B);
+      };
+      const separate = await p50(async () => {
+        reset();
+        await e?.native.decode(new Int32Array(B), new Float32Array(B), ones.subarray(0, B), 0, false);
+        await e?.native.prefill(Int32Array.of(B), prompt, Int32Array.of(0, P), false);
+      }, quick ? 5 : 15);
+      const mixed = await p50(async () => {
+        reset();
+        await e?.native.mixed(new Int32Array(B), prompt, new Float32Array(B + 1), ones, 0, false);
+      }, quick ? 5 : 15);
+      const policy = evict ? "walker" : "full";
+      rows.push({ kind: "mixed-step", preset, policy, capacity, context, decodeBatch: B, promptTokens: P, separateMs: separate, mixedMs: mixed, speedup: separate / mixed });
+      say(`mixed step ${preset} ${policy} B ${B} @${context} + prompt ${P}: separate ${separate.toFixed(3)} ms, mixed ${mixed.toFixed(3)} ms (x${(separate / mixed).toFixed(2)})`);
+    }
+  } catch (err) {
+    rows.push({ kind: "mixed-step", preset, evict, error: (err as Error).message });
+    say(`mixed step ${preset}${evict ? " walker" : ""}: ${(err as Error).message}`);
+  } finally {
+    await e?.dispose();
+  }
+}
+
 async function evictionBench(
   preset: PresetName,
   allBatches: number[],
@@ -520,6 +565,14 @@ async function main(): Promise<void> {
     say(`wrote ${file}`);
     return;
   }
+  if (process.argv.includes("--mixed")) {
+    // mixed prefill + decode steps without eviction and with the walker at the 20% shape (runtime-engine-mixed.json)
+    for (const preset of presets) for (const evict of [false, true]) await mixedStepBench(preset, rows, evict);
+    const file = join(outDir, "runtime-engine-mixed.json");
+    writeJsonAtomic(file, { ...checkMetadata(), gpu: status.device?.name, device: status.device, quick, rows });
+    say(`wrote ${file}`);
+    return;
+  }
   if (process.argv.includes("--evict-only")) {
     // --steps-only: the decode-step rows only (no prompt-scoring or eviction-kernel benches)
     if (!process.argv.includes("--steps-only")) {
@@ -606,40 +659,7 @@ async function main(): Promise<void> {
         await e?.dispose();
       }
     }
-    // Mixed prefill + decode step vs the same work as two calls (baseline: decode step of B, then
-    // prefill of the new prompt), B = 7 sequences at 4k context, prompts of P tokens, same engine.
-    {
-      let e: Engine | undefined;
-      try {
-        const B = 7;
-        e = await createEngine({ model: { preset }, maxBatch: B + 1, capacity: 4096 + 64, maxPrefillTokens: 2048 + B, maxLogitRows: B + 1, progress: false });
-        e.native.fillCacheRandom(1);
-        const ones = new Float32Array(B + 1).fill(1);
-        for (const P of [16, 128, 512, 2048]) {
-          const prompt = Int32Array.from({ length: P }, (_, i) => (i * 7919) % s.vocab);
-          const reset = () => {
-            for (let b = 0; b < B; b++) e?.native.setLength(b, 4096);
-            e?.native.reset(B);
-          };
-          const separate = await p50(async () => {
-            reset();
-            await e?.native.decode(new Int32Array(B), new Float32Array(B), ones.subarray(0, B), 0, false);
-            await e?.native.prefill(Int32Array.of(B), prompt, Int32Array.of(0, P), false);
-          }, quick ? 5 : 15);
-          const mixed = await p50(async () => {
-            reset();
-            await e?.native.mixed(new Int32Array(B), prompt, new Float32Array(B + 1), ones, 0, false);
-          }, quick ? 5 : 15);
-          rows.push({ kind: "mixed-step", preset, context: 4096, decodeBatch: B, promptTokens: P, separateMs: separate, mixedMs: mixed, speedup: separate / mixed });
-          say(`mixed step ${preset} B ${B} @4k + prompt ${P}: separate ${separate.toFixed(3)} ms, mixed ${mixed.toFixed(3)} ms (x${(separate / mixed).toFixed(2)})`);
-        }
-      } catch (err) {
-        rows.push({ kind: "mixed-step", preset, error: (err as Error).message });
-        say(`mixed step ${preset}: ${(err as Error).message}`);
-      } finally {
-        await e?.dispose();
-      }
-    }
+    await mixedStepBench(preset, rows);
     // CUDA-graph replay vs plain stream launches (baseline), batch 1, 4k
     {
       const e = await createEngine({ model: { preset }, maxBatch: 1, capacity: 4096 + 64, maxPrefillTokens: 256, maxLogitRows: 1, cudaGraphs: false, progress: false });
