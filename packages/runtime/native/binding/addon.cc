@@ -323,19 +323,29 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     auto top_p = typed_vector<float>(info, 3, "topP", napi_float32_array, "a Float32Array");
     const int seed = int_arg(info, 4, "seed", 0, 0x7fffffff);
     const bool want_logits = info[5].ToBoolean().Value();
-    const size_t B = tokens.size();
-    if (B < 1 || B + 1 > static_cast<size_t>(e->options().max_batch))
-      throw_invalid_argument(env, "tokens", "1 to maxBatch - 1 (" + std::to_string(e->options().max_batch - 1) + ") tokens", info[0], true);
     if (prompt.empty()) throw_invalid_argument(env, "prompt", "a non-empty Int32Array", info[1]);
-    if (temp.size() != B + 1) throw_invalid_argument(env, "temperature", "a Float32Array of length " + std::to_string(B + 1), info[2]);
-    if (top_p.size() != B + 1) throw_invalid_argument(env, "topP", "a Float32Array of length " + std::to_string(B + 1), info[3]);
-    auto next = std::make_shared<std::vector<int>>(B + 1);
-    auto logprob = std::make_shared<std::vector<float>>(B + 1);
-    auto logits = std::make_shared<std::vector<float>>(want_logits ? (B + 1) * e->shape().vocab : 0);
+    // promptOffsets (optional): several prompts, prompt i = prompt[offsets[i]..offsets[i+1]), into regions B..B+n-1
+    std::vector<int32_t> offsets{0, static_cast<int32_t>(prompt.size())};
+    if (info.Length() > 6 && !info[6].IsUndefined()) {
+      offsets = typed_vector<int32_t>(info, 6, "promptOffsets", napi_int32_array, "an Int32Array");
+      bool increasing = offsets.size() >= 2 && offsets.front() == 0 && offsets.back() == static_cast<int32_t>(prompt.size());
+      for (size_t i = 1; increasing && i < offsets.size(); i++) increasing = offsets[i] > offsets[i - 1];
+      if (!increasing)
+        throw_invalid_argument(env, "promptOffsets", "strictly increasing offsets from 0 to the prompt length " + std::to_string(prompt.size()), info[6]);
+    }
+    const size_t n = offsets.size() - 1;
+    const size_t B = tokens.size();
+    if (B < 1 || B + n > static_cast<size_t>(e->options().max_batch))
+      throw_invalid_argument(env, "tokens", "1 to maxBatch - prompts (" + std::to_string(e->options().max_batch - static_cast<int>(n)) + ") tokens", info[0], true);
+    if (temp.size() != B + n) throw_invalid_argument(env, "temperature", "a Float32Array of length " + std::to_string(B + n), info[2]);
+    if (top_p.size() != B + n) throw_invalid_argument(env, "topP", "a Float32Array of length " + std::to_string(B + n), info[3]);
+    auto next = std::make_shared<std::vector<int>>(B + n);
+    auto logprob = std::make_shared<std::vector<float>>(B + n);
+    auto logits = std::make_shared<std::vector<float>>(want_logits ? (B + n) * e->shape().vocab : 0);
     auto job = new Job(
         env, this,
-        [e, tokens, prompt, temp, top_p, seed, next, logprob, logits, want_logits]() {
-          return e->mixed(tokens, prompt, temp.data(), top_p.data(), static_cast<uint32_t>(seed), next->data(), logprob->data(),
+        [e, tokens, prompt, offsets, temp, top_p, seed, next, logprob, logits, want_logits]() {
+          return e->mixed(tokens, prompt, offsets, temp.data(), top_p.data(), static_cast<uint32_t>(seed), next->data(), logprob->data(),
                           want_logits ? logits->data() : nullptr);
         },
         [next, logprob, logits, want_logits](Napi::Env env) { return sampled(env, *next, *logprob, *logits, want_logits); });

@@ -957,22 +957,28 @@ std::string Engine::decode(const std::vector<int>& tokens, const float* temperat
   return "";
 }
 
-std::string Engine::mixed(const std::vector<int>& tokens, const std::vector<int>& prompt, const float* temperature, const float* top_p,
-                          uint32_t seed, int* next, float* logprob, float* logits_out) {
+std::string Engine::mixed(const std::vector<int>& tokens, const std::vector<int>& prompts, const std::vector<int>& offsets, const float* temperature,
+                          const float* top_p, uint32_t seed, int* next, float* logprob, float* logits_out) {
   const ModelShape& s = shape_;
   const int Bd = static_cast<int>(tokens.size());
-  const int P = static_cast<int>(prompt.size());
+  const int n = static_cast<int>(offsets.size()) - 1;  // new sequences, regions Bd..Bd+n-1
+  const int P = static_cast<int>(prompts.size());
   const int T = Bd + P;
   // With eviction on, the decode rows compact (stage_decode_rows), accumulate attention mass and write graph
   // nodes (or, with the lazy write, store their queries) as in a decode step, the prompt rows are scored as in a
   // prefill, and the walker refreshes the decode rows' regions after the step as a decode step would: the step
   // equals a decode step followed by a prefill.
-  if (Bd < 1 || Bd + 1 > opts_.max_batch)
-    return "mixed step of " + std::to_string(Bd) + " decoding sequences: needs 1 to maxBatch - 1 (" + std::to_string(opts_.max_batch - 1) + ")";
-  if (P < 1) return "mixed step with an empty prompt";
+  if (n < 1 || offsets[0] != 0 || offsets[n] != P) return "mixed step: prompt offsets must run from 0 to the prompts' length " + std::to_string(P);
+  if (Bd < 1 || Bd + n > opts_.max_batch)
+    return "mixed step of " + std::to_string(Bd) + " decoding sequences and " + std::to_string(n) + " prompts: needs 1 to maxBatch - prompts (" +
+           std::to_string(opts_.max_batch - n) + ") decoding sequences";
   if (T > max_tok_) return "mixed step of " + std::to_string(T) + " rows exceeds maxPrefillTokens " + std::to_string(max_tok_);
-  if (P > opts_.capacity) return "prompt of " + std::to_string(P) + " tokens exceeds the cache capacity " + std::to_string(opts_.capacity);
-  if (P > s.max_positions) return "prompt of " + std::to_string(P) + " tokens exceeds the model's maximum positions " + std::to_string(s.max_positions);
+  for (int i = 0; i < n; i++) {
+    const int len = offsets[i + 1] - offsets[i];
+    if (len < 1) return "mixed step: prompt " + std::to_string(i) + " is empty";
+    if (len > opts_.capacity) return "prompt of " + std::to_string(len) + " tokens exceeds the cache capacity " + std::to_string(opts_.capacity);
+    if (len > s.max_positions) return "prompt of " + std::to_string(len) + " tokens exceeds the model's maximum positions " + std::to_string(s.max_positions);
+  }
   int max_len = 0;
   std::string staged = stage_decode_rows(tokens, Bd, &max_len);
   if (!staged.empty()) return staged;
@@ -980,16 +986,22 @@ std::string Engine::mixed(const std::vector<int>& tokens, const std::vector<int>
   int* h_pos = host_ints_ + kPositions * max_tok_;
   int* h_reg = host_ints_ + kRegion * max_tok_;
   int* h_slot = host_ints_ + kSlot * max_tok_;
-  for (int t = 0; t < P; t++) {
-    h_tok[Bd + t] = prompt[t];
-    h_pos[Bd + t] = t;
-    h_reg[Bd + t] = Bd;
-    h_slot[Bd + t] = t;
-    if (lazy()) host_ints_[kRing * max_tok_ + Bd + t] = -1;  // no query ring row: prompt scoring writes these nodes
+  std::vector<int> seq_starts(n + 1), seq_regions(n);
+  for (int i = 0; i < n; i++) {
+    for (int t = offsets[i]; t < offsets[i + 1]; t++) {
+      h_tok[Bd + t] = prompts[t];
+      h_pos[Bd + t] = t - offsets[i];
+      h_reg[Bd + t] = Bd + i;
+      h_slot[Bd + t] = t - offsets[i];
+      if (lazy()) host_ints_[kRing * max_tok_ + Bd + t] = -1;  // no query ring row: prompt scoring writes these nodes
+    }
+    seq_starts[i] = Bd + offsets[i];
+    seq_regions[i] = Bd + i;
+    std::string cleared = clear_region_state(Bd + i);
+    if (!cleared.empty()) return cleared;
   }
-  stage_sampling(Bd + 1, temperature, top_p);
-  std::string cleared = clear_region_state(Bd);
-  if (!cleared.empty()) return cleared;
+  seq_starts[n] = T;
+  stage_sampling(Bd + n, temperature, top_p);
   cudaError_t e = cudaSuccess;
   const int tl_step = tl_begin(0, stream_);
   for (int a = 0; a < kLengths && e == cudaSuccess; a++)  // tokens, positions, region, slot: all T rows
@@ -1003,30 +1015,34 @@ std::string Engine::mixed(const std::vector<int>& tokens, const std::vector<int>
   if (e == cudaSuccess) e = launch_embed(ints_ + kTokens * max_tok_, T, embed_, s.vocab, s.hidden, x_, error_flag_, stream_);
   if (e != cudaSuccess) return check(e, "mixed step input");
   mark(2);
-  std::string err = forward_layers(T, Bd, {Bd, T}, {Bd}, max_len);
+  std::string err = forward_layers(T, Bd, seq_starts, seq_regions, max_len);
   if (!err.empty()) return err;
-  // Logits of the Bd decode rows and of the prompt's last row, as rows 0..Bd of h_.
+  // Logits of the Bd decode rows and of each prompt's last row, as rows 0..Bd+n-1 of h_.
   const int hid = s.hidden, V = s.vocab;
   e = launch_rmsnorm(x_, final_norm_, Bd, hid, s.rms_eps, h_, stream_);
-  if (e == cudaSuccess) e = launch_rmsnorm(x_ + static_cast<size_t>(T - 1) * hid, final_norm_, 1, hid, s.rms_eps, h_ + static_cast<size_t>(Bd) * hid, stream_);
+  for (int i = 0; i < n && e == cudaSuccess; i++)
+    e = launch_rmsnorm(x_ + static_cast<size_t>(seq_starts[i + 1] - 1) * hid, final_norm_, 1, hid, s.rms_eps, h_ + static_cast<size_t>(Bd + i) * hid, stream_);
   mark(2);
-  if (e == cudaSuccess) e = launch_gemm(gemm_, h_, hid, lm_head_, hid, logits_, V, Bd + 1, V, hid, false, stream_);
+  if (e == cudaSuccess) e = launch_gemm(gemm_, h_, hid, lm_head_, hid, logits_, V, Bd + n, V, hid, false, stream_);
   mark(0);
   if (e != cudaSuccess) return check(e, "mixed step");
   if (opts_.evict.policy == EvictPolicy::Walker && step_counter_ % static_cast<uint32_t>(std::max(1, opts_.evict.refresh)) == 0) {
-    // the decode rows' regions only (region Bd gets no visits), as the refresh of a decode step of Bd sequences
+    // the decode rows' regions only (the new ones get no visits), as the refresh of a decode step of Bd sequences
     std::string err = walker_refresh(Bd);
     if (!err.empty()) return err;
   }
-  std::string done = finish_step(Bd + 1, seed, next, logprob, logits_out, tl_step, "mixed step");
+  std::string done = finish_step(Bd + n, seed, next, logprob, logits_out, tl_step, "mixed step");
   if (!done.empty()) return done;
   for (int b = 0; b < Bd; b++) {
     lengths_[b] += 1;
     positions_[b] += 1;
   }
-  lengths_[Bd] = P;
-  positions_[Bd] = P;
-  pend_lo_[Bd] = P;
+  for (int i = 0; i < n; i++) {
+    const int len = offsets[i + 1] - offsets[i];
+    lengths_[Bd + i] = len;
+    positions_[Bd + i] = len;
+    pend_lo_[Bd + i] = len;  // prompt rows: prompt scoring's nodes
+  }
   step_counter_++;
   times_.steps++;
   return "";

@@ -158,12 +158,13 @@ class Engine {
   // logits_out [B, vocab] when non-null.
   std::string decode(const std::vector<int>& tokens, const float* temperature, const float* top_p, uint32_t seed,
                      int* next, float* logprob, float* logits_out);
-  // One step that decodes sequences 0..B-1 (tokens [B]) and prefills `prompt` into region B, sharing
-  // every weight pass (GEMMs over B + prompt rows; decode rows through the fused decode attention, the
-  // prompt through the prefill attention). next/logprob [B + 1]: the decode rows' samples, then the new
-  // sequence's first token; logits_out [B + 1, vocab] optional. Eviction must be off.
-  std::string mixed(const std::vector<int>& tokens, const std::vector<int>& prompt, const float* temperature, const float* top_p,
-                    uint32_t seed, int* next, float* logprob, float* logits_out);
+  // One step that decodes sequences 0..B-1 (tokens [B]) and prefills n prompts into regions B..B+n-1 (prompt
+  // i = prompts[offsets[i]..offsets[i+1])), sharing every weight pass (GEMMs over B + prompt rows; decode rows
+  // through the fused decode attention, the prompts through the prefill attention). next/logprob [B + n]: the
+  // decode rows' samples, then each new sequence's first token; logits_out [B + n, vocab] optional. With
+  // eviction on it equals a decode step of the B sequences followed by a prefill of the n prompts.
+  std::string mixed(const std::vector<int>& tokens, const std::vector<int>& prompts, const std::vector<int>& offsets, const float* temperature,
+                    const float* top_p, uint32_t seed, int* next, float* logprob, float* logits_out);
   // Eviction counters since creation; walker and compaction times from CUDA events (synchronizes).
   EvictStats evict_stats();
   int position(int region) const { return positions_[region]; }

@@ -93,10 +93,11 @@ export interface NativeEngine {
   ): Promise<{ next: Int32Array; logprob: Float32Array; logits?: Float32Array }>;
   /**
    * One mixed step: sequences 0..B-1 (tokens [B]) decode one token while `prompt` is prefilled into
-   * region B, sharing the weight passes. temperature/topP [B + 1]; next/logprob [B + 1] (the last is the
-   * new sequence's first token); logits [B + 1, vocab] when asked. With eviction on it equals a decode step of
-   * the B sequences (compaction, attention mass, graph nodes or the lazy write's query rows, walker refresh)
-   * followed by a prefill of region B.
+   * region B, sharing the weight passes; with `promptOffsets` (n + 1 strictly increasing offsets from 0 to
+   * prompt.length) n prompts are prefilled into regions B..B+n-1. temperature/topP [B + n]; next/logprob
+   * [B + n] (the last n are the new sequences' first tokens); logits [B + n, vocab] when asked. It equals a
+   * decode step of the B sequences followed by a prefill of the prompts, with eviction on too (compaction,
+   * attention mass, graph nodes or the lazy write's query rows, walker refresh).
    */
   mixed(
     tokens: Int32Array,
@@ -105,6 +106,7 @@ export interface NativeEngine {
     topP: Float32Array,
     seed: number,
     wantLogits: boolean,
+    promptOffsets?: Int32Array,
   ): Promise<{ next: Int32Array; logprob: Float32Array; logits?: Float32Array }>;
   reset(region: number): void;
   setLength(region: number, length: number): void;

@@ -625,34 +625,50 @@ function mixedStepCase(dir: string, ids: Int32Array, V: number): GpuCase {
  * launches) must be equal; with the built-in GEMM (no cuBLAS found) the rows may differ by f32 summation
  * order, so the step's logits are held to the logit tolerance and the later steps are reported. "walker lazy":
  * the walker with graphWrite "lazy" (decode rows store their queries; the mixed step's prompt rows do not).
+ * "... x2": two sequences decode while two prompts (50 and 23 tokens) join in one mixed step (regions 2 and 3),
+ * against a decode step of two and one prefill of both prompts.
  */
 function mixedEvictionCase(dir: string, ids: Int32Array, V: number, quick: boolean): GpuCase {
-  const policies = quick ? (["h2o", "walker", "walker lazy"] as const) : (["streaming", "h2o", "tova", "walker", "walker lazy", "pagerank-top4"] as const);
+  const policies = quick
+    ? (["h2o", "walker", "walker lazy", "walker x2"] as const)
+    : (["streaming", "h2o", "tova", "walker", "walker lazy", "pagerank-top4", "h2o x2", "walker lazy x2"] as const);
   const before = quick ? 8 : 24;
   const after = quick ? 8 : 40;
   return guard(`eviction + mixed step == decode step + prefill (${policies.join(", ")}; ${before} steps before, ${after} after)`, async () => {
     const prompts = [ids.subarray(0, 40), ids.subarray(50, 57), ids.subarray(100, 160)];
-    const offsets = Int32Array.of(0, 40, 47, 107);
-    const all = new Int32Array(107);
-    for (let i = 0; i < 3; i++) all.set(prompts[i], offsets[i]);
-    const newPrompt = ids.subarray(200, 250);
+    const joining = [ids.subarray(200, 250), ids.subarray(400, 423)];
     const fed = (t: number, rows: number) => Int32Array.from({ length: rows }, (_, r) => ids[(260 + 61 * r + t) % ids.length]);
     const greedy = (n: number) => [new Float32Array(n), new Float32Array(n).fill(1)] as const;
+    // concatenated prompts and their offsets
+    const pack = (list: Int32Array[]) => {
+      const offsets = new Int32Array(list.length + 1);
+      list.forEach((p, i) => {
+        offsets[i + 1] = offsets[i] + p.length;
+      });
+      const all = new Int32Array(offsets[list.length]);
+      list.forEach((p, i) => all.set(p, offsets[i]));
+      return { all, offsets, regions: (from: number) => Int32Array.from(list, (_, i) => from + i) };
+    };
     const run = (variant: (typeof policies)[number], mixed: boolean) => {
-      const [policy, lazy] = variant === "walker lazy" ? (["walker", true] as const) : ([variant, false] as const);
+      const policy = variant.split(" ")[0] as "streaming" | "h2o" | "tova" | "walker" | "pagerank-top4";
+      const lazy = variant.includes("lazy");
+      const n = variant.endsWith("x2") ? 2 : 1; // joining prompts
+      const Bd = 4 - n; // decoding sequences
+      const running = pack(prompts.slice(0, Bd));
+      const joins = pack(joining.slice(0, n));
       const eviction = { policy, budget: 47, sinks: 4, recent: 8, refresh: 4 };
       return withEngine({ model: dir, capacity: 64, maxBatch: 4, maxPrefillTokens: 128, graphWrite: lazy ? "lazy" : "auto", eviction }, async (e) => {
         const steps: Float32Array[] = [];
-        await e.native.prefill(Int32Array.of(0, 1, 2), all, offsets, false);
-        for (let t = 0; t < before; t++) steps.push((await e.native.decode(fed(t, 3), ...greedy(3), 0, true)).logits as Float32Array);
+        await e.native.prefill(running.regions(0), running.all, running.offsets, false);
+        for (let t = 0; t < before; t++) steps.push((await e.native.decode(fed(t, Bd), ...greedy(Bd), 0, true)).logits as Float32Array);
         if (mixed) {
-          steps.push((await e.native.mixed(fed(before, 3), newPrompt, ...greedy(4), 0, true)).logits as Float32Array);
+          steps.push((await e.native.mixed(fed(before, Bd), joins.all, ...greedy(4), 0, true, n > 1 ? joins.offsets : undefined)).logits as Float32Array);
         } else {
-          const d = await e.native.decode(fed(before, 3), ...greedy(3), 0, true);
-          const p = await e.native.prefill(Int32Array.of(3), newPrompt, Int32Array.of(0, newPrompt.length), false);
+          const d = await e.native.decode(fed(before, Bd), ...greedy(Bd), 0, true);
+          const p = await e.native.prefill(joins.regions(Bd), joins.all, joins.offsets, false);
           const joined = new Float32Array(4 * V);
           joined.set(d.logits as Float32Array);
-          joined.set(p.last, 3 * V);
+          joined.set(p.last, Bd * V);
           steps.push(joined);
         }
         for (let t = before + 1; t <= before + after; t++) steps.push((await e.native.decode(fed(t, 4), ...greedy(4), 0, true)).logits as Float32Array);
