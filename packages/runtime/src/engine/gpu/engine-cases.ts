@@ -211,7 +211,7 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
   );
 
   cases.push(
-    guard("errors: prompt too long, bad checkpoint, bad token", async () => {
+    guard("errors: prompt too long, bad checkpoint, bad token, bad mixed-step prompt offsets and sequence count", async () => {
       const errs: Record<string, string> = {};
       await withEngine({ model: dir, capacity: 64 }, async (e) => {
         try {
@@ -225,6 +225,19 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
           errs.badToken = (err as Error).message;
         }
       });
+      // mixed steps: prompt offsets that do not increase, and more sequences than maxBatch
+      await withEngine({ model: dir, capacity: 64, maxBatch: 2 }, async (e) => {
+        await e.native.prefill(Int32Array.of(0), ids.subarray(0, 5), Int32Array.of(0, 5), false);
+        const mixed = async (offsets: Int32Array, key: string) => {
+          try {
+            await e.native.mixed(ids.subarray(5, 6), ids.subarray(10, 20), new Float32Array(3), new Float32Array(3).fill(1), 0, false, offsets);
+          } catch (err) {
+            errs[key] = (err as Error).message;
+          }
+        };
+        await mixed(Int32Array.of(0, 6, 4, 10), "mixedBadOffsets");
+        await mixed(Int32Array.of(0, 4, 10), "mixedTooManySequences");
+      });
       const bad = mkdtempSync(join(tmpdir(), "kvwalk-bad-"));
       try {
         await createEngine({ model: bad, progress: false });
@@ -233,7 +246,8 @@ export function fixtureCases(addon: EngineAddon, quick: boolean): GpuCase[] {
       } finally {
         rmSync(bad, { recursive: true, force: true });
       }
-      return { ok: Object.keys(errs).length === 3, errors: errs };
+      const named = /promptOffsets/.test(errs.mixedBadOffsets ?? "") && /tokens/.test(errs.mixedTooManySequences ?? "");
+      return { ok: Object.keys(errs).length === 5 && named, errors: errs };
     }),
   );
   return cases;
@@ -642,11 +656,9 @@ function mixedEvictionCase(dir: string, ids: Int32Array, V: number, quick: boole
     // concatenated prompts and their offsets
     const pack = (list: Int32Array[]) => {
       const offsets = new Int32Array(list.length + 1);
-      list.forEach((p, i) => {
-        offsets[i + 1] = offsets[i] + p.length;
-      });
+      for (let i = 0; i < list.length; i++) offsets[i + 1] = offsets[i] + list[i].length;
       const all = new Int32Array(offsets[list.length]);
-      list.forEach((p, i) => all.set(p, offsets[i]));
+      for (let i = 0; i < list.length; i++) all.set(list[i], offsets[i]);
       return { all, offsets, regions: (from: number) => Int32Array.from(list, (_, i) => from + i) };
     };
     const run = (variant: (typeof policies)[number], mixed: boolean) => {
