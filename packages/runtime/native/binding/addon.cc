@@ -336,7 +336,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     const size_t n = offsets.size() - 1;
     const size_t B = tokens.size();
     if (B < 1 || B + n > static_cast<size_t>(e->options().max_batch))
-      throw_invalid_argument(env, "tokens", "1 to maxBatch - prompts (" + std::to_string(e->options().max_batch - static_cast<int>(n)) + ") tokens", info[0], true);
+      throw_invalid_argument(env, "tokens",
+                             "1 to maxBatch - prompts = " + std::to_string(e->options().max_batch - static_cast<int>(n)) + " tokens (maxBatch " +
+                                 std::to_string(e->options().max_batch) + ", " + std::to_string(n) + " prompts)",
+                             info[0], true);
     if (temp.size() != B + n) throw_invalid_argument(env, "temperature", "a Float32Array of length " + std::to_string(B + n), info[2]);
     if (top_p.size() != B + n) throw_invalid_argument(env, "topP", "a Float32Array of length " + std::to_string(B + n), info[3]);
     auto next = std::make_shared<std::vector<int>>(B + n);

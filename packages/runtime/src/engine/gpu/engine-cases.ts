@@ -666,7 +666,8 @@ function mixedEvictionCase(dir: string, ids: Int32Array, V: number, quick: boole
       const lazy = variant.includes("lazy");
       const n = variant.endsWith("x2") ? 2 : 1; // joining prompts
       const Bd = 4 - n; // decoding sequences
-      const running = pack(prompts.slice(0, Bd));
+      // two running sequences: the 60- and 40-token prompts, so that even the quick check compacts
+      const running = pack(Bd === 3 ? prompts : [prompts[2], prompts[0]]);
       const joins = pack(joining.slice(0, n));
       const eviction = { policy, budget: 47, sinks: 4, recent: 8, refresh: 4 };
       return withEngine({ model: dir, capacity: 64, maxBatch: 4, maxPrefillTokens: 128, graphWrite: lazy ? "lazy" : "auto", eviction }, async (e) => {
