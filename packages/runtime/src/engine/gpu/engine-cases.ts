@@ -635,8 +635,8 @@ function mixedStepCase(dir: string, ids: Int32Array, V: number): GpuCase {
  * them while a 50-token prompt is prefilled into region 3, then all four decode on. The other engine runs a
  * decode step of the three and a prefill instead of the mixed step. The mixed step's GEMMs run over 3 + 50 rows
  * instead of 3 and 50; cuBLAS computes each row alike either way (the mixed case above: bit-identical), so with
- * it every logit of every step, the lengths and the eviction counters (compactions, evicted slots, walker
- * launches) must be equal; with the built-in GEMM (no cuBLAS found) the rows may differ by f32 summation
+ * it every logit of every step, the lengths, the eviction counters (compactions, evicted slots, walker
+ * launches) and the final eviction state (every layer's and region's graph nodes and scores) must be equal; with the built-in GEMM (no cuBLAS found) the rows may differ by f32 summation
  * order, so the step's logits are held to the logit tolerance and the later steps are reported. "walker lazy":
  * the walker with graphWrite "lazy" (decode rows store their queries; the mixed step's prompt rows do not).
  * "... x2": two sequences decode while two prompts (50 and 23 tokens) join in one mixed step (regions 2 and 3),
@@ -686,7 +686,15 @@ function mixedEvictionCase(dir: string, ids: Int32Array, V: number, quick: boole
         }
         for (let t = before + 1; t <= before + after; t++) steps.push((await e.native.decode(fed(t, 4), ...greedy(4), 0, true)).logits as Float32Array);
         const st = e.stats();
-        return { steps, gemm: st.gemm, lengths: Array.from(e.native.lengths()).slice(0, 4), eviction: st.eviction };
+        // the eviction state at the end: every layer's and region's graph nodes and scores
+        const state: (Int32Array | Float32Array | null)[] = [];
+        for (let l = 0; l < e.shape.layers; l++) {
+          for (let r = 0; r < 4; r++) {
+            const d = e.native.debugEvictionState(l, r);
+            state.push(d.graph, d.scores);
+          }
+        }
+        return { steps, state, gemm: st.gemm, lengths: Array.from(e.native.lengths()).slice(0, 4), eviction: st.eviction };
       });
     };
     const results = [];
@@ -706,12 +714,22 @@ function mixedEvictionCase(dir: string, ids: Int32Array, V: number, quick: boole
         }
       }
       const counters = (x: typeof a) => [x.eviction?.compactions, x.eviction?.evictedSlots, x.eviction?.walkerLaunches].join();
-      const sameState = a.lengths.join() === b.lengths.join() && counters(a) === counters(b);
+      let stateDiffering = 0; // graph entries and scores that differ, bitwise
+      for (let k = 0; k < a.state.length; k++) {
+        const x = a.state[k];
+        const y = b.state[k];
+        if (x === null || y === null) {
+          if (x !== y) stateDiffering++;
+          continue;
+        }
+        for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) stateDiffering++;
+      }
+      const sameState = a.lengths.join() === b.lengths.join() && counters(a) === counters(b) && stateDiffering === 0;
       const evicted = (a.eviction?.compactions ?? 0) > 0 && (!policy.startsWith("walker") || (a.eviction?.walkerLaunches ?? 0) > 0);
       const exact = a.gemm.startsWith("cublas");
       const good = evicted && (exact ? differing === 0 && sameState : stepMaxDiff <= ENGINE_TOLERANCES.logitAbs);
       ok &&= good;
-      results.push({ policy, ok: good, gemm: a.gemm, differingLogits: differing, maxLogitAbsDiff: maxDiff, mixedStepMaxDiff: stepMaxDiff, lengths: b.lengths, separate: a.eviction, mixed: b.eviction });
+      results.push({ policy, ok: good, gemm: a.gemm, differingLogits: differing, differingStateEntries: stateDiffering, maxLogitAbsDiff: maxDiff, mixedStepMaxDiff: stepMaxDiff, lengths: b.lengths, separate: a.eviction, mixed: b.eviction });
     }
     return { ok, results };
   });
