@@ -731,28 +731,10 @@ std::string Engine::prefill(const std::vector<int>& regions, const std::vector<i
   const int T = static_cast<int>(tokens.size());
   const int n = static_cast<int>(regions.size());
   if (T > max_tok_) return "prefill of " + std::to_string(T) + " tokens exceeds maxPrefillTokens " + std::to_string(max_tok_);
-  for (int i = 0; i < n; i++) {
-    const int len = offsets[i + 1] - offsets[i];
-    if (len < 1) return "sequence " + std::to_string(i) + " has an empty prompt";
-    if (len > opts_.capacity) return "prompt of " + std::to_string(len) + " tokens exceeds the cache capacity " + std::to_string(opts_.capacity);
-    if (len > s.max_positions) return "prompt of " + std::to_string(len) + " tokens exceeds the model's maximum positions " + std::to_string(s.max_positions);
-  }
-  int* h_tok = host_ints_ + kTokens * max_tok_;
-  int* h_pos = host_ints_ + kPositions * max_tok_;
-  int* h_reg = host_ints_ + kRegion * max_tok_;
-  int* h_slot = host_ints_ + kSlot * max_tok_;
-  for (int i = 0; i < n; i++) {
-    for (int t = offsets[i]; t < offsets[i + 1]; t++) {
-      h_tok[t] = tokens[t];
-      h_pos[t] = t - offsets[i];
-      h_reg[t] = regions[i];
-      h_slot[t] = t - offsets[i];
-    }
-  }
-  for (int i = 0; i < n; i++) {
-    std::string err = clear_region_state(regions[i]);
-    if (!err.empty()) return err;
-  }
+  std::string checked = check_prompts(offsets);
+  if (!checked.empty()) return checked;
+  std::string staged = stage_prompt_rows(0, regions, tokens, offsets);
+  if (!staged.empty()) return staged;
   cudaError_t e = cudaSuccess;
   mark(2);
   for (int a = 0; a < 4 && e == cudaSuccess; a++)
@@ -791,12 +773,51 @@ std::string Engine::prefill(const std::vector<int>& regions, const std::vector<i
   if (e == cudaSuccess) e = cudaStreamSynchronize(stream_);
   if (e != cudaSuccess) return check(e, "prefill");
   if (flag) return "a token id is outside the vocabulary [0, " + std::to_string(V) + ")";
-  for (int i = 0; i < n; i++) {
-    lengths_[regions[i]] = offsets[i + 1] - offsets[i];
-    positions_[regions[i]] = offsets[i + 1] - offsets[i];
-    pend_lo_[regions[i]] = lengths_[regions[i]];  // prompt rows: prompt scoring's nodes
+  start_sequences(regions, offsets);
+  return "";
+}
+
+std::string Engine::check_prompts(const std::vector<int>& offsets) const {
+  for (size_t i = 0; i + 1 < offsets.size(); i++) {
+    const int len = offsets[i + 1] - offsets[i];
+    if (len < 1) return "sequence " + std::to_string(i) + " has an empty prompt";
+    if (len > opts_.capacity) return "prompt of " + std::to_string(len) + " tokens exceeds the cache capacity " + std::to_string(opts_.capacity);
+    if (len > shape_.max_positions) return "prompt of " + std::to_string(len) + " tokens exceeds the model's maximum positions " + std::to_string(shape_.max_positions);
   }
   return "";
+}
+
+std::string Engine::stage_prompt_rows(int row0, const std::vector<int>& regions, const std::vector<int>& tokens, const std::vector<int>& offsets) {
+  int* h_tok = host_ints_ + kTokens * max_tok_;
+  int* h_pos = host_ints_ + kPositions * max_tok_;
+  int* h_reg = host_ints_ + kRegion * max_tok_;
+  int* h_slot = host_ints_ + kSlot * max_tok_;
+  int* h_ring = host_ints_ + kRing * max_tok_;
+  for (size_t i = 0; i < regions.size(); i++) {
+    for (int t = offsets[i]; t < offsets[i + 1]; t++) {
+      h_tok[row0 + t] = tokens[t];
+      h_pos[row0 + t] = t - offsets[i];
+      h_reg[row0 + t] = regions[i];
+      h_slot[row0 + t] = t - offsets[i];
+      h_ring[row0 + t] = -1;  // no query ring row (lazy graph write): prompt scoring writes these nodes
+    }
+    std::string err = clear_region_state(regions[i]);
+    if (!err.empty()) return err;
+  }
+  return "";
+}
+
+void Engine::start_sequences(const std::vector<int>& regions, const std::vector<int>& offsets) {
+  for (size_t i = 0; i < regions.size(); i++) {
+    const int len = offsets[i + 1] - offsets[i];
+    lengths_[regions[i]] = len;
+    positions_[regions[i]] = len;
+    pend_lo_[regions[i]] = len;  // prompt rows: prompt scoring's nodes
+  }
+}
+
+bool Engine::walker_due() const {
+  return opts_.evict.policy == EvictPolicy::Walker && step_counter_ % static_cast<uint32_t>(std::max(1, opts_.evict.refresh)) == 0;
 }
 
 std::string Engine::decode_body(int B, int max_len) {
@@ -942,7 +963,7 @@ std::string Engine::decode(const std::vector<int>& tokens, const float* temperat
     std::string body = decode_body(B, max_len);
     if (!body.empty()) return body;
   }
-  if (opts_.evict.policy == EvictPolicy::Walker && step_counter_ % static_cast<uint32_t>(std::max(1, opts_.evict.refresh)) == 0) {
+  if (walker_due()) {
     std::string err = walker_refresh(B);
     if (!err.empty()) return err;
   }
@@ -973,34 +994,16 @@ std::string Engine::mixed(const std::vector<int>& tokens, const std::vector<int>
     return "mixed step of " + std::to_string(Bd) + " decoding sequences and " + std::to_string(n) + " prompts: needs 1 to maxBatch - prompts (" +
            std::to_string(opts_.max_batch - n) + ") decoding sequences";
   if (T > max_tok_) return "mixed step of " + std::to_string(T) + " rows exceeds maxPrefillTokens " + std::to_string(max_tok_);
-  for (int i = 0; i < n; i++) {
-    const int len = offsets[i + 1] - offsets[i];
-    if (len < 1) return "mixed step: prompt " + std::to_string(i) + " is empty";
-    if (len > opts_.capacity) return "prompt of " + std::to_string(len) + " tokens exceeds the cache capacity " + std::to_string(opts_.capacity);
-    if (len > s.max_positions) return "prompt of " + std::to_string(len) + " tokens exceeds the model's maximum positions " + std::to_string(s.max_positions);
-  }
+  std::string checked = check_prompts(offsets);
+  if (!checked.empty()) return checked;
   int max_len = 0;
   std::string staged = stage_decode_rows(tokens, Bd, &max_len);
   if (!staged.empty()) return staged;
-  int* h_tok = host_ints_ + kTokens * max_tok_;
-  int* h_pos = host_ints_ + kPositions * max_tok_;
-  int* h_reg = host_ints_ + kRegion * max_tok_;
-  int* h_slot = host_ints_ + kSlot * max_tok_;
   std::vector<int> seq_starts(n + 1), seq_regions(n);
-  for (int i = 0; i < n; i++) {
-    for (int t = offsets[i]; t < offsets[i + 1]; t++) {
-      h_tok[Bd + t] = prompts[t];
-      h_pos[Bd + t] = t - offsets[i];
-      h_reg[Bd + t] = Bd + i;
-      h_slot[Bd + t] = t - offsets[i];
-      if (lazy()) host_ints_[kRing * max_tok_ + Bd + t] = -1;  // no query ring row: prompt scoring writes these nodes
-    }
-    seq_starts[i] = Bd + offsets[i];
-    seq_regions[i] = Bd + i;
-    std::string cleared = clear_region_state(Bd + i);
-    if (!cleared.empty()) return cleared;
-  }
-  seq_starts[n] = T;
+  for (int i = 0; i <= n; i++) seq_starts[i] = Bd + offsets[i];
+  for (int i = 0; i < n; i++) seq_regions[i] = Bd + i;
+  staged = stage_prompt_rows(Bd, seq_regions, prompts, offsets);
+  if (!staged.empty()) return staged;
   stage_sampling(Bd + n, temperature, top_p);
   cudaError_t e = cudaSuccess;
   const int tl_step = tl_begin(0, stream_);
@@ -1026,7 +1029,7 @@ std::string Engine::mixed(const std::vector<int>& tokens, const std::vector<int>
   if (e == cudaSuccess) e = launch_gemm(gemm_, h_, hid, lm_head_, hid, logits_, V, Bd + n, V, hid, false, stream_);
   mark(0);
   if (e != cudaSuccess) return check(e, "mixed step");
-  if (opts_.evict.policy == EvictPolicy::Walker && step_counter_ % static_cast<uint32_t>(std::max(1, opts_.evict.refresh)) == 0) {
+  if (walker_due()) {
     // the decode rows' regions only (the new ones get no visits), as the refresh of a decode step of Bd sequences
     std::string err = walker_refresh(Bd);
     if (!err.empty()) return err;
@@ -1037,12 +1040,7 @@ std::string Engine::mixed(const std::vector<int>& tokens, const std::vector<int>
     lengths_[b] += 1;
     positions_[b] += 1;
   }
-  for (int i = 0; i < n; i++) {
-    const int len = offsets[i + 1] - offsets[i];
-    lengths_[Bd + i] = len;
-    positions_[Bd + i] = len;
-    pend_lo_[Bd + i] = len;  // prompt rows: prompt scoring's nodes
-  }
+  start_sequences(seq_regions, offsets);
   step_counter_++;
   times_.steps++;
   return "";

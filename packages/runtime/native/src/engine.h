@@ -219,6 +219,15 @@ class Engine {
   // Samples rows 0..rows-1 of the logits, copies tokens / log-probabilities / logits back and
   // synchronizes (the step's end, shared by decode() and mixed()).
   std::string finish_step(int rows, uint32_t seed, int* next, float* logprob, float* logits_out, int tl_step, const char* what);
+  // Prompts shared by prefill() and mixed(): prompt i = tokens[offsets[i]..offsets[i+1]) goes to regions[i].
+  // check_prompts: each 1 to capacity and max_positions tokens. stage_prompt_rows: host rows row0 + offsets[i]..
+  // (token, position, region, slot; no query ring row) and a clean eviction state for each region.
+  // start_sequences (after the step): the regions' lengths, positions and lazy-write bounds.
+  std::string check_prompts(const std::vector<int>& offsets) const;
+  std::string stage_prompt_rows(int row0, const std::vector<int>& regions, const std::vector<int>& tokens, const std::vector<int>& offsets);
+  void start_sequences(const std::vector<int>& regions, const std::vector<int>& offsets);
+  // Whether this step ends with a walker refresh (walker policy, every evict.refresh steps).
+  bool walker_due() const;
   std::string compact(int region);
   std::string clear_region_state(int region);
   // Rows (batch size) up to which every decode product can run as launch_gemv; 0 if any cannot.
